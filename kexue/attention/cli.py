@@ -1,0 +1,117 @@
+"""`kexue attention cost|measure|quality`: post 8610 from the command line."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kexue.attention import cost
+from kexue.config import override
+
+app = typer.Typer(no_args_is_help=True, help="Post 8610: the cost of softmax and linear attention.")
+console = Console()
+
+
+def _lengths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(f"--lengths {text!r}: expected comma-separated integers, e.g. 128,512,2048") from None
+
+
+@app.command("cost")
+def cost_cmd(
+    hidden: int = typer.Option(768, help="hidden size h·d"),
+    heads: int = typer.Option(12, help="number of heads h"),
+    lengths: str = typer.Option("128,512,1024,1536,2048,4608,8192", help="sequence lengths n"),
+    key_mult: int = typer.Option(4, help="linear attention's key size in units of d"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """The post's multiplication count per layer, its ratios and crossovers."""
+    if hidden % heads:
+        raise typer.BadParameter(f"--hidden {hidden} is not divisible by --heads {heads}")
+    s = cost.LayerShape(h=heads, d=hidden // heads)
+    rows = cost.cost_table(list(_lengths(lengths)), s, key_mult)
+    xs = {"sa_gt_ffn (2hd)": cost.crossover_sa_ffn(s), "quadratic_dominates (6hd)": cost.crossover_quadratic(s),
+          f"linear_beats_softmax ({key_mult}²d)": cost.crossover_linear(s, key_mult)}
+    if as_json:
+        print(json.dumps({"shape": asdict(s), "rows": [asdict(r) for r in rows], "crossovers": xs}, indent=2))
+        return
+    t = Table(title=f"multiplications per layer, h={s.h}, d={s.d} (kexue.fm/archives/8610)")
+    for col in ("n", "SA", "FFN", "layer", "SA/FFN", "n² share", "softmax core", f"linear core (k={key_mult})"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(str(r.n), f"{r.sa:.3e}", f"{r.ffn:.3e}", f"{r.layer:.3e}", f"{r.sa_over_ffn:.3f}",
+                  f"{100 * r.quadratic_share:.1f} %", f"{r.softmax_attention:.3e}", f"{r.linear_attention:.3e}")
+    console.print(t)
+    for k, v in xs.items():
+        console.print(f"crossover {k}: n = {v}")
+
+
+@app.command()
+def measure(
+    lengths: str = typer.Option("128,256,512,1024,2048,4096", help="sequence lengths n"),
+    heads: int = typer.Option(12), head_size: int = typer.Option(64),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+    repeats: int = typer.Option(3),
+    out: Path = typer.Option(Path("runs/attention-measure"), help="folder for measure.json and the plots"),
+) -> None:
+    """Time the SA and FFN blocks and softmax vs linear attention on this device; plot both."""
+    from kexue.attention.measure import MeasureConfig, crossover, measure_blocks, measure_cores
+    from kexue.attention.reproduce import _plot_blocks, _plot_cores
+
+    cfg = MeasureConfig(lengths=_lengths(lengths), h=heads, d=head_size, device=device, repeats=repeats)
+    s = cost.LayerShape(h=heads, d=head_size)
+    out.mkdir(parents=True, exist_ok=True)
+    with console.status("timing SA and FFN blocks"):
+        blocks = measure_blocks(cfg)
+    with console.status("timing softmax and linear attention"):
+        cores = measure_cores(cfg)
+    ns = list(cfg.lengths)
+    x_sa = crossover(ns, [r["sa_ms"] for r in blocks], [r["ffn_ms"] for r in blocks])
+    x_lin = crossover(ns, [r["softmax_full_ms"] for r in cores], [r["linear_full_ms"] for r in cores])
+    t = Table(title=f"measured on {device}, batch 1")
+    for col in ("n", "SA ms", "FFN ms", "SA/FFN", "softmax ms", "linear ms", "softmax causal", "linear causal"):
+        t.add_column(col, justify="right")
+    for b, c in zip(blocks, cores):
+        t.add_row(str(b["n"]), f"{b['sa_ms']:.2f}", f"{b['ffn_ms']:.2f}", f"{b['sa_over_ffn']:.2f}",
+                  f"{c['softmax_full_ms']:.2f}", f"{c['linear_full_ms']:.2f}",
+                  f"{c['softmax_causal_ms']:.2f}", f"{c['linear_causal_ms']:.2f}")
+    console.print(t)
+    console.print(f"SA > FFN: predicted n > {cost.crossover_sa_ffn(s)}, measured "
+                  + (f"n ≈ {x_sa:.0f}" if x_sa else "never in range"))
+    console.print(f"linear (key {cfg.key_mult}d) < softmax: predicted n > {cost.crossover_linear(s, cfg.key_mult)}, "
+                  f"measured " + (f"n ≈ {x_lin:.0f}" if x_lin else "never in range"))
+    _plot_blocks(blocks, s, x_sa, out / "blocks.png")
+    _plot_cores(cores, cost.crossover_linear(s, cfg.key_mult), out / "cores.png")
+    (out / "measure.json").write_text(json.dumps({"blocks": blocks, "cores": cores, "crossover_sa_ffn": x_sa,
+                                                  "crossover_linear": x_lin}, indent=2))
+    console.print(f"wrote {out}/measure.json, blocks.png, cores.png")
+
+
+@app.command()
+def quality(
+    preset: str = typer.Option("quick", help="quick or full"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=800"),
+    out: Path = typer.Option(Path("runs/attention-quality")),
+) -> None:
+    """Train softmax vs linear attention as a causal LM and as an MLM on People's Daily."""
+    from kexue.attention.quality import compare, relative_gaps
+    from kexue.attention.reproduce import preset as get_preset
+
+    cfg = override(get_preset(preset).quality, set_)
+    rows = compare(cfg, out, progress=True)
+    t = Table(title="held-out loss (nats/char)")
+    for col in ("task", "attention", "params", "loss", "ppl", "seconds"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(r["task"], r["attention"], f"{r['params']:,}", f"{r['eval_loss']:.4f}", f"{r['eval_ppl']:.1f}",
+                  f"{r['seconds'] or 0:.0f}")
+    console.print(t)
+    gaps = relative_gaps(rows)
+    console.print(f"relative gap linear vs softmax: LM {100 * gaps['lm']:+.1f} %, MLM {100 * gaps['mlm']:+.1f} %")

@@ -1,0 +1,64 @@
+"""The `kexue` command: `kexue TOPIC VERB [OPTIONS]` and `kexue reproduce`.
+
+Each topic adds its own sub-commands from `kexue/<topic>/cli.py` (a `typer.Typer` named `app`).
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kexue.reproduce import PRESETS, TOPICS, run_topics
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="kexue: the models and claims of Scientific Spaces (kexue.fm) posts.")
+console = Console(stderr=True)
+
+for _topic in TOPICS:
+    _cli = importlib.import_module(f"kexue.{_topic}.cli")
+    app.add_typer(_cli.app, name=_topic)
+app.add_typer(importlib.import_module("kexue.report.cli").app, name="report")
+
+
+@app.command()
+def reproduce(
+    topics: Optional[list[str]] = typer.Argument(None, help=f"topics to run (default all): {', '.join(TOPICS)}"),
+    preset: str = typer.Option("quick", help=f"one of {', '.join(PRESETS)}: quick = CPU minutes, full = the post's settings"),
+    out: Path = typer.Option(Path("runs/reproduce"), help="folder for results.json, figures and index.html"),
+) -> None:
+    """Re-run each post's claims and write one HTML page with figures and a verdict per claim."""
+    from kexue.report import ReportError, render_report
+
+    def done(name: str, r) -> None:
+        held = sum(c.verdict == "held" for c in r.claims)
+        console.print(f"[bold]{name}[/] ({r.seconds:.0f} s): {held}/{len(r.claims)} claims held")
+
+    try:
+        results = run_topics(topics, preset, out, on_topic=done)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    try:
+        page = render_report(out)
+    except ReportError as e:
+        console.print(f"[red]report:[/] {e}")
+        raise typer.Exit(1) from None
+    table = Table(title=f"kexue reproduce --preset {preset}")
+    for col in ("post", "claim", "verdict"):
+        table.add_column(col)
+    for r in results:
+        for c in r.claims:
+            table.add_row(str(r.post), c.claim[:70], c.verdict)
+    console.print(table)
+    console.print(f"page: {page}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

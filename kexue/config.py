@@ -1,0 +1,124 @@
+"""Typed settings: every preset is a dataclass, and any field can be set from the command line.
+
+`override(cfg, ["lr=3e-4", "steps=200"])` returns a copy with those fields replaced, each value parsed
+to the field's declared type; an unknown key or a value of the wrong type is a one-line error that
+names the key and lists what is allowed. Nested dataclasses are reached with dots (`train.lr=1e-3`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def override(cfg: T, sets: list[str] | None) -> T:
+    """A copy of the dataclass `cfg` with each `key=value` of `sets` applied."""
+    for item in sets or []:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected key=value, e.g. --set lr=3e-4")
+        key, raw = item.split("=", 1)
+        cfg = _set_path(cfg, key.strip().split("."), raw.strip(), key.strip())
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """The dataclass as plain JSON-able data (what is written beside every checkpoint)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+
+
+def from_dict(cls: type[T], d: dict[str, Any]) -> T:
+    """Rebuild a (possibly nested) dataclass from `to_dict` output; unknown keys are an error."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}; known: {sorted(names)}")
+    kwargs = {}
+    for k, v in d.items():
+        tp = _strip_optional(hints[k])
+        if dataclasses.is_dataclass(tp) and isinstance(v, dict):
+            v = from_dict(tp, v)
+        elif typing.get_origin(tp) is tuple and isinstance(v, list):
+            v = tuple(v)
+        kwargs[k] = v
+    return cls(**kwargs)
+
+
+def _set_path(cfg: Any, path: list[str], raw: str, full: str) -> Any:
+    if not dataclasses.is_dataclass(cfg):
+        raise ValueError(f"--set {full}: {type(cfg).__name__} has no settings below it")
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    name = path[0]
+    if name not in fields:
+        raise ValueError(f"--set {full}: unknown setting {name!r} of {type(cfg).__name__}; "
+                         f"known: {', '.join(sorted(fields))}")
+    if len(path) > 1:
+        value = _set_path(getattr(cfg, name), path[1:], raw, full)
+    else:
+        hint = typing.get_type_hints(type(cfg))[name]
+        value = parse_value(raw, hint, full)
+    return dataclasses.replace(cfg, **{name: value})
+
+
+def _strip_optional(tp: Any) -> Any:
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return tp
+
+
+def parse_value(raw: str, tp: Any, key: str = "value") -> Any:
+    """Parse the text `raw` as the type `tp` (bool, int, float, str, Literal, tuple, list, dict, Optional)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if raw.lower() in ("none", "null") and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return parse_value(raw, a, key)
+            except ValueError as e:
+                errors.append(str(e))
+        raise ValueError(f"--set {key}={raw}: not a valid {tp}")
+    if origin is typing.Literal:
+        for a in args:
+            if str(a) == raw:
+                return a
+        raise ValueError(f"--set {key}={raw}: must be one of {', '.join(map(str, args))}")
+    if tp is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"--set {key}={raw}: expected true or false")
+    if tp in (int, float):
+        try:
+            return tp(float(raw)) if tp is int and "e" in raw.lower() else tp(raw)
+        except ValueError:
+            raise ValueError(f"--set {key}={raw}: expected a{'n int' if tp is int else ' float'}") from None
+    if tp is str or tp is Any:
+        return raw
+    if origin in (tuple, list):
+        parts = [p for p in raw.strip("()[]").split(",") if p.strip()]
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+            return tuple(parse_value(p.strip(), args[0], key) for p in parts)
+        if origin is tuple and args:
+            if len(parts) != len(args):
+                raise ValueError(f"--set {key}={raw}: expected {len(args)} comma-separated values")
+            return tuple(parse_value(p.strip(), a, key) for p, a in zip(parts, args))
+        inner = args[0] if args else str
+        return origin(parse_value(p.strip(), inner, key) for p in parts)
+    if origin is dict or tp is dict:
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise ValueError(f"--set {key}={raw}: expected JSON, e.g. '{{\"0\": 1.0}}'") from None
+    raise ValueError(f"--set {key}: settings of type {tp} cannot be set from the command line")

@@ -1,0 +1,143 @@
+"""Multi-head scaled dot-product attention and the attention masks of the posts.
+
+kexue.fm/archives/8610 counts its cost (per head QKᵀ and AV are n²d multiplications each);
+kexue.fm/archives/9529 compares decoder-only attention patterns, which are the masks here:
+bidirectional, causal, prefix (UniLM: the prefix sees itself both ways, the rest is causal),
+backward (anti-causal: t sees t..n−1) and mixed (some heads forward, some backward).
+
+    Attention(Q, K, V) = softmax(QKᵀ/√d + M) V,   M_ij = 0 where mask_ij is True, −∞ elsewhere
+
+Masks are boolean, True = may attend, broadcastable to [b, heads, n, n]. The core runs on
+`torch.nn.functional.scaled_dot_product_attention` (SDPA), which never materialises the n×n
+matrix on its fused paths; `naive_attention` is the materialised formula, kept as a reference.
+With `rope=True`, q and k are rotated by RoPE (kexue.fm/archives/8265) before the product.
+
+Where we depart: a query row whose mask is all False has no defined softmax (0/0); the posts never
+meet one (a padding mask always leaves [CLS]), but a prefix mask of length 0 on a backward head
+or an all-padding sequence can. We return 0 for such a row and let no gradient through it.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kexue.nn.rope import RoPE
+
+
+class MultiHeadAttention(nn.Module):
+    """Self-attention: x [b, n, hidden] → [b, n, hidden], heads of size head_size (hidden/heads by default)."""
+
+    def __init__(self, hidden: int, heads: int, head_size: int | None = None, bias: bool = True,
+                 rope: bool = False, dropout: float = 0.0):
+        super().__init__()
+        if head_size is None:
+            if hidden % heads:
+                raise ValueError(f"hidden {hidden} is not divisible by heads {heads}; pass head_size")
+            head_size = hidden // heads
+        self.hidden, self.heads, self.head_size, self.dropout = hidden, heads, head_size, dropout
+        inner = heads * head_size
+        self.q = nn.Linear(hidden, inner, bias=bias)
+        self.k = nn.Linear(hidden, inner, bias=bias)
+        self.v = nn.Linear(hidden, inner, bias=bias)
+        self.o = nn.Linear(inner, hidden, bias=bias)
+        self.rope = RoPE(head_size) if rope else None
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, offset: int = 0) -> Tensor:
+        b, n, _ = x.shape
+        # q, k, v: [b, heads, n, head_size]
+        q, k, v = (proj(x).view(b, n, self.heads, self.head_size).transpose(1, 2)
+                   for proj in (self.q, self.k, self.v))
+        if self.rope is not None:
+            q, k = self.rope(q, offset), self.rope(k, offset)
+        dropout = self.dropout if self.training else 0.0
+        out = attention(q, k, v, mask, dropout=dropout)
+        return self.o(out.transpose(1, 2).reshape(b, n, self.heads * self.head_size))
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, dropout: float = 0.0) -> Tensor:
+    """softmax(QKᵀ/√d + M) V on SDPA for q, k [b, h, n, d], v [b, h, n, e]; fully masked rows give 0."""
+    if mask is None:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+    _check_mask(mask)
+    # a row with nothing to attend to: let it see everything, then zero its output
+    seen = mask.any(dim=-1, keepdim=True)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask | ~seen, dropout_p=dropout)
+    return out.masked_fill(~seen, 0.0)
+
+
+def naive_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
+    """The materialised formula softmax(QKᵀ/√d + M) V, with an explicit n×n matrix (the reference)."""
+    # S = QKᵀ / √d
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    if mask is None:
+        return torch.softmax(scores, dim=-1) @ v
+    _check_mask(mask)
+    seen = mask.any(dim=-1, keepdim=True)
+    scores = scores.masked_fill(~(mask | ~seen), float("-inf"))
+    # A = softmax(S + M); out = A V
+    return (torch.softmax(scores, dim=-1) @ v).masked_fill(~seen, 0.0)
+
+
+def bidirectional_mask(n: int, device: torch.device | None = None) -> Tensor:
+    """[n, n], all True: every position sees every position."""
+    return torch.ones(n, n, dtype=torch.bool, device=device)
+
+
+def causal_mask(n: int, device: torch.device | None = None) -> Tensor:
+    """[n, n], True where j ≤ i: position i sees 0..i."""
+    return torch.ones(n, n, dtype=torch.bool, device=device).tril()
+
+
+def backward_mask(n: int, device: torch.device | None = None) -> Tensor:
+    """[n, n], True where j ≥ i: position i sees i..n−1 (anti-causal)."""
+    return torch.ones(n, n, dtype=torch.bool, device=device).triu()
+
+
+def prefix_mask(n: int, prefix_len: int | Tensor, device: torch.device | None = None) -> Tensor:
+    """UniLM prefix-LM: True where j ≤ i or j < prefix_len. [n, n] for an int, [b, 1, n, n] for a [b] tensor."""
+    i = torch.arange(n, device=device)[:, None]
+    j = torch.arange(n, device=device)[None, :]
+    if isinstance(prefix_len, Tensor):
+        if prefix_len.dim() != 1:
+            raise ValueError(f"prefix_len must be an int or a [b] tensor, got shape {tuple(prefix_len.shape)}")
+        prefix = prefix_len.to(device=j.device)[:, None, None, None]
+        # the prefix 0..p−1 is bidirectional, the rest causal
+        return (j <= i) | (j < prefix)
+    if prefix_len < 0:
+        raise ValueError(f"prefix_len must be >= 0, got {prefix_len}")
+    return (j <= i) | (j < prefix_len)
+
+
+def mixed_mask(n: int, forward: list[bool], device: torch.device | None = None) -> Tensor:
+    """[heads, n, n]: head h is causal where forward[h] is True, backward (anti-causal) where False."""
+    if len(forward) == 0:
+        raise ValueError("mixed_mask needs one entry of `forward` per head, got an empty list")
+    is_forward = torch.tensor(forward, dtype=torch.bool, device=device)[:, None, None]
+    return torch.where(is_forward, causal_mask(n, device), backward_mask(n, device))
+
+
+def padding_mask(lengths: Tensor, n: int) -> Tensor:
+    """[b, 1, 1, n] key mask: True where the key index j < lengths[b]."""
+    if lengths.dim() != 1:
+        raise ValueError(f"lengths must be a [b] tensor of sequence lengths, got shape {tuple(lengths.shape)}")
+    j = torch.arange(n, device=lengths.device)
+    return (j[None, :] < lengths[:, None])[:, None, None, :]
+
+
+def combine(*masks: Tensor | None) -> Tensor | None:
+    """The logical and of the given masks (broadcast); None entries are skipped, all None gives None."""
+    out = None
+    for mask in masks:
+        if mask is None:
+            continue
+        _check_mask(mask)
+        out = mask if out is None else out & mask
+    return out
+
+
+def _check_mask(mask: Tensor) -> None:
+    if mask.dtype != torch.bool:
+        raise TypeError(f"attention mask must be a bool tensor (True = may attend), got dtype {mask.dtype}")

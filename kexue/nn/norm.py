@@ -1,0 +1,38 @@
+"""RMSNorm: divide by the root mean square, with or without a learned gain.
+
+kexue.fm/archives/8998 (RoFormerV2) drops every bias and every norm parameter: its norm is
+bert4keras' LayerNormalization with center=False, scale=False, i.e.
+
+    y = x / sqrt(mean(x²) + ε)
+
+over the last dimension, with bert4keras' ε = 1e-12. `gain=True` adds the usual per-channel g
+(y · g, g initialised to 1), which the other models in kexue use.
+
+Where we depart: the statistics are computed in float32 whatever the input dtype and the result is
+cast back, because mean(x²) in float16/bfloat16 loses precision (and ε = 1e-12 underflows in float16).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-12, gain: bool = True):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.gain = nn.Parameter(torch.ones(dim)) if gain else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.dim:
+            raise ValueError(f"x has last dimension {x.shape[-1]}, but this RMSNorm was built for dim {self.dim}")
+        x32 = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        # y = x / sqrt(mean(x²) + ε)
+        y = x32 * torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + self.eps)
+        if self.gain is not None:
+            # y ← y · g
+            y = y * self.gain.to(y.dtype)
+        return y.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.dim}, eps={self.eps}, gain={self.gain is not None}"

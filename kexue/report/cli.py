@@ -1,0 +1,67 @@
+"""`kexue report render|check`: write the page from a results.json, and check a page in headless Chromium.
+
+`kexue reproduce` renders the page itself; `render` redoes it (after editing results.json, or on
+another machine) and `check` opens it in headless Chromium and fails (exit 1) when it did not load,
+an image did not decode, the console showed an error, or the page tried to reach the network.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from kexue.report.browser import BrowserError, check_page
+from kexue.report.html import render_report
+from kexue.report.load import ReportError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="The HTML page of `kexue reproduce`: render it, check it in a browser.")
+console = Console(stderr=True)
+
+
+@app.command()
+def render(out: Path = typer.Argument(Path("runs/reproduce"), help="the folder holding results.json")) -> None:
+    """Write OUT/index.html from OUT/results.json and the figures beside it."""
+    try:
+        page = render_report(out)
+    except ReportError as e:
+        console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"page: {page}", markup=False)
+
+
+@app.command()
+def check(
+    page: Path = typer.Argument(Path("runs/reproduce/index.html"), help="the HTML page to open"),
+    timeout: float = typer.Option(30.0, help="seconds for the whole check, browser start-up included"),
+    width: int = typer.Option(1024, help="viewport width in CSS pixels (below 600: a phone)"),
+    screenshot: Optional[Path] = typer.Option(None, help="also write a full-page PNG here"),
+    as_json: bool = typer.Option(False, "--json", help="print the whole report as JSON on stdout"),
+) -> None:
+    """Open PAGE in headless Chromium; exit 1 unless it loads cleanly with every image decoded."""
+    try:
+        report = check_page(page, timeout=timeout, screenshot=screenshot, width=width)
+    except (BrowserError, FileNotFoundError) as e:
+        console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    status = "[green]ok[/]" if report["ok"] else "[red]FAILED[/]"
+    console.print(f"{status} {escape(str(page))}: loaded={report['loaded']}, images decoded "
+                  f"{report['images_decoded']}/{report['images']}, "
+                  f"{len(report['console_errors'])} console errors, "
+                  f"{len(report['external_requests'])} network requests ({report['seconds']} s)",
+                  highlight=False)
+    problems = ([report["load_error"]] if report["load_error"] else []) + report["console_errors"] \
+        + [f"image not decoded: {src}" for src in report["broken_images"]] \
+        + [f"network request: {url}" for url in report["external_requests"]]
+    for line in problems:
+        console.print(f"  {line}", highlight=False, markup=False)
+    if report["screenshot"]:
+        console.print(f"screenshot: {report['screenshot']}", markup=False)
+    if not report["ok"]:
+        raise typer.Exit(1)

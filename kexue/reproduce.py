@@ -1,0 +1,89 @@
+"""`kexue reproduce`: run each topic's claims at a preset, collect the results, write the page.
+
+Each topic package has `reproduce.py` with `reproduce(preset, out_dir) -> TopicResult`; it writes its
+figures into its own folder `out_dir` (= OUT/<topic>/) and names them relative to that folder. Here
+we prefix those names with the topic, so every path in `OUT/results.json` is relative to OUT.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kexue import __version__
+from kexue.result import TopicResult, save_results
+
+# the topics in the order of the page; each is a package kexue.<name> with reproduce.reproduce
+TOPICS: tuple[str, ...] = ("attention",)
+PRESETS: tuple[str, ...] = ("quick", "full")
+
+
+def run_topics(topics: list[str] | None, preset: str, out: Path,
+               on_topic: Callable[[str, TopicResult], None] | None = None) -> list[TopicResult]:
+    """Run the named topics (all when empty) and write `out/results.json`; return their results."""
+    names = list(topics or TOPICS)
+    unknown = [t for t in names if t not in TOPICS]
+    if unknown:
+        raise ValueError(f"unknown topic(s) {unknown}; choose from {', '.join(TOPICS)}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose quick or full")
+    out.mkdir(parents=True, exist_ok=True)
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    results = []
+    for name in names:
+        module = importlib.import_module(f"kexue.{name}.reproduce")
+        t_topic = time.perf_counter()
+        result: TopicResult = module.reproduce(preset, out / name)
+        result = _relative_to_out(result, name)
+        result.seconds = round(time.perf_counter() - t_topic, 2)
+        results.append(result)
+        if on_topic:
+            on_topic(name, result)
+    meta = run_meta(preset, started, time.perf_counter() - t0)
+    save_results(results, out / "results.json", meta)
+    return results
+
+
+def run_meta(preset: str, started: datetime, seconds: float) -> dict[str, Any]:
+    """The machine, versions and time of a run, shown at the bottom of the page."""
+    import numpy
+    import torch
+
+    return {
+        "preset": preset,
+        "started": started.isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1),
+        "command": " ".join(["kexue"] + sys.argv[1:]) if sys.argv and "kexue" in sys.argv[0] else "kexue reproduce",
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "threads": torch.get_num_threads(),
+            "memory_gib": _memory_gib(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "system": platform.platform(),
+        },
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "numpy": numpy.__version__, "kexue": __version__},
+    }
+
+
+def _memory_gib() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _relative_to_out(result: TopicResult, topic: str) -> TopicResult:
+    def fix(p: str | None) -> str | None:
+        return None if p is None else f"{topic}/{p}"
+
+    claims = [replace(c, figure=fix(c.figure)) for c in result.claims]
+    return replace(result, claims=claims, figures=[fix(f) for f in result.figures])

@@ -1,0 +1,65 @@
+"""What a topic's `reproduce(preset, out_dir)` returns: the post's claims, what we measured, a verdict.
+
+Every topic fills a `TopicResult`; `kexue reproduce` collects them into `results.json` and the report
+turns that file into one HTML page. This module imports nothing from kexue, so topics (middle layer)
+and the report (top layer) can both use it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Verdict = Literal["held", "not held", "not checkable"]
+VERDICTS: tuple[str, ...] = ("held", "not held", "not checkable")
+
+
+@dataclass
+class Claim:
+    """One claim of a post and the evidence for it at one preset."""
+
+    claim: str  # what the post says, in our words
+    measured: str  # what this run measured, with numbers
+    verdict: Verdict  # held / not held / not checkable (at this preset)
+    figure: str | None = None  # a PNG beside results.json, relative to the output folder
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"Claim verdict {self.verdict!r} is not one of {VERDICTS}")
+
+
+@dataclass
+class TopicResult:
+    """The outcome of one topic's `reproduce` run."""
+
+    topic: str  # the package name, e.g. "attention"
+    post: int  # the main post, kexue.fm/archives/<post>
+    title: str  # the post's title (Chinese, as published)
+    date: str  # the post's publication date, YYYY-MM-DD
+    preset: str  # quick | full
+    claims: list[Claim] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    figures: list[str] = field(default_factory=list)  # PNGs, relative to the output folder
+    seconds: float = 0.0
+    related_posts: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TopicResult":
+        d = dict(d)
+        d["claims"] = [Claim(**c) for c in d.get("claims", [])]
+        return cls(**d)
+
+
+def save_results(results: list[TopicResult], path: Path, meta: dict[str, Any]) -> None:
+    """Write `results.json`: the run's metadata and every topic's result."""
+    payload = {"meta": meta, "topics": [r.to_dict() for r in results]}
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def load_results(path: Path) -> tuple[dict[str, Any], list[TopicResult]]:
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    return payload["meta"], [TopicResult.from_dict(t) for t in payload["topics"]]

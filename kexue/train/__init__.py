@@ -1,0 +1,22 @@
+"""The one training loop every topic uses: DDP under torchrun, bf16 AMP, EMA, gradient accumulation,
+LR schedules, parameter groups, atomic checkpoints (safetensors + JSON config), resume, progress bar,
+metrics.jsonl and an end-of-run summary.
+
+    from kexue.train import TrainConfig, Trainer, load_model
+    summary = Trainer(model, TrainConfig(steps=500, lr=3e-4), dataset, loss_fn, "runs/x").fit()
+    load_model(model, "runs/x", ema=True)
+"""
+from kexue.train.batches import ShardedBatchSampler, to_device
+from kexue.train.checkpoint import atomic_path, load_model, save_model
+from kexue.train.distributed import cleanup_distributed, init_distributed
+from kexue.train.ema import EMA
+from kexue.train.loop import Trainer
+from kexue.train.optim import decay_groups
+from kexue.train.progress import read_metrics
+from kexue.train.rng import seed_everything
+from kexue.train.schedule import lr_factor, piecewise_linear, warmup_cosine
+from kexue.train.settings import TrainConfig
+
+__all__ = ["EMA", "ShardedBatchSampler", "TrainConfig", "Trainer", "atomic_path", "cleanup_distributed",
+           "decay_groups", "init_distributed", "load_model", "lr_factor", "piecewise_linear", "read_metrics",
+           "save_model", "seed_everything", "to_device", "warmup_cosine"]

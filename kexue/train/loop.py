@@ -1,0 +1,322 @@
+"""The one training loop every topic uses: `Trainer(model, cfg, data, loss_fn, out_dir).fit()`.
+
+One optimizer step, for step t = 0, 1, ...:
+  1. every parameter group gets lr_t = lr · lr_scale · factor(t)                  (schedule.py)
+  2. grad_accum micro-steps: loss_fn(model, batch) under bf16 autocast when cfg.amp, and backward of
+     loss / grad_accum, so the gradient is that of the mean loss over the whole global batch; under
+     DDP the ranks' gradients are averaged once, at the last micro-step
+  3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py)
+  4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
+     averaged over the steps since the last record and over ranks), eval_fn on rank 0 (with the EMA
+     weights swapped in when EMA is on; its keys then read `eval_ema/...`, else `eval/...`), and an
+     atomic checkpoint (checkpoint.py).
+
+Choices that differ from common practice:
+  - `fit()` seeds python, numpy and torch with cfg.seed + rank, so the same settings give the same
+    numbers whatever ran before; the model itself is built (and initialised) by the caller.
+  - eval_fn runs with the random state saved and restored around it, so evaluating more or less often
+    does not change the training numbers.
+  - The `lr` of a record is the base rate lr · factor(t) of the update that made step t + 1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
+
+from kexue.config import to_dict
+from kexue.train.batches import MicroBatches, to_device
+from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, load_model,
+                                    load_trainer_state, remove_stale_temps, save_checkpoint, write_json)
+from kexue.train.distributed import all_reduce_mean, all_reduce_sum, barrier, gather_to_all, init_distributed
+from kexue.train.ema import EMA
+from kexue.train.optim import build_optimizer
+from kexue.train.progress import MetricsLog, StepProgress, print_summary
+from kexue.train.rng import rng_state, seed_everything, set_rng_state
+from kexue.train.schedule import lr_factor
+from kexue.train.settings import TrainConfig
+
+LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict[str, float]]"]
+
+
+class Trainer:
+    """Trains `model` on `train_data` with `loss_fn` for cfg.steps optimizer steps, writing to out_dir.
+
+    train_data is a map-style Dataset, which the Trainer shuffles and shards over ranks itself, or an
+    iterable (IterableDataset), of which each rank must yield its own shard (see batches.py); either
+    gives examples that collate_fn (default: PyTorch's default_collate) turns into micro-batches.
+    loss_fn(model, batch) gets the model (the DDP wrapper under torchrun: call it, it syncs gradients)
+    and a batch already on the device, and returns the scalar loss, or (loss, {name: float}) whose
+    extra metrics are logged beside it (every rank must return the same names). eval_fn(model) gets
+    the unwrapped model on rank 0 and returns {name: float}. count_tokens(batch) -> int, when given,
+    adds tokens/s to the summary. on_step(trainer, step) is called after every optimizer step, once
+    its record and checkpoint are written. find_unused_parameters is passed to DDP (for models whose
+    forward leaves some parameters out).
+    """
+
+    def __init__(self, model: nn.Module, cfg: TrainConfig, train_data: Dataset | Iterable, loss_fn: LossFn,
+                 out_dir: str | Path, *, collate_fn: Callable | None = None,
+                 param_groups: Callable[[nn.Module], list[dict]] | None = None,
+                 eval_fn: Callable[[nn.Module], dict[str, float]] | None = None, run_config: Any = None,
+                 progress: bool = True, print_summary: bool = False, device: str | torch.device | None = None,
+                 count_tokens: Callable[[Any], int] | None = None,
+                 on_step: Callable[[Trainer, int], None] | None = None, find_unused_parameters: bool = False):
+        cfg.check()
+        self.cfg = cfg
+        self.rank, self.world_size, self.device = init_distributed(device)
+        if cfg.amp and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise ValueError(f"TrainConfig.amp=True: {torch.cuda.get_device_name(self.device)} has no bf16; "
+                             "set amp=false")
+        self.is_main = self.rank == 0
+        self.out_dir = Path(out_dir)
+        self.train_data, self.loss_fn, self.eval_fn = train_data, loss_fn, eval_fn
+        self.collate_fn, self.count_tokens, self.on_step = collate_fn, count_tokens, on_step
+        if not (run_config is None or dataclasses.is_dataclass(run_config) or isinstance(run_config, dict)):
+            raise TypeError(f"run_config must be a dataclass instance (or a dict), not {type(run_config).__name__}")
+        self.run_config, self.progress, self.print_summary = run_config, progress, print_summary
+        self._model = model.to(self.device)
+        self._ddp: nn.Module | None = None
+        if self.world_size > 1:
+            self._ddp = DistributedDataParallel(
+                self._model, device_ids=[self.device] if self.device.type == "cuda" else None,
+                find_unused_parameters=find_unused_parameters)
+        self.optimizer = build_optimizer(self._model, cfg, param_groups)
+        self.ema = EMA(self._model, cfg.ema) if cfg.ema is not None else None
+        self.step = 0
+        self._stream: MicroBatches | None = None
+        self._reset_window()
+        self._last_record: dict[str, Any] = {}
+        self._last_eval: dict[str, float] = {}
+        self._elapsed_before = 0.0  # seconds spent by earlier sessions of a resumed run
+        self._t0 = time.perf_counter()
+
+    @property
+    def model(self) -> nn.Module:
+        """The unwrapped model (not the DDP wrapper)."""
+        return self._model
+
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        """Train to cfg.steps (from the last checkpoint in out_dir when resume=True); return the summary.
+
+        The summary: final_loss (the mean loss of the last record's window), steps, seconds, out_dir,
+        checkpoint, resumed_from, world_size, the last eval metrics, tokens_per_s (with count_tokens)
+        and metrics (the last metrics.jsonl record).
+        """
+        cfg = self.cfg
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(self.out_dir)
+        start, position, resumed_from = 0, None, None
+        if resume and (self.out_dir / STATE_FILE).exists():
+            start, position = self._restore()
+            resumed_from = start
+        else:
+            if resume:
+                warnings.warn(f"{self.out_dir}: no {STATE_FILE} to resume from; starting a new run",
+                              stacklevel=2)
+            elif self.is_main:  # a new run: a later resume must not pick up an earlier run's state
+                (self.out_dir / STATE_FILE).unlink(missing_ok=True)
+            seed_everything(cfg.seed + self.rank)
+        if self.is_main:
+            write_json(self.out_dir / CONFIG_FILE, self._config_dict())
+        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from)
+        self._stream = MicroBatches(self.train_data, batch_size=cfg.batch_size, world_size=self.world_size,
+                                    rank=self.rank, grad_accum=cfg.grad_accum, seed=cfg.seed, steps=cfg.steps,
+                                    start=start, data_position=position, collate_fn=self.collate_fn,
+                                    num_workers=cfg.num_workers, pin_memory=self.device.type == "cuda")
+        bar = StepProgress(cfg.steps, start, self.is_main and self.progress)
+        self._t0 = time.perf_counter()
+        tokens = 0
+        self._model.train()
+        try:
+            for t in range(start, cfg.steps):
+                lr, tokens_step = self._train_step(t)
+                tokens += tokens_step
+                self.step = t + 1
+                last = self.step == cfg.steps
+                record: dict[str, Any] = {}
+                if self.step % cfg.log_every == 0 or last:
+                    record.update(self._flush_window(lr))
+                if (cfg.eval_every and self.step % cfg.eval_every == 0) or last:
+                    record.update(self._evaluate())
+                if record:
+                    record = {"step": self.step, **record, "seconds": round(self._seconds(), 3)}
+                    self._last_record = record
+                    log.write(record)
+                if (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last:
+                    self.save()
+                bar.update(self.step, lr, record.get("loss"))
+                if self.on_step is not None:
+                    self.on_step(self, self.step)
+        finally:
+            bar.close()
+        return self._summary(resumed_from, tokens)
+
+    def save(self) -> None:
+        """Write a checkpoint of the current step to out_dir (every rank must call it; rank 0 writes)."""
+        position = self._stream.position(self.step) if self._stream is not None else {"epoch": 0, "batch": 0}
+        # what differs between ranks: random state, data position, the not yet all-reduced metric sums
+        ranks = gather_to_all({"rng": rng_state(), "data": position, "window": self._window_state()})
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            state = {"step": self.step, "world_size": self.world_size, "ranks": ranks,
+                     "optimizer": self.optimizer.state_dict(),
+                     "ema": self.ema.state_dict() if self.ema is not None else None,
+                     "elapsed": self._seconds(), "last_record": self._last_record, "last_eval": self._last_eval}
+            save_checkpoint(self.out_dir, self._model, state, self.ema.state_dict() if self.ema else None,
+                            self._config_dict())
+        barrier()  # no rank goes on (or exits) before the checkpoint is on disk
+
+    # ---- one optimizer step ----
+
+    def _train_step(self, t: int) -> tuple[float, int]:
+        cfg = self.cfg
+        factor = lr_factor(cfg, t)
+        for group in self.optimizer.param_groups:
+            # lr_t = lr · lr_scale · factor(t)
+            group["lr"] = cfg.lr * group["lr_scale"] * factor
+        forward = self._ddp if self._ddp is not None else self._model
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        extras: dict[str, float] = {}
+        tokens = 0
+        for a in range(cfg.grad_accum):
+            batch = to_device(next(self._stream), self.device)
+            if self.count_tokens is not None:
+                tokens += int(self.count_tokens(batch))
+            sync = self._ddp is None or a == cfg.grad_accum - 1
+            with nullcontext() if sync else self._ddp.no_sync():
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+                    out = self.loss_fn(forward, batch)
+                loss, metrics = out if isinstance(out, tuple) else (out, {})
+                if not isinstance(loss, Tensor) or loss.numel() != 1:
+                    raise ValueError(f"loss_fn must return a scalar tensor (or (loss, metrics)); got "
+                                     f"{type(loss).__name__} {getattr(loss, 'shape', '')}")
+                # ∇ (1/A) Σ_a L_a : the gradient of the mean loss over the global batch
+                (loss / cfg.grad_accum).backward()
+            loss_sum += loss.detach().double().reshape(())
+            for k, v in metrics.items():
+                extras[k] = extras.get(k, 0.0) + float(v) / cfg.grad_accum
+        if cfg.clip is not None:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self._trainable, cfg.clip)
+            self._window["grad_norm"] += grad_norm.detach().double()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(self._model)
+        self._window["loss"] += loss_sum / cfg.grad_accum
+        for k, v in extras.items():
+            self._window_extras[k] = self._window_extras.get(k, 0.0) + v
+        self._window_steps += 1
+        return cfg.lr * factor, tokens
+
+    @property
+    def _trainable(self) -> list[nn.Parameter]:
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+    # ---- records ----
+
+    def _reset_window(self) -> None:
+        self._window = {"loss": torch.zeros((), dtype=torch.float64, device=self.device),
+                        "grad_norm": torch.zeros((), dtype=torch.float64, device=self.device)}
+        self._window_extras: dict[str, float] = {}
+        self._window_steps = 0
+
+    def _flush_window(self, lr: float) -> dict[str, float]:
+        """The means over the steps since the last record and over ranks; then start a new window."""
+        n = self._window_steps
+        values = {"loss": self._window["loss"] / n, **{k: v / n for k, v in self._window_extras.items()}}
+        if self.cfg.clip is not None:
+            values["grad_norm"] = self._window["grad_norm"] / n
+        values = all_reduce_mean(values, self.device)
+        if not torch.isfinite(torch.tensor(values["loss"])):
+            raise FloatingPointError(f"step {self.step}: the loss is {values['loss']}; lower TrainConfig.lr, "
+                                     "set TrainConfig.clip, or check the data")
+        self._reset_window()
+        extras = {k: v for k, v in values.items() if k not in ("loss", "grad_norm")}
+        out = {"loss": values["loss"], "lr": lr, **extras}
+        if "grad_norm" in values:
+            out["grad_norm"] = values["grad_norm"]
+        return out
+
+    def _window_state(self) -> dict[str, Any]:
+        return {"loss": self._window["loss"].cpu(), "grad_norm": self._window["grad_norm"].cpu(),
+                "extras": dict(self._window_extras), "steps": self._window_steps}
+
+    def _evaluate(self) -> dict[str, float]:
+        if self.eval_fn is None or not self.is_main:
+            return {}
+        saved = rng_state()
+        prefix = "eval_ema/" if self.ema is not None else "eval/"
+        try:
+            with self.ema.applied(self._model) if self.ema is not None else nullcontext():
+                out = self.eval_fn(self._model)
+        finally:
+            set_rng_state(saved)
+            self._model.train()
+        if not isinstance(out, dict):
+            raise TypeError(f"eval_fn must return a dict of name → float; got {type(out).__name__}")
+        self._last_eval = {prefix + k: float(v) for k, v in out.items()}
+        return self._last_eval
+
+    def _seconds(self) -> float:
+        return self._elapsed_before + time.perf_counter() - self._t0
+
+    def _config_dict(self) -> dict[str, Any]:
+        train = to_dict(self.cfg)
+        if self.run_config is None:
+            return train
+        run = self.run_config if isinstance(self.run_config, dict) else to_dict(self.run_config)
+        return {"run": run, "train": train}
+
+    # ---- resume and summary ----
+
+    def _restore(self) -> tuple[int, dict[str, int]]:
+        state = load_trainer_state(self.out_dir)
+        load_model(self._model, self.out_dir / MODEL_FILE)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            if state["ema"] is None:
+                warnings.warn(f"{self.out_dir / STATE_FILE}: the run had no EMA; the shadow starts at the "
+                              f"weights of step {state['step']}", stacklevel=3)
+                self.ema = EMA(self._model, self.cfg.ema)
+            else:
+                self.ema.load_state_dict(state["ema"])
+        if state["world_size"] == self.world_size:
+            mine = state["ranks"][self.rank]
+            set_rng_state(mine["rng"])
+            window = mine["window"]
+            self._window = {"loss": window["loss"].to(self.device),
+                            "grad_norm": window["grad_norm"].to(self.device)}
+            self._window_extras, self._window_steps = dict(window["extras"]), window["steps"]
+        else:
+            warnings.warn(f"{self.out_dir}: the run used {state['world_size']} process(es), this one "
+                          f"{self.world_size}; random numbers are reseeded and will differ", stacklevel=3)
+            seed_everything(self.cfg.seed + self.rank + 1_000_003 * state["step"])
+            mine = state["ranks"][min(self.rank, len(state["ranks"]) - 1)]
+        self._elapsed_before = state["elapsed"]
+        self._last_record, self._last_eval = dict(state["last_record"]), dict(state["last_eval"])
+        self.step = state["step"]
+        return state["step"], mine["data"]
+
+    def _summary(self, resumed_from: int | None, tokens: int) -> dict[str, Any]:
+        session = time.perf_counter() - self._t0
+        tokens = int(all_reduce_sum(float(tokens), self.device)) if self.count_tokens is not None else 0
+        summary: dict[str, Any] = {
+            "final_loss": self._last_record.get("loss"), "steps": self.step, "seconds": self._seconds(),
+            "out_dir": str(self.out_dir), "checkpoint": str(self.out_dir / MODEL_FILE),
+            "resumed_from": resumed_from, "world_size": self.world_size, **self._last_eval,
+            "metrics": dict(self._last_record)}
+        if self.count_tokens is not None:
+            summary["tokens_per_s"] = tokens / session if session > 0 else None
+        if self.print_summary and self.is_main:
+            print_summary(summary)
+        return summary

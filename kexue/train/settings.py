@@ -1,0 +1,85 @@
+"""The settings of a training run: one typed dataclass, every field settable with `--set key=value`.
+
+`batch_size` is the *global* batch: the examples behind one optimizer step, summed over all ranks and
+all accumulation micro-steps. Each micro-batch therefore holds batch_size / (world_size × grad_accum)
+examples, and changing the number of processes does not change the optimisation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000  # optimizer updates in the whole run
+    batch_size: int = 32  # global examples per optimizer step (split over ranks × grad_accum)
+    grad_accum: int = 1  # micro-steps whose gradients are summed before one update
+    lr: float = 1e-3  # base learning rate; a parameter group's rate is lr · lr_scale · factor(t)
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam(W) moments; betas[0] is also SGD's momentum (0 = plain SGD)
+    eps: float = 1e-8
+    weight_decay: float = 0.0  # decoupled for AdamW, L2 in the gradient for Adam and SGD (PyTorch's)
+    schedule: Literal["constant", "cosine", "piecewise"] = "constant"
+    warmup: int = 0  # linear warm-up steps for "constant" and "cosine"
+    min_lr_ratio: float = 0.0  # cosine decays to lr · min_lr_ratio at the last step
+    piecewise: dict[int, float] | None = None  # Su's {step: factor}, e.g. {1000: 1, 2000: 0.1}
+    clip: float | None = None  # clip the global gradient norm to this value; None = off
+    ema: float | None = None  # decay, e.g. 0.999; None = off
+    amp: bool = False  # bf16 autocast (CUDA, and CPU where supported)
+    log_every: int = 10  # one metrics.jsonl record every this many steps (and at the last)
+    eval_every: int = 0  # 0 = only at the end
+    ckpt_every: int = 0  # 0 = only at the end
+    seed: int = 0
+    num_workers: int = 0  # DataLoader worker processes
+
+    def __post_init__(self) -> None:
+        positive = {"steps": self.steps, "batch_size": self.batch_size, "grad_accum": self.grad_accum,
+                    "log_every": self.log_every}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"TrainConfig.{name}={value!r}: must be a positive integer")
+        for name in ("warmup", "eval_every", "ckpt_every", "num_workers", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"TrainConfig.{name}={value!r}: must be an integer ≥ 0")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"TrainConfig.lr={self.lr!r}: must be a positive number")
+        if self.optimizer not in ("adamw", "adam", "sgd"):
+            raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: must be adamw, adam or sgd")
+        if self.schedule not in ("constant", "cosine", "piecewise"):
+            raise ValueError(f"TrainConfig.schedule={self.schedule!r}: must be constant, cosine or piecewise")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"TrainConfig.min_lr_ratio={self.min_lr_ratio!r}: must lie in [0, 1]")
+        if self.clip is not None and not self.clip > 0:
+            raise ValueError(f"TrainConfig.clip={self.clip!r}: must be positive, or None for no clipping")
+        if self.ema is not None and not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"TrainConfig.ema={self.ema!r}: the decay β must lie in [0, 1), or None for off")
+        self.betas = tuple(float(b) for b in self.betas)  # a JSON round trip gives a list
+        if self.piecewise is not None:
+            self.piecewise = _int_keys(self.piecewise)
+
+    def check(self) -> None:
+        """The checks across fields, made when training starts (`--set` changes one field at a time)."""
+        if self.schedule == "piecewise":
+            if not self.piecewise:
+                raise ValueError("TrainConfig.schedule='piecewise' needs TrainConfig.piecewise, "
+                                 "e.g. --set 'piecewise={\"1000\": 1, \"2000\": 0.1}'")
+            if self.warmup:
+                raise ValueError(f"TrainConfig.warmup={self.warmup}: the piecewise schedule carries its own "
+                                 "warm-up (it starts from 0 at step 0); set warmup=0")
+
+
+def _int_keys(schedule: dict) -> dict[int, float]:
+    """{step: factor} with int steps: a dict read from JSON or `--set` has string keys."""
+    out: dict[int, float] = {}
+    for key, factor in schedule.items():
+        try:
+            step = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"TrainConfig.piecewise: step {key!r} is not an integer") from None
+        if step < 0:
+            raise ValueError(f"TrainConfig.piecewise: step {step} is negative")
+        out[step] = float(factor)
+    return dict(sorted(out.items()))

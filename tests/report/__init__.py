@@ -1,0 +1,1 @@
+"""Tests of kexue/report (a package, so its helpers import as `.sample`)."""

@@ -1,0 +1,87 @@
+"""Two gloo processes under torchrun follow the loss trajectory and end at the weights of one process."""
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from kexue.train import init_distributed
+from kexue.train.checkpoint import read_safetensors
+from kexue.train.distributed import all_reduce_mean
+from kexue.train.progress import read_metrics
+
+SCRIPT = Path(__file__).with_name("tiny_run.py")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_alone_is_rank_zero_of_one(monkeypatch):
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    assert init_distributed() == (0, 1, torch.device("cpu"))
+    assert all_reduce_mean({"b": 2.0, "a": torch.tensor(1.5)}, torch.device("cpu")) == {"a": 1.5, "b": 2.0}
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_process(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # float64, no dropout; the DDP run also accumulates 2 micro-batches per rank (4 chunks of the batch)
+    common = ["--float64", "--steps", "8", "--log-every", "1", "--ckpt-every", "4"]
+    alone = subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path / "one"), *common], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ddp = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                            "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(SCRIPT),
+                            str(tmp_path / "two"), *common, "--accum", "2"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for proc in (alone, ddp):
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out
+
+    one, two = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")
+    assert [r["step"] for r in one] == [r["step"] for r in two] == [1, 2, 3, 4, 5, 6, 7, 8]
+    for a, b in zip(one, two):
+        assert set(a) == set(b)
+        for key in a:
+            if key != "seconds":
+                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), (a["step"], key)
+    w1, _ = read_safetensors(tmp_path / "one" / "model.safetensors")
+    w2, _ = read_safetensors(tmp_path / "two" / "model.safetensors")
+    for name in w1:
+        torch.testing.assert_close(w2[name], w1[name], rtol=1e-10, atol=1e-12)
+    state = torch.load(tmp_path / "two" / "trainer_state.pt", weights_only=True)
+    assert state["world_size"] == 2 and len(state["ranks"]) == 2  # really two ranks, each one's RNG kept
+    assert sorted(os.listdir(tmp_path / "two")) == sorted(os.listdir(tmp_path / "one"))
+    assert "eval_ema/loss" in two[6] and "loss" in two[6]  # step 7: the log record and rank 0's eval
+
+
+def torchrun(out, *args: str, kill_at: int = 0) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KEXUE_TEST_KILL_AT": str(kill_at)}
+    return subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                             "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(SCRIPT), str(out),
+                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_two_processes_killed_and_resumed_match_an_unbroken_pair(tmp_path):
+    """Each rank keeps its own RNG (dropout), data position and metric sums across the SIGKILL."""
+    args = ["--dropout", "0.3", "--steps", "10", "--log-every", "3", "--ckpt-every", "4", "--accum", "2"]
+    whole, killed = torchrun(tmp_path / "whole", *args), torchrun(tmp_path / "split", *args, kill_at=6)
+    out, _ = whole.communicate(timeout=180)
+    assert whole.returncode == 0, out
+    killed.communicate(timeout=180)
+    assert killed.returncode != 0  # torchrun reports the killed workers
+    resumed = torchrun(tmp_path / "split", *args, "--resume")
+    out, _ = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, out
+    w1, _ = read_safetensors(tmp_path / "whole" / "model.safetensors")
+    w2, _ = read_safetensors(tmp_path / "split" / "model.safetensors")
+    assert all(torch.equal(w2[name], w) for name, w in w1.items())
+    strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+    assert strip(read_metrics(tmp_path / "split")) == strip(read_metrics(tmp_path / "whole"))
