@@ -4,12 +4,15 @@
     .venv/bin/python benchmarks/attention.py --quick    # n = 256, 1024
 
 The attention core alone, forward pass (inference mode), float32, batch 1, 12 heads of size d = 64
-(BERT-base), causal and not. Forms:
-- softmax-sdpa      torch's scaled_dot_product_attention (kexue.nn.attention.attention)
+(BERT-base), causal and not, on one thread by default (--threads): on a machine whose cores are
+shared, every multi-threaded op waits for a free core at its barrier, which adds a few ms per op
+and buries the forms made of many small ops; one thread measures the algorithms. Forms:
+- softmax-sdpa      torch's scaled_dot_product_attention (under kexue.nn.attention), is_causal when causal
 - softmax-naive     softmax(QKᵀ/√d + M)V with the n×n matrix materialised (kexue.nn.attention.naive_attention)
-- linear-<kind>     kexue.nn.linear_attention.linear_attention, chunked when causal; feature size m = d
-                    (d + 1 for cos), m = 4d random features for performer
-- linear-elu-4d     elu with q, k, v of size 4d: the key size 8610 says linear attention needs
+- linear-<kind>     kexue.nn.linear_attention.linear_attention, chunked when causal (chunk 64); feature
+                    size m = d (d + 1 for cos), m = 4d random features for performer (chunk 4d)
+- linear-elu-4d     elu with q, k, v of size 4d, the key size 8610 says linear attention needs (chunk 4d:
+                    a chunk near the key size keeps the [n/c, m, e] chunk states small)
 - cumsum-elu        7546's plain causal form, materialising every prefix state S_i ([n, d, d] per head)
 
 Columns: ms is the best of the timed calls after one untimed call (the best, not the median,
@@ -20,9 +23,11 @@ every allocation of 64 KiB or more with a fresh mmap (mallopt M_MMAP_THRESHOLD),
 earlier cannot be reused unseen. It counts everything the call touches, kernel workspaces included,
 and misses only allocations below 64 KiB. "largest" is the biggest tensor any aten op returned during
 that call (a TorchDispatchMode), which shows whether an n×n matrix was ever built. FLOPs follow the
-post's multiplication counts, 2 FLOPs each: softmax 2n²d per head (causal too, although a causal
-kernel can skip half), linear 2n·m·e (feature size m, value size e). "% peak" divides the reached
-FLOP/s by this machine's best big fp32 matmul. A cell whose estimate exceeds 4 GiB is skipped.
+post's multiplication counts, 2 FLOPs each: softmax 2n²d per head, halved when causal (the post
+counts only the full form; a causal kernel needs only the lower triangle), linear 2n·m·e (feature
+size m, value size e; the same causal or not). "% peak" divides the reached FLOP/s by this machine's
+best 4096² fp32 matmul (measured before and after the cells). A cell whose estimate exceeds 4 GiB
+is skipped.
 """
 from __future__ import annotations
 
@@ -41,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from kexue.nn.attention import attention, causal_mask, naive_attention
+from kexue.nn.attention import causal_mask, naive_attention
 from kexue.nn.linear_attention import causal_linear_attention_cumsum, linear_attention, performer_projection
 
 HEADS, D = 12, 64
@@ -53,13 +58,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="n = 256, 1024 only")
     parser.add_argument("--chunk", type=int, default=64, help="chunk size of the causal linear form")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads; 0 = torch's default (all cores)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "attention.json")
     args = parser.parse_args()
     lengths = (256, 1024) if args.quick else (256, 1024, 4096, 16384)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
     memory = PeakMemory()
     torch.manual_seed(0)
     peak_flops = matmul_flops()
-    print(f"matmul peak: {peak_flops / 1e9:.1f} GFLOP/s (fp32, {torch.get_num_threads()} threads)")
+    with torch.inference_mode():
+        # first calls pay one-time set-up (kernels, the dispatch mode's Python side); keep it out of the cells
+        for causal in (False, True):
+            for _, fn, _, _ in forms(64, causal, args.chunk):
+                with LargestTensor():
+                    fn()
     cells = []
     with torch.inference_mode():
         for n in lengths:
@@ -70,10 +84,13 @@ def main() -> None:
                         cell["skipped"] = f"needs about {estimate / 2**30:.1f} GiB"
                     else:
                         cell.update(run_cell(fn, repeats(n), memory))
-                        cell["percent_of_peak"] = 100 * flops / (cell["ms"] / 1e3) / peak_flops
                     cells.append(cell)
                     print(f"  n={n:>5} {'causal' if causal else 'full  '} {name:<18} "
                           f"{cell.get('ms', float('nan')):9.1f} ms", flush=True)
+    peak_flops = max(peak_flops, matmul_flops())
+    for cell in cells:
+        if "ms" in cell:
+            cell["percent_of_peak"] = 100 * cell["model_flops"] / (cell["ms"] / 1e3) / peak_flops
     add_ratios(cells)
     targets = check_targets(cells)
     print()
@@ -82,8 +99,9 @@ def main() -> None:
         print(line)
     result = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "threads": torch.get_num_threads(), "torch": torch.__version__,
-                          "matmul_flops": peak_flops},
+                          "matmul_flops": peak_flops, "load_average_1min": [load_before, os.getloadavg()[0]]},
               "config": {"batch": 1, "heads": HEADS, "head_size": D, "dtype": "float32", "chunk": args.chunk,
+                         "chunk_4d": max(args.chunk, 4 * D),
                          "lengths": list(lengths), "memory_method": memory.method},
               "cells": cells, "targets": targets}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +119,7 @@ def forms(n: int, causal: bool, chunk: int):
     f32 = 4
     # the naive form's [n, n] mask, built only where that form runs
     mask = causal_mask(n) if causal and 3 * HEADS * n * n * f32 <= SKIP_BYTES else None
-    softmax_flops = 2 * HEADS * 2 * n * n * D
+    softmax_flops = 2 * HEADS * 2 * n * n * D // (2 if causal else 1)
 
     def linear_flops(m: int, e: int) -> int:
         return 2 * HEADS * 2 * n * m * e
@@ -112,9 +130,10 @@ def forms(n: int, causal: bool, chunk: int):
     for kind, m in (("elu", D), ("efficient", D), ("cos", D + 1)):
         yield (f"linear-{kind}", lambda kind=kind: linear_attention(q, k, v, kind, causal, chunk),
                linear_flops(m, D), 8 * HEADS * n * m * f32)
-    yield ("linear-performer", lambda: linear_attention(q, k, v, "performer", causal, chunk, projection=omega),
+    chunk_4d = max(chunk, 4 * D)
+    yield ("linear-performer", lambda: linear_attention(q, k, v, "performer", causal, chunk_4d, projection=omega),
            linear_flops(4 * D, D), 8 * HEADS * n * 4 * D * f32)
-    yield ("linear-elu-4d", lambda: linear_attention(q4, k4, v4, "elu", causal, chunk),
+    yield ("linear-elu-4d", lambda: linear_attention(q4, k4, v4, "elu", causal, chunk_4d),
            linear_flops(4 * D, 4 * D), 8 * HEADS * n * 4 * D * f32)
     if causal:
         yield ("cumsum-elu", lambda: causal_linear_attention_cumsum(q, k, v, "elu"),
@@ -122,7 +141,7 @@ def forms(n: int, causal: bool, chunk: int):
 
 
 def repeats(n: int) -> int:
-    return 5 if n <= 1024 else 3 if n <= 4096 else 1
+    return 20 if n <= 256 else 10 if n <= 1024 else 2 if n <= 4096 else 1
 
 
 def run_cell(fn, repeats: int, memory: PeakMemory) -> dict:
@@ -234,7 +253,8 @@ def markdown(cells: list[dict], peak_flops: float) -> str:
         peak = "n/a" if c["peak_mib"] is None else f"{c['peak_mib']:.1f}"
         rows.append(f"{head} {c['ms']:.1f} | {peak} | {c['largest_mib']:.1f} | {c['model_flops'] / 1e9:.2f} | "
                     f"{c['percent_of_peak']:.1f} | {c.get('speed_vs_sdpa', float('nan')):.2f} |")
-    rows.append(f"\nmatmul peak {peak_flops / 1e9:.1f} GFLOP/s; batch 1, {HEADS} heads, head size {D}, float32")
+    rows.append(f"\nmatmul peak {peak_flops / 1e9:.1f} GFLOP/s on {torch.get_num_threads()} thread(s); "
+                f"batch 1, {HEADS} heads, head size {D}, float32")
     return "\n".join(rows)
 
 

@@ -22,7 +22,7 @@ from kexue.result import TopicResult, save_results
 
 # the topics in the order of the page; each is a package kexue.<name> with reproduce.reproduce
 TOPICS: tuple[str, ...] = ("attention",)
-PRESETS: tuple[str, ...] = ("quick", "full")
+PRESETS: tuple[str, ...] = ("quick", "full", "smoke")  # smoke: toy sizes, for tests
 
 
 def run_topics(topics: list[str] | None, preset: str, out: Path,
@@ -33,7 +33,7 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
     if unknown:
         raise ValueError(f"unknown topic(s) {unknown}; choose from {', '.join(TOPICS)}")
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose quick or full")
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     out.mkdir(parents=True, exist_ok=True)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     results = []

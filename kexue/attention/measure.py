@@ -93,7 +93,7 @@ def measure_cores(cfg: MeasureConfig) -> list[dict]:
                 row[f"softmax_{tag}_ms"] = 1e3 * time_call(
                     lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal), cfg.repeats, cfg.device)
                 row[f"linear_{tag}_ms"] = 1e3 * time_call(
-                    lambda: linear_attention(ql, kl, vl, "elu", causal=causal), cfg.repeats, cfg.device)
+                    lambda: linear_attention(ql, kl, vl, "elu", causal=causal, chunk=kd), cfg.repeats, cfg.device)
             rows.append(row)
     return rows
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
+import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -41,7 +42,8 @@ class AttentionPreset:
 
 
 def preset(name: str) -> AttentionPreset:
-    """quick: CPU, about 3 minutes on 2 cores. full: longer sequences and a bigger model, for a GPU."""
+    """quick: CPU, about 3 minutes on 2 cores. full: longer sequences and a bigger model, for a GPU.
+    smoke: every step at toy size in seconds (tests use it)."""
     if name == "quick":
         return AttentionPreset(
             measure=MeasureConfig(lengths=(128, 256, 512, 1024, 2048, 4096), repeats=2),
@@ -49,13 +51,19 @@ def preset(name: str) -> AttentionPreset:
     if name == "full":
         return AttentionPreset(
             measure=MeasureConfig(lengths=(128, 256, 512, 1024, 2048, 4096, 8192, 16384), repeats=5,
-                                  device="cuda"),
+                                  device="cuda" if torch.cuda.is_available() else "cpu"),
             quality=QualityConfig(
                 model=TinyConfig(hidden=256, heads=4, layers=4, max_len=128),
                 train=TrainConfig(steps=5000, batch_size=64, lr=1e-3, schedule="cosine", warmup=200,
                                   clip=1.0, log_every=100),
                 train_chars=1_600_000, eval_windows=1024, vocab_size=5000))
-    raise ValueError(f"unknown preset {name!r}; choose quick or full")
+    if name == "smoke":  # the whole pipeline in seconds, for tests; its verdicts mean nothing
+        return AttentionPreset(
+            measure=MeasureConfig(lengths=(32, 64), h=2, d=16, repeats=1),
+            quality=QualityConfig(model=TinyConfig(hidden=32, heads=2, layers=1, max_len=32),
+                                  train=TrainConfig(steps=3, batch_size=8, lr=1e-3, log_every=1),
+                                  train_chars=20_000, eval_windows=8, vocab_size=500))
+    raise ValueError(f"unknown preset {name!r}; choose quick, full or smoke")
 
 
 def within(measured: float | None, predicted: float, factor: float = 2.0) -> bool:

@@ -23,14 +23,16 @@ kexue.fm/archives/8610 counts it as 2nd² multiplications per head (2n·m·d wit
   E[φ(q)ᵀφ(k)] = e^{qᵀk}. m = 4d by default, the key size 8338/8610 say linear attention needs.
 
 The causal form (sums over j ≤ i) is computed chunk by chunk: within a chunk of c positions a
-masked c×c product, across chunks a running key_size × d state. That costs O(n) memory and never
-an n×n matrix. `causal_linear_attention_cumsum` is 7546's plain form that materialises every
-prefix state S_1..S_n ([b, h, n, m, d]); `quadratic_linear_attention` builds the n×n sim matrix
-from the formula. Both are references for tests and the benchmark.
+masked c×c product, across chunks the running state [S, z] of the chunks before (key_size × (d+1)).
+The n/c states come from one cumsum over chunks rather than a Python loop (faster in PyTorch), so
+memory is O(n·m·d/c + n·c): linear in n, never an n×n matrix. `causal_linear_attention_cumsum`
+is 7546's plain form that materialises every prefix state S_1..S_n ([b, h, n, m, d]);
+`quadratic_linear_attention` builds the n×n sim matrix from the formula. Both are references for
+the tests and the benchmark.
 
 Where we depart: exp features are stabilised by subtracting a detached constant (per query row,
 and per head over all keys) that cancels between numerator and denominator; in the causal form a
-key prefix more than ~80 nats below the sequence's largest key underflows to weight 0 in float32.
+key prefix more than ~87 nats below the sequence's largest key underflows to weight 0 in float32.
 An all-zero normaliser (every key masked) gives an output of 0 instead of 0/0.
 """
 from __future__ import annotations
@@ -53,19 +55,20 @@ class LinearAttention(nn.Module):
     "efficient" and "cos" (default head_size), the number m of random features for "performer"
     (default 4·head_size, with q, k of head_size). Performer's q, k are scaled by d^(−1/4) so that
     φ(q)ᵀφ(k) estimates softmax attention's e^{qᵀk/√d}; its projection is a persistent buffer drawn
-    from `seed`, so a saved model reloads with the same features.
+    from `seed`, so a saved model reloads with the same features. chunk: see `linear_attention`
+    (default max(64, key_size)).
     """
 
     def __init__(self, hidden: int, heads: int, head_size: int | None = None, kind: Kind = "elu",
                  key_size: int | None = None, causal: bool = False, bias: bool = True,
-                 chunk: int = 64, seed: int = 0):
+                 chunk: int | None = None, seed: int = 0):
         super().__init__()
         _check_kind(kind)
         if head_size is None:
             if hidden % heads:
                 raise ValueError(f"hidden {hidden} is not divisible by heads {heads}; pass head_size")
             head_size = hidden // heads
-        self.heads, self.head_size, self.kind, self.causal, self.chunk = heads, head_size, kind, causal, chunk
+        self.heads, self.head_size, self.kind, self.causal = heads, head_size, kind, causal
         if kind == "performer":
             self.qk_size = head_size
             self.key_size = key_size or 4 * head_size
@@ -73,6 +76,8 @@ class LinearAttention(nn.Module):
         else:
             self.qk_size = self.key_size = key_size or head_size
             self.projection = None
+        # the causal form's chunk: about the key size, at least 64
+        self.chunk = chunk or max(64, self.key_size)
         self.q = nn.Linear(hidden, heads * self.qk_size, bias=bias)
         self.k = nn.Linear(hidden, heads * self.qk_size, bias=bias)
         self.v = nn.Linear(hidden, heads * head_size, bias=bias)
@@ -99,9 +104,11 @@ def linear_attention(q: Tensor, k: Tensor, v: Tensor, kind: Kind, causal: bool =
     """out_i = φ(q_i)ᵀS / φ(q_i)ᵀz for q, k [b, h, n, d], v [b, h, n, e]; causal sums run over j ≤ i.
 
     key_mask [b, n] (True = a real key) drops keys; projection [d, m] is performer's ω
-    (default: `performer_projection(d, 4d)`).
+    (default: `performer_projection(d, 4d)`). chunk is the causal form's block length; about the
+    key size m is fastest (64 for m = 64) and keeps the n/c chunk states of m × e small.
     """
-    phi_q, phi_k = feature_maps(q, k, v, kind, causal, key_mask, projection)
+    _check_qkv(q, k, v, kind)
+    phi_q, phi_k = feature_maps(q, k, kind, causal, key_mask, projection)
     if causal:
         numerator, denominator = _causal_chunked(phi_q, phi_k, v, chunk)
     else:
@@ -109,20 +116,21 @@ def linear_attention(q: Tensor, k: Tensor, v: Tensor, kind: Kind, causal: bool =
         state = phi_k.transpose(-1, -2) @ torch.cat((v, v.new_ones(*v.shape[:-1], 1)), dim=-1)
         out = phi_q @ state
         numerator, denominator = out[..., :-1], out[..., -1:]
-    return numerator / denominator.clamp_min(torch.finfo(denominator.dtype).tiny)
+    return _divide(numerator, denominator)
 
 
 def causal_linear_attention_cumsum(q: Tensor, k: Tensor, v: Tensor, kind: Kind, key_mask: Tensor | None = None,
                                    projection: Tensor | None = None) -> Tensor:
     """7546's plain causal form: S_i = Σ_{j≤i} φ(k_j)v_jᵀ for every i at once, an [b, h, n, m, e] cumsum."""
-    phi_q, phi_k = feature_maps(q, k, v, kind, True, key_mask, projection)
+    _check_qkv(q, k, v, kind)
+    phi_q, phi_k = feature_maps(q, k, kind, True, key_mask, projection)
     # S_i = S_{i−1} + φ(k_i) v_iᵀ ;  z_i = z_{i−1} + φ(k_i)
     S = torch.cumsum(phi_k.unsqueeze(-1) * v.unsqueeze(-2), dim=-3)
     z = torch.cumsum(phi_k, dim=-2)
     # out_i = φ(q_i)ᵀS_i / φ(q_i)ᵀz_i
     numerator = torch.einsum("...nm,...nme->...ne", phi_q, S)
     denominator = (phi_q * z).sum(dim=-1, keepdim=True)
-    return numerator / denominator.clamp_min(torch.finfo(denominator.dtype).tiny)
+    return _divide(numerator, denominator)
 
 
 def quadratic_linear_attention(q: Tensor, k: Tensor, v: Tensor, kind: Kind, causal: bool = False,
@@ -153,13 +161,15 @@ def quadratic_linear_attention(q: Tensor, k: Tensor, v: Tensor, kind: Kind, caus
         # sim = φ(q)ᵀφ(k), the random-feature estimate of e^{qᵀk}
         sim = performer_features(q, omega) @ performer_features(k, omega).transpose(-1, -2)
     sim = sim * visible
-    return (sim @ v) / sim.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(q.dtype).tiny)
+    return _divide(sim @ v, sim.sum(dim=-1, keepdim=True))
 
 
-def feature_maps(q: Tensor, k: Tensor, v: Tensor, kind: Kind, causal: bool, key_mask: Tensor | None = None,
+def feature_maps(q: Tensor, k: Tensor, kind: Kind, causal: bool, key_mask: Tensor | None = None,
                  projection: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """φ(Q), φ(K) [b, h, n, m] with sim(q_i, k_j) = φ(q_i)ᵀφ(k_j); masked keys get φ(k_j) = 0."""
-    _check_qkv(q, k, v, kind)
+    """φ(Q), φ(K) [b, h, n, m] with sim(q_i, k_j) = φ(q_i)ᵀφ(k_j); masked keys get φ(k_j) = 0.
+
+    For "efficient", φ(q_i) folds in 1/Z_i, which depends on the keys (all of them, or j ≤ i if causal).
+    """
     keep = None
     if key_mask is not None:
         if key_mask.dtype != torch.bool or key_mask.shape != (q.shape[0], q.shape[-2]):
@@ -182,7 +192,7 @@ def feature_maps(q: Tensor, k: Tensor, v: Tensor, kind: Kind, causal: bool, key_
         # Z_i = Σ_{j≤i} φ(k_j) (causal) or Σ_j φ(k_j): the softmax over n's denominator
         Z = phi_k.cumsum(dim=-2) if causal else phi_k.sum(dim=-2, keepdim=True)
         # φ(q_i) = softmax(q_i) ⊘ Z_i
-        phi_q = torch.where(Z > 0, torch.softmax(q, dim=-1) / Z.clamp_min(torch.finfo(Z.dtype).tiny), 0.0)
+        phi_q = _divide(torch.softmax(q, dim=-1), Z)
         return phi_q, phi_k
     else:
         omega = projection if projection is not None else performer_projection(
@@ -251,6 +261,15 @@ def _causal_chunked(phi_q: Tensor, phi_k: Tensor, v: Tensor, c: int) -> tuple[Te
     # [out_i, norm_i] = A[V_t, 1] + φ(q_i)ᵀ[S_t, z_t]
     out = (A @ v1 + phi_q @ state).flatten(-3, -2)[..., :n, :]
     return out[..., :-1], out[..., -1:]
+
+
+def _divide(numerator: Tensor, denominator: Tensor) -> Tensor:
+    """numerator / denominator, and 0 where the denominator underflowed below the smallest normal float.
+
+    With sim ≥ 0 a zero normaliser means every term was 0; dividing by 1 there keeps the gradient finite.
+    """
+    seen = denominator >= torch.finfo(denominator.dtype).tiny
+    return torch.where(seen, numerator / torch.where(seen, denominator, 1.0), 0.0)
 
 
 def _key_mask_from(mask: Tensor | None, b: int, n: int) -> Tensor | None:

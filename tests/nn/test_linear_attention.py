@@ -172,3 +172,15 @@ def test_key_size_sets_the_feature_size():
     performer = LinearAttention(16, 2, kind="performer", key_size=40)
     assert performer.q.out_features == 16 and performer.projection.shape == (8, 40)
     assert math.isclose(LinearAttention(16, 2, kind="performer").key_size, 32)
+
+
+@pytest.mark.parametrize("kind,causal", CASES)
+def test_extreme_keys_and_all_masked_keys_stay_finite(kind, causal):
+    q, k, v = (t.detach().float() for t in _qkv(b=2, n=12))
+    k[:, :, -1] += 200.0  # a late key far above the rest: early keys underflow against it
+    key_mask = torch.tensor([[True] * 12, [False] * 12])
+    q, k, v = (t.requires_grad_() for t in (q, k, v))
+    out = linear_attention(q, k, v, kind, causal, chunk=5, key_mask=key_mask)
+    assert torch.isfinite(out).all() and torch.all(out[1] == 0)
+    out.sum().backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
