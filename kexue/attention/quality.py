@@ -25,7 +25,8 @@ from kexue.train import TrainConfig, Trainer
 
 @dataclass
 class QualityConfig:
-    model: TinyConfig = field(default_factory=TinyConfig)
+    # head size 16 < window 64, so the rank bound of bidirectional linear attention (≤ d) can bite
+    model: TinyConfig = field(default_factory=lambda: TinyConfig(heads=8))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=400, batch_size=32, lr=3e-3, schedule="cosine", warmup=40, clip=1.0, log_every=50))
     linear_kind: AttentionKind = "elu"  # the linear form compared against softmax
