@@ -106,7 +106,8 @@ def train_one(cfg: QualityConfig, attention: AttentionKind, causal: bool, tok: C
     trainer = Trainer(model, train_cfg, TensorDataset(train), loss_fn, out_dir, eval_fn=eval_fn,
                       run_config=replace(cfg, model=mcfg), progress=progress)
     summary = trainer.fit()
-    final = eval_fn(trainer.model)["loss"]
+    # the Trainer evaluates at the end of the run (with EMA weights when EMA is on)
+    final = summary["eval_ema/loss" if train_cfg.ema else "eval/loss"]
     return {"attention": attention, "task": "lm" if causal else "mlm", "eval_loss": final,
             "eval_ppl": math.exp(final), "train_loss": summary.get("final_loss"),
             "params": sum(p.numel() for p in model.parameters()), "seconds": summary.get("seconds")}

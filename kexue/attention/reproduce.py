@@ -11,6 +11,7 @@ bounds estimates of the order of magnitude (“感知一下范围和数量级就
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,9 +146,20 @@ def reproduce(preset_name: str, out_dir: Path, cfg: AttentionPreset | None = Non
         verdict="held" if gaps["mlm"] > max(gaps["lm"], 0.0) else "not held", figure="quality.png"))
     _plot_quality(rows, out_dir / "quality.png")
 
+    # the page shows the flat headline numbers; the full tables go beside the figures
+    (out_dir / "details.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    headline = {
+        "count_matches_flop_counter": exact,
+        "crossover_sa_ffn.predicted": cost.crossover_sa_ffn(s), "crossover_sa_ffn.measured": x_sa,
+        "crossover_linear.predicted": pred, "crossover_linear.measured": x_lin,
+        "crossover_linear.measured_causal": x_lin_causal,
+        "per_token_time_growth": growth,
+        **{f"eval_loss.{r['task']}.{r['attention']}": r["eval_loss"] for r in rows},
+        "gap_pct.lm": 100 * gaps["lm"], "gap_pct.mlm": 100 * gaps["mlm"],
+    }
     figures = ["count.png", "blocks.png", "cores.png", "quality.png"]
     return TopicResult(topic="attention", post=POST, title=TITLE, date=DATE, preset=preset_name,
-                       claims=claims, metrics=metrics, figures=figures, related_posts=RELATED)
+                       claims=claims, metrics=headline, figures=figures, related_posts=RELATED)
 
 
 def _plot_count(s: cost.LayerShape, path: Path) -> None:
