@@ -1,0 +1,148 @@
+"""GPLinker for events: the label codec, the decoder and the post's two metrics.
+
+kexue.fm/archives/8926 and bojone/GPLinker duee_v1.py. Labels of one sentence, in token positions:
+- argu[ℓ] ∋ (h, t) for every argument of label ℓ = (event_type, role), the trigger being the role
+  "触发词" (nested spans allowed);
+- head ∋ (min(h₁, h₂), max(h₁, h₂)) and tail ∋ (min(t₁, t₂), max(t₁, t₂)) for every pair of
+  arguments of one gold event (untyped, undirected, upper triangle, the diagonal allowed);
+- an empty set gets (0, 0), the [CLS] cell that the sparse loss leaves out.
+Decoding (threshold 0): arguments with argu > 0 (never on [CLS]/[SEP]/padding); u, v linked iff
+head[min h, max h] > 0 and tail[min t, max t] > 0; per event type the maximal cliques (cliques.py).
+
+The one thing the codec cannot carry (the post's design, tested in tests/gplinker/test_events.py):
+decoding returns *maximal* cliques, so a gold event whose arguments all lie in another event of the
+same type — a subset, or more generally a set whose every pair is linked by other events (three
+events {A, B}, {B, C}, {A, C} read back as {A, B, C}) — is absorbed. `recoverable` tells whether a
+sample survives encode → decode. DuEE-fin enum roles (start −1) are carried on the trigger's span.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from kexue.gplinker.cliques import events_of
+from kexue.gplinker.data import TRIGGER, Event, EventSample, EventSchema
+
+Span = tuple[int, int]  # (h, t) token positions, inclusive
+
+
+@dataclass
+class EventLabels:
+    argu: list[set[Span]]  # per label
+    head: set[Span]
+    tail: set[Span]
+
+
+def token_maps(offsets: list[tuple[int, int]]) -> tuple[dict[int, int], dict[int, int]]:
+    """char start → token and char last → token, from a tokenizer's offsets ((0, 0) = special)."""
+    starts = {s: i for i, (s, e) in enumerate(offsets) if e > s}
+    ends = {e - 1: i for i, (s, e) in enumerate(offsets) if e > s}
+    return starts, ends
+
+
+def encode_events(sample: EventSample, labels: list[tuple[str, str]], offsets: list[tuple[int, int]]) -> EventLabels:
+    """The post's labels; arguments whose span does not fall on token boundaries (or was cut) are dropped."""
+    index = {lab: k for k, lab in enumerate(labels)}
+    starts, ends = token_maps(offsets)
+    out = EventLabels([set() for _ in labels], set(), set())
+    for event in sample.events:
+        nodes = []
+        trigger = next(((s, len(a)) for _, r, a, s in event if r == TRIGGER), None)
+        for t, r, a, s in event:
+            if s < 0:  # an enum value rides on the trigger's span (post 8926, DuEE-fin)
+                if trigger is None:
+                    continue
+                (s, length), r = trigger, f"{r}={a}"
+            else:
+                length = len(a)
+            lab = index.get((t, r))
+            if lab is None or s not in starts or s + length - 1 not in ends:
+                continue
+            h, tt = starts[s], ends[s + length - 1]
+            out.argu[lab].add((h, tt))
+            nodes.append((h, tt))
+        for a, (h1, t1) in enumerate(nodes):
+            for h2, t2 in nodes[a + 1:]:
+                out.head.add((min(h1, h2), max(h1, h2)))
+                out.tail.add((min(t1, t2), max(t1, t2)))
+    return out
+
+
+def labels_tensor(sets: list[list[set[Span]]]) -> Tensor:
+    """[b][heads] sets of (i, j) → [b, heads, P, 2] long, padded with (0, 0) (so empty sets read (0, 0))."""
+    width = max([1] + [len(s) for row in sets for s in row])
+    out = torch.zeros(len(sets), len(sets[0]), width, 2, dtype=torch.long)
+    for b, row in enumerate(sets):
+        for k, s in enumerate(row):
+            if s:
+                out[b, k, :len(s)] = torch.tensor(sorted(s))
+    return out
+
+
+def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: list[tuple[int, int]],
+                  labels: list[tuple[str, str]], threshold: float = 0.0, trigger: bool = True,
+                  max_arguments: int = 48) -> list[Event]:
+    """One sentence's logits (argu [L, n, n], head [n, n], tail [n, n]) → events, as duee_v1.py's
+    extract_events; trigger=True drops events without a trigger (its `trigger` flag).
+
+    Where we depart: an event type with more than `max_arguments` candidate arguments (an untrained
+    model's) keeps the highest-scoring ones, so the clique search cannot blow up (GPLinker_pytorch #3).
+    """
+    real = torch.tensor([e > s for s, e in offsets] + [False] * (argu.shape[-1] - len(offsets)))
+    # never on [CLS], [SEP] or padding
+    keep = (argu > threshold) & real[None, :, None] & real[None, None, :]
+    by_type = defaultdict(list)
+    for lab, h, t in keep.nonzero().tolist():
+        by_type[labels[lab][0]].append((lab, h, t))
+    events: list[Event] = []
+    for _, group in sorted(by_type.items()):
+        if len(group) > max_arguments:  # an untrained model scores everything > 0: keep the strongest
+            group = sorted(group, key=lambda u: -float(argu[u]))[:max_arguments]
+        nodes = torch.tensor(group)
+        h, t = nodes[:, 1], nodes[:, 2]
+        # link(u, v) ⟺ head[min h, max h] > 0 and tail[min t, max t] > 0, for all pairs at once
+        link = ((head[torch.minimum(h[:, None], h[None]), torch.maximum(h[:, None], h[None])] > threshold)
+                & (tail[torch.minimum(t[:, None], t[None]), torch.maximum(t[:, None], t[None])] > threshold)).tolist()
+        where = {u: k for k, u in enumerate(group)}
+        for clique in events_of(group, lambda u, v: link[where[u]][where[v]]):
+            args = []
+            for lab, h, t in clique:
+                etype, role = labels[lab]
+                start, end = offsets[h][0], offsets[t][1]
+                if "=" in role:
+                    # an enum label (type, "role=value") back to the argument (type, role, value, −1)
+                    role, value = role.split("=", 1)
+                    args.append((etype, role, value, -1))
+                else:
+                    args.append((etype, role, text[start:end], start))
+            event = tuple(sorted(set(args)))
+            if trigger and not any(r == TRIGGER for _, r, _, _ in event):
+                continue
+            if event not in events:
+                events.append(event)
+    return events
+
+
+def oracle_logits(lab: EventLabels, n: int, big: float = 1e4) -> tuple[Tensor, Tensor, Tensor]:
+    """±big logits that encode `lab` exactly: what a perfect model would output."""
+    argu = torch.full((len(lab.argu), n, n), -big)
+    for k, spans in enumerate(lab.argu):
+        for h, t in spans:
+            argu[k, h, t] = big
+    head, tail = torch.full((n, n), -big), torch.full((n, n), -big)
+    for (i, j) in lab.head:
+        head[i, j] = big
+    for (i, j) in lab.tail:
+        tail[i, j] = big
+    return argu, head, tail
+
+
+def recoverable(sample: EventSample, schema: EventSchema, offsets: list[tuple[int, int]]) -> bool:
+    """Whether encode → ±big logits → decode gives the gold events back (see the module docstring)."""
+    labels = schema.labels()
+    got = decode_events(*oracle_logits(encode_events(sample, labels, offsets), len(offsets)), sample.text,
+                        offsets, labels, trigger=False)
+    return sorted(got) == sorted(set(sample.events))

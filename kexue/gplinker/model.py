@@ -1,0 +1,122 @@
+"""The GPLinker models: any encoder (ids, mask → hidden [b, n, D]) with GlobalPointer heads on top.
+
+kexue.fm/archives/8926 (events: argu EGP with one head per (type, role) label, RoPE, upper triangle;
+head-link and tail-link EGPs with one head, no RoPE, upper triangle), kexue.fm/archives/8888
+(relations: entity GP with 2 heads; head and tail GPs with one head per predicate, no RoPE, no
+triangle mask) and kexue.fm/archives/8373 (NER: one head per type). The posts use EGP everywhere in
+the event and relation code (head_size 64); `pointer="gp"` swaps in the standard GP.
+
+Where we depart: the posts' encoder is a pretrained BERT/RoFormer; the quick preset has none, so
+`TinyEncoder` is a small from-scratch Transformer (pre-norm, RoPE self-attention, GELU FFN) built
+from kexue.nn. Any module with `hidden_size` and `forward(ids, mask)` plugs in (`Encoder`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from torch import Tensor, nn
+
+from kexue.nn.attention import MultiHeadAttention
+from kexue.nn.global_pointer import EfficientGlobalPointer, GlobalPointer
+from kexue.nn.norm import RMSNorm
+
+
+class Encoder(Protocol):
+    hidden_size: int
+
+    def __call__(self, ids: Tensor, mask: Tensor) -> Tensor: ...
+
+
+@dataclass
+class EncoderConfig:
+    vocab: int = 6000
+    hidden: int = 128
+    heads: int = 4
+    layers: int = 2
+    dropout: float = 0.0
+
+
+@dataclass
+class HeadConfig:
+    pointer: Literal["egp", "gp"] = "egp"  # the posts' code uses EGP
+    head_size: int = 64  # d, the posts' value
+
+
+class TinyEncoder(nn.Module):
+    """Token embedding → `layers` pre-norm blocks (RoPE attention, GELU FFN) → RMSNorm."""
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.cfg, self.hidden_size = cfg, cfg.hidden
+        self.embed = nn.Embedding(cfg.vocab, cfg.hidden)
+        nn.init.normal_(self.embed.weight, std=0.02)
+        self.attn = nn.ModuleList(MultiHeadAttention(cfg.hidden, cfg.heads, rope=True, dropout=cfg.dropout)
+                                  for _ in range(cfg.layers))
+        self.ffn = nn.ModuleList(nn.Sequential(nn.Linear(cfg.hidden, 4 * cfg.hidden), nn.GELU(),
+                                               nn.Linear(4 * cfg.hidden, cfg.hidden)) for _ in range(cfg.layers))
+        self.norms = nn.ModuleList(RMSNorm(cfg.hidden) for _ in range(2 * cfg.layers + 1))
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
+        x = self.embed(ids)
+        # keys that are real tokens: [b, 1, 1, n]
+        key_mask = mask.bool()[:, None, None, :]
+        for k, (attn, ffn) in enumerate(zip(self.attn, self.ffn)):
+            # x ← x + Attn(Norm(x)); x ← x + FFN(Norm(x))
+            x = x + attn(self.norms[2 * k](x), mask=key_mask)
+            x = x + ffn(self.norms[2 * k + 1](x))
+        return self.norms[-1](x)
+
+
+def pointer(cfg: HeadConfig, hidden: int, heads: int, rope: bool = True, tril_mask: bool = True) -> nn.Module:
+    cls = EfficientGlobalPointer if cfg.pointer == "egp" else GlobalPointer
+    return cls(hidden, heads, cfg.head_size, rope=rope, tril_mask=tril_mask)
+
+
+class EventModel(nn.Module):
+    """→ (argu [b, labels, n, n], head [b, 1, n, n], tail [b, 1, n, n])."""
+
+    def __init__(self, encoder: nn.Module, n_labels: int, cfg: HeadConfig | None = None):
+        super().__init__()
+        cfg = cfg or HeadConfig()
+        self.encoder = encoder
+        self.argu = pointer(cfg, encoder.hidden_size, n_labels)
+        self.head = pointer(cfg, encoder.hidden_size, 1, rope=False)
+        self.tail = pointer(cfg, encoder.hidden_size, 1, rope=False)
+
+    def forward(self, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        h = self.encoder(ids, mask)
+        return self.argu(h, mask), self.head(h, mask), self.tail(h, mask)
+
+
+class RelationModel(nn.Module):
+    """→ (entity [b, 2, n, n], head [b, P, n, n], tail [b, P, n, n])."""
+
+    def __init__(self, encoder: nn.Module, n_predicates: int, cfg: HeadConfig | None = None):
+        super().__init__()
+        cfg = cfg or HeadConfig()
+        self.encoder = encoder
+        self.entity = pointer(cfg, encoder.hidden_size, 2)
+        self.head = pointer(cfg, encoder.hidden_size, n_predicates, rope=False, tril_mask=False)
+        self.tail = pointer(cfg, encoder.hidden_size, n_predicates, rope=False, tril_mask=False)
+
+    def forward(self, ids: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        h = self.encoder(ids, mask)
+        return self.entity(h, mask), self.head(h, mask), self.tail(h, mask)
+
+
+class NERModel(nn.Module):
+    """→ logits [b, types, n, n]; returned as a 1-tuple so every task's forward has the same face."""
+
+    def __init__(self, encoder: nn.Module, n_types: int, cfg: HeadConfig | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.spans = pointer(cfg or HeadConfig(), encoder.hidden_size, n_types)
+
+    def forward(self, ids: Tensor, mask: Tensor) -> tuple[Tensor]:
+        return (self.spans(self.encoder(ids, mask), mask),)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+

@@ -1,0 +1,179 @@
+"""Train, evaluate and predict GPLinker on events, relations or NER, through kexue's one Trainer.
+
+kexue.fm/archives/8926, 8888, 8373. Loss: the sparse multilabel CE on every GlobalPointer output,
+(i, j) flattened to i·n + j, padded with (0, 0), summed over heads and averaged over the batch, summed
+over the outputs (duee_v1.py compiles the same loss on its three outputs). Where we depart: the posts
+train a pretrained BERT with Adam 2e-5 for 200 (events) / 20 (relations) epochs; the quick preset
+trains `TinyEncoder` from scratch with AdamW 1e-3 for a few hundred steps, so its F1s are those of a
+small model on synthetic data. A trained run folder holds model.safetensors, vocab.txt and
+gplinker.json (task, labels, model settings) — all `load_run` needs.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from kexue.config import from_dict, to_dict
+from kexue.data import CharTokenizer
+from kexue.gplinker.data import EventSample, NERSample, RelationSample
+from kexue.gplinker.events import decode_events, encode_events, labels_tensor
+from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf
+from kexue.gplinker.model import EncoderConfig, EventModel, HeadConfig, NERModel, RelationModel, TinyEncoder
+from kexue.gplinker.ner import decode_entities, encode_entities
+from kexue.gplinker.relations import decode_relations, encode_relations
+from kexue.nn.losses import global_pointer_crossentropy
+from kexue.train import TrainConfig, Trainer
+from kexue.train.checkpoint import load_model
+
+Task = Literal["events", "relations", "ner"]
+RUN_FILE = "gplinker.json"
+
+
+@dataclass
+class GPLinkerConfig:
+    task: Task = "events"
+    max_len: int = 128  # the posts' maxlen, [CLS] and [SEP] included
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, batch_size=32, lr=1e-3, log_every=50))
+    dense_loss: bool = False  # the dense multilabel CE instead of the sparse one (post 8888: 1.5× slower)
+
+
+class GPLinker:
+    """A model with its tokenizer and label space: encode batches, decode logits, evaluate, predict."""
+
+    def __init__(self, cfg: GPLinkerConfig, labels: list, tokenizer: CharTokenizer, model: torch.nn.Module | None = None):
+        self.cfg, self.labels, self.tokenizer = cfg, labels, tokenizer
+        if model is None:
+            enc = TinyEncoder(EncoderConfig(**{**to_dict(cfg.encoder), "vocab": tokenizer.vocab_size}))
+            model = {"events": EventModel, "relations": RelationModel, "ner": NERModel}[cfg.task](
+                enc, len(labels), cfg.head)
+        self.model = model
+
+    # -- batches -----------------------------------------------------------------------------------
+    def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        return self.tokenizer.encode_with_offsets(text, max_len=self.cfg.max_len)
+
+    def label_sets(self, sample: Any, offsets: list[tuple[int, int]]) -> list[list[set]]:
+        """Per output, per head, the set of (i, j) cells."""
+        if self.cfg.task == "events":
+            lab = encode_events(sample, self.labels, offsets)
+            return [lab.argu, [lab.head], [lab.tail]]
+        if self.cfg.task == "relations":
+            return list(encode_relations(sample, self.labels, offsets))
+        return [encode_entities(sample, self.labels, offsets)]
+
+    def collate(self, samples: list) -> dict[str, Tensor]:
+        encoded = [self.encode(s.text) for s in samples]
+        n = max(len(ids) for ids, _ in encoded)
+        ids = torch.zeros(len(samples), n, dtype=torch.long)
+        for b, (row, _) in enumerate(encoded):
+            ids[b, :len(row)] = torch.tensor(row)
+        sets = [self.label_sets(s, offsets) for s, (_, offsets) in zip(samples, encoded)]
+        out = {"ids": ids, "mask": ids != self.tokenizer.pad_id}
+        for k in range(len(sets[0])):
+            out[f"labels{k}"] = labels_tensor([row[k] for row in sets])
+        return out
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, Tensor]) -> Tensor:
+        outputs = model(batch["ids"], batch["mask"])
+        total = 0.0
+        for k, logits in enumerate(outputs):
+            labels = batch[f"labels{k}"]
+            if self.cfg.dense_loss:
+                dense = torch.zeros_like(logits)
+                b, h, p, _ = labels.shape
+                bi = torch.arange(b)[:, None, None].expand(b, h, p)
+                hi = torch.arange(h)[None, :, None].expand(b, h, p)
+                dense[bi, hi, labels[..., 0], labels[..., 1]] = 1
+                dense[:, :, 0, 0] = 0  # the (0, 0) padding is no label
+                total = total + global_pointer_crossentropy(logits, dense, sparse=False)
+            else:
+                total = total + global_pointer_crossentropy(logits, labels)
+        return total
+
+    # -- decoding ----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, texts: list[str], batch_size: int = 32, trigger: bool = True) -> list:
+        """events: list of events per text; relations: set of (s, p, o); ner: set of (start, end, type)."""
+        self.model.eval()
+        out = []
+        for at in range(0, len(texts), batch_size):
+            chunk = texts[at:at + batch_size]
+            encoded = [self.encode(t) for t in chunk]
+            n = max(len(ids) for ids, _ in encoded)
+            ids = torch.zeros(len(chunk), n, dtype=torch.long)
+            for b, (row, _) in enumerate(encoded):
+                ids[b, :len(row)] = torch.tensor(row)
+            device = next(self.model.parameters()).device
+            outputs = [o.float().cpu() for o in self.model(ids.to(device), (ids != self.tokenizer.pad_id).to(device))]
+            for b, (text, (_, offsets)) in enumerate(zip(chunk, encoded)):
+                if self.cfg.task == "events":
+                    out.append(decode_events(outputs[0][b], outputs[1][b, 0], outputs[2][b, 0], text, offsets,
+                                             self.labels, trigger=trigger))
+                elif self.cfg.task == "relations":
+                    out.append(decode_relations(outputs[0][b], outputs[1][b], outputs[2][b], text, offsets, self.labels))
+                else:
+                    out.append(decode_entities(outputs[0][b], offsets, self.labels))
+        return out
+
+    def evaluate(self, samples: list) -> dict[str, float]:
+        """The post's metrics, each named: events (event_level/*, argument_level/*, soft_argument/*),
+        relations (spo/*), ner (entity/*)."""
+        texts = [s.text for s in samples]
+        if self.cfg.task == "events":
+            pred = self.predict(texts, trigger=False)  # as duee_v1.py's evaluate
+            gold = [s.events for s in samples]
+            return {**event_prf(pred, gold), **soft_argument_prf(pred, gold)}
+        if self.cfg.task == "relations":
+            m = set_prf(self.predict(texts), [s.spo() for s in samples])
+            return {f"spo/{k}": v for k, v in m.items()}
+        m = set_prf(self.predict(texts), [set(s.entities) for s in samples])
+        return {f"entity/{k}": v for k, v in m.items()}
+
+    # -- runs --------------------------------------------------------------------------------------
+    def fit(self, train: list, dev: list | None, out_dir: str | Path, progress: bool = False,
+            resume: bool = False) -> dict[str, Any]:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.save_meta(out_dir)
+        eval_fn = (lambda model: self.evaluate(dev)) if dev else None
+        trainer = Trainer(self.model, self.cfg.train, train, lambda m, b: self.loss(m, b), out_dir,
+                          collate_fn=self.collate, eval_fn=eval_fn, run_config=self.cfg, progress=progress)
+        summary = trainer.fit(resume=resume)
+        self.model = trainer.model
+        return summary
+
+    def save_meta(self, out_dir: Path) -> None:
+        self.tokenizer.save(out_dir / "vocab.txt")
+        (out_dir / RUN_FILE).write_text(json.dumps({"config": to_dict(self.cfg), "labels": self.labels},
+                                                   ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> GPLinker:
+    """A trained run folder (gplinker.json, vocab.txt, model.safetensors) → GPLinker, strictly loaded."""
+    run_dir = Path(run_dir)
+    meta_file = run_dir / RUN_FILE
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{meta_file}: not a GPLinker run folder (train one with `kexue gplinker ... train`)")
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    cfg = from_dict(GPLinkerConfig, meta["config"])
+    labels = [tuple(x) if isinstance(x, list) else x for x in meta["labels"]]
+    g = GPLinker(cfg, labels, CharTokenizer.load(run_dir / "vocab.txt"))
+    load_model(g.model, run_dir)
+    g.model.to(device).eval()
+    return g
+
+
+def samples_of(task: Task, rows: list) -> list:
+    """Type check of what a task trains on."""
+    want = {"events": EventSample, "relations": RelationSample, "ner": NERSample}[task]
+    for k, r in enumerate(rows):
+        if not isinstance(r, want):
+            raise TypeError(f"sample {k} is a {type(r).__name__}; the {task} task trains on {want.__name__}")
+    return rows

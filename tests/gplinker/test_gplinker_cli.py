@@ -1,0 +1,93 @@
+"""The command line and the HTTP service end to end, on the bundled fixtures at toy size."""
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from typer.testing import CliRunner
+
+from kexue.gplinker import fixture
+from kexue.gplinker.cli import app
+from kexue.gplinker.serve import ServeConfig, make_server
+from kexue.gplinker.train import load_run
+
+runner = CliRunner()
+TINY = ["--set", "train.steps=3", "--set", "train.batch_size=4", "--set", "encoder.hidden=16",
+        "--set", "encoder.heads=2", "--set", "encoder.layers=1", "--set", "head.head_size=8"]
+
+
+@pytest.fixture(scope="module")
+def event_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ev") / "run"
+    r = runner.invoke(app, ["events", "train", "--train", str(fixture("duee_sample.json")),
+                            "--dev", str(fixture("duee_sample.json")), "--out", str(out), *TINY])
+    assert r.exit_code == 0, r.output
+    assert "event_level/f1" in r.output and "argument_level/f1" in r.output
+    return out
+
+
+def test_train_evaluate_predict_events(event_run, tmp_path):
+    r = runner.invoke(app, ["events", "evaluate", "--model", str(event_run), "--data",
+                            str(fixture("duee_sample.json")), "--json"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)
+    assert {"event_level/f1", "argument_level/f1", "soft_argument/f1"} <= m.keys()
+    src = tmp_path / "in.txt"
+    src.write_text('今天北京的天气很好。\n{"text": "苹果公司裁员200人。", "id": "x"}\n', encoding="utf-8")
+    r = runner.invoke(app, ["events", "predict", "--model", str(event_run), "--input", str(src),
+                            "--output", str(tmp_path / "out.json")])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in (tmp_path / "out.json").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 2 and rows[1]["id"] == "x" and isinstance(rows[1]["event_list"], list)
+
+
+def test_relations_train_on_the_fixture(tmp_path):
+    r = runner.invoke(app, ["relations", "train", "--train", str(fixture("duie_sample.json")),
+                            "--dev", str(fixture("duie_sample.json")), "--out", str(tmp_path / "rel"), *TINY])
+    assert r.exit_code == 0, r.output
+    assert "spo/f1" in r.output
+    assert load_run(tmp_path / "rel").cfg.task == "relations"
+
+
+def test_bad_input_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"text": "张三", "event_list": [{"event_type": "人生-会见", "trigger": "张三", '
+                   '"trigger_start_index": 1, "arguments": []}]}\n', encoding="utf-8")
+    r = runner.invoke(app, ["events", "train", "--train", str(bad), "--out", str(tmp_path / "x"), *TINY])
+    assert r.exit_code == 2
+    assert "bad.json:1: event_list[0].trigger" in r.output and "Traceback" not in r.output
+    r = runner.invoke(app, ["events", "evaluate", "--model", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and "not a GPLinker run folder" in r.output
+
+
+def _post(url, body: bytes):
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_serve_over_loopback(event_run):
+    server = make_server(load_run(event_run), ServeConfig(port=0, max_chars=40, max_body=2000))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        code, out = _post(url + "/extract", json.dumps({"text": "苹果公司裁员200人。"}).encode())
+        assert code == 200 and out["results"][0]["text"] == "苹果公司裁员200人。"
+        code, out = _post(url + "/extract", json.dumps({"texts": ["甲", "乙丙"]}).encode())
+        assert code == 200 and len(out["results"]) == 2
+        assert _post(url + "/extract", b"{nope")[0] == 400
+        assert _post(url + "/extract", json.dumps({"text": 3}).encode())[0] == 400
+        code, out = _post(url + "/extract", json.dumps({"text": "长" * 41}).encode())
+        assert code == 413 and "over the limit" in out["error"]
+        assert _post(url + "/extract", json.dumps({"text": "x" * 3000}).encode())[0] == 413
+        assert _post(url + "/nowhere", b"{}")[0] == 404
+        # still serving after the bad requests
+        assert _post(url + "/extract", json.dumps({"text": "好"}).encode())[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
