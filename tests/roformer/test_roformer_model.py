@@ -1,0 +1,137 @@
+"""RoFormerV2 against post 8998: parameter counts, no bias/gain, α = 0 ⇒ Norm, masks, init, dtypes."""
+import math
+
+import pytest
+import torch
+
+from kexue.nn.norm import RMSNorm
+from kexue.roformer import (PARAMS, SIZES, RoFormerV2, RoFormerV2Config, bert_variant, count_params, init_std,
+                            preset, residual_alpha)
+from kexue.roformer.model import Block
+
+TINY = RoFormerV2Config(vocab_size=50, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64,
+                        dropout=0.0, attention_dropout=0.0)
+
+
+def meta_params(cfg):
+    # build on the meta device: the count needs shapes, not 314M floats
+    with torch.device("meta"):
+        return RoFormerV2(cfg, init=False).num_params()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_preset_param_counts_are_pinned(size):
+    # V·H + 2H + L·(4H² + 2·H·FFN), V = 12000: 15,225,600 / 94,152,192 / 314,279,936 (post: 0.3B large)
+    cfg = preset(size)
+    assert meta_params(cfg) == count_params(cfg) == PARAMS[size]
+
+
+def test_param_counts_match_the_notes_rounding():
+    assert [round(PARAMS[s] / 1e6, 1) for s in ("small", "base", "large")] == [15.2, 94.2, 314.3]
+
+
+def test_bert_variant_count_closed_form():
+    cfg = bert_variant(preset("base"))
+    assert meta_params(cfg) == count_params(cfg)
+    assert count_params(cfg) > PARAMS["base"]
+
+
+def test_no_bias_gamma_beta_anywhere():
+    model = RoFormerV2(TINY)
+    names = [n for n, _ in model.named_parameters()]
+    assert not [n for n in names if any(w in n.lower() for w in ("bias", "gamma", "beta", "norm", "gain"))]
+    # the only parameters: two embeddings and six matrices per layer
+    assert len(names) == 2 + 6 * 2
+    # the MLM head is the token embedding itself
+    h = torch.randn(1, 3, 32)
+    assert torch.equal(model.mlm_logits(h), h @ model.embeddings.token.weight.T)
+
+
+def test_bert_variant_has_what_v2_removed():
+    names = {n for n, _ in RoFormerV2(bert_variant(TINY)).named_parameters()}
+    assert "layers.0.attention.q.bias" in names and "layers.0.ffn_norm.weight" in names
+    assert "embeddings.position.weight" in names and "mlm_bias" in names
+
+
+def test_alpha_zero_block_is_identity_then_norm():
+    block = Block(TINY).eval()
+    x = 3.0 * torch.randn(2, 5, 32) + 1.0
+    # Norm(Norm(x + 0·F)) = Norm(x) since RMSNorm is idempotent
+    expected = RMSNorm(32, gain=False)(x)
+    assert torch.allclose(block(x, None, alpha=0.0), expected, atol=1e-6)
+    model = RoFormerV2(TINY).eval()
+    model.set_alpha(0.0)
+    ids = torch.randint(5, 50, (2, 7))
+    h0 = model.embeddings(ids)
+    assert torch.allclose(model(ids), h0, atol=1e-6)
+
+
+def test_outputs_have_unit_rms_and_post_norm():
+    model = RoFormerV2(TINY).eval()
+    h = model(torch.randint(5, 50, (3, 9)))
+    assert torch.allclose(h.pow(2).mean(-1), torch.ones(3, 9), atol=1e-4)
+
+
+def test_padding_does_not_change_real_tokens():
+    model = RoFormerV2(TINY).eval()
+    ids = torch.randint(5, 50, (1, 6))
+    padded = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], 1)  # pad_id = 0 is masked by default
+    assert torch.allclose(model(ids), model(padded)[:, :6], atol=1e-5)
+    # an explicit bool mask (True = real token) does the same whatever the padding ids are
+    junk = torch.cat([ids, torch.randint(5, 50, (1, 4))], 1)
+    mask = torch.arange(10)[None] < 6
+    assert torch.allclose(model(ids), model(junk, mask=mask)[:, :6], atol=1e-5)
+    with pytest.raises(TypeError, match="bool"):
+        model(junk, mask=mask.long())
+
+
+def test_rope_is_the_only_position_signal():
+    model = RoFormerV2(TINY).eval()
+    ids = torch.randint(5, 50, (1, 8))
+    # without absolute positions, reversing the tokens would just reverse the outputs; RoPE breaks that
+    assert not torch.allclose(model(ids).flip(1), model(ids.flip(1)), atol=1e-3)
+    model.layers[0].attention.rope = model.layers[1].attention.rope = None
+    assert torch.allclose(model(ids).flip(1), model(ids.flip(1)), atol=1e-5)
+
+
+def test_fp32_and_bf16_agree():
+    model = RoFormerV2(TINY).eval()
+    ids = torch.randint(5, 50, (2, 16))
+    h32 = model(ids)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h16 = model(ids)
+    # unit-RMS outputs; bf16 has 8 mantissa bits
+    assert (h16.float() - h32).abs().max() < 0.1
+    assert torch.nn.functional.cosine_similarity(h16.float(), h32, dim=-1).min() > 0.995
+
+
+def test_init_std_is_the_posts_formula():
+    torch.manual_seed(0)
+    cfg = RoFormerV2Config(vocab_size=600, hidden_size=128, num_layers=6, num_heads=2, intermediate_size=512)
+    model = RoFormerV2(cfg)
+    # σ = 1.13684723/√fan_in · L^(−1/2); truncating at ±2σ brings the std back to 1/√fan_in · L^(−1/2)
+    w = model.layers[0].ffn.inner.weight
+    std = init_std(128, 6)
+    assert math.isclose(std, 1.13684723 / math.sqrt(128) / math.sqrt(6))
+    assert w.abs().max() <= 2 * std + 1e-7
+    assert math.isclose(w.std().item(), 1 / math.sqrt(128 * 6), rel_tol=0.03)
+    w2 = model.layers[0].ffn.outer.weight  # fan-in 512
+    assert math.isclose(w2.std().item(), 1 / math.sqrt(512 * 6), rel_tol=0.03)
+    e = model.embeddings.token.weight  # embedding: fan-in H
+    assert math.isclose(e.std().item(), 1 / math.sqrt(128 * 6), rel_tol=0.03)
+
+
+def test_residual_alpha_ramp():
+    assert [residual_alpha(t, 4) for t in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
+    assert residual_alpha(0, 0) == 1.0
+    with pytest.raises(ValueError):
+        residual_alpha(1, -1)
+
+
+def test_bad_config_and_ids_are_clear_errors():
+    with pytest.raises(ValueError, match="not divisible"):
+        RoFormerV2Config(hidden_size=30, num_heads=4).check()
+    with pytest.raises(ValueError, match="unknown RoFormerV2 size"):
+        preset("huge")
+    with pytest.raises(ValueError, match="token ids"):
+        RoFormerV2(TINY)(torch.tensor([[1, 99]]))
