@@ -67,6 +67,15 @@ class TinyTransformer(nn.Module):
         nn.init.normal_(self.pos.weight, std=0.02)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [b, n, vocab] at every position."""
+        return self.logits(self.hidden(ids, lengths))
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        # logits = h Eᵀ (the output head is the token embedding)
+        return F.linear(h, self.tok.weight)
+
+    def hidden(self, ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The final normalised hidden states [b, n, hidden]."""
         b, n = ids.shape
         if n > self.cfg.max_len:
             raise ValueError(f"ids has length {n} > max_len {self.cfg.max_len}; raise TinyConfig.max_len")
@@ -74,8 +83,7 @@ class TinyTransformer(nn.Module):
         mask = self._mask(n, lengths, ids.device)
         for block in self.blocks:
             x = block(x, mask)
-        # logits = Norm(x) Eᵀ
-        return F.linear(self.norm(x), self.tok.weight)
+        return self.norm(x)
 
     def _mask(self, n: int, lengths: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
         if self.cfg.attention != "softmax":

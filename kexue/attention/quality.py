@@ -2,7 +2,9 @@
 
 kexue.fm/archives/8610 (with 8338 and 9529): linear attention with the same head size loses little as
 a causal language model and clearly as a masked language model. We train four small Transformers
-(`TinyTransformer`) on the same character windows for the same steps: {softmax, linear} × {LM, MLM}.
+(`TinyTransformer`) on the same character windows: {softmax, linear} × {LM, MLM}. Within a task
+both attentions get the same steps; the MLM pair gets `mlm_steps_mult` times the LM's, since it
+learns only from the 15 % of positions it masks.
 The MLM masks 15 % of characters (80 % [MASK], 10 % random, 10 % kept) and scores only those; the
 LM predicts every next character. Both are measured in nats per predicted character on held-out
 windows with a fixed evaluation mask, so the two attentions see exactly the same targets.
@@ -30,6 +32,7 @@ class QualityConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=400, batch_size=32, lr=3e-3, schedule="cosine", warmup=40, clip=1.0, log_every=50))
     linear_kind: AttentionKind = "elu"  # the linear form compared against softmax
+    mlm_steps_mult: int = 2  # an MLM learns from 15 % of positions, so it gets this many times the LM's steps
     train_chars: int = 400_000  # characters of People's Daily used for training windows
     eval_windows: int = 256
     vocab_size: int = 3000  # most frequent characters; the rest are [UNK]
@@ -73,9 +76,10 @@ def lm_loss(model: TinyTransformer, ids: torch.Tensor) -> torch.Tensor:
 
 
 def mlm_loss(model: TinyTransformer, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy at the selected positions only."""
-    logits = model(inputs)
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+    """Cross-entropy at the selected positions only (the head runs on those alone, as BERT's does)."""
+    selected = targets != -100
+    logits = model.logits(model.hidden(inputs)[selected])
+    return F.cross_entropy(logits, targets[selected])
 
 
 def train_one(cfg: QualityConfig, attention: AttentionKind, causal: bool, tok: CharTokenizer,
@@ -102,7 +106,8 @@ def train_one(cfg: QualityConfig, attention: AttentionKind, causal: bool, tok: C
         m.train()
         return {"loss": loss.item()}
 
-    train_cfg = replace(cfg.train, seed=cfg.seed)
+    steps = cfg.train.steps * (1 if causal else cfg.mlm_steps_mult)
+    train_cfg = replace(cfg.train, seed=cfg.seed, steps=steps)
     trainer = Trainer(model, train_cfg, TensorDataset(train), loss_fn, out_dir, eval_fn=eval_fn,
                       run_config=replace(cfg, model=mcfg), progress=progress)
     summary = trainer.fit()
