@@ -2,7 +2,7 @@
 
 kexue.fm/archives/9554 (§并行化). The recurrence of the LRU is an associative scan over the pairs
 (a_t, b_t) with (a_i, b_i) ∘ (a_j, b_j) = (a_j a_i, a_j b_i + b_j); x_t is the b-part of the
-inclusive scan. PyTorch has no associative scan (pytorch#95408), so here are four ways to compute it:
+inclusive scan. PyTorch has no associative scan (pytorch#95408), so here are five ways to compute it:
 
 - `scan_sequential`     the reference: a Python loop over `b.unbind(time)`. It never indexes
                         `x[:, t]` inside an autograd loop, which would make the backward O(L²).
@@ -12,10 +12,15 @@ inclusive scan. PyTorch has no associative scan (pytorch#95408), so here are fou
 - `scan_upper_lower`    Su's "Upper/Lower" (Sklansky) scheme of bojone/rnn: pad L to 2^m; at level i
                         add λ^{1..2^i} ⊙ (last state of the first half) to the second half of every
                         block of 2^{i+1}. O(L log L) work, log L steps, constant λ only.
-- `scan_parallel`       the fastest: `scan_odd_even` forwards without a graph, and a hand-written
-                        backward, which is again a linear scan, run backwards in time:
-                            ḡ_t = g_t + conj(a_{t+1}) ⊙ ḡ_{t+1},  ∂b_t = ḡ_t,  ∂a_t = ḡ_t ⊙ conj(x_{t−1}).
+- `scan_parallel`       the odd/even scan forwards without a graph, and a hand-written backward,
+                        which is again a linear scan, run backwards in time:
+                          ḡ_t = g_t + conj(a_{t+1}) ḡ_{t+1},  ∂b_t = ḡ_t,  ∂a_t = ḡ_t conj(x_{t−1}).
                         It keeps only x for the backward, where autograd keeps every level.
+- `scan_chunked`        the fastest on CPU (benchmarks/lru.py), constant λ only: cut L into C ≈ √L
+                        chunks of T steps; step all chunks at once from a zero state (T steps), scan
+                        the C chunk ends with λ^T (odd/even), then add λ^{t+1} × (the previous chunk's
+                        true end) to every chunk: 2√L sequential steps, O(L) work, powers of λ only
+                        up to λ^T. The same hand-written backward, run in reverse without flipping.
 
 `linear_scan(a, b, x0, method)` picks one. Shapes: b [..., L, N]; a either [N] (or anything that
 broadcasts against b[..., 0, :], a constant λ, as in the LRU) or [..., L, N] (time-varying);
@@ -31,14 +36,16 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-Method = Literal["parallel", "odd_even", "upper_lower", "sequential"]
-METHODS: tuple[str, ...] = ("parallel", "odd_even", "upper_lower", "sequential")
+Method = Literal["parallel", "chunked", "odd_even", "upper_lower", "sequential"]
+METHODS: tuple[str, ...] = ("parallel", "chunked", "odd_even", "upper_lower", "sequential")
 
 
 def linear_scan(a: Tensor, b: Tensor, x0: Tensor | None = None, method: Method = "parallel") -> Tensor:
     """x_t = a_t ⊙ x_{t−1} + b_t for t = 0..L−1 along dim −2 of b, with x_{−1} = x0 (or 0)."""
     if method == "parallel":
         return scan_parallel(a, b, x0)
+    if method == "chunked":
+        return scan_chunked(a, b, x0)
     if method == "odd_even":
         return scan_odd_even(a, b, x0)
     if method == "upper_lower":
@@ -97,10 +104,16 @@ def scan_upper_lower(a: Tensor, b: Tensor, x0: Tensor | None = None) -> Tensor:
 
 def scan_parallel(a: Tensor, b: Tensor, x0: Tensor | None = None) -> Tensor:
     a, b = _prepare(a, b, x0)
-    if x0 is None:
-        return _ParallelScan.apply(a, b)
     # x0 enters as b_0 ← b_0 + a_0 x0, through autograd (one op), then the scan
-    return _ParallelScan.apply(a, _add_initial(a, b, x0))
+    return _Scan.apply(a, b if x0 is None else _add_initial(a, b, x0), "parallel")
+
+
+def scan_chunked(a: Tensor, b: Tensor, x0: Tensor | None = None) -> Tensor:
+    a, b = _prepare(a, b, x0)
+    if a.shape[-2] != 1:
+        raise ValueError(f"scan_chunked: a has {a.shape[-2]} time steps; the chunked scan needs a constant λ "
+                         "(a of shape [..., N]); use method='parallel' for a time-varying a")
+    return _Scan.apply(a, b if x0 is None else _add_initial(a, b, x0), "chunked")
 
 
 def scan_closed_form(a: Tensor, b: Tensor) -> Tensor:
@@ -190,32 +203,88 @@ def _odd_even_nograd(a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
-class _ParallelScan(torch.autograd.Function):
-    """The odd/even scan forwards, and its adjoint (a reversed linear scan) backwards."""
+def _chunked_nograd(a: Tensor, b: Tensor, reverse: bool = False, chunk: int | None = None) -> Tensor:
+    """Constant λ: a loop over the T steps of all chunks at once, then the chunk carries, then one fix-up.
+
+    reverse=True runs the recurrence backwards in time, x_t = λ x_{t+1} + b_t, without flipping memory.
+    """
+    length, n = b.shape[-2], b.shape[-1]
+    size = chunk or max(1, round(length ** 0.5))
+    count = -(-length // size)  # chunks C
+    lead = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if count * size > length:  # zeros at the end: harmless either way (a reverse scan starts there at 0)
+        b = torch.cat([b, b.new_zeros(*b.shape[:-2], count * size - length, n)], dim=-2)
+    b = b.expand(*lead, count * size, n).reshape(*lead, count, size, n)
+    out = torch.empty_like(b)
+    steps = range(size - 2, -1, -1) if reverse else range(1, size)
+    first = size - 1 if reverse else 0
+    out[..., first, :] = b[..., first, :]
+    for t in steps:
+        # x_{c,t} = λ x_{c,t∓1} + b_{c,t}, every chunk c from a zero state
+        prev = t + 1 if reverse else t - 1
+        torch.addcmul(b[..., t, :], a, out[..., prev, :], out=out[..., t, :])
+    if count > 1:
+        # powers λ^1..λ^T by a running product (never a negative power)
+        powers = torch.cumprod(a.expand(*a.shape[:-2], size, n), dim=-2)
+        if not reverse:
+            # e_c = x_{c,T−1} + λ^T e_{c−1}: the true end state of each chunk, a scan over C
+            ends = _odd_even_nograd(powers[..., -1:, :], out[..., -1, :])
+            # x_{c,t} += λ^{t+1} e_{c−1}, c ≥ 1
+            out[..., 1:, :, :].addcmul_(powers.unsqueeze(-3), ends[..., :-1, :].unsqueeze(-2))
+        else:
+            # e_c = x_{c,0} + λ^T e_{c+1}: the true start state of each chunk, a scan over C backwards
+            starts = _odd_even_nograd(powers[..., -1:, :], out[..., 0, :].flip(-2)).flip(-2)
+            # x_{c,t} += λ^{T−t} e_{c+1}, c < C − 1
+            out[..., :-1, :, :].addcmul_(powers.flip(-2).unsqueeze(-3), starts[..., 1:, :].unsqueeze(-2))
+    return out.reshape(*lead, count * size, n)[..., :length, :]
+
+
+def _kernel(method: str, a: Tensor, b: Tensor, reverse: bool = False) -> Tensor:
+    if method == "chunked":
+        return _chunked_nograd(a, b, reverse)
+    if reverse:
+        return _odd_even_nograd(a.flip(-2), b.flip(-2)).flip(-2)
+    return _odd_even_nograd(a, b)
+
+
+class _Scan(torch.autograd.Function):
+    """A no-graph scan forwards, and its adjoint (a reversed linear scan) backwards."""
 
     @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
-        x = _odd_even_nograd(a, b)
+    def forward(ctx, a: Tensor, b: Tensor, method: str) -> Tensor:
+        x = _kernel(method, a, b)
         ctx.save_for_backward(a, x)
-        ctx.b_shape = b.shape
+        ctx.b_shape, ctx.method = b.shape, method
         return x
 
     @staticmethod
-    def backward(ctx, g: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def backward(ctx, g: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
         a, x = ctx.saved_tensors
         # ḡ_t = g_t + conj(a_{t+1}) ḡ_{t+1}: a forward scan of the time-reversed sequence
         if a.shape[-2] == 1:
-            a_back = a.conj()
+            a_back = a.conj().resolve_conj()
         else:
-            a_back = torch.cat([a[..., 1:, :], torch.ones_like(a[..., :1, :])], dim=-2).conj().flip(-2)
-        g_bar = _odd_even_nograd(a_back.resolve_conj(), g.flip(-2)).flip(-2)
+            a_back = torch.cat([a[..., 1:, :], torch.ones_like(a[..., :1, :])], dim=-2).conj()
+        g_bar = _kernel(ctx.method, a_back, g, reverse=True)
         grad_a = None
         if ctx.needs_input_grad[0]:
             # ∂a_t = ḡ_t conj(x_{t−1}), x_{−1} = 0
-            if a.shape[-2] == 1:
-                grad_a = (g_bar[..., 1:, :] * x[..., :-1, :].conj()).sum_to_size(a.shape)
-            else:
+            if a.shape[-2] > 1:
                 grad_a = torch.cat([torch.zeros_like(g_bar[..., :1, :]), g_bar[..., 1:, :] * x[..., :-1, :].conj()],
                                    dim=-2).sum_to_size(a.shape)
+            else:
+                grad_a = _sum_products(g_bar, x, a.shape)
         grad_b = g_bar.sum_to_size(ctx.b_shape) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        return grad_a, grad_b, None
+
+
+def _sum_products(g_bar: Tensor, x: Tensor, shape: torch.Size, piece: int = 65536) -> Tensor:
+    """Σ_t ḡ_t conj(x_{t−1}), summed to `shape`, in time pieces so that no [..., L, N] temporary is built."""
+    length, n = x.shape[-2], x.shape[-1]
+    step = max(1, piece // max(1, x[..., 0, :].numel()))
+    total = None
+    for start in range(1, length, step):
+        stop = min(length, start + step)
+        part = (g_bar[..., start:stop, :] * x[..., start - 1:stop - 1, :].conj()).sum_to_size(shape)
+        total = part if total is None else total + part
+    return total if total is not None else g_bar.new_zeros(shape)

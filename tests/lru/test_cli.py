@@ -1,0 +1,55 @@
+"""`kexue lru train|evaluate|scan` and `reproduce("smoke")` end to end (kexue.fm/archives/9554)."""
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from kexue.lru.cli import app
+from kexue.lru.reproduce import reproduce
+from kexue.result import TopicResult
+
+runner = CliRunner()
+
+
+def test_train_then_evaluate_gives_the_same_accuracy(tmp_path):
+    out = tmp_path / "copy"
+    r = runner.invoke(app, ["train", "--task", "copy", "--model", "lru", "--preset", "smoke", "--out", str(out),
+                            "--no-progress", "--set", "train.steps=3"])
+    assert r.exit_code == 0, r.output
+    assert (out / "model.safetensors").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["run"]["model"]["model"] == "lru" and config["train"]["steps"] == 3
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    acc = records[-1]["eval/acc"]
+    r = runner.invoke(app, ["evaluate", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"test acc {100 * acc:.2f} %" in r.output
+
+
+def test_train_rejects_bad_input_in_one_line(tmp_path):
+    r = runner.invoke(app, ["train", "--task", "pathx", "--out", str(tmp_path)])
+    assert r.exit_code != 0 and "pathx" in r.output
+    r = runner.invoke(app, ["train", "--model", "gru", "--preset", "smoke", "--out", str(tmp_path)])
+    assert r.exit_code != 0 and "gru" in r.output
+    r = runner.invoke(app, ["evaluate", str(tmp_path / "nothing")])
+    assert r.exit_code != 0 and "not found" in r.output
+
+
+def test_scan_command_times_every_scan():
+    r = runner.invoke(app, ["scan", "--length", "64", "--width", "4"])
+    assert r.exit_code == 0, r.output
+    assert "chunked" in r.output and "sequential" in r.output
+
+
+def test_reproduce_smoke_writes_claims_and_figures(tmp_path):
+    result = reproduce("smoke", tmp_path)
+    assert isinstance(result, TopicResult) and result.post == 9554 and result.topic == "lru"
+    assert len(result.claims) == 10
+    # the layer claims are exact math or generous margins: they hold even at toy size (claim 4 is a
+    # timing, which a test does not assert)
+    for i in (0, 1, 2, 4):
+        assert result.claims[i].verdict == "held", result.claims[i]
+    for figure in result.figures:
+        assert (tmp_path / figure).is_file() and not Path(figure).is_absolute()
+    assert (tmp_path / "runs" / "copy" / "lru" / "model.safetensors").is_file()
+    json.dumps(result.to_dict())  # results.json must be able to hold it
