@@ -2,7 +2,7 @@
 
 kexue.fm/archives/8610 counts multiplications; this module times the real layers so the count's
 crossovers can be set beside measured ones. The post has no timings of its own, so these are ours.
-What we time (batch 1, inference mode, the median of `repeats` runs after a warm-up):
+What we time (batch 1, inference mode, the best of `repeats` runs after a warm-up):
 - the SA block: Q, K, V, O projections + softmax attention (`MultiHeadAttention`, on SDPA);
 - the FFN block: hd → 4hd → hd with GELU;
 - the attention core alone: softmax SDPA against linear attention Q(KᵀV) ('elu' kernel), with the
@@ -38,7 +38,10 @@ class MeasureConfig:
 
 
 def time_call(fn: Callable[[], object], repeats: int = 3, device: str = "cpu") -> float:
-    """The median wall time of `fn()` in seconds, after one warm-up call."""
+    """The best wall time of `fn()` over `repeats` calls, in seconds, after one warm-up call.
+
+    The minimum, not the median: on a shared machine other work only ever adds time.
+    """
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     fn()
     sync()
@@ -48,7 +51,7 @@ def time_call(fn: Callable[[], object], repeats: int = 3, device: str = "cpu") -
         fn()
         sync()
         times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+    return min(times)
 
 
 class FFN(nn.Module):

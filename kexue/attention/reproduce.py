@@ -47,7 +47,7 @@ def preset(name: str) -> AttentionPreset:
     smoke: every step at toy size in seconds (tests use it)."""
     if name == "quick":
         return AttentionPreset(
-            measure=MeasureConfig(lengths=(128, 256, 512, 1024, 2048, 4096), repeats=2),
+            measure=MeasureConfig(lengths=(128, 256, 512, 1024, 2048, 4096), repeats=3),
             quality=QualityConfig())
     if name == "full":
         return AttentionPreset(
