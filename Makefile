@@ -19,7 +19,7 @@ test: install data test-deps oracle
 	$(BIN)/python -m pytest
 
 bench: install data
-	$(PIP) -e '.[bench]'
+	$(PIP) -e '.[test]'
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 $(BIN)/python:

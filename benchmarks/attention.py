@@ -36,7 +36,6 @@ import ctypes
 import ctypes.util
 import gc
 import json
-import math
 import os
 import platform
 import time
@@ -48,6 +47,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from kexue.nn.attention import causal_mask, naive_attention
 from kexue.nn.linear_attention import causal_linear_attention_cumsum, linear_attention, performer_projection
+from kexue.timing import matmul_flops
 
 HEADS, D = 12, 64
 SKIP_BYTES = 4 * 2**30
@@ -67,7 +67,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     memory = PeakMemory()
     torch.manual_seed(0)
-    peak_flops = matmul_flops()
+    peak_flops = matmul_flops(size=4096)
     with torch.inference_mode():
         # first calls pay one-time set-up (kernels, the dispatch mode's Python side); keep it out of the cells
         for causal in (False, True):
@@ -87,7 +87,7 @@ def main() -> None:
                     cells.append(cell)
                     print(f"  n={n:>5} {'causal' if causal else 'full  '} {name:<18} "
                           f"{cell.get('ms', float('nan')):9.1f} ms", flush=True)
-    peak_flops = max(peak_flops, matmul_flops())
+    peak_flops = max(peak_flops, matmul_flops(size=4096))
     for cell in cells:
         if "ms" in cell:
             cell["percent_of_peak"] = 100 * cell["model_flops"] / (cell["ms"] / 1e3) / peak_flops
@@ -154,18 +154,6 @@ def run_cell(fn, repeats: int, memory: PeakMemory) -> dict:
         times.append(time.perf_counter() - t0)
     return {"ms": 1e3 * min(times), "repeats": repeats,
             "peak_mib": None if rise is None else rise / 2**20, "largest_mib": largest.bytes / 2**20}
-
-
-def matmul_flops(size: int = 4096, tries: int = 3) -> float:
-    """The best FLOP/s of a size×size fp32 matmul (2·size³ FLOPs)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    best = math.inf
-    for _ in range(tries):
-        t0 = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t0)
-    return 2 * size**3 / best
 
 
 class PeakMemory:

@@ -28,16 +28,7 @@ import torch
 
 from kexue.nn.global_pointer import EfficientGlobalPointer, GlobalPointer
 from kexue.nn.losses import global_pointer_crossentropy
-
-
-def _best(step, repeats: int) -> float:
-    step()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - t)
-    return best * 1e3
+from kexue.timing import best_seconds
 
 
 def heads_table(b: int, n: int, hidden: int, heads: int, repeats: int) -> list[dict]:
@@ -55,7 +46,7 @@ def heads_table(b: int, n: int, hidden: int, heads: int, repeats: int) -> list[d
             h.grad = None
             layer.zero_grad(set_to_none=True)
             loss(layer(h, mask)).backward()
-        rows.append({"form": name, "ms": _best(step, repeats), "head_params": sum(p.numel() for p in layer.parameters())})
+        rows.append({"form": name, "ms": 1e3 * best_seconds(step, repeats), "head_params": sum(p.numel() for p in layer.parameters())})
 
     run("kexue EGP + sparse", EfficientGlobalPointer(hidden, heads, 64), lambda s: global_pointer_crossentropy(s, pairs))
     run("kexue GP + sparse", GlobalPointer(hidden, heads, 64), lambda s: global_pointer_crossentropy(s, pairs))

@@ -38,6 +38,7 @@ import torch
 from kexue.nn.attention import MultiHeadAttention
 from kexue.nn.lru import LRU
 from kexue.nn.scan import linear_scan
+from kexue.timing import best_seconds
 
 WIDTH = 256
 FAST = ("parallel", "chunked")
@@ -86,13 +87,7 @@ def keep_heap() -> None:
 
 
 def best_ms(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return 1e3 * best
+    return 1e3 * best_seconds(fn, repeats)
 
 
 def memcpy_gbps() -> float:

@@ -27,8 +27,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kexue.roformer.config import bert_variant, preset  # noqa: E402
-from kexue.roformer.speed import (kexue_throughput, matmul_flops, time_steps, train_flops_per_token,  # noqa: E402
+from kexue.roformer.speed import (kexue_throughput, time_steps, train_flops_per_token,  # noqa: E402
                                   train_step_fn)
+from kexue.timing import matmul_flops  # noqa: E402
 
 
 def hf_bert_throughput(cfg, batch: int, n: int, device: str, amp: bool, warmup: int, steps: int) -> float | None:
@@ -63,7 +64,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     cfg = preset(args.size)
     dtype = torch.bfloat16 if args.amp else torch.float32
-    peak = matmul_flops(args.device, 4096 if args.device != "cpu" else 1024, dtype)
+    peak = matmul_flops(args.device, 4096 if args.device != "cpu" else 1024, dtype, repeats=5, clock="process")
     rows = []
     for n in (int(x) for x in args.lengths.split(",")):
         kw = dict(device=args.device, amp=args.amp, warmup=args.warmup, steps=args.steps)

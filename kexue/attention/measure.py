@@ -12,7 +12,6 @@ Crossovers are read off by log-linear interpolation between the two measured len
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from torch import nn
 from kexue.attention.cost import LayerShape
 from kexue.nn.attention import MultiHeadAttention
 from kexue.nn.linear_attention import linear_attention
+from kexue.timing import best_seconds
 
 
 @dataclass
@@ -35,23 +35,6 @@ class MeasureConfig:
     threads: int = 0  # 0 = torch's default
     device: str = "cpu"
     dtype: str = "float32"
-
-
-def time_call(fn: Callable[[], object], repeats: int = 3, device: str = "cpu") -> float:
-    """The best wall time of `fn()` over `repeats` calls, in seconds, after one warm-up call.
-
-    The minimum, not the median: on a shared machine other work only ever adds time.
-    """
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 class FFN(nn.Module):
@@ -75,8 +58,8 @@ def measure_blocks(cfg: MeasureConfig) -> list[dict]:
     with torch.inference_mode():
         for n in cfg.lengths:
             x = torch.randn(1, n, s.hidden, device=dev, dtype=dtype)
-            t_sa = time_call(lambda: sa(x), cfg.repeats, cfg.device)
-            t_ffn = time_call(lambda: ffn(x), cfg.repeats, cfg.device)
+            t_sa = best_seconds(lambda: sa(x), cfg.repeats, device=cfg.device)
+            t_ffn = best_seconds(lambda: ffn(x), cfg.repeats, device=cfg.device)
             rows.append({"n": n, "sa_ms": 1e3 * t_sa, "ffn_ms": 1e3 * t_ffn, "sa_over_ffn": t_sa / t_ffn})
     return rows
 
@@ -93,10 +76,10 @@ def measure_cores(cfg: MeasureConfig) -> list[dict]:
             row = {"n": n}
             for causal in (False, True):
                 tag = "causal" if causal else "full"
-                row[f"softmax_{tag}_ms"] = 1e3 * time_call(
-                    lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal), cfg.repeats, cfg.device)
-                row[f"linear_{tag}_ms"] = 1e3 * time_call(
-                    lambda: linear_attention(ql, kl, vl, "elu", causal=causal, chunk=kd), cfg.repeats, cfg.device)
+                row[f"softmax_{tag}_ms"] = 1e3 * best_seconds(
+                    lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal), cfg.repeats, device=cfg.device)
+                row[f"linear_{tag}_ms"] = 1e3 * best_seconds(
+                    lambda: linear_attention(ql, kl, vl, "elu", causal=causal, chunk=kd), cfg.repeats, device=cfg.device)
             rows.append(row)
     return rows
 

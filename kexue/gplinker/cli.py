@@ -78,26 +78,27 @@ def _task_app(task: str) -> typer.Typer:
         schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema"),
         out: Path = typer.Option(Path(f"runs/gplinker-{task}"), help="run folder"),
         generate: int = typer.Option(1200, help="sentences of built-in data when --train is not given"),
-        encoder: Optional[Path] = typer.Option(None, help="a pretrained encoder checkpoint (not wired yet)"),
+        encoder: Optional[Path] = typer.Option(None, help="a pretrained encoder: a kexue roformer folder or a local "
+                                                     "HF checkpoint folder (config.json, weights, vocab.txt)"),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=500"),
         skip_bad: bool = typer.Option(False, help="skip (and count) bad samples instead of stopping"),
         resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
     ) -> None:
-        """Train GPLinker; writes model.safetensors, vocab.txt, gplinker.json and metrics.jsonl to --out."""
+        """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
+        gplinker.json and metrics.jsonl to --out, all that evaluate / predict / serve read."""
         from kexue.data import CharTokenizer
         from kexue.gplinker.train import GPLinker, GPLinkerConfig
         try:
-            if encoder is not None:
-                raise ValueError(f"--encoder {encoder}: pretrained encoders (RoFormerV2, HF) are not wired into "
-                                 "gplinker yet; train without --encoder for the from-scratch encoder")
             if train_file is None:
                 rows, dev, labels = _default_data(task, generate)
             else:
                 rows, labels = _read(task, train_file, schema, skip_bad)
                 dev = _read(task, dev_file, schema, skip_bad)[0] if dev_file else None
             cfg = override(GPLinkerConfig(task=task), set_)
-            tok = CharTokenizer.build([r.text for r in rows], max_size=cfg.encoder.vocab)
-            g = GPLinker(cfg, labels, tok)
+            if encoder is not None:  # the checkpoint's own tokenizer and weights
+                g = GPLinker.pretrained(cfg, labels, encoder)
+            else:
+                g = GPLinker(cfg, labels, CharTokenizer.build([r.text for r in rows], max_size=cfg.encoder.vocab))
             summary = g.fit(rows, None, out, progress=True, resume=resume)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)

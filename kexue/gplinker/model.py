@@ -8,12 +8,13 @@ the event and relation code (head_size 64); `pointer="gp"` swaps in the standard
 
 Where we depart: the posts' encoder is a pretrained BERT/RoFormer; the quick preset has none, so
 `TinyEncoder` is a small from-scratch Transformer (pre-norm, RoPE self-attention, GELU FFN) built
-from kexue.nn. Any module with `hidden_size` and `forward(ids, mask)` plugs in (`Encoder`).
+from kexue.nn. Any module with `hidden_size` and `forward(ids, mask)` plugs in (`Encoder`); a kexue
+RoFormerV2 or an HF checkpoint does through encoders.py (`--encoder PATH`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from torch import Tensor, nn
 
@@ -30,11 +31,19 @@ class Encoder(Protocol):
 
 @dataclass
 class EncoderConfig:
+    kind: Literal["tiny", "roformer", "hf"] = "tiny"  # from scratch, a kexue RoFormerV2, a transformers model
+    # TinyEncoder's shape (kind="tiny" only)
     vocab: int = 6000
     hidden: int = 128
     heads: int = 4
     layers: int = 2
     dropout: float = 0.0
+    # a pretrained encoder (see encoders.py): its config, and how its vocab.txt is read
+    model: dict[str, Any] = field(default_factory=dict)  # roformer: RoFormerV2Config; hf: its config.json
+    source: str = ""  # the --encoder folder it was loaded from (a record only; never read again)
+    tokenizer: Literal["char", "wordpiece"] = "char"
+    lowercase: bool = True  # wordpiece only
+    nfkc: bool = True  # wordpiece only
 
 
 @dataclass

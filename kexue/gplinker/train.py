@@ -5,13 +5,15 @@ kexue.fm/archives/8926, 8888, 8373. Loss: the sparse multilabel CE on every Glob
 over the outputs (duee_v1.py compiles the same loss on its three outputs). Where we depart: the posts
 train a pretrained BERT with Adam 2e-5 for 200 (events) / 20 (relations) epochs; the quick preset
 trains `TinyEncoder` from scratch with AdamW 1e-3 for a few hundred steps, so its F1s are those of a
-small model on synthetic data. A trained run folder holds model.safetensors, vocab.txt and
-gplinker.json (task, labels, model settings) — all `load_run` needs.
+small model on synthetic data; `GPLinker.pretrained` (CLI `--encoder PATH`) starts from a kexue
+RoFormerV2 or an HF checkpoint instead (encoders.py). A trained run folder holds model.safetensors
+(encoder and heads), vocab.txt and gplinker.json (task, labels, model settings, the encoder's config)
+— all `load_run` needs; the checkpoint folder is never read again.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,11 +21,11 @@ import torch
 from torch import Tensor
 
 from kexue.config import from_dict, to_dict
-from kexue.data import CharTokenizer
 from kexue.gplinker.data import EventSample, NERSample, RelationSample
 from kexue.gplinker.events import decode_events, encode_events, labels_tensor
 from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf
-from kexue.gplinker.model import EncoderConfig, EventModel, HeadConfig, NERModel, RelationModel, TinyEncoder
+from kexue.gplinker.encoders import Tokenizer, build_encoder, load_encoder, load_tokenizer
+from kexue.gplinker.model import EncoderConfig, EventModel, HeadConfig, NERModel, RelationModel
 from kexue.gplinker.ner import decode_entities, encode_entities
 from kexue.gplinker.relations import decode_relations, encode_relations
 from kexue.nn.losses import global_pointer_crossentropy
@@ -47,13 +49,25 @@ class GPLinkerConfig:
 class GPLinker:
     """A model with its tokenizer and label space: encode batches, decode logits, evaluate, predict."""
 
-    def __init__(self, cfg: GPLinkerConfig, labels: list, tokenizer: CharTokenizer, model: torch.nn.Module | None = None):
+    def __init__(self, cfg: GPLinkerConfig, labels: list, tokenizer: Tokenizer, model: torch.nn.Module | None = None,
+                 encoder: torch.nn.Module | None = None):
         self.cfg, self.labels, self.tokenizer = cfg, labels, tokenizer
         if model is None:
-            enc = TinyEncoder(EncoderConfig(**{**to_dict(cfg.encoder), "vocab": tokenizer.vocab_size}))
+            enc = encoder if encoder is not None else build_encoder(cfg.encoder, tokenizer.vocab_size)
             model = {"events": EventModel, "relations": RelationModel, "ner": NERModel}[cfg.task](
                 enc, len(labels), cfg.head)
         self.model = model
+
+    @classmethod
+    def pretrained(cls, cfg: GPLinkerConfig, labels: list, path: str | Path) -> "GPLinker":
+        """GPLinker on the pretrained encoder of the checkpoint folder `path`, with its own tokenizer."""
+        enc_cfg, encoder, tokenizer = load_encoder(path, cfg.encoder)
+        positions = enc_cfg.model.get("max_position_embeddings") if enc_cfg.kind == "hf" else (
+            enc_cfg.model.get("max_position") if enc_cfg.model.get("position") == "learned" else None)
+        if positions is not None and cfg.max_len > positions:
+            raise ValueError(f"--encoder {path}: max_len={cfg.max_len} is over the model's {positions} positions; "
+                             f"--set max_len={positions}")
+        return cls(replace(cfg, encoder=enc_cfg), labels, tokenizer, encoder=encoder)
 
     # -- batches -----------------------------------------------------------------------------------
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
@@ -156,7 +170,8 @@ class GPLinker:
 
 
 def load_run(run_dir: str | Path, device: str = "cpu") -> GPLinker:
-    """A trained run folder (gplinker.json, vocab.txt, model.safetensors) → GPLinker, strictly loaded."""
+    """A trained run folder (gplinker.json, vocab.txt, model.safetensors) → GPLinker, strictly loaded
+    (a pretrained encoder is rebuilt from its config in gplinker.json; its weights are in the run's file)."""
     run_dir = Path(run_dir)
     meta_file = run_dir / RUN_FILE
     if not meta_file.is_file():
@@ -164,7 +179,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> GPLinker:
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     cfg = from_dict(GPLinkerConfig, meta["config"])
     labels = [tuple(x) if isinstance(x, list) else x for x in meta["labels"]]
-    g = GPLinker(cfg, labels, CharTokenizer.load(run_dir / "vocab.txt"))
+    g = GPLinker(cfg, labels, load_tokenizer(cfg.encoder, run_dir / "vocab.txt"))
     load_model(g.model, run_dir)
     g.model.to(device).eval()
     return g

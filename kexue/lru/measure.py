@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from kexue.nn.lru import LRU, ring_init  # noqa: E402
 from kexue.nn.scan import METHODS, linear_scan, scan_closed_form, scan_sequential  # noqa: E402
+from kexue.timing import best_seconds  # noqa: E402
 
 
 def ks_uniform(samples: torch.Tensor, low: float, high: float) -> float:
@@ -109,13 +110,7 @@ def scan_speed(length: int, batch: int, width: int, repeats: int = 2) -> dict:
         def step():
             x = linear_scan(lam, b, method=m)
             torch.autograd.grad(x.real.sum(), (lam, b))
-        step()
-        best = float("inf")
-        for _ in range(repeats):
-            t = time.perf_counter()
-            step()
-            best = min(best, time.perf_counter() - t)
-        out[f"{m}_ms"] = 1e3 * best
+        out[f"{m}_ms"] = 1e3 * best_seconds(step, repeats)
     out["speedup_parallel"] = out["sequential_ms"] / out["parallel_ms"]
     out["speedup_chunked"] = out["sequential_ms"] / out["chunked_ms"]
     return out

@@ -11,7 +11,6 @@ does for the baseline too; the same batch each step (data loading is not what th
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import torch
@@ -19,6 +18,7 @@ from torch import nn
 
 from kexue.roformer.config import RoFormerV2Config
 from kexue.roformer.model import RoFormerV2
+from kexue.timing import best_seconds
 
 
 def train_step_fn(model: nn.Module, ids: torch.Tensor, logits_fn: Callable, amp: bool) -> Callable[[], None]:
@@ -37,22 +37,9 @@ def train_step_fn(model: nn.Module, ids: torch.Tensor, logits_fn: Callable, amp:
 
 
 def time_steps(step: Callable[[], None], device: torch.device, warmup: int = 2, steps: int = 5) -> float:
-    """Seconds per call of `step`: the best of `steps` calls after `warmup` ones (the best, not the median:
-    other load only ever adds time). On the CPU the clock is the process's CPU time, which a machine whose
-    cores are shared with other jobs does not inflate by the time this process waits for a core."""
-    for _ in range(warmup):
-        step()
-    clock = time.process_time if device.type == "cpu" else time.perf_counter
-    times = []
-    for _ in range(steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = clock()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(clock() - t0)
-    return min(times)
+    """Seconds per call of `step`: the best of `steps` calls after `warmup`, on the process's CPU clock
+    on the CPU (a machine whose cores are shared does not inflate it by the time spent waiting)."""
+    return best_seconds(step, steps, warmup, device, clock="process")
 
 
 def kexue_throughput(cfg: RoFormerV2Config, batch: int, n: int, device: str = "cpu", amp: bool = False,
@@ -75,11 +62,3 @@ def train_flops_per_token(cfg: RoFormerV2Config, n: int) -> float:
     # QKᵀ and AV: 2·2·n·H per token per layer forward, ×3 with backward
     return 6 * matmul_weights + 12 * L * n * H
 
-
-def matmul_flops(device: str = "cpu", size: int = 1024, dtype: torch.dtype = torch.float32, repeats: int = 5) -> float:
-    """The machine's measured dense matmul FLOP/s at this size and dtype (the roof for MFU)."""
-    dev = torch.device(device)
-    a = torch.randn(size, size, device=dev, dtype=dtype)
-    b = torch.randn(size, size, device=dev, dtype=dtype)
-    sec = time_steps(lambda: a @ b, dev, warmup=2, steps=repeats)
-    return 2 * size ** 3 / sec

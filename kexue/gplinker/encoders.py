@@ -1,0 +1,183 @@
+"""Pretrained encoders for GPLinker: a kexue RoFormerV2 folder, or any local HF checkpoint folder.
+
+kexue.fm/archives/8926 and 8888 put GlobalPointer heads on a pretrained BERT / RoFormer; `--encoder
+PATH` does the same. PATH is one of
+- a kexue RoFormerV2 folder (`kexue roformer pretrain` / `kexue roformer import`): config.json with a
+  RoFormerV2Config, model.safetensors, vocab.txt — loaded with `load_pretrained` / `load_tokenizer`;
+- an HF RoFormerV2 folder in JunnYu's format (config.json with norm_type="rms_norm"): imported in
+  memory exactly as `kexue roformer import` does (HF's own RoFormerModel is v1 and would load it wrongly);
+- any other HF folder with config.json and vocab.txt (BERT, RoBERTa-wwm, ...) through `transformers`'
+  AutoModel, read with `local_files_only=True`; its tokenizer is BERT's WordPiece over its vocab.txt
+  (lowercase as its tokenizer_config.json says, no NFKC, as BERT), which gives character offsets.
+
+The run folder keeps what rebuilds the encoder with no access to PATH: the encoder's config in
+gplinker.json (`EncoderConfig.model`), its weights inside the run's model.safetensors, its vocab.txt.
+
+Where we depart: an HF model's pooler is removed (GPLinker reads token states only, and unused
+parameters would stall DDP), so a checkpoint's pooler tensors are left unread; a pretraining
+checkpoint's heads (`cls.*`) are left unread too. Any other tensor of the model that the checkpoint
+lacks or mis-shapes is an error that names it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from kexue.config import to_dict
+from kexue.data import CharTokenizer, WordPieceTokenizer
+from kexue.gplinker.model import EncoderConfig, TinyEncoder
+
+Tokenizer = CharTokenizer | WordPieceTokenizer
+
+
+class RoFormerEncoder(nn.Module):
+    """kexue's RoFormerV2 behind the GPLinker `Encoder` face: (ids, mask) → h [b, n, H]."""
+
+    def __init__(self, roformer: nn.Module):
+        super().__init__()
+        self.roformer, self.hidden_size = roformer, roformer.cfg.hidden_size
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
+        return self.roformer(ids, mask=mask.bool())
+
+
+class HFEncoder(nn.Module):
+    """A `transformers` model behind the GPLinker `Encoder` face: its last hidden state."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        if getattr(model, "pooler", None) is not None:
+            model.pooler = None  # unused by GPLinker (see the module docstring)
+        self.model, self.hidden_size = model, model.config.hidden_size
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
+        return self.model(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+
+
+def load_encoder(path: str | Path, base: EncoderConfig | None = None) -> tuple[EncoderConfig, nn.Module, Tokenizer]:
+    """The encoder of the checkpoint folder `path` with its weights, its tokenizer, and the EncoderConfig
+    (`base` with kind, model and tokenizer filled in) that `build_encoder` rebuilds it from."""
+    base = base or EncoderConfig()
+    folder = Path(path)
+    config_file = folder / "config.json"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--encoder {path}: no such folder; give a kexue roformer folder or an HF "
+                                "checkpoint folder (config.json, weights, vocab.txt)")
+    if not config_file.is_file():
+        raise FileNotFoundError(f"--encoder {path}: no config.json; not a kexue roformer or HF checkpoint folder")
+    try:
+        data = json.loads(config_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{config_file}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{config_file}: expected a JSON object")
+    if "model" in data or "run" in data:
+        return _kexue_roformer(folder, base)
+    if data.get("norm_type") == "rms_norm":
+        return _hf_roformer_v2(folder, data, base)
+    if "model_type" in data:
+        return _hf(folder, data, base)
+    raise ValueError(f"{config_file}: neither a kexue roformer config ('model') nor an HF config ('model_type')")
+
+
+def build_encoder(cfg: EncoderConfig, vocab_size: int) -> nn.Module:
+    """The encoder `cfg` describes, freshly initialised; a pretrained one's weights come from the run's
+    model.safetensors afterwards."""
+    if cfg.kind == "tiny":
+        return TinyEncoder(replace(cfg, vocab=vocab_size))
+    if not cfg.model:
+        raise ValueError(f"encoder.kind={cfg.kind} needs the checkpoint's config; train with --encoder PATH")
+    if cfg.kind == "roformer":
+        from kexue.config import from_dict
+        from kexue.roformer import RoFormerV2, RoFormerV2Config
+        return RoFormerEncoder(RoFormerV2(from_dict(RoFormerV2Config, cfg.model), init=False))
+    if cfg.kind == "hf":
+        transformers = _transformers()
+        model_cfg = dict(cfg.model)
+        model = transformers.AutoModel.from_config(
+            transformers.AutoConfig.for_model(model_cfg.pop("model_type"), **model_cfg), dtype=torch.float32)
+        return HFEncoder(model)
+    raise ValueError(f"encoder.kind={cfg.kind!r}: expected tiny, roformer or hf")
+
+
+def load_tokenizer(cfg: EncoderConfig, vocab: Path) -> Tokenizer:
+    """The tokenizer a run saved as vocab.txt, read as the encoder it was trained with reads it."""
+    if cfg.tokenizer == "char":
+        return CharTokenizer.load(vocab)
+    return WordPieceTokenizer(vocab, lowercase=cfg.lowercase, nfkc=cfg.nfkc)
+
+
+def _kexue_roformer(folder: Path, base: EncoderConfig) -> tuple[EncoderConfig, nn.Module, Tokenizer]:
+    from kexue.roformer import load_pretrained, load_tokenizer as roformer_tokenizer
+    model = load_pretrained(folder)
+    tok = roformer_tokenizer(folder)
+    _check_vocab(folder, tok.vocab_size, model.cfg.vocab_size)
+    kind = "char" if isinstance(tok, CharTokenizer) else "wordpiece"
+    cfg = replace(base, kind="roformer", source=str(folder), model=to_dict(model.cfg), tokenizer=kind,
+                  lowercase=getattr(tok, "lowercase", True), nfkc=getattr(tok, "nfkc", True))
+    return cfg, RoFormerEncoder(model), tok
+
+
+def _hf_roformer_v2(folder: Path, data: dict, base: EncoderConfig) -> tuple[EncoderConfig, nn.Module, Tokenizer]:
+    # the steps of kexue.roformer.import_hf, without writing a folder
+    from kexue.roformer import RoFormerV2
+    from kexue.roformer.checkpoint import config_from_hf, hf_to_kexue, read_hf_weights
+    rcfg = config_from_hf(data, str(folder / "config.json"))
+    tensors, file = read_hf_weights(folder)
+    model = RoFormerV2(rcfg, init=False)
+    model.load_state_dict(hf_to_kexue(tensors, rcfg, str(file)), strict=True)
+    tok = WordPieceTokenizer(_vocab(folder))
+    _check_vocab(folder, tok.vocab_size, rcfg.vocab_size)
+    cfg = replace(base, kind="roformer", source=str(folder), model=to_dict(rcfg), tokenizer="wordpiece",
+                  lowercase=True, nfkc=True)
+    return cfg, RoFormerEncoder(model.eval()), tok
+
+
+def _hf(folder: Path, data: dict, base: EncoderConfig) -> tuple[EncoderConfig, nn.Module, Tokenizer]:
+    transformers = _transformers()
+    tok_cfg_file = folder / "tokenizer_config.json"
+    tok_cfg = json.loads(tok_cfg_file.read_text(encoding="utf-8")) if tok_cfg_file.is_file() else {}
+    lowercase = bool(tok_cfg.get("do_lower_case", True))
+    tok = WordPieceTokenizer(_vocab(folder), lowercase=lowercase, nfkc=False)
+    try:
+        model, info = transformers.AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.float32,
+                                                             output_loading_info=True)
+    except (OSError, ValueError, KeyError) as e:
+        raise ValueError(f"--encoder {folder}: transformers cannot load it: {str(e).splitlines()[0]}") from None
+    missing = sorted(k for k in info["missing_keys"] if not k.startswith("pooler."))
+    bad = [*(f"missing tensor {k}" for k in missing), *(f"mis-shaped tensor {m}" for m in info["mismatched_keys"])]
+    if bad:
+        raise ValueError(f"--encoder {folder}: the checkpoint does not fit {type(model).__name__}: "
+                         f"{'; '.join(map(str, bad))}")
+    _check_vocab(folder, tok.vocab_size, model.config.vocab_size)
+    model_cfg = json.loads(model.config.to_json_string())
+    model_cfg.pop("_name_or_path", None)
+    cfg = replace(base, kind="hf", source=str(folder), model=model_cfg, tokenizer="wordpiece",
+                  lowercase=lowercase, nfkc=False)
+    return cfg, HFEncoder(model), tok
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise ValueError("an HF checkpoint needs the transformers package: pip install transformers") from None
+    return transformers
+
+
+def _vocab(folder: Path) -> Path:
+    if not (folder / "vocab.txt").is_file():
+        raise FileNotFoundError(f"--encoder {folder}: no vocab.txt; GPLinker reads an HF checkpoint with BERT's "
+                                "WordPiece over its vocab.txt (sentencepiece tokenizers are not supported)")
+    return folder / "vocab.txt"
+
+
+def _check_vocab(folder: Path, tokens: int, rows: int) -> None:
+    if tokens > rows:
+        raise ValueError(f"--encoder {folder}: vocab.txt has {tokens} tokens but the model's embedding has "
+                         f"only {rows} rows; they are not from the same checkpoint")
