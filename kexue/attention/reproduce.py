@@ -187,6 +187,7 @@ def _plot_blocks(rows: list[dict], s: cost.LayerShape, x: float | None, path: Pa
     ax.axvline(cost.crossover_sa_ffn(s), ls="--", c="gray", label=f"count: n = 2hd = {cost.crossover_sa_ffn(s)}")
     if x:
         ax.axvline(x, ls=":", c="C3", label=f"measured: n ≈ {x:.0f}")
+    _length_ticks(ax, ns)
     ax.set(xlabel="n", ylabel="ms (batch 1)", title="measured SA vs FFN")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -201,6 +202,7 @@ def _plot_cores(rows: list[dict], pred: int, path: Path) -> None:
                        ("linear_causal", "s--")):
         ax.loglog(ns, [r[f"{key}_ms"] for r in rows], style, label=key.replace("_", ", "))
     ax.axvline(pred, ls="--", c="gray", label=f"count: n = 16d = {pred}")
+    _length_ticks(ax, ns)
     ax.set(xlabel="n", ylabel="ms (batch 1)", title="attention core: softmax vs linear (key 4d)")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -216,8 +218,20 @@ def _plot_quality(rows: list[dict], path: Path) -> None:
                 for t in tasks]
         ax.bar([j + 0.38 * i for j in range(2)], vals, width=0.36, label="softmax" if soft else "linear")
     ax.set_xticks([0.19, 1.19], ["causal LM", "MLM"])
-    ax.set(ylabel="held-out loss (nats/char)", title="People's Daily, same params and steps")
+    for bar in ax.patches:
+        ax.annotate(f"{bar.get_height():.3f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    losses = [r["eval_loss"] for r in rows]
+    # the differences are a few percent: start the axis near the smallest loss
+    ax.set_ylim(0.9 * min(losses), 1.03 * max(losses))
+    ax.set(ylabel="held-out loss (nats/char)", title="People's Daily, same params and steps per task")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _length_ticks(ax, ns: list[int]) -> None:
+    """Plain tick labels at the measured lengths (log axes otherwise crowd minor labels)."""
+    ax.set_xticks(ns, [str(n) for n in ns], fontsize=8)
+    ax.minorticks_off()
