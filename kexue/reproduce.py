@@ -21,7 +21,7 @@ from kexue import __version__
 from kexue.result import TopicResult, save_results
 
 # the topics in the order of the page; each is a package kexue.<name> with reproduce.reproduce
-TOPICS: tuple[str, ...] = ("attention", "roformer", "gplinker", "lru")
+TOPICS: tuple[str, ...] = ("attention", "roformer", "gplinker", "diffusion", "lru")
 PRESETS: tuple[str, ...] = ("quick", "full", "smoke")  # smoke: toy sizes, for tests
 
 

@@ -10,14 +10,6 @@ from kexue.diffusion import (GaussianEps, Schedule, ddpm_loss, q_sample, sample,
 S = Schedule.preset("su")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # two cores shared by many processes: torch's thread pool then waits more than it computes
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)

@@ -7,14 +7,6 @@ import torch
 from kexue.diffusion import Schedule
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # two cores shared by many processes: torch's thread pool then waits more than it computes
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_su_bar_alpha_T_is_pinned_and_under_the_posts_bound():
     S = Schedule.preset("su")

@@ -7,14 +7,6 @@ from kexue.diffusion import UNetHo, UNetHoConfig, UNetSu, UNetSuConfig
 from kexue.diffusion.unet_su import GroupNormSu
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # two cores shared by many processes: torch's thread pool then waits more than it computes
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def su_block(c_in: int, c_out: int, e: int = 128) -> int:
     """Parameters of one Keras-DDPM residual block: Dense(t → C_in), 1×1 shortcut if the width

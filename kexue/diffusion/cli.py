@@ -1,0 +1,183 @@
+"""`kexue diffusion train|sample|interpolate|evaluate`: posts 9119/9152 from the command line.
+
+Train on digits, MNIST-5k, Fashion-MNIST or a folder of images; sample and interpolate from a run
+directory alone (config.json rebuilds the network, the EMA weights are strict-loaded by default).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kexue.config import override
+
+app = typer.Typer(no_args_is_help=True, help="Posts 9119/9152: train a DDPM, sample and interpolate from checkpoints.")
+console = Console(stderr=True)
+
+
+def _fail(e: Exception) -> None:
+    console.print(f"[red]error:[/] {e}")
+    raise typer.Exit(1)
+
+
+def _device(device: str) -> str:
+    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+
+
+def _load(checkpoint: Path, raw: bool, device: str):
+    from kexue.diffusion.train import load_run
+
+    try:
+        model, schedule, cfg = load_run(checkpoint, ema=not raw, device=_device(device))
+    except (FileNotFoundError, ValueError) as e:
+        _fail(e)
+    which = "raw weights (model.safetensors)" if raw else "EMA weights (ema.safetensors; --raw for the raw ones)"
+    console.print(f"{checkpoint}: {cfg.model} U-Net, {schedule}, {which}")
+    return model, schedule, cfg
+
+
+@app.command("train")
+def train_cmd(
+    data: str = typer.Option("digits", help="digits | mnist5k | fashion-mnist | a folder of images"),
+    preset: str = typer.Option("su", help="su (the post's recipe) | ho2020 (Ho's) | quick (CPU minutes) | smoke"),
+    size: int = typer.Option(0, help="image side; 0 = the data's own (a folder: 64)"),
+    channels: int = typer.Option(3, help="a folder's channels: 1 grey or 3 RGB"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=2000"),
+    out: Path = typer.Option(Path("runs/diffusion"), help="run directory (checkpoints, config.json, samples/)"),
+    resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
+) -> None:
+    """Train a DDPM; sample grids land in OUT/samples every `sample_every` steps and at the end."""
+    from kexue.diffusion.train import DiffusionConfig, train
+
+    try:
+        cfg = override(DiffusionConfig.preset(preset, data, size, channels), set_)
+        summary = train(cfg, out, resume=resume, progress=True)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(e)
+    t = Table(title=f"kexue diffusion train --preset {preset}")
+    for col in ("steps", "final loss", "seconds", "run directory"):
+        t.add_column(col)
+    t.add_row(str(summary["steps"]), f"{summary['final_loss']:.2f}", f"{summary['seconds']:.0f}", str(out))
+    console.print(t)
+    for g in summary["grids"][-2:]:
+        console.print(f"grid: {g}")
+
+
+@app.command("sample")
+def sample_cmd(
+    checkpoint: Path = typer.Option(..., help="a run directory of `kexue diffusion train`"),
+    n: int = typer.Option(64, help="number of images"),
+    sigma: str = typer.Option("beta", help="beta (Su's σ_t = β_t) | posterior (β̄_{t−1}β_t/β̄_t) | zero"),
+    steps: int = typer.Option(0, help="0 = all T steps; else a respaced chain of this many steps"),
+    ddim: bool = typer.Option(False, help="DDIM's update (with --sigma zero: deterministic)"),
+    clip_x0: bool = typer.Option(False, help="clip x̂_0 to [−1, 1] at every step (Ho's sampler)"),
+    label: Optional[int] = typer.Option(None, help="class label for a class-conditional model "
+                                                   "(default: 0..n−1 cycled)"),
+    guidance: float = typer.Option(0.0, help="classifier-free guidance weight w"),
+    raw: bool = typer.Option(False, help="use the raw weights instead of the EMA weights"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    out: Path = typer.Option(Path("samples.png"), help="PNG grid; the images also go to the same name .npy"),
+) -> None:
+    """Sample n images from a checkpoint alone → a PNG grid and an .npy array [n, C, H, W] in [−1, 1]."""
+    from kexue.diffusion.ddpm import sample
+    from kexue.diffusion.images import save_grid
+
+    model, schedule, cfg = _load(checkpoint, raw, device)
+    dev = _device(device)
+    y = None
+    if getattr(model, "num_classes", 0):
+        y = torch.full((n,), label, dtype=torch.int64) if label is not None else torch.arange(n) % model.num_classes
+        y = y.to(dev)
+    try:
+        x = sample(model, schedule, (n, *_shape(cfg)), sigma, steps or None, ddim=ddim, clip_x0=clip_x0, y=y,
+                   guidance_w=guidance, generator=torch.Generator(dev).manual_seed(seed), progress=True)
+    except ValueError as e:
+        _fail(e)
+    x = x.clamp(-1, 1).cpu()
+    save_grid(x, out)
+    np.save(out.with_suffix(".npy"), x.numpy())
+    console.print(f"wrote {out} and {out.with_suffix('.npy')} ({n} images, σ = {sigma}, "
+                  f"{steps or schedule.T} steps{', DDIM' if ddim else ''})")
+
+
+@app.command("interpolate")
+def interpolate_cmd(
+    checkpoint: Path = typer.Option(..., help="a run directory of `kexue diffusion train`"),
+    a: Path = typer.Option(..., help="first image file"),
+    b: Path = typer.Option(..., help="second image file"),
+    t0: int = typer.Option(500, help="noise the mixtures to t0, then run the chain from t0 (Keras-DDPM: 500)"),
+    k: int = typer.Option(8, help="mixtures (1 − λ) a + λ b, λ from 0 to 1"),
+    sigma: str = typer.Option("beta"),
+    raw: bool = typer.Option(False, help="use the raw weights instead of the EMA weights"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("auto"),
+    out: Path = typer.Option(Path("interpolate.png"), help="PNG: the inputs' mixtures above, the samples below"),
+) -> None:
+    """Keras-DDPM's interpolation: mix two images, noise them to t0, denoise."""
+    from kexue.diffusion.ddpm import sample_inter
+    from kexue.diffusion.images import read_image, save_grid
+
+    model, schedule, cfg = _load(checkpoint, raw, device)
+    dev = _device(device)
+    c, side, _ = _shape(cfg)
+    try:
+        x_a, x_b = (read_image(p, side, c).unsqueeze(0).to(dev) for p in (a, b))
+        x = sample_inter(model, schedule, x_a, x_b, t0, k, sigma, generator=torch.Generator(dev).manual_seed(seed),
+                         progress=True)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(e)
+    lam = torch.linspace(0, 1, k, device=dev).view(k, 1, 1, 1)
+    mixed = (1 - lam) * x_a + lam * x_b
+    save_grid(torch.cat([mixed, x[0]]).clamp(-1, 1).cpu(), out, nrow=k)
+    np.save(out.with_suffix(".npy"), x[0].clamp(-1, 1).cpu().numpy())
+    console.print(f"wrote {out} (top: mixtures, bottom: denoised from t0 = {t0}) and {out.with_suffix('.npy')}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    checkpoint: Path = typer.Option(..., help="a run directory of `kexue diffusion train`"),
+    n: int = typer.Option(500, help="samples per σ"),
+    sigmas: str = typer.Option("beta,posterior", help="comma-separated σ choices"),
+    steps: int = typer.Option(0, help="0 = all T steps"),
+    raw: bool = typer.Option(False, help="use the raw weights instead of the EMA weights"),
+    classifier_steps: int = typer.Option(500, help="training steps of the feature classifier"),
+    seed: int = typer.Option(0),
+    device: str = typer.Option("auto"),
+) -> None:
+    """FD-<data> (a small classifier's features, not FID), precision/recall (k = 5), label entropy."""
+    from kexue.diffusion.ddpm import sample
+    from kexue.diffusion.metrics import ClassifierConfig, ImageMetrics, load_or_fit_classifier
+    from kexue.diffusion.train import load_data
+
+    model, schedule, cfg = _load(checkpoint, raw, device)
+    dev = _device(device)
+    x, y, name = load_data(cfg)
+    with console.status("classifier for the features (trained once, cached in the run directory)"):
+        clf, info = load_or_fit_classifier(name, x, y, checkpoint / "metrics-cache",
+                                           ClassifierConfig(steps=classifier_steps))
+    measure = ImageMetrics(name, x, clf, info["num_classes"])
+    t = Table(title=f"{checkpoint}: {n} samples, {steps or schedule.T} steps")
+    for col in ("σ", measure.fd_key, "precision", "recall", "label entropy"):
+        t.add_column(col, justify="right")
+    results = {}
+    for sigma in [s.strip() for s in sigmas.split(",") if s.strip()]:
+        xs = sample(model, schedule, (n, *_shape(cfg)), sigma, steps or None,
+                    generator=torch.Generator(dev).manual_seed(seed), progress=True).clamp(-1, 1).cpu()
+        r = results[sigma] = measure(xs)
+        t.add_row(sigma, f"{r[measure.fd_key]:.2f}", f"{r['precision']:.3f}", f"{r['recall']:.3f}",
+                  f"{r.get('label_entropy', float('nan')):.3f}")
+    console.print(t)
+    print(json.dumps(results))
+
+
+def _shape(cfg) -> tuple[int, int, int]:
+    from kexue.diffusion.train import grid_shape
+
+    return grid_shape(cfg)
