@@ -10,7 +10,6 @@ from kexue.diffusion import (GaussianEps, Schedule, ddpm_loss, q_sample, sample,
 S = Schedule.preset("su")
 
 
-
 def gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

@@ -7,7 +7,6 @@ import torch
 from kexue.diffusion import Schedule
 
 
-
 def test_su_bar_alpha_T_is_pinned_and_under_the_posts_bound():
     S = Schedule.preset("su")
     bar_alpha_T = float(S.bar_alpha[S.T])

@@ -7,7 +7,6 @@ from kexue.diffusion import UNetHo, UNetHoConfig, UNetSu, UNetSuConfig
 from kexue.diffusion.unet_su import GroupNormSu
 
 
-
 def su_block(c_in: int, c_out: int, e: int = 128) -> int:
     """Parameters of one Keras-DDPM residual block: Dense(t → C_in), 1×1 shortcut if the width
     changes, two 3×3 convs, GroupNorm scale + offset; no bias anywhere."""
