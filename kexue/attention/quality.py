@@ -30,7 +30,7 @@ class QualityConfig:
     # head size 16 < window 64, so the rank bound of bidirectional linear attention (≤ d) can bite
     model: TinyConfig = field(default_factory=lambda: TinyConfig(heads=8))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        steps=400, batch_size=32, lr=3e-3, schedule="cosine", warmup=40, clip=1.0, log_every=50))
+        steps=300, batch_size=32, lr=3e-3, schedule="cosine", warmup=30, clip=1.0, log_every=50))
     linear_kind: AttentionKind = "elu"  # the linear form compared against softmax
     mlm_steps_mult: int = 2  # an MLM learns from 15 % of positions, so it gets this many times the LM's steps
     train_chars: int = 400_000  # characters of People's Daily used for training windows
