@@ -1,4 +1,4 @@
-"""`kexue gplinker ner|events|relations train|evaluate|predict` and `kexue gplinker serve`.
+"""`kexue gplinker ner|events|relations train|evaluate|predict`, `kexue gplinker serve` and `reproduce`.
 
 Posts 8926 (events), 8888 (relations), 8373 (NER). Without --train, ner trains on MSRA and events /
 relations on generated DuEE / DuIE-format data (--generate N sentences), so every command runs
@@ -82,12 +82,14 @@ def _task_app(task: str) -> typer.Typer:
                                                      "HF checkpoint folder (config.json, weights, vocab.txt)"),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=500"),
         skip_bad: bool = typer.Option(False, help="skip (and count) bad samples instead of stopping"),
-        resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
+        resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint, rebuilt from "
+                                                "its gplinker.json and vocab.txt (--encoder not needed)"),
     ) -> None:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json and metrics.jsonl to --out, all that evaluate / predict / serve read."""
         from kexue.data import CharTokenizer
-        from kexue.gplinker.train import GPLinker, GPLinkerConfig
+        from kexue.gplinker.encoders import load_encoder
+        from kexue.gplinker.train import RUN_FILE, GPLinker, GPLinkerConfig, rebuild_run, same_encoder
         try:
             if train_file is None:
                 rows, dev, labels = _default_data(task, generate)
@@ -95,7 +97,15 @@ def _task_app(task: str) -> typer.Typer:
                 rows, labels = _read(task, train_file, schema, skip_bad)
                 dev = _read(task, dev_file, schema, skip_bad)[0] if dev_file else None
             cfg = override(GPLinkerConfig(task=task), set_)
-            if encoder is not None:  # the checkpoint's own tokenizer and weights
+            if resume and (out / RUN_FILE).is_file():  # the run as it was saved, whatever --encoder says
+                g = rebuild_run(out, set_)
+                if g.labels != list(labels):
+                    raise ValueError(f"--resume {out}: the data's labels differ from the run's; give the run's "
+                                     "--train / --schema")
+                if encoder is not None and not same_encoder(load_encoder(encoder, g.cfg.encoder)[0], g.cfg.encoder):
+                    raise ValueError(f"--resume {out}: --encoder {encoder} is not the encoder the run was trained "
+                                     f"on ({g.cfg.encoder.source or g.cfg.encoder.kind}); drop --encoder to resume")
+            elif encoder is not None:  # the checkpoint's own tokenizer and weights
                 g = GPLinker.pretrained(cfg, labels, encoder)
             else:
                 g = GPLinker(cfg, labels, CharTokenizer.build([r.text for r in rows], max_size=cfg.encoder.vocab))
@@ -176,3 +186,28 @@ def serve(
         pass
     finally:
         server.server_close()
+
+
+@app.command()
+def reproduce(
+    preset: str = typer.Option("quick", help="quick, full or smoke (as `kexue reproduce`)"),
+    out: Path = typer.Option(Path("runs/reproduce/gplinker"), help="folder for results.json and the figure"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a preset setting, e.g. --set "
+                                             "duee_dir=data/DuEE1.0 --set encoder_path=ckpt/roberta-wwm-ext "
+                                             "(else $KEXUE_DUEE, $KEXUE_DUIE, $KEXUE_ENCODER)"),
+) -> None:
+    """GPLinker's claims at a preset; the full preset runs the posts' DuEE / DuIE recipes on the given paths."""
+    from kexue.gplinker.reproduce import reproduce as run
+    from kexue.result import save_results
+    try:
+        r = run(preset, out, progress=True, sets=set_)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        _fail(e)
+    save_results([r], out / "results.json", {"preset": preset, "sets": set_ or []})
+    table = Table(title=f"kexue gplinker reproduce --preset {preset}")
+    for col in ("claim", "measured", "verdict"):
+        table.add_column(col)
+    for c in r.claims:
+        table.add_row(c.claim[:60], c.measured, c.verdict)
+    console.print(table)
+    console.print(f"wrote {out / 'results.json'}")

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from kexue.config import from_dict, to_dict
+from kexue.config import from_dict, override, to_dict
 from kexue.gplinker.data import EventSample, NERSample, RelationSample
 from kexue.gplinker.events import decode_events, encode_events, labels_tensor
 from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf
@@ -173,16 +173,29 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> GPLinker:
     """A trained run folder (gplinker.json, vocab.txt, model.safetensors) → GPLinker, strictly loaded
     (a pretrained encoder is rebuilt from its config in gplinker.json; its weights are in the run's file)."""
     run_dir = Path(run_dir)
+    g = rebuild_run(run_dir)
+    load_model(g.model, run_dir)
+    g.model.to(device).eval()
+    return g
+
+
+def rebuild_run(run_dir: str | Path, sets: list[str] | None = None) -> GPLinker:
+    """The GPLinker a run folder was trained as (its gplinker.json config and labels, its vocab.txt read as
+    its encoder reads it), with fresh weights: what `--resume` continues, whatever --encoder was.
+    `sets` (`key=value`) apply on top of the saved config, e.g. train.steps=4 to train further."""
+    run_dir = Path(run_dir)
     meta_file = run_dir / RUN_FILE
     if not meta_file.is_file():
         raise FileNotFoundError(f"{meta_file}: not a GPLinker run folder (train one with `kexue gplinker ... train`)")
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    cfg = from_dict(GPLinkerConfig, meta["config"])
+    cfg = override(from_dict(GPLinkerConfig, meta["config"]), sets)
     labels = [tuple(x) if isinstance(x, list) else x for x in meta["labels"]]
-    g = GPLinker(cfg, labels, load_tokenizer(cfg.encoder, run_dir / "vocab.txt"))
-    load_model(g.model, run_dir)
-    g.model.to(device).eval()
-    return g
+    return GPLinker(cfg, labels, load_tokenizer(cfg.encoder, run_dir / "vocab.txt"))
+
+
+def same_encoder(a: EncoderConfig, b: EncoderConfig) -> bool:
+    """Whether two encoder configs build the same encoder and read vocab.txt alike (`source` is a record only)."""
+    return to_dict(replace(a, source="")) == to_dict(replace(b, source=""))
 
 
 def samples_of(task: Task, rows: list) -> list:

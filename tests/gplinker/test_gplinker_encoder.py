@@ -190,3 +190,60 @@ def test_hf_roformer_v2_is_imported_not_read_as_v1(tmp_path):
     ids = torch.tensor([tok.encode("北京天气很好")])
     with torch.no_grad():
         assert torch.equal(encoder.eval()(ids, ids != 0), model(ids))
+
+
+def test_resume_rebuilds_the_pretrained_encoder_from_the_run(roformer_dir, tmp_path):
+    """`train --resume` of an `--encoder` run needs no --encoder: the run's gplinker.json and vocab.txt
+    rebuild it; an --encoder that is not the run's is a one-line error."""
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["events", "train", "--train", str(SAMPLES), "--encoder", str(roformer_dir),
+                            "--out", str(run), *NUDGE])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["events", "train", "--train", str(SAMPLES), "--out", str(run), "--resume",
+                            "--set", "train.steps=4"])
+    assert r.exit_code == 0, r.output
+    assert "after 4 steps" in r.output
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+             if "step" in json.loads(x)]
+    assert max(steps) == 4
+    g = load_run(run)
+    assert g.cfg.train.steps == 4 and g.cfg.train.batch_size == 4  # the saved settings, with the new --set
+    assert g.cfg.encoder.kind == "roformer" and isinstance(g.model.encoder, RoFormerEncoder)
+    # with the same --encoder it resumes too; with another one it stops in one line
+    r = runner.invoke(app, ["events", "train", "--train", str(SAMPLES), "--encoder", str(roformer_dir),
+                            "--out", str(run), "--resume", "--set", "train.steps=5"])
+    assert r.exit_code == 0, r.output
+    other = tmp_path / "other"
+    shutil.copytree(roformer_dir, other)
+    cfg = json.loads((other / "config.json").read_text(encoding="utf-8"))
+    cfg["run"]["model"]["dropout"] = 0.3  # same weights, another encoder config
+    (other / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    r = runner.invoke(app, ["events", "train", "--train", str(SAMPLES), "--encoder", str(other),
+                            "--out", str(run), "--resume", "--set", "train.steps=6"])
+    assert r.exit_code == 2 and "--resume" in r.output and "Traceback" not in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_full_preset_runs_the_duee_recipe_on_given_paths(roformer_dir, tmp_path, monkeypatch):
+    """The fixture as a fake DuEE folder, the tiny RoFormerV2 as the encoder (one from $KEXUE_ENCODER):
+    the DuEE claim is measured beside 81.47; DuIE, without a folder, is not checkable."""
+    from dataclasses import replace
+
+    from kexue.gplinker.reproduce import preset, published_claims, resolve_paths
+    from kexue.train import TrainConfig
+    duee = tmp_path / "duee"
+    duee.mkdir()
+    for name in ("duee_train.json", "duee_dev.json"):
+        shutil.copy(SAMPLES, duee / name)
+    shutil.copy(fixture("duee_event_schema.json"), duee / "duee_event_schema.json")
+    monkeypatch.delenv("KEXUE_DUIE", raising=False)
+    monkeypatch.delenv("KEXUE_DUEE", raising=False)
+    monkeypatch.setenv("KEXUE_ENCODER", str(roformer_dir))
+    cfg = replace(preset("full"), duee_dir=str(duee), max_len=64,
+                  duee=TrainConfig(batch_size=4, lr=1e-5, log_every=1), duee_steps=1)
+    metrics = {}
+    d, r = published_claims(cfg, resolve_paths(cfg), tmp_path / "runs", metrics)
+    assert d.verdict in ("held", "not held") and "81.47" in d.measured and "event-level F1" in d.measured
+    assert {"event_level/f1", "argument_level/f1"} <= metrics["duee"].keys()
+    assert load_run(tmp_path / "runs" / "duee").cfg.encoder.kind == "roformer"
+    assert r.verdict == "not checkable" and "duie_dir" in r.measured
