@@ -79,14 +79,13 @@ def parse_value(raw: str, tp: Any, key: str = "value") -> Any:
     if origin in (typing.Union, types.UnionType):
         if raw.lower() in ("none", "null") and type(None) in args:
             return None
-        errors = []
         for a in args:
             if a is type(None):
                 continue
             try:
                 return parse_value(raw, a, key)
-            except ValueError as e:
-                errors.append(str(e))
+            except ValueError:
+                continue  # try the union's next type; the error below names the whole union
         raise ValueError(f"--set {key}={raw}: not a valid {tp}")
     if origin is typing.Literal:
         for a in args:

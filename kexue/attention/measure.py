@@ -12,7 +12,7 @@ Crossovers are read off by log-linear interpolation between the two measured len
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch

@@ -57,14 +57,14 @@ def mask_tokens(ids: torch.Tensor, tok: CharTokenizer, rate: float,
 
     Returns (inputs, targets) with targets = −100 at unselected positions.
     """
-    u = torch.rand(ids.shape, generator=generator)
+    u = torch.rand(ids.shape, generator=generator, device=ids.device)
     selected = u < rate
     # within the selected: u/rate uniform on [0, 1): < 0.8 mask, < 0.9 random, else keep
     r = u / rate
     inputs = ids.clone()
     inputs[selected & (r < 0.8)] = tok.mask_id
     rand = selected & (r >= 0.8) & (r < 0.9)
-    inputs[rand] = torch.randint(5, tok.vocab_size, ids.shape, generator=generator)[rand]
+    inputs[rand] = torch.randint(5, tok.vocab_size, ids.shape, generator=generator, device=ids.device)[rand]
     targets = torch.where(selected, ids, torch.full_like(ids, -100))
     return inputs, targets
 
@@ -95,8 +95,8 @@ def train_one(cfg: QualityConfig, attention: AttentionKind, causal: bool, tok: C
         (ids,) = batch
         if causal:
             return lm_loss(m, ids)
-        inputs, targets = mask_tokens(ids.cpu(), tok, cfg.mask_rate)
-        return mlm_loss(m, inputs.to(ids.device), targets.to(ids.device))
+        inputs, targets = mask_tokens(ids, tok, cfg.mask_rate)
+        return mlm_loss(m, inputs, targets)
 
     @torch.no_grad()
     def eval_fn(m: TinyTransformer) -> dict[str, float]:

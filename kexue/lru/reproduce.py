@@ -179,7 +179,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, pro
     if "lru" in copy:
         claims.append(Claim(
             claim="The LRU solves the copy task (minimal-LRU: 100 % within a few epochs)",
-            measured=f"test accuracy per copied token: " + ", ".join(f"{m} {100 * r['test_acc']:.1f} %"
+            measured="test accuracy per copied token: " + ", ".join(f"{m} {100 * r['test_acc']:.1f} %"
                                                                      for m, r in copy.items()),
             verdict="held" if copy["lru"]["test_acc"] >= 0.99 else "not held", figure="compare.png"))
     if "lru" in listops and "transformer" in listops:

@@ -280,7 +280,7 @@ class _Scan(torch.autograd.Function):
 
 def _sum_products(g_bar: Tensor, x: Tensor, shape: torch.Size, piece: int = 65536) -> Tensor:
     """Σ_t ḡ_t conj(x_{t−1}), summed to `shape`, in time pieces so that no [..., L, N] temporary is built."""
-    length, n = x.shape[-2], x.shape[-1]
+    length = x.shape[-2]
     step = max(1, piece // max(1, x[..., 0, :].numel()))
     total = None
     for start in range(1, length, step):

@@ -1,6 +1,5 @@
-"""The quality experiment's pieces: BERT masking statistics, the losses, one tiny end-to-end run."""
+"""The quality experiment's pieces: BERT masking statistics, causality, the losses (the end-to-end run is in test_cli)."""
 import math
-from pathlib import Path
 
 import pytest
 import torch

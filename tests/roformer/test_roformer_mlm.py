@@ -11,7 +11,6 @@ def test_masking_statistics_are_the_posts():
     vocab, mask_id = 1000, 4
     # 40 sequences of 100 words of 1–3 tokens; ids ≥ 5 so no word starts as [MASK]
     words_total, chosen = 0, [0, 0, 0, 0]
-    whole, partial = 0, 0
     for s in range(40):
         words = [[5 + (7 * s + 13 * w + k) % 900 for k in range(1 + w % 3)] for w in range(100)]
         ids, labels, choices = whole_word_mask(words, mask_id=mask_id, vocab_size=vocab, generator=g)
@@ -30,7 +29,6 @@ def test_masking_statistics_are_the_posts():
                 assert span_ids == word
             if c == 3:
                 assert all(5 <= i < vocab for i in span_ids)
-        whole += sum(1 for c in choices if c)
     selected = words_total - chosen[0]
     # 4000 words: selected ≈ 15 % (±3σ = 1.7 %), of those 80/10/10 (±3σ ≈ 5 %)
     assert abs(selected / words_total - 0.15) < 0.017
