@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/lru.py --quick    # L = 1k, 4k; batch 1
 
 The scan x_t = λ ⊙ x_{t−1} + b_t alone, complex64, width N = 256 (constant λ, |λ| ≤ 0.999), forward
-(inference mode) and forward + backward of Re Σ x, for each `kexue.nn.scan` method:
+(inference mode) and forward + backward (x's upstream gradient is one fixed random tensor, handed to
+autograd.grad: what the scan does, not what building a loss's gradient costs), for each method:
 - sequential    the reference loop over b.unbind(time), autograd through every step (the baseline)
 - parallel      odd/even log-depth scan, no graph, hand-written backward (a reversed scan)
 - chunked       √L chunks stepped together, a scan over the chunk ends, one fix-up; same backward
@@ -107,9 +108,11 @@ def scan_row(batch: int, length: int, method: str, repeats: int) -> dict:
         with torch.inference_mode():
             linear_scan(lam, b, method=method)
 
+    upstream = torch.randn(b.shape, dtype=b.dtype, generator=g)
+
     def forward_backward():
         x = linear_scan(lam, b, method=method)
-        torch.autograd.grad(x.real.sum(), (lam, b))
+        torch.autograd.grad(x, (lam, b), upstream)
 
     saved = [0]
 

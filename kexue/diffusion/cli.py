@@ -60,6 +60,8 @@ def train_cmd(
         summary = train(cfg, out, resume=resume, progress=True)
     except (ValueError, FileNotFoundError) as e:
         _fail(e)
+    if summary["rank"]:  # under torchrun only rank 0 samples and reports
+        return
     t = Table(title=f"kexue diffusion train --preset {preset}")
     for col in ("steps", "final loss", "seconds", "run directory"):
         t.add_column(col)

@@ -85,12 +85,14 @@ class DiffusionConfig:
                 steps=800_000, batch_size=128, lr=2e-4, optimizer="adam", warmup=5000, clip=1.0, ema=0.9999,
                 log_every=100, ckpt_every=5000))
         if name == "quick":  # a small `su` model for a CPU: 8×8 digits in about a minute
-            return replace(base, unet_su=replace(base.unet_su, embedding_size=16, channels=(1, 2), blocks=1),
+            small = dict(embedding_size=16, channels=(1, 2)) if side <= 16 else \
+                dict(embedding_size=32, channels=(1, 2, 2), groups=8)  # 28 px: three levels 32/16/8
+            return replace(base, unet_su=replace(base.unet_su, blocks=1, **small),
                            sample_steps=100, train=TrainConfig(
                                steps=1500, batch_size=64, lr=3e-3, optimizer="adam", schedule="cosine",
                                warmup=100, min_lr_ratio=0.05, ema=0.99, log_every=50))
         if name == "smoke":  # every step at toy size, for tests; the samples mean nothing
-            return replace(base, unet_su=replace(base.unet_su, embedding_size=8, channels=(1,), blocks=1),
+            return replace(base, unet_su=replace(base.unet_su, embedding_size=8, channels=(1,), blocks=1, groups=8),
                            unet_ho=replace(base.unet_ho, ch=8, ch_mult=(1,), num_res_blocks=1, attn_resolutions=()),
                            T=50, sample_n=8, sample_every=2, train=TrainConfig(
                                steps=4, batch_size=8, lr=1e-3, optimizer="adam", ema=0.9, log_every=2))

@@ -49,6 +49,8 @@ def train(
         summary = run(cfg, out, progress=progress, resume=resume)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
+    if summary["rank"]:  # under torchrun only rank 0 evaluates and reports
+        return
     t = Table(title=f"kexue lru train --task {task} --model {model}")
     for col in ("params", "steps", "final loss", "test loss", "test acc", "seconds"):
         t.add_column(col, justify="right")

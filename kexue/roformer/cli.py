@@ -140,6 +140,8 @@ def _run(fn):
 
 
 def _summary(what: str, summary: dict) -> None:
+    if summary.get("rank"):  # under torchrun only rank 0 reports
+        return
     t = Table(title=f"{what} summary")
     t.add_column("metric")
     t.add_column("value", justify="right")

@@ -313,7 +313,7 @@ class Trainer:
         summary: dict[str, Any] = {
             "final_loss": self._last_record.get("loss"), "steps": self.step, "seconds": self._seconds(),
             "out_dir": str(self.out_dir), "checkpoint": str(self.out_dir / MODEL_FILE),
-            "resumed_from": resumed_from, "world_size": self.world_size, **self._last_eval,
+            "resumed_from": resumed_from, "world_size": self.world_size, "rank": self.rank, **self._last_eval,
             "metrics": dict(self._last_record)}
         if self.count_tokens is not None:
             summary["tokens_per_s"] = tokens / session if session > 0 else None

@@ -128,3 +128,15 @@ def _randomise(model: torch.nn.Module) -> None:
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=g))
+
+
+@pytest.mark.parametrize("data,side", [("digits", 8), ("mnist5k", 28), ("fashion-mnist", 28)])
+def test_every_named_preset_builds_a_working_net_for_every_named_dataset(data, side):
+    from kexue.diffusion.train import DiffusionConfig, build_model
+
+    for name in ("su", "ho2020", "quick", "smoke"):
+        cfg = DiffusionConfig.preset(name, data=data)
+        net = build_model(cfg)
+        x = torch.randn(2, 1, side, side)
+        with torch.no_grad():
+            assert net(x, torch.tensor([1, cfg.T])).shape == x.shape, (name, data)

@@ -1,0 +1,73 @@
+"""`kexue lru train` under torchrun: two gloo processes end where one process with the same global batch does.
+
+The LRU's parameters are real (ν, θ, γ logs and B, C as real and imaginary parts), so DDP's all-reduce
+of their gradients is plain; this checks it end to end through the command line, with the Trainer's
+data sharding (each rank takes half of every global batch). LayerNorm makes the two runs the same
+function of the global batch; with the paper's BatchNorm each rank normalises its own half (no
+SyncBatchNorm on CPU), which is checked only to run and keep the ranks in step.
+"""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from kexue.train.checkpoint import read_safetensors
+from kexue.train.progress import read_metrics
+
+COMMON = ["lru", "train", "--task", "copy", "--preset", "smoke", "--no-progress",
+          "--set", "train.steps=4", "--set", "train.log_every=1", "--set", "train.batch_size=16",
+          "--set", "model.d_model=8", "--set", "model.d_state=8"]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(out, processes: int, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = [*COMMON, "--out", str(out), *extra]
+    if processes == 1:
+        cmd = [sys.executable, "-m", "kexue", *args]
+    else:
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
+               "--master_addr=127.0.0.1", f"--master_port={_port()}", "-m", "kexue", *args]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(*procs: subprocess.Popen) -> None:
+    for p in procs:
+        out, _ = p.communicate(timeout=240)
+        assert p.returncode == 0, out
+
+
+@pytest.mark.slow
+def test_two_processes_equal_one_with_layer_norm(tmp_path):
+    norm = ("--set", "model.norm=layer")
+    one, two = _launch(tmp_path / "one", 1, *norm), _launch(tmp_path / "two", 2, *norm)
+    _finish(one, two)
+    m1, m2 = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")
+    assert [r["step"] for r in m1] == [r["step"] for r in m2] == [1, 2, 3, 4]
+    for a, b in zip(m1, m2):
+        # the mean of the two half-batch losses is the whole batch's mean loss (equal halves)
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
+    w1, _ = read_safetensors(tmp_path / "one" / "model.safetensors")
+    w2, _ = read_safetensors(tmp_path / "two" / "model.safetensors")
+    assert set(w1) == set(w2) and any(k.endswith("nu_log") for k in w1)
+    for name in w1:
+        torch.testing.assert_close(w2[name], w1[name], rtol=1e-4, atol=1e-6, msg=name)
+    state = torch.load(tmp_path / "two" / "trainer_state.pt", weights_only=True)
+    assert state["world_size"] == 2
+
+
+@pytest.mark.slow
+def test_two_processes_with_batch_norm_run_and_resume(tmp_path):
+    _finish(_launch(tmp_path / "bn", 2))
+    assert [r["step"] for r in read_metrics(tmp_path / "bn")] == [1, 2, 3, 4]
+    # resuming a finished run trains on to a larger step count from its checkpoint
+    _finish(_launch(tmp_path / "bn", 2, "--resume", "--set", "train.steps=6"))
+    assert [r["step"] for r in read_metrics(tmp_path / "bn")] == [1, 2, 3, 4, 5, 6]
