@@ -29,6 +29,8 @@ def reproduce(
     topics: Optional[list[str]] = typer.Argument(None, help=f"topics to run (default all): {', '.join(TOPICS)}"),
     preset: str = typer.Option("quick", help=f"one of {', '.join(PRESETS)}: quick = CPU minutes, full = the post's settings"),
     out: Path = typer.Option(Path("runs/reproduce"), help="folder for results.json, figures and index.html"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="TOPIC.key=value: a setting of that topic's "
+                                             "preset (repeatable), e.g. --set gplinker.duee_dir=data/DuEE1.0"),
 ) -> None:
     """Re-run each post's claims and write one HTML page with figures and a verdict per claim."""
     from kexue.report import ReportError, render_report
@@ -38,9 +40,10 @@ def reproduce(
         console.print(f"[bold]{name}[/] ({r.seconds:.0f} s): {held}/{len(r.claims)} claims held")
 
     try:
-        results = run_topics(topics, preset, out, on_topic=done)
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        results = run_topics(topics, preset, out, on_topic=done, sets=set_)
+    except ValueError as e:  # a bad topic, preset or --set: one line, exit code 2
+        console.print(f"[red]error:[/] {e}", soft_wrap=True)
+        raise typer.Exit(2) from None
     try:
         page = render_report(out)
     except ReportError as e:

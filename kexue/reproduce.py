@@ -1,8 +1,11 @@
 """`kexue reproduce`: run each topic's claims at a preset, collect the results, write the page.
 
-Each topic package has `reproduce.py` with `reproduce(preset, out_dir) -> TopicResult`; it writes its
-figures into its own folder `out_dir` (= OUT/<topic>/) and names them relative to that folder. Here
-we prefix those names with the topic, so every path in `OUT/results.json` is relative to OUT.
+Each topic package has `reproduce.py` with `reproduce(preset, out_dir, cfg=None) -> TopicResult` and
+`preset(name)`, the preset's settings as a dataclass; it writes its figures into its own folder
+`out_dir` (= OUT/<topic>/) and names them relative to that folder. Here we prefix those names with the
+topic, so every path in `OUT/results.json` is relative to OUT. `--set TOPIC.key=value` changes one
+setting of that topic's preset (kexue.config.override on `preset(name)`, passed on as `cfg`); every
+setting is checked before the first topic runs.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kexue import __version__
+from kexue.config import override
 from kexue.result import TopicResult, save_results
 
 # the topics in the order of the page; each is a package kexue.<name> with reproduce.reproduce
@@ -26,29 +30,63 @@ PRESETS: tuple[str, ...] = ("quick", "full", "smoke")  # smoke: toy sizes, for t
 
 
 def run_topics(topics: list[str] | None, preset: str, out: Path,
-               on_topic: Callable[[str, TopicResult], None] | None = None) -> list[TopicResult]:
-    """Run the named topics (all when empty) and write `out/results.json`; return their results."""
+               on_topic: Callable[[str, TopicResult], None] | None = None,
+               sets: list[str] | None = None) -> list[TopicResult]:
+    """Run the named topics (all when empty), each with its `sets` (`TOPIC.key=value`) applied to its
+    preset, and write `out/results.json`; return their results."""
     names = list(topics or TOPICS)
     unknown = [t for t in names if t not in TOPICS]
     if unknown:
         raise ValueError(f"unknown topic(s) {unknown}; choose from {', '.join(TOPICS)}")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    configs = topic_presets(names, preset, sets)  # a bad setting stops here, before any topic runs
     out.mkdir(parents=True, exist_ok=True)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     results = []
     for name in names:
         module = importlib.import_module(f"kexue.{name}.reproduce")
         t_topic = time.perf_counter()
-        result: TopicResult = module.reproduce(preset, out / name)
+        if name in configs:
+            result: TopicResult = module.reproduce(preset, out / name, cfg=configs[name])
+        else:
+            result = module.reproduce(preset, out / name)
         result = _relative_to_out(result, name)
         result.seconds = round(time.perf_counter() - t_topic, 2)
         results.append(result)
         if on_topic:
             on_topic(name, result)
     meta = run_meta(preset, started, time.perf_counter() - t0)
+    if sets:
+        meta["sets"] = list(sets)
     save_results(results, out / "results.json", meta)
     return results
+
+
+def topic_presets(names: list[str], preset: str, sets: list[str] | None) -> dict[str, Any]:
+    """{topic: its preset `preset` with its settings applied}, for the topics that `sets` names; each
+    item is `TOPIC.key=value` (key may be dotted: gplinker.extract.steps=100). An unknown topic, a topic
+    not in `names`, or a key or value the preset rejects is a ValueError naming the item."""
+    by_topic: dict[str, list[str]] = {}
+    for item in sets or []:
+        key, eq, value = item.partition("=")
+        topic, dot, rest = key.strip().partition(".")
+        if not eq or not dot or not rest:
+            raise ValueError(f"--set {item!r}: expected TOPIC.key=value, e.g. --set gplinker.duee_dir=data/DuEE1.0")
+        if topic not in TOPICS:
+            raise ValueError(f"--set {item}: unknown topic {topic!r}; choose from {', '.join(TOPICS)}")
+        if topic not in names:
+            raise ValueError(f"--set {item}: topic {topic} is not in this run ({', '.join(names)}); "
+                             "add it or drop the setting")
+        by_topic.setdefault(topic, []).append(f"{rest}={value}")
+    configs = {}
+    for topic, items in by_topic.items():
+        module = importlib.import_module(f"kexue.{topic}.reproduce")
+        try:
+            configs[topic] = override(module.preset(preset), items)
+        except ValueError as e:  # override names the key without its topic: put the topic back
+            raise ValueError(str(e).replace("--set ", f"--set {topic}.", 1)) from None
+    return configs
 
 
 def run_meta(preset: str, started: datetime, seconds: float) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from kexue.config import override
 
 app = typer.Typer(no_args_is_help=True, help="GPLinker (posts 8926, 8888) on GlobalPointer (8373, 8877).")
 console = Console()
+err = Console(stderr=True)  # what must not mix with --json on stdout
 TASKS = ("ner", "events", "relations")
+LAST_HELP = "use the last step's weights (model.safetensors), not the best dev ones (best.safetensors)"
 
 
 def _fail(e: Exception) -> None:
@@ -74,7 +76,9 @@ def _task_app(task: str) -> typer.Typer:
     @sub.command()
     def train(
         train_file: Optional[Path] = typer.Option(None, "--train", help="training JSONL (default: built-in data)"),
-        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev JSONL, evaluated at the end"),
+        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev JSONL, evaluated every epoch (--set "
+                                                "eval_every=N steps) to keep the best weights (--set keep_best=false: "
+                                                "the last)"),
         schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema"),
         out: Path = typer.Option(Path(f"runs/gplinker-{task}"), help="run folder"),
         generate: int = typer.Option(1200, help="sentences of built-in data when --train is not given"),
@@ -86,7 +90,8 @@ def _task_app(task: str) -> typer.Typer:
                                                 "its gplinker.json and vocab.txt (--encoder not needed)"),
     ) -> None:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
-        gplinker.json and metrics.jsonl to --out, all that evaluate / predict / serve read."""
+        gplinker.json and metrics.jsonl to --out, and with dev data best.safetensors + best.json (the best
+        dev evaluation's weights), all that evaluate / predict / serve read."""
         from kexue.data import CharTokenizer
         from kexue.gplinker.encoders import load_encoder
         from kexue.gplinker.train import RUN_FILE, GPLinker, GPLinkerConfig, rebuild_run, same_encoder
@@ -109,10 +114,11 @@ def _task_app(task: str) -> typer.Typer:
                 g = GPLinker.pretrained(cfg, labels, encoder)
             else:
                 g = GPLinker(cfg, labels, CharTokenizer.build([r.text for r in rows], max_size=cfg.encoder.vocab))
-            summary = g.fit(rows, None, out, progress=True, resume=resume)
+            summary = g.fit(rows, dev, out, progress=True, resume=resume)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
         console.print(f"final loss {summary['final_loss']:.4f} after {summary['steps']} steps")
+        console.print(f"weights: {g.weights}")
         if dev:
             console.print(_metrics_table(f"{task} dev ({len(dev)} sentences)", g.evaluate(dev)))
         console.print(f"wrote {out}")
@@ -123,18 +129,21 @@ def _task_app(task: str) -> typer.Typer:
         data: Optional[Path] = typer.Option(None, help="JSONL with gold labels (default: built-in dev data)"),
         schema: Optional[Path] = typer.Option(None, "--schema"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
+        last: bool = typer.Option(False, "--last", help=LAST_HELP),
     ) -> None:
         """The post's metrics on labelled data, each named (event_level/*, argument_level/*, spo/*, entity/*)."""
         from kexue.gplinker.train import load_run
         try:
-            g = load_run(model)
+            g = load_run(model, last=last)
             rows = _read(task, data, schema, False)[0] if data else _default_data(task, 1000)[1]
             m = g.evaluate(rows)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
         if as_json:
+            err.print(f"weights: {g.weights}")
             print(json.dumps(m, indent=1))
         else:
+            console.print(f"weights: {g.weights}")
             console.print(_metrics_table(f"{task}: {len(rows)} sentences", m))
 
     @sub.command()
@@ -142,13 +151,14 @@ def _task_app(task: str) -> typer.Typer:
         model: Path = typer.Option(..., help="a run folder from train"),
         input: Path = typer.Option(..., "--input", help="JSONL with a 'text' field, or plain text lines"),
         output: Path = typer.Option(..., "--output", help="DuEE / DuIE-format JSONL to write"),
+        last: bool = typer.Option(False, "--last", help=LAST_HELP),
     ) -> None:
         """Write one DuEE / DuIE-format JSON line per input line."""
         from kexue.gplinker.data import read_text_lines
         from kexue.gplinker.serve import to_json
         from kexue.gplinker.train import load_run
         try:
-            g = load_run(model)
+            g = load_run(model, last=last)
             rows = read_text_lines(input)
             results = g.predict([r["text"] for r in rows])
         except (ValueError, TypeError, FileNotFoundError) as e:
@@ -156,7 +166,7 @@ def _task_app(task: str) -> typer.Typer:
         with open(output, "w", encoding="utf-8") as f:
             for row, res in zip(rows, results):
                 f.write(json.dumps({**row, **to_json(task, row["text"], res)}, ensure_ascii=False) + "\n")
-        console.print(f"wrote {len(rows)} lines to {output}")
+        console.print(f"wrote {len(rows)} lines to {output} (weights: {g.weights})")
 
     return sub
 
@@ -170,16 +180,18 @@ def serve(
     model: Path = typer.Option(..., help="a run folder from train"),
     host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     max_chars: int = typer.Option(510, help="longest text accepted"),
+    last: bool = typer.Option(False, "--last", help="serve the last step's weights, not the best dev ones"),
 ) -> None:
     """POST /extract {"text": ...} → events / triples / entities with character offsets."""
     from kexue.gplinker.serve import ServeConfig, make_server
     from kexue.gplinker.train import load_run
     try:
-        g = load_run(model)
+        g = load_run(model, last=last)
     except (ValueError, FileNotFoundError) as e:
         _fail(e)
     server = make_server(g, ServeConfig(host=host, port=port, max_chars=max_chars))
-    console.print(f"serving {g.cfg.task} on http://{host}:{server.server_address[1]}/extract (Ctrl-C stops)")
+    console.print(f"serving {g.cfg.task} on http://{host}:{server.server_address[1]}/extract with {g.weights} "
+                  "(Ctrl-C stops)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -3,7 +3,8 @@
 kexue.fm/archives/8926 (events, DuEE 1.0 and DuEE-fin) and kexue.fm/archives/8888 (relations, DuIE /
 LIC2019). An event is the post's list of arguments `(event_type, role, text, start)`, sorted, with the
 trigger as one more role, "触发词", exactly as bojone/GPLinker's duee_v1.py holds it; a triple is
-`(subject, predicate, object)` texts as duie_v1.py compares them. We keep subject/object starts as well.
+`(subject, predicate, object)` texts as duie_v1.py compares them. We keep subject/object starts as well,
+and DuEE's per-argument `alias` lists (EventSample.aliases), which the leaderboard's soft metric reads.
 
 Where we depart, and why:
 - Every mismatch is found on reading, named by file, line and field: a malformed JSON line, an
@@ -87,6 +88,8 @@ class EventSample:
     text: str
     events: list[Event]
     id: str = ""
+    # (event_type, role, text) → the argument's other expressions (DuEE's "alias"), for the soft metric
+    aliases: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -189,7 +192,7 @@ def _duee_sample(obj: dict, where: str, schema: EventSchema | None) -> EventSamp
     text = _field(obj, "text", str, where)
     if obj.get("title"):
         text = f"{obj['title']}\n{text}"
-    events = []
+    events, aliases = [], {}
     for k, e in enumerate(obj.get("event_list", []) or []):
         w = f"{where}: event_list[{k}]"
         t = _field(e, "event_type", str, w)
@@ -210,8 +213,14 @@ def _duee_sample(obj: dict, where: str, schema: EventSchema | None) -> EventSamp
                 event.append((t, r, arg, -1))
             else:
                 event.append((t, r, arg, _at(text, arg, a.get("argument_start_index"), f"{wa}.argument", obj)))
+            alias = a.get("alias") or []
+            if not (isinstance(alias, list) and all(isinstance(x, str) for x in alias)):
+                raise ValueError(f"{wa}.alias: {alias!r} is not a list of strings")
+            if alias:
+                names = aliases.setdefault((t, r, arg), [])
+                names.extend(x for x in alias if x not in names)
         events.append(tuple(sorted(set(event))))
-    return EventSample(text, events, str(obj.get("id", "")))
+    return EventSample(text, events, str(obj.get("id", "")), aliases)
 
 
 def _at(text: str, span: str, start: Any, where: str, obj: dict) -> int:

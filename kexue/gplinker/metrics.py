@@ -9,16 +9,28 @@
 - NER (kexue.fm/archives/8373): the same over sets of (start, end, type).
 P = X/Y, R = X/Z, F1 = 2X/(Y + Z), every count starting at 1e-10 as in the posts' code.
 
-Where we depart: the DuEE leaderboard (千言) scores arguments softly, and the post's 81.47 is that
-number; its script is not in the post. `soft_argument_prf` is our restatement: per sentence, each
-predicted (type, role, text) earns the character-level F1 (case-insensitive, multiset of characters)
-of the best still-unmatched gold argument of the same type and role (its text or an alias), greedily,
-P = Σ score / #pred, R = Σ score / #gold. Every output names its metric.
+The DuEE leaderboard (千言, LIC2020/2021) scores arguments softly, and the post's 81.47 is that
+number; its script is not in the post, and we found no public copy of the scorer. Its definition is
+written in PaddleNLP's DuEE example (PaddlePaddle/PaddleNLP, examples/information_extraction/DuEE/README.md,
+"评测方法"): a predicted argument scores [event type right] × [role right] × the character-level F1 of
+its text against the gold argument's (c = characters in common, counted with multiplicity; p = c / the
+predicted length, r = c / the gold length, F1 = 2pr/(p + r)), case-insensitive, the best over the gold
+argument's expressions (its text and its aliases); P = Σ score / #predicted arguments,
+R = Σ score / #gold arguments, F1 = 2PR/(P + R).
+`soft_argument_prf` computes exactly that. What the README leaves open, and our choice: which gold
+argument a prediction is scored against. We pair predictions and gold arguments of one sentence and one
+(type, role) one to one, maximising the summed score (an assignment problem; so a gold argument is never
+credited twice, R ≤ 1, and the order of the predictions does not matter); arguments are deduplicated per
+sentence as (type, role, text), triggers left out, as the argument-level metric above does.
+Every output names its metric.
 """
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from kexue.gplinker.data import TRIGGER, Event
 
@@ -60,6 +72,7 @@ def event_prf(pred: Sequence[list[Event]], gold: Sequence[list[Event]]) -> dict[
 def char_f1(pred: str, gold: str) -> float:
     """Character-level F1 of two strings (case-insensitive, characters as a multiset)."""
     p, g = Counter(pred.lower()), Counter(gold.lower())
+    # c = Σ_ch min(#ch in pred, #ch in gold); p = c/|pred|, r = c/|gold|, F1 = 2pr/(p + r)
     common = sum((p & g).values())
     if common == 0:
         return 0.0
@@ -69,27 +82,31 @@ def char_f1(pred: str, gold: str) -> float:
 
 def soft_argument_prf(pred: Sequence[list[Event]], gold: Sequence[list[Event]],
                       aliases: Sequence[dict[tuple[str, str, str], list[str]]] | None = None) -> dict[str, float]:
-    """The DuEE leaderboard-style soft argument P/R/F1 (our restatement; see the module docstring)."""
+    """The DuEE leaderboard's soft argument P/R/F1 (see the module docstring); aliases[k] maps a gold
+    (type, role, text) of sentence k to its other expressions (EventSample.aliases)."""
     score, n_pred, n_gold = 0.0, 0, 0
     for k, (p_events, g_events) in enumerate(zip(pred, gold)):
         p_args = _dedup((a[0], a[1], a[2]) for e in p_events for a in e if a[1] != TRIGGER)
         g_args = _dedup((a[0], a[1], a[2]) for e in g_events for a in e if a[1] != TRIGGER)
         n_pred, n_gold = n_pred + len(p_args), n_gold + len(g_args)
-        free = list(g_args)
-        for t, r, text in p_args:
-            best, best_i = 0.0, None
-            for i, g in enumerate(free):
-                if g[:2] == (t, r):
-                    names = [g[2], *((aliases[k].get(g, []) if aliases else []))]
-                    s = max(char_f1(text, name) for name in names)
-                    if s > best:
-                        best, best_i = s, i
-            if best_i is not None:
-                score += best
-                free.pop(best_i)
+        names = aliases[k] if aliases else {}
+        for label in _dedup(a[:2] for a in p_args):  # a wrong type or role scores 0: only same-label pairs
+            texts = [a[2] for a in p_args if a[:2] == label]
+            golds = [[g[2], *names.get(g, [])] for g in g_args if g[:2] == label]
+            if golds:
+                score += best_pairing(texts, golds)
     p, r = score / max(n_pred, EPS), score / max(n_gold, EPS)
     return {"soft_argument/precision": p, "soft_argument/recall": r,
             "soft_argument/f1": 2 * p * r / max(p + r, EPS)}
+
+
+def best_pairing(texts: list[str], golds: list[list[str]]) -> float:
+    """The largest Σ score over one-to-one pairings of predicted texts with gold arguments (each a list of
+    its expressions), score(t, g) = max over g's expressions of char_f1."""
+    s = np.array([[max(char_f1(t, name) for name in g) for g in golds] for t in texts])
+    # max over pairings π of Σ_i s[i, π(i)] (the Hungarian method)
+    rows, cols = linear_sum_assignment(s, maximize=True)
+    return float(s[rows, cols].sum())
 
 
 def _dedup(items: Iterable) -> list:

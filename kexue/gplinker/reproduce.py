@@ -10,14 +10,16 @@ Claims checked at the quick preset (CPU, from-scratch TinyEncoder, no pretrained
 6. the published F1s (DuEE 81.47, DuIE 0.8268) — not checkable without the data and a pretrained model.
 
 The full preset runs the posts' own recipes for 6 when the user has the data and a checkpoint: settings
-`duee_dir`, `duie_dir`, `encoder_path` (`kexue gplinker reproduce --preset full --set duee_dir=...`), or
-else the environment variables KEXUE_DUEE, KEXUE_DUIE, KEXUE_ENCODER (what `kexue reproduce --preset
-full` reads). DuEE: maxlen 128, batch 32, Adam lr 2e-5, 200 epochs, three EGP heads (duee_v1.py);
-DuIE: maxlen 128, batch 64, lr 2e-5, 20 epochs (duie_v1.py; the post's 1e-5 goes with EMA);
-`--set duee_steps=N` / `duie_steps=N` replace the epochs with N steps.
-Where we depart: we evaluate the last step on dev, not the best dev epoch, and the post's numbers are
-the leaderboard's test set (DuEE under the official soft argument metric), so ours are dev numbers
-beside them. Without a path, that claim is "not checkable" and says which setting to give.
+`duee_dir`, `duie_dir`, `encoder_path` (`kexue gplinker reproduce --preset full --set duee_dir=...`, or
+`kexue reproduce --preset full --set gplinker.duee_dir=...`), or else the environment variables
+KEXUE_DUEE, KEXUE_DUIE, KEXUE_ENCODER. DuEE: maxlen 128, batch 32, Adam lr 2e-5, 200 epochs, three
+EGP heads (duee_v1.py); DuIE: maxlen 128, batch 64, lr 2e-5, 20 epochs (duie_v1.py; the post's 1e-5
+goes with EMA); `--set duee_steps=N` / `duie_steps=N` replace the epochs with N steps.
+Every training run evaluates on its dev set once per epoch (`eval_every`) and reports the weights of
+the best dev F1, as the scripts' Evaluator does (`keep_best=false`: the last step's); NER picks on a
+dev slice of MSRA train and reports on MSRA test. Where we depart: the post's numbers are the
+leaderboard's test set (DuEE under the official soft argument metric), so ours are dev numbers beside
+them. Without a path, that claim is "not checkable" and says which setting to give.
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ class GPLinkerPreset:
     encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(hidden=64, heads=4, layers=2))
     ner_train: int = 3000  # MSRA training sentences
     ner_test: int = 500
+    ner_dev: int = 500  # MSRA train sentences after the training ones, on which the best weights are picked
     ner_max_chars: int = 60  # MSRA sentences up to this length (shorter steps on CPU)
     ner: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, batch_size=32, lr=2e-3, log_every=50))
     gen_train: int = 1200  # generated sentences, events and relations each
@@ -66,6 +69,8 @@ class GPLinkerPreset:
     random_graphs: int = 300
     loss_timing: tuple[int, int, int] = (16, 50, 128)  # batch, heads, n for sparse vs dense
     threads: int = 1
+    keep_best: bool = True  # evaluate on dev every eval_every steps and report the best weights (the scripts')
+    eval_every: int = 0  # 0 = once per epoch
     # the posts' recipes on the real data (claim 6); run only when `published` and the paths are known
     published: bool = False  # the full preset's
     duee_dir: str = ""  # DuEE 1.0: duee_train.json, duee_dev.json, duee_event_schema.json; else $KEXUE_DUEE
@@ -127,7 +132,8 @@ def preset(name: str) -> GPLinkerPreset:
                               published=True)
     if name == "smoke":  # every step at toy size; its verdicts mean nothing
         tiny = TrainConfig(steps=2, batch_size=8, lr=1e-3, log_every=1)
-        return GPLinkerPreset(encoder=EncoderConfig(hidden=16, heads=2, layers=1), ner_train=16, ner_test=8, ner=tiny,
+        return GPLinkerPreset(encoder=EncoderConfig(hidden=16, heads=2, layers=1), ner_train=16, ner_test=8, ner_dev=8,
+                              ner=tiny,
                               gen_train=16, gen_dev=8, extract=tiny, random_graphs=10, loss_timing=(2, 3, 16))
     raise ValueError(f"unknown preset {name!r}; choose quick, full or smoke")
 
@@ -145,20 +151,25 @@ def reproduce(preset_name: str, out_dir: Path, cfg: GPLinkerPreset | None = None
     claims, metrics = [], {}
 
     # 1. GP vs EGP on MSRA NER
-    train = [NERSample(t, s) for t, s in load_msra("train") if len(t) <= cfg.ner_max_chars][:cfg.ner_train]
+    pool = [NERSample(t, s) for t, s in load_msra("train") if len(t) <= cfg.ner_max_chars]
+    train, dev = pool[:cfg.ner_train], pool[cfg.ner_train:cfg.ner_train + cfg.ner_dev]
     test = [NERSample(t, s) for t, s in load_msra("test") if len(t) <= cfg.ner_max_chars][:cfg.ner_test]
     tok = CharTokenizer.build([s.text for s in train], max_size=6000)
+    best = {"keep_best": cfg.keep_best, "eval_every": cfg.eval_every}
     for pointer in ("gp", "egp"):
-        g = GPLinker(GPLinkerConfig(task="ner", encoder=cfg.encoder, head=HeadConfig(pointer=pointer), train=cfg.ner),
-                     ["LOC", "ORG", "PER"], tok)
-        g.fit(train, None, runs / f"ner-{pointer}", progress=progress)
-        metrics[f"ner_{pointer}"] = {**g.evaluate(test), "head_params": count_parameters(g.model.spans)}
+        g = GPLinker(GPLinkerConfig(task="ner", encoder=cfg.encoder, head=HeadConfig(pointer=pointer), train=cfg.ner,
+                                    **best), ["LOC", "ORG", "PER"], tok)
+        fitted = g.fit(train, dev, runs / f"ner-{pointer}", progress=progress)
+        metrics[f"ner_{pointer}"] = {**g.evaluate(test), "head_params": count_parameters(g.model.spans),
+                                     "weights": fitted["weights"]}
     gp, egp = metrics["ner_gp"], metrics["ner_egp"]
     claims.append(Claim(
         claim="Efficient GlobalPointer matches GlobalPointer on NER with far fewer head parameters (posts 8373/8877: "
               "People's Daily test F1 95.51 GP vs 95.36 EGP)",
-        measured=f"MSRA subset ({len(train)} train / {len(test)} test sentences ≤ {cfg.ner_max_chars} chars), "
-                 f"from-scratch encoder, {cfg.ner.steps} steps: entity F1 GP {gp['entity/f1']:.3f} "
+        measured=f"MSRA subset ({len(train)} train / {len(dev)} dev / {len(test)} test sentences ≤ "
+                 f"{cfg.ner_max_chars} chars), "
+                 f"from-scratch encoder, {cfg.ner.steps} steps, the {'best dev' if cfg.keep_best else 'last'} weights: "
+                 f"test entity F1 GP {gp['entity/f1']:.3f} "
                  f"({gp['head_params']:,} head params), EGP {egp['entity/f1']:.3f} ({egp['head_params']:,}); "
                  "post 8926 notes GP converges faster early and EGP ends better",
         verdict="held" if egp["entity/f1"] >= gp["entity/f1"] - 0.03 and egp["head_params"] < gp["head_params"]
@@ -189,27 +200,29 @@ def reproduce(preset_name: str, out_dir: Path, cfg: GPLinkerPreset | None = None
     # 3. events on generated DuEE data
     ev_train, ev_dev = generate_events(cfg.gen_train, seed=0), generate_events(cfg.gen_dev, seed=1)
     etok = CharTokenizer.build([s.text for s in ev_train + ev_dev])
-    g = GPLinker(GPLinkerConfig(task="events", encoder=cfg.encoder, train=cfg.extract), schema.labels(), etok)
-    g.fit(ev_train, None, runs / "events", progress=progress)
-    metrics["events"] = g.evaluate(ev_dev)
+    g = GPLinker(GPLinkerConfig(task="events", encoder=cfg.encoder, train=cfg.extract, **best), schema.labels(), etok)
+    fitted = g.fit(ev_train, ev_dev, runs / "events", progress=progress)
+    metrics["events"] = {**g.evaluate(ev_dev), "weights": fitted["weights"]}
     m = metrics["events"]
     claims.append(Claim(
         claim="GPLinker extracts whole events (type, trigger, arguments) jointly with three EGP heads (8926)",
         measured=f"generated DuEE-format data ({len(ev_train)} train / {len(ev_dev)} dev): event-level F1 "
                  f"{m['event_level/f1']:.3f}, argument-level F1 {m['argument_level/f1']:.3f}, soft argument F1 "
-                 f"{m['soft_argument/f1']:.3f}",
+                 f"{m['soft_argument/f1']:.3f} ({m['weights']})",
         verdict="held" if m["event_level/f1"] >= 0.8 else "not held", figure="gplinker_f1.png"))
 
     # 4. relations on generated DuIE data
     rschema = RelationSchema.read(fixture("duie_schema.json"))
     rel_train, rel_dev = generate_relations(cfg.gen_train, seed=0), generate_relations(cfg.gen_dev, seed=1)
     rtok = CharTokenizer.build([s.text for s in rel_train + rel_dev])
-    g = GPLinker(GPLinkerConfig(task="relations", encoder=cfg.encoder, train=cfg.extract), rschema.predicates, rtok)
-    g.fit(rel_train, None, runs / "relations", progress=progress)
-    metrics["relations"] = g.evaluate(rel_dev)
+    g = GPLinker(GPLinkerConfig(task="relations", encoder=cfg.encoder, train=cfg.extract, **best), rschema.predicates,
+                 rtok)
+    fitted = g.fit(rel_train, rel_dev, runs / "relations", progress=progress)
+    metrics["relations"] = {**g.evaluate(rel_dev), "weights": fitted["weights"]}
     claims.append(Claim(
         claim="GPLinker extracts (s, p, o) triples with three GlobalPointers, overlaps included (8888)",
-        measured=f"generated DuIE-format data: (s, p, o) F1 {metrics['relations']['spo/f1']:.3f}",
+        measured=f"generated DuIE-format data: (s, p, o) F1 {metrics['relations']['spo/f1']:.3f} "
+                 f"({metrics['relations']['weights']})",
         verdict="held" if metrics["relations"]["spo/f1"] >= 0.8 else "not held", figure="gplinker_f1.png"))
 
     # 5. sparse vs dense loss
@@ -261,12 +274,12 @@ def published_claims(cfg: GPLinkerPreset, paths: dict[str, Path | None], runs: P
             train, dev = (read_duie(found[p], schema, skip_bad=True) for p in ("train", "dev"))
             labels, tcfg, epochs, steps = schema.predicates, cfg.duie, cfg.duie_epochs, cfg.duie_steps
         steps = steps or epochs * math.ceil(len(train) / tcfg.batch_size)
-        g = GPLinker.pretrained(GPLinkerConfig(task=task, max_len=cfg.max_len, train=replace(tcfg, steps=steps)),
-                                labels, encoder)
-        g.fit(train, None, runs / key.removesuffix("_dir"), progress=progress)
-        m = metrics[key.removesuffix("_dir")] = g.evaluate(dev)
+        g = GPLinker.pretrained(GPLinkerConfig(task=task, max_len=cfg.max_len, train=replace(tcfg, steps=steps),
+                                               keep_best=cfg.keep_best, eval_every=cfg.eval_every), labels, encoder)
+        fitted = g.fit(train, dev, runs / key.removesuffix("_dir"), progress=progress)
+        m = metrics[key.removesuffix("_dir")] = {**g.evaluate(dev), "weights": fitted["weights"]}
         setup = (f"{len(train)} train / {len(dev)} dev sentences, {encoder.name}, maxlen {cfg.max_len}, batch "
-                 f"{tcfg.batch_size}, lr {tcfg.lr:g}, {steps} steps; dev: ")
+                 f"{tcfg.batch_size}, lr {tcfg.lr:g}, {steps} steps; {fitted['weights']}; dev: ")
         if task == "events":
             claim.measured = setup + (f"event-level F1 {m['event_level/f1']:.4f}, argument-level F1 "
                                       f"{m['argument_level/f1']:.4f}, soft argument F1 {m['soft_argument/f1']:.4f} "

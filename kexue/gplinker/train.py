@@ -7,17 +7,22 @@ train a pretrained BERT with Adam 2e-5 for 200 (events) / 20 (relations) epochs;
 trains `TinyEncoder` from scratch with AdamW 1e-3 for a few hundred steps, so its F1s are those of a
 small model on synthetic data; `GPLinker.pretrained` (CLI `--encoder PATH`) starts from a kexue
 RoFormerV2 or an HF checkpoint instead (encoders.py). A trained run folder holds model.safetensors
-(encoder and heads), vocab.txt and gplinker.json (task, labels, model settings, the encoder's config)
-— all `load_run` needs; the checkpoint folder is never read again.
+(encoder and heads, the last step), vocab.txt and gplinker.json (task, labels, model settings, the
+encoder's config) — all `load_run` needs; the checkpoint folder is never read again. Trained with dev
+data it also holds best.safetensors and best.json: as the posts' scripts (an Evaluator callback every
+epoch that saves the weights of the best dev F1, then loads them to predict), the weights of the best
+dev evaluation, which `fit` ends with and `load_run` prefers.
 """
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from safetensors import safe_open
 from torch import Tensor
 
 from kexue.config import from_dict, override, to_dict
@@ -30,10 +35,14 @@ from kexue.gplinker.ner import decode_entities, encode_entities
 from kexue.gplinker.relations import decode_relations, encode_relations
 from kexue.nn.losses import global_pointer_crossentropy
 from kexue.train import TrainConfig, Trainer
-from kexue.train.checkpoint import load_model
+from kexue.train.checkpoint import MODEL_FILE, STATE_FILE, load_model, save_model, write_json
 
 Task = Literal["events", "relations", "ner"]
 RUN_FILE = "gplinker.json"
+BEST_FILE = "best.safetensors"  # the weights of the best dev evaluation
+BEST_RECORD = "best.json"  # its step, the metric it was chosen on, and all its dev metrics
+# the dev F1 the scripts keep the best of: duee_v1.py best_model.e.weights (event level), duie_v1.py
+SELECT = {"events": "event_level/f1", "relations": "spo/f1", "ner": "entity/f1"}
 
 
 @dataclass
@@ -44,6 +53,13 @@ class GPLinkerConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, batch_size=32, lr=1e-3, log_every=50))
     dense_loss: bool = False  # the dense multilabel CE instead of the sparse one (post 8888: 1.5× slower)
+    keep_best: bool = True  # with dev data: evaluate every eval_every steps, keep the best weights (Su's Evaluator)
+    eval_every: int = 0  # steps between those dev evaluations (replaces train.eval_every); 0 = once per epoch
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.eval_every, int) or self.eval_every < 0:
+            raise ValueError(f"GPLinkerConfig.eval_every={self.eval_every!r}: must be an integer ≥ 0 "
+                             "(0 = once per epoch)")
 
 
 class GPLinker:
@@ -57,6 +73,7 @@ class GPLinker:
             model = {"events": EventModel, "relations": RelationModel, "ner": NERModel}[cfg.task](
                 enc, len(labels), cfg.head)
         self.model = model
+        self.weights = "fresh"  # which weights the model holds (set by fit and load_run)
 
     @classmethod
     def pretrained(cls, cfg: GPLinkerConfig, labels: list, path: str | Path) -> "GPLinker":
@@ -143,7 +160,7 @@ class GPLinker:
         if self.cfg.task == "events":
             pred = self.predict(texts, trigger=False)  # as duee_v1.py's evaluate
             gold = [s.events for s in samples]
-            return {**event_prf(pred, gold), **soft_argument_prf(pred, gold)}
+            return {**event_prf(pred, gold), **soft_argument_prf(pred, gold, [s.aliases for s in samples])}
         if self.cfg.task == "relations":
             m = set_prf(self.predict(texts), [s.spo() for s in samples])
             return {f"spo/{k}": v for k, v in m.items()}
@@ -153,15 +170,34 @@ class GPLinker:
     # -- runs --------------------------------------------------------------------------------------
     def fit(self, train: list, dev: list | None, out_dir: str | Path, progress: bool = False,
             resume: bool = False) -> dict[str, Any]:
+        """Train on `train`. With `dev` and cfg.keep_best, as the posts' Evaluator: evaluate on dev every
+        cfg.eval_every steps (0: once per epoch) and at the last step, keep the weights of the best
+        SELECT[task] F1 in best.safetensors (a tie goes to the later step, as their `>=`) with best.json,
+        and end holding them (the scripts load best_model.weights to predict). The summary's `weights`
+        says which weights the model holds, `best` the best evaluation (None without one)."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.save_meta(out_dir)
+        keep = bool(dev) and self.cfg.keep_best
+        tcfg = self.cfg.train
+        if keep:
+            # the scripts' epoch in steps: ⌈|train| / batch_size⌉ (bert4keras also yields the short last batch)
+            tcfg = replace(tcfg, eval_every=self.cfg.eval_every or math.ceil(len(train) / tcfg.batch_size))
         eval_fn = (lambda model: self.evaluate(dev)) if dev else None
-        trainer = Trainer(self.model, self.cfg.train, train, lambda m, b: self.loss(m, b), out_dir,
-                          collate_fn=self.collate, eval_fn=eval_fn, run_config=self.cfg, progress=progress)
+        continuing = resume and (out_dir / STATE_FILE).is_file()
+        keeper = BestWeights(out_dir, SELECT[self.cfg.task], read_best(out_dir) if continuing else None)
+        trainer = Trainer(self.model, tcfg, train, lambda m, b: self.loss(m, b), out_dir, collate_fn=self.collate,
+                          eval_fn=eval_fn, on_eval=keeper if keep else None, run_config=self.cfg, progress=progress)
+        if trainer.is_main and not continuing:  # a new run: an earlier run's best is not this run's
+            for name in (BEST_FILE, BEST_RECORD):
+                (out_dir / name).unlink(missing_ok=True)
         summary = trainer.fit(resume=resume)
         self.model = trainer.model
-        return summary
+        best = read_best(out_dir) if keep else None
+        if best is not None:
+            load_model(self.model, out_dir / BEST_FILE)
+        self.weights = describe_weights(out_dir, best)
+        return {**summary, "weights": self.weights, "best": best}
 
     def save_meta(self, out_dir: Path) -> None:
         self.tokenizer.save(out_dir / "vocab.txt")
@@ -169,14 +205,62 @@ class GPLinker:
                                                    ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def load_run(run_dir: str | Path, device: str = "cpu") -> GPLinker:
-    """A trained run folder (gplinker.json, vocab.txt, model.safetensors) → GPLinker, strictly loaded
-    (a pretrained encoder is rebuilt from its config in gplinker.json; its weights are in the run's file)."""
+def load_run(run_dir: str | Path, device: str = "cpu", last: bool = False) -> GPLinker:
+    """A trained run folder (gplinker.json, vocab.txt, best.safetensors or model.safetensors) → GPLinker,
+    strictly loaded: the best dev weights when the run kept them, else (or with last=True) the last step's.
+    `.weights` says which. A pretrained encoder is rebuilt from its config in gplinker.json; its weights
+    are in the run's file."""
     run_dir = Path(run_dir)
     g = rebuild_run(run_dir)
-    load_model(g.model, run_dir)
+    best = None if last else read_best(run_dir)
+    load_model(g.model, run_dir / BEST_FILE if best is not None else run_dir)
+    g.weights = describe_weights(run_dir, best)
     g.model.to(device).eval()
     return g
+
+
+class BestWeights:
+    """The Trainer's on_eval hook that keeps the weights of the best dev `metric` (duee_v1.py's Evaluator):
+    best.safetensors, written atomically with its step, metric and value in the file's metadata (what
+    read_best trusts), and best.json beside it with all the metrics of that evaluation."""
+
+    def __init__(self, out_dir: Path, metric: str, best: dict[str, Any] | None = None):
+        self.out_dir, self.metric, self.best = out_dir, metric, best
+
+    def __call__(self, trainer: Trainer, metrics: dict[str, float]) -> dict[str, Any]:
+        key = next((k for k in (f"eval_ema/{self.metric}", f"eval/{self.metric}") if k in metrics), None)
+        if key is None:
+            raise ValueError(f"keep_best: the dev evaluation has no {self.metric} (got {', '.join(metrics)}); "
+                             "set keep_best=false")
+        # the scripts' `if f1 >= best_f1`: a tie goes to the later step
+        if self.best is None or metrics[key] >= self.best["value"]:
+            self.best = {"step": trainer.step, "metric": key, "value": metrics[key], "metrics": metrics}
+            save_model(trainer.model, self.out_dir / BEST_FILE,
+                       {"step": str(trainer.step), "metric": key, "value": repr(metrics[key])})
+            write_json(self.out_dir / BEST_RECORD, self.best)
+        return {"best/step": self.best["step"], "best/f1": self.best["value"]}
+
+
+def read_best(run_dir: str | Path) -> dict[str, Any] | None:
+    """{step, metric, value} of a run's best.safetensors, from the file's own metadata; None without one."""
+    file = Path(run_dir) / BEST_FILE
+    if not file.is_file():
+        return None
+    with safe_open(str(file), framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+    if not {"step", "metric", "value"} <= meta.keys():
+        raise ValueError(f"{file}: no step/metric/value in its metadata; not written by `kexue gplinker` "
+                         "training (delete it to use model.safetensors)")
+    return {"step": int(meta["step"]), "metric": meta["metric"], "value": float(meta["value"])}
+
+
+def describe_weights(run_dir: Path, best: dict[str, Any] | None) -> str:
+    """One line naming the weights a model holds, e.g. for the command line's output."""
+    if best is not None:
+        return f"{BEST_FILE} (best dev {best['metric']} {best['value']:.4f} at step {best['step']})"
+    with safe_open(str(Path(run_dir) / MODEL_FILE), framework="pt", device="cpu") as f:
+        step = (f.metadata() or {}).get("step", "?")
+    return f"{MODEL_FILE} (the last step, {step})"
 
 
 def rebuild_run(run_dir: str | Path, sets: list[str] | None = None) -> GPLinker:

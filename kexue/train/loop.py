@@ -8,8 +8,8 @@ One optimizer step, for step t = 0, 1, ...:
   3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py)
   4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
      averaged over the steps since the last record and over ranks), eval_fn on rank 0 (with the EMA
-     weights swapped in when EMA is on; its keys then read `eval_ema/...`, else `eval/...`), and an
-     atomic checkpoint (checkpoint.py).
+     weights swapped in when EMA is on; its keys then read `eval_ema/...`, else `eval/...`) and the
+     on_eval hook, and an atomic checkpoint (checkpoint.py).
 
 Choices that differ from common practice:
   - `fit()` seeds python, numpy and torch with cfg.seed + rank, so the same settings give the same
@@ -59,7 +59,10 @@ class Trainer:
     extra metrics are logged beside it (every rank must return the same names). eval_fn(model) gets
     the unwrapped model on rank 0 and returns {name: float}. count_tokens(batch) -> int, when given,
     adds tokens/s to the summary. on_step(trainer, step) is called after every optimizer step, once
-    its record and checkpoint are written. find_unused_parameters is passed to DDP (for models whose
+    its record and checkpoint are written. on_eval(trainer, metrics) is called on rank 0 right after
+    each eval_fn, with the metrics as logged (`eval/...` or `eval_ema/...`) and the evaluated weights
+    (the EMA shadow when EMA is on) still in trainer.model, e.g. to keep the best of them; a dict it
+    returns is added to that step's record. find_unused_parameters is passed to DDP (for models whose
     forward leaves some parameters out).
     """
 
@@ -69,7 +72,9 @@ class Trainer:
                  eval_fn: Callable[[nn.Module], dict[str, float]] | None = None, run_config: Any = None,
                  progress: bool = True, print_summary: bool = False, device: str | torch.device | None = None,
                  count_tokens: Callable[[Any], int] | None = None,
-                 on_step: Callable[[Trainer, int], None] | None = None, find_unused_parameters: bool = False):
+                 on_step: Callable[[Trainer, int], None] | None = None,
+                 on_eval: Callable[[Trainer, dict[str, float]], dict[str, Any] | None] | None = None,
+                 find_unused_parameters: bool = False):
         cfg.check()
         self.cfg = cfg
         self.rank, self.world_size, self.device = init_distributed(device)
@@ -79,7 +84,7 @@ class Trainer:
         self.is_main = self.rank == 0
         self.out_dir = Path(out_dir)
         self.train_data, self.loss_fn, self.eval_fn = train_data, loss_fn, eval_fn
-        self.collate_fn, self.count_tokens, self.on_step = collate_fn, count_tokens, on_step
+        self.collate_fn, self.count_tokens, self.on_step, self.on_eval = collate_fn, count_tokens, on_step, on_eval
         if not (run_config is None or dataclasses.is_dataclass(run_config) or isinstance(run_config, dict)):
             raise TypeError(f"run_config must be a dataclass instance (or a dict), not {type(run_config).__name__}")
         self.run_config, self.progress, self.print_summary = run_config, progress, print_summary
@@ -251,21 +256,24 @@ class Trainer:
         return {"loss": self._window["loss"].cpu(), "grad_norm": self._window["grad_norm"].cpu(),
                 "extras": dict(self._window_extras), "steps": self._window_steps}
 
-    def _evaluate(self) -> dict[str, float]:
+    def _evaluate(self) -> dict[str, Any]:
         if self.eval_fn is None or not self.is_main:
             return {}
         saved = rng_state()
         prefix = "eval_ema/" if self.ema is not None else "eval/"
+        extra = None
         try:
             with self.ema.applied(self._model) if self.ema is not None else nullcontext():
                 out = self.eval_fn(self._model)
+                if not isinstance(out, dict):
+                    raise TypeError(f"eval_fn must return a dict of name → float; got {type(out).__name__}")
+                self._last_eval = {prefix + k: float(v) for k, v in out.items()}
+                if self.on_eval is not None:  # while the evaluated weights are still in the model
+                    extra = self.on_eval(self, dict(self._last_eval))
         finally:
             set_rng_state(saved)
             self._model.train()
-        if not isinstance(out, dict):
-            raise TypeError(f"eval_fn must return a dict of name → float; got {type(out).__name__}")
-        self._last_eval = {prefix + k: float(v) for k, v in out.items()}
-        return self._last_eval
+        return {**self._last_eval, **(extra or {})}
 
     def _seconds(self) -> float:
         return self._elapsed_before + time.perf_counter() - self._t0

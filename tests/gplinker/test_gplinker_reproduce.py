@@ -12,6 +12,10 @@ def test_reproduce_smoke(tmp_path):
         assert (tmp_path / f).is_file()
     assert {"event_level/f1", "argument_level/f1", "soft_argument/f1"} <= r.metrics["events"].keys()
     assert (tmp_path / "gplinker" / "runs" / "events" / "model.safetensors").is_file()
+    # every training run picked its best dev weights, as the posts' Evaluator does
+    for run in ("ner-gp", "ner-egp", "events", "relations"):
+        assert (tmp_path / "gplinker" / "runs" / run / "best.safetensors").is_file()
+    assert r.metrics["events"]["weights"].startswith("best.safetensors")
 
 
 def test_time_losses_reports_both():

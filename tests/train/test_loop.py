@@ -225,3 +225,28 @@ def test_to_device_keeps_containers():
     moved = to_device(batch, torch.device("cpu"))
     assert isinstance(moved["b"], Pair) and moved["b"].y == 3 and moved["a"][1][1] == "text"
     assert isinstance(moved["a"], list) and isinstance(moved["a"][1], tuple)
+
+
+def test_on_eval_sees_the_evaluated_weights_and_adds_to_the_record(tmp_path):
+    """on_eval runs after each eval_fn with the logged metrics and the weights eval_fn saw (here θ̄)."""
+    seen_eval, seen_hook = [], []
+
+    def eval_fn(m):
+        seen_eval.append(m[0].weight.detach().clone())
+        return {"score": float(len(seen_eval))}
+
+    def on_eval(trainer, metrics):
+        seen_hook.append((trainer.step, metrics, trainer.model[0].weight.detach().clone()))
+        return {"best/step": trainer.step}
+
+    cfg = TrainConfig(steps=6, batch_size=8, lr=0.05, log_every=3, eval_every=2, ema=0.5)
+    trainer = Trainer(mlp(), cfg, regression(), mse, tmp_path, eval_fn=eval_fn, on_eval=on_eval, progress=False,
+                      device="cpu")
+    trainer.fit()
+    assert [s for s, _, _ in seen_hook] == [2, 4, 6]
+    assert [m for _, m, _ in seen_hook] == [{"eval_ema/score": 1.0}, {"eval_ema/score": 2.0}, {"eval_ema/score": 3.0}]
+    for w_eval, (_, _, w_hook) in zip(seen_eval, seen_hook):
+        assert torch.equal(w_eval, w_hook)
+    assert not torch.equal(seen_hook[-1][2], trainer.model[0].weight)  # θ came back after the hook
+    records = {r["step"]: r for r in read_metrics(tmp_path)}
+    assert [records[s].get("best/step") for s in (2, 3, 4, 6)] == [2, None, 4, 6]
