@@ -5,6 +5,7 @@ Each topic adds its own sub-commands from `kexue/<topic>/cli.py` (a `typer.Typer
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -60,7 +61,18 @@ def reproduce(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as e:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            raise
+        from kexue.train import leave_and_exit
+
+        if isinstance(e.code, str):  # SystemExit("message"): print it as Python would
+            print(e.code, file=sys.stderr)
+        leave_and_exit(e.code if isinstance(e.code, int) else 0 if e.code is None else 1)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ checkpoint trained with one convention needs its q/k columns permuted to run wit
 Where we depart: nothing in the formula. `offset` shifts the positions (a stream that has already
 seen `offset` tokens rotates its next n by offset..offset+n−1), which the post does not need. The
 angles m·θ_k are computed in float64 so that large positions keep their precision, then stored in
-float32 (or float64 for float64 inputs).
+float32 (or float64 for float64 inputs). float32/float64 inputs are rotated as what the formula is, the
+complex product z_k · e^{i mθ_k} with z_k = x_2k + i x_2k+1 (one kernel, no split and restack of the
+pairs); float16/bfloat16, which have no complex type, and torch.compile, which fuses the real formula
+but generates no code for complex numbers, take the real formula above.
 """
 from __future__ import annotations
 
@@ -80,6 +83,14 @@ def rope_tables(length: int, d: int, base: float, device: torch.device | None = 
 
 def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """Rotates interleaved pairs (x_2k, x_2k+1) of x [..., n, d] by the angles behind cos, sin [n, d/2]."""
+    # (under torch.compile the real formula below, which inductor fuses; it has no complex codegen)
+    if x.dtype in (torch.float32, torch.float64) and not torch.compiler.is_compiling():
+        # a pair is the complex number z_k = x_2k + i x_2k+1, and the rotation is z_k · e^{i mθ_k}:
+        # (x_2k + i x_2k+1)(cos + i sin) = (x_2k cos − x_2k+1 sin) + i (x_2k+1 cos + x_2k sin)
+        # one complex multiply instead of the six real passes, the split and the stack below
+        z = torch.view_as_complex(_pairs(x))
+        return torch.view_as_real(z * torch.complex(cos.to(x.dtype), sin.to(x.dtype))).flatten(-2)
+    # float16 / bfloat16 have no complex type: the same formula on the real pairs
     x_pairs = x.unflatten(-1, (-1, 2))
     x_even, x_odd = x_pairs[..., 0], x_pairs[..., 1]
     cos, sin = cos.to(x.dtype), sin.to(x.dtype)
@@ -87,3 +98,11 @@ def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     y_even = x_even * cos - x_odd * sin
     y_odd = x_odd * cos + x_even * sin
     return torch.stack((y_even, y_odd), dim=-1).flatten(-2)
+
+
+def _pairs(x: Tensor) -> Tensor:
+    """x [..., d] as [..., d/2, 2], copied first when its layout cannot be viewed as complex numbers."""
+    pairs = x.unflatten(-1, (-1, 2))
+    viewable = (pairs.stride(-1) == 1 and pairs.storage_offset() % 2 == 0
+                and all(s % 2 == 0 for s in pairs.stride()[:-1]))
+    return pairs if viewable else pairs.contiguous()

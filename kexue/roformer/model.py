@@ -18,7 +18,10 @@ bert4keras does with mask_zero (JunnYu's port attends to everything unless given
 
 Where we depart: nothing in the math. The embedding dropout comes before the norm as in bert4keras
 (JunnYu's port puts it after; the two agree in eval mode). Under bf16 autocast the norms' statistics
-stay in float32 (kexue/nn/norm.py).
+stay in float32 (kexue/nn/norm.py). Only the arithmetic is arranged for speed: dropout draws its
+Bernoulli(1 − p) masks with kexue.nn.attention.drop (faster on the CPU than F.dropout), an unpadded
+batch gets no attention mask at all, and the tied head's backward is written out (`_TiedHead`) so
+that the embedding's two gradients sum in place.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kexue.nn.attention import MultiHeadAttention
+from kexue.nn.attention import Dropout, MultiHeadAttention
 from kexue.nn.norm import RMSNorm
 from kexue.roformer.config import RoFormerV2Config
 
@@ -57,7 +60,7 @@ class RoFormerV2(nn.Module):
 
     def mlm_logits(self, h: Tensor) -> Tensor:
         # logits = h E_tokenᵀ (+ b in the bert variant)
-        logits = F.linear(h, self.embeddings.token.weight)
+        logits = _TiedHead.apply(h, self.embeddings.token.weight)
         return logits if self.mlm_bias is None else logits + self.mlm_bias
 
     def attention_mask(self, ids: Tensor, mask: Tensor | None) -> Tensor | None:
@@ -71,7 +74,8 @@ class RoFormerV2(nn.Module):
         if mask.dim() == 2:
             if mask.shape != ids.shape:
                 raise ValueError(f"mask {tuple(mask.shape)} must have the shape of ids {tuple(ids.shape)}")
-            return mask[:, None, None, :]
+            # nothing padded: no mask at all, which lets attention take its unmasked (faster) kernel
+            return None if bool(mask.all()) else mask[:, None, None, :]
         return mask
 
     def set_alpha(self, alpha: float) -> None:
@@ -92,17 +96,15 @@ class Embeddings(nn.Module):
         self.token = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.segment = nn.Embedding(cfg.segment_vocab_size, cfg.hidden_size)
         self.position = nn.Embedding(cfg.max_position, cfg.hidden_size) if cfg.position == "learned" else None
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.norm = make_norm(cfg)
 
     def forward(self, ids: Tensor, segment_ids: Tensor | None = None) -> Tensor:
         if int(ids.max()) >= self.cfg.vocab_size or int(ids.min()) < 0:
             raise ValueError(f"token ids must lie in [0, {self.cfg.vocab_size}), got [{int(ids.min())}, "
                              f"{int(ids.max())}]; is the tokenizer's vocabulary the model's?")
-        if segment_ids is None:
-            segment_ids = torch.zeros_like(ids)
-        # e = E_token[ids] + E_segment[segment_ids]
-        e = self.token(ids) + self.segment(segment_ids)
+        # e = E_token[ids] + E_segment[segment_ids]   (no segment_ids: all 0, one row added to every token)
+        e = self.token(ids) + (self.segment.weight[0] if segment_ids is None else self.segment(segment_ids))
         if self.position is not None:
             n = ids.shape[1]
             if n > self.cfg.max_position:
@@ -122,13 +124,13 @@ class Block(nn.Module):
         self.attention_norm = make_norm(cfg)
         self.ffn = FeedForward(cfg)
         self.ffn_norm = make_norm(cfg)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, alpha: float = 1.0) -> Tensor:
-        # x = Norm(x + α·Drop(MHA(x)))
-        x = self.attention_norm(x + alpha * self.dropout(self.attention(x, mask)))
+        # x = Norm(x + α·Drop(MHA(x)))   (torch.add's alpha: the scaled sum in one pass)
+        x = self.attention_norm(torch.add(x, self.dropout(self.attention(x, mask)), alpha=alpha))
         # x = Norm(x + α·Drop(FFN(x)))
-        return self.ffn_norm(x + alpha * self.dropout(self.ffn(x)))
+        return self.ffn_norm(torch.add(x, self.dropout(self.ffn(x)), alpha=alpha))
 
 
 class FeedForward(nn.Module):
@@ -141,6 +143,33 @@ class FeedForward(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         # FFN(x) = W₂ act(W₁ x)
         return self.outer(self.act(self.inner(x)))
+
+
+class _TiedHead(torch.autograd.Function):
+    """logits = h Eᵀ through the tied embedding E, with its gradient ∂L/∂E = gᵀ h as a fresh tensor.
+
+    Autograd's own F.linear hands E a transposed view of gᵀ h, which the lookup's gradient E_token[ids]
+    cannot be added to in place: every step would allocate and fill another [V, H] tensor. Under autocast
+    the product runs in the autocast dtype, as F.linear's does, and the gradients are cast back.
+    """
+
+    @staticmethod
+    def forward(ctx, h: Tensor, weight: Tensor) -> Tensor:
+        ctx.save_for_backward(h, weight)
+        return F.linear(h, weight)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        h, weight = ctx.saved_tensors
+        g = grad.reshape(-1, grad.shape[-1])
+        grad_h = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            # ∂L/∂h = g E
+            grad_h = (g @ weight.to(g.dtype)).reshape(h.shape).to(h.dtype)
+        if ctx.needs_input_grad[1]:
+            # ∂L/∂E = gᵀ h
+            grad_weight = (g.t() @ h.reshape(-1, h.shape[-1]).to(g.dtype)).to(weight.dtype)
+        return grad_h, grad_weight
 
 
 def make_norm(cfg: RoFormerV2Config) -> nn.Module:

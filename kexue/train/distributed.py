@@ -9,6 +9,7 @@ nothing is distributed. The process group is left open for further Trainers in t
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import torch
@@ -39,6 +40,24 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
 def cleanup_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def leave_and_exit(status: int = 0) -> None:
+    """End a torchrun worker: the ranks leave the process group together, then the process exits.
+
+    Under torchrun a gloo rank of torch 2.13 now and then aborts in the interpreter's teardown
+    ("terminate called without an active exception", exit −6) after all its work is written, which
+    torchrun then reports as a failed run. So after the group is destroyed this leaves through
+    os._exit, past that teardown; streams are flushed first. Without a process group it only exits.
+    """
+    if dist.is_available() and dist.is_initialized():
+        if status == 0:
+            dist.barrier()  # a failed rank would never arrive: only successful ranks wait
+        dist.destroy_process_group()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    raise SystemExit(status)
 
 
 def world() -> tuple[int, int]:

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from kexue.nn.attention import (MultiHeadAttention, attention, backward_mask, bidirectional_mask, causal_mask,
-                                combine, mixed_mask, naive_attention, padding_mask, prefix_mask)
+from kexue.nn.attention import (Dropout, MultiHeadAttention, attention, backward_mask, bidirectional_mask,
+                                causal_mask, combine, drop, mixed_mask, naive_attention, padding_mask, prefix_mask)
 
 B, N, HEADS, HIDDEN = 2, 7, 4, 16
 
@@ -140,3 +140,50 @@ def test_dropout_only_in_training_and_bad_mask_dtype():
         mha(x, mask=causal_mask(N).float())
     with pytest.raises(ValueError, match="head_size"):
         MultiHeadAttention(10, 4)
+
+
+def test_drop_is_inverted_bernoulli_dropout():
+    torch.manual_seed(4)
+    p, x = 0.1, torch.ones(400_000)
+    y = drop(x, p)
+    kept = y != 0
+    # m_i ~ Bernoulli(1 − p): kept fraction within 4σ, kept values exactly 1 / (1 − p), so E[y] = x
+    assert abs(kept.float().mean().item() - (1 - p)) < 4 * math.sqrt(p * (1 - p) / x.numel())
+    assert torch.all(y[kept] == torch.tensor(1 / (1 - p)))
+    assert drop(x, p, training=False) is x and drop(x, 0.0) is x
+    assert torch.all(drop(x, 1.0) == 0)
+    half = drop(x.to(torch.bfloat16), p)  # half precision goes through F.dropout
+    assert half.dtype == torch.bfloat16 and 0.85 < (half != 0).float().mean().item() < 0.95
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        drop(x, 1.5)
+    # the module form follows train/eval
+    layer = Dropout(0.5)
+    assert not torch.equal(layer(x), x)
+    assert layer.eval()(x) is x
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
+@pytest.mark.parametrize("name", ["none", "causal", "padding", "prefix_batch", "fully_masked_rows"])
+def test_dropout_on_the_cpu_is_the_formula_with_its_keep_mask(name, dtype, tol):
+    # Drop(softmax(QKᵀ/√d + M)) V with m_ij = [u_ij ≥ p], u drawn once of shape [b, h, n, n]
+    p = 0.3
+    mask = None if name == "none" else MASKS[name]()
+    torch.manual_seed(5)
+    q, k, v = (torch.randn(B, HEADS, N, 8, dtype=dtype, requires_grad=True) for _ in range(3))
+    g = torch.randn(B, HEADS, N, 8, dtype=dtype)
+    torch.manual_seed(6)
+    out = attention(q, k, v, mask, dropout=p)
+    grads = torch.autograd.grad((out * g).sum(), (q, k, v))
+    torch.manual_seed(6)
+    keep = torch.empty(B, HEADS, N, N, dtype=dtype).uniform_() >= p
+    full = torch.ones(N, N, dtype=torch.bool) if mask is None else torch.broadcast_to(mask, (B, HEADS, N, N))
+    seen = full.any(-1, keepdim=True)
+    scores = (q @ k.transpose(-1, -2) / math.sqrt(8)).masked_fill(~(full | ~seen), float("-inf"))
+    expected = ((torch.softmax(scores, -1) * keep / (1 - p)) @ v).masked_fill(~seen, 0.0)
+    expected_grads = torch.autograd.grad((expected * g).sum(), (q, k, v))
+    torch.testing.assert_close(out, expected, rtol=0, atol=tol)
+    for got, want in zip(grads, expected_grads):
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, want, rtol=0, atol=tol)
+    # and with p → 0 it is attention without dropout
+    torch.testing.assert_close(attention(q, k, v, mask, dropout=1e-12), attention(q, k, v, mask), rtol=0, atol=tol * 10)

@@ -1,6 +1,7 @@
 """RMSNorm (kexue.fm/archives/8998): y = x / sqrt(mean(x²) + ε) · g."""
 import math
 
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
@@ -64,3 +65,54 @@ def test_wrong_dim_raises():
         assert "dim 8" in str(e)
     else:
         raise AssertionError("wrong last dimension accepted")
+
+
+def _autograd_formula(x, eps):
+    # y = x / sqrt(mean(x²) + ε), differentiated by autograd
+    return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
+@pytest.mark.parametrize("eps", [1e-12, 1e-2])
+def test_written_out_backward_equals_autograd_of_the_formula(dtype, tol, eps):
+    # ∂L/∂x = r · (g − y · mean(g · y)), r = 1/sqrt(mean(x²) + ε): the same as autograd's, ε included
+    torch.manual_seed(0)
+    x0 = torch.randn(3, 5, 24, dtype=dtype) * torch.linspace(0.5, 4.0, 5, dtype=dtype)[:, None]
+    g = torch.randn(3, 5, 24, dtype=dtype)
+    for gain in (False, True):
+        norm = RMSNorm(24, eps=eps, gain=gain).to(dtype)
+        if gain:
+            with torch.no_grad():
+                norm.gain.uniform_(0.5, 2.0)
+        x, x_ref = x0.clone().requires_grad_(), x0.clone().requires_grad_()
+        y = norm(x)
+        expected = _autograd_formula(x_ref, eps) * (norm.gain.detach() if gain else 1.0)
+        torch.testing.assert_close(y, expected, rtol=0, atol=tol)
+        (y * g).sum().backward()
+        (expected * g).sum().backward()
+        torch.testing.assert_close(x.grad, x_ref.grad, rtol=0, atol=tol)
+        if gain:
+            torch.testing.assert_close(norm.gain.grad, (g * _autograd_formula(x0, eps)).sum((0, 1)), rtol=tol, atol=tol)
+    assert torch.autograd.gradcheck(lambda t: RMSNorm(24, eps=eps, gain=False)(t), x0.double().requires_grad_())
+
+
+def test_float32_gradient_is_as_accurate_as_autograds_at_any_scale():
+    # against float64: the error relative to each row's largest gradient stays at float32 rounding
+    torch.manual_seed(1)
+    x0 = torch.randn(64, 384) * torch.logspace(-3, 1, 64)[:, None]
+    g = torch.randn(64, 384)
+    x64 = x0.double().requires_grad_()
+    (_autograd_formula(x64, 1e-12) * g.double()).sum().backward()
+    x = x0.clone().requires_grad_()
+    (RMSNorm(384, gain=False)(x) * g).sum().backward()
+    row_max = x64.grad.abs().amax(dim=-1, keepdim=True)
+    assert ((x.grad.double() - x64.grad) / row_max).abs().max() < 1e-6
+
+
+def test_half_precision_gradients_flow_through_float32():
+    x = (torch.randn(4, 32) * 300).to(torch.bfloat16).requires_grad_()
+    RMSNorm(32, gain=False)(x).float().sum().backward()
+    assert x.grad.dtype == torch.bfloat16 and torch.isfinite(x.grad).all()
+    x32 = x.detach().float().requires_grad_()
+    _autograd_formula(x32, 1e-12).sum().backward()
+    torch.testing.assert_close(x.grad.float(), x32.grad.to(torch.bfloat16).float(), rtol=1e-2, atol=1e-4)

@@ -1,10 +1,11 @@
 """RoPE (kexue.fm/archives/8265): interleaved pair rotation, relative positions, streaming offsets."""
 import math
 
+import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from kexue.nn.rope import RoPE, apply_rope
+from kexue.nn.rope import RoPE, apply_rope, rope_tables
 
 
 def test_one_pair_is_a_hand_written_2x2_rotation():
@@ -96,3 +97,44 @@ def test_bad_head_size_and_offset_raise():
         assert "head_size 8" in str(e)
     else:
         raise AssertionError("mismatched last dimension accepted")
+
+
+def _real_formula(x, cos, sin):
+    # y_2k = x_2k cos − x_2k+1 sin ;  y_2k+1 = x_2k+1 cos + x_2k sin, written out on the real pairs
+    even, odd = x[..., 0::2], x[..., 1::2]
+    y = torch.empty_like(x)
+    y[..., 0::2] = even * cos - odd * sin
+    y[..., 1::2] = odd * cos + even * sin
+    return y
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-6), (torch.float64, 1e-12)])
+def test_complex_multiply_equals_the_real_rotation_with_gradients(dtype, tol):
+    # float32/float64 rotate as z_k · e^{i mθ_k}; the same numbers and gradients as the real formula
+    torch.manual_seed(0)
+    d, n, offset = 16, 40, 5
+    cos, sin = rope_tables(offset + n, d, 10000.0, dtype=dtype)
+    cos, sin = cos[offset:], sin[offset:]
+    base = torch.randn(2, n, 3, 2 * d, dtype=dtype)
+    # [2, 3, n, d] three ways: contiguous, a transposed view (as attention's q, k), and every other
+    # coordinate (a layout that cannot be viewed as complex numbers without a copy)
+    layouts = {"contiguous": lambda t: t[..., :d].transpose(1, 2).contiguous(),
+               "transposed": lambda t: t[..., d:].transpose(1, 2),
+               "strided": lambda t: t[..., 0::2].transpose(1, 2)}
+    g = torch.randn(2, 3, n, d, dtype=dtype)
+    for name, layout in layouts.items():
+        x, x_ref = base.clone().requires_grad_(), base.clone().requires_grad_()
+        y, expected = RoPE(d)(layout(x), offset=offset), _real_formula(layout(x_ref), cos, sin)
+        torch.testing.assert_close(y, expected, rtol=0, atol=tol, msg=name)
+        torch.testing.assert_close(apply_rope(layout(base), offset=offset), expected.detach(), rtol=0, atol=tol)
+        (y * g).sum().backward()
+        (expected * g).sum().backward()
+        torch.testing.assert_close(x.grad, x_ref.grad, rtol=0, atol=tol, msg=name)
+
+
+def test_half_precision_keeps_the_real_path():
+    x = torch.randn(2, 9, 8)
+    for dtype in (torch.bfloat16, torch.float16):
+        y = apply_rope(x.to(dtype), offset=3)
+        assert y.dtype == dtype
+        torch.testing.assert_close(y.float(), apply_rope(x, offset=3), rtol=0, atol=3e-2)

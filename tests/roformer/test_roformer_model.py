@@ -135,3 +135,66 @@ def test_bad_config_and_ids_are_clear_errors():
         preset("huge")
     with pytest.raises(ValueError, match="token ids"):
         RoFormerV2(TINY)(torch.tensor([[1, 99]]))
+
+
+def test_unpadded_mask_is_no_mask_in_eval_and_training():
+    # an all-True mask becomes None (attention's unmasked kernel); the same numbers as passing the
+    # mask through the masked path ([b, 1, 1, n] masks are used as given), with dropout too
+    cfg = RoFormerV2Config(vocab_size=50, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64)
+    model = RoFormerV2(cfg)
+    ids = torch.randint(5, 50, (2, 9))
+    full = torch.ones(2, 9, dtype=torch.bool)
+    assert model.attention_mask(ids, full) is None and model.attention_mask(ids, None) is None
+    assert model.attention_mask(ids, full[:, None, None, :]) is not None
+    for train in (False, True):
+        model.train(train)
+        outs = []
+        for mask in (None, full, full[:, None, None, :]):
+            torch.manual_seed(7)
+            outs.append(model(ids, mask=mask))
+        torch.testing.assert_close(outs[1], outs[0], rtol=0, atol=0)
+        torch.testing.assert_close(outs[2], outs[0], rtol=0, atol=1e-6)
+    # and a padded row still masks: position 8 of row 0 must not matter
+    model.eval()
+    padded = full.clone()
+    padded[0, 8] = False
+    other = ids.clone()
+    other[0, 8] = 7 if ids[0, 8] != 7 else 8
+    torch.testing.assert_close(model(ids, mask=padded)[0, :8], model(other, mask=padded)[0, :8], rtol=0, atol=1e-6)
+
+
+def test_tied_head_gradients_are_autograds():
+    # logits = h Eᵀ through the tied embedding; ∂L/∂E sums the head's gᵀh and the lookup's gradient
+    torch.manual_seed(8)
+    model = RoFormerV2(TINY).train()
+    ids = torch.randint(5, 50, (2, 7))
+    h = model(ids)
+    g = torch.randn(2, 7, 50)
+    (model.mlm_logits(h) * g).sum().backward()
+    got = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    h = model(ids)
+    (torch.nn.functional.linear(h, model.embeddings.token.weight) * g).sum().backward()
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(got[n], p.grad, rtol=0, atol=1e-6, msg=n)
+    assert got["embeddings.token.weight"].is_contiguous()
+    # under bf16 autocast the product runs in bf16 and the gradients come back in the parameters' dtype
+    model.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model.mlm_logits(model(ids))
+    assert logits.dtype == torch.bfloat16
+    logits.float().sum().backward()
+    assert model.embeddings.token.weight.grad.dtype == torch.float32
+
+
+def test_residual_alpha_and_default_segments_are_the_formula():
+    torch.manual_seed(9)
+    block = Block(TINY).eval()
+    x = torch.randn(2, 5, 32)
+    norm = RMSNorm(32, gain=False)
+    # x' = Norm(x + α MHA(x)); out = Norm(x' + α FFN(x'))
+    y = norm(x + 0.3 * block.attention(x))
+    torch.testing.assert_close(block(x, None, alpha=0.3), norm(y + 0.3 * block.ffn(y)), rtol=0, atol=1e-6)
+    model = RoFormerV2(TINY).eval()
+    ids = torch.randint(5, 50, (2, 6))
+    assert torch.equal(model(ids), model(ids, segment_ids=torch.zeros_like(ids)))

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from kexue.train import TrainConfig, Trainer, cleanup_distributed
+from kexue.train import TrainConfig, Trainer, leave_and_exit
 
 
 def main() -> None:
@@ -58,7 +58,7 @@ def main() -> None:
                       log_every=args.log_every, eval_every=7, ckpt_every=args.ckpt_every, seed=11)
     Trainer(model, cfg, TensorDataset(x, y), loss_fn, args.out, eval_fn=eval_fn, progress=False, device=args.device,
             on_step=on_step).fit(resume=args.resume)
-    cleanup_distributed()
+    leave_and_exit(0)
 
 
 if __name__ == "__main__":
