@@ -14,8 +14,8 @@ import sys
 import pytest
 import torch
 
-from kexue.train.checkpoint import read_safetensors
 from kexue.train.progress import read_metrics
+from tests.runs import assert_same_run
 
 COMMON = ["lru", "train", "--task", "copy", "--preset", "smoke", "--no-progress",
           "--set", "train.steps=4", "--set", "train.log_every=1", "--set", "train.batch_size=16",
@@ -50,16 +50,8 @@ def test_two_processes_equal_one_with_layer_norm(tmp_path):
     norm = ("--set", "model.norm=layer")
     one, two = _launch(tmp_path / "one", 1, *norm), _launch(tmp_path / "two", 2, *norm)
     _finish(one, two)
-    m1, m2 = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")
-    assert [r["step"] for r in m1] == [r["step"] for r in m2] == [1, 2, 3, 4]
-    for a, b in zip(m1, m2):
-        # the mean of the two half-batch losses is the whole batch's mean loss (equal halves)
-        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
-    w1, _ = read_safetensors(tmp_path / "one" / "model.safetensors")
-    w2, _ = read_safetensors(tmp_path / "two" / "model.safetensors")
-    assert set(w1) == set(w2) and any(k.endswith("nu_log") for k in w1)
-    for name in w1:
-        torch.testing.assert_close(w2[name], w1[name], rtol=1e-4, atol=1e-6, msg=name)
+    # the mean of the two half-batch losses is the whole batch's mean loss (equal halves)
+    assert_same_run(tmp_path / "one", tmp_path / "two", [1, 2, 3, 4], rel=1e-5, abs=1e-7, w_rtol=1e-4, w_atol=1e-6)
     state = torch.load(tmp_path / "two" / "trainer_state.pt", weights_only=True)
     assert state["world_size"] == 2
 

@@ -14,6 +14,7 @@ import torch
 
 from kexue.train.checkpoint import read_safetensors
 from kexue.train.progress import read_metrics
+from tests.runs import assert_same_run
 
 SCRIPT = Path(__file__).with_name("pretrain_run.py")
 TINY = ["--size", "small", "--set", "model.hidden_size=32", "--set", "model.num_layers=2", "--set",
@@ -95,18 +96,8 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     ddp = launch(tmp_path / "two", corpus, *args, "--set", "train.grad_accum=1", ranks=2)
     assert finish(alone) == 0 and finish(ddp) == 0
 
-    one, two = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")
-    assert [r["step"] for r in one] == [r["step"] for r in two] == [1, 2, 3, 4, 5, 6]
-    for a, b in zip(one, two):
-        assert set(a) == set(b)
-        for key in a:
-            if key != "seconds":
-                assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["step"], key)
-    w1, _ = read_safetensors(tmp_path / "one" / "model.safetensors")
-    w2, _ = read_safetensors(tmp_path / "two" / "model.safetensors")
-    assert set(w1) == set(w2)
-    for name in w1:
-        torch.testing.assert_close(w2[name], w1[name], rtol=0, atol=1e-5)
+    one, _ = assert_same_run(tmp_path / "one", tmp_path / "two", [1, 2, 3, 4, 5, 6], rel=1e-5, abs=1e-6,
+                             w_rtol=0, w_atol=1e-5)
     assert one[-1]["loss"] != one[0]["loss"]  # it trained
     state = torch.load(tmp_path / "two" / "trainer_state.pt", weights_only=True)
     assert state["world_size"] == 2 and len(state["ranks"]) == 2  # really two ranks

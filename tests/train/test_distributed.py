@@ -12,6 +12,7 @@ from kexue.train import init_distributed
 from kexue.train.checkpoint import read_safetensors
 from kexue.train.distributed import all_reduce_mean
 from kexue.train.progress import read_metrics
+from tests.runs import assert_same_run
 
 SCRIPT = Path(__file__).with_name("tiny_run.py")
 
@@ -44,17 +45,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         out, _ = proc.communicate(timeout=180)
         assert proc.returncode == 0, out
 
-    one, two = read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")
-    assert [r["step"] for r in one] == [r["step"] for r in two] == [1, 2, 3, 4, 5, 6, 7, 8]
-    for a, b in zip(one, two):
-        assert set(a) == set(b)
-        for key in a:
-            if key != "seconds":
-                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-9), (a["step"], key)
-    w1, _ = read_safetensors(tmp_path / "one" / "model.safetensors")
-    w2, _ = read_safetensors(tmp_path / "two" / "model.safetensors")
-    for name in w1:
-        torch.testing.assert_close(w2[name], w1[name], rtol=1e-10, atol=1e-12)
+    _, two = assert_same_run(tmp_path / "one", tmp_path / "two", [1, 2, 3, 4, 5, 6, 7, 8], rel=1e-6, abs=1e-9,
+                             w_rtol=1e-10, w_atol=1e-12)
     state = torch.load(tmp_path / "two" / "trainer_state.pt", weights_only=True)
     assert state["world_size"] == 2 and len(state["ranks"]) == 2  # really two ranks, each one's RNG kept
     assert sorted(os.listdir(tmp_path / "two")) == sorted(os.listdir(tmp_path / "one"))
