@@ -120,7 +120,7 @@ def _task_app(task: str) -> typer.Typer:
         console.print(f"final loss {summary['final_loss']:.4f} after {summary['steps']} steps")
         console.print(f"weights: {g.weights}")
         if dev:
-            console.print(_metrics_table(f"{task} dev ({len(dev)} sentences)", g.evaluate(dev)))
+            console.print(_metrics_table(f"{task} dev ({len(dev)} sentences)", summary["dev"]))
         console.print(f"wrote {out}")
 
     @sub.command()

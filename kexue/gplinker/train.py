@@ -174,7 +174,8 @@ class GPLinker:
         cfg.eval_every steps (0: once per epoch) and at the last step, keep the weights of the best
         SELECT[task] F1 in best.safetensors (a tie goes to the later step, as their `>=`) with best.json,
         and end holding them (the scripts load best_model.weights to predict). The summary's `weights`
-        says which weights the model holds, `best` the best evaluation (None without one)."""
+        says which weights the model holds, `best` the best evaluation (None without one), `dev` the dev
+        metrics of the weights it ends with (best.json's, else one evaluation; None without dev)."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.save_meta(out_dir)
@@ -194,10 +195,16 @@ class GPLinker:
         summary = trainer.fit(resume=resume)
         self.model = trainer.model
         best = read_best(out_dir) if keep else None
+        dev_metrics = None
         if best is not None:
             load_model(self.model, out_dir / BEST_FILE)
+            # those weights were evaluated when they were kept: "eval_ema/event_level/f1" → "event_level/f1"
+            record = json.loads((out_dir / BEST_RECORD).read_text(encoding="utf-8"))
+            dev_metrics = {k.split("/", 1)[1]: v for k, v in record["metrics"].items()}
+        elif dev:
+            dev_metrics = self.evaluate(dev)
         self.weights = describe_weights(out_dir, best)
-        return {**summary, "weights": self.weights, "best": best}
+        return {**summary, "weights": self.weights, "best": best, "dev": dev_metrics}
 
     def save_meta(self, out_dir: Path) -> None:
         self.tokenizer.save(out_dir / "vocab.txt")

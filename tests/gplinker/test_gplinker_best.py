@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from kexue.gplinker import fixture
 from kexue.gplinker.cli import app
-from kexue.gplinker.train import BEST_FILE, BEST_RECORD, BestWeights, load_run, read_best
+from kexue.gplinker.data import read_duee
+from kexue.gplinker.train import BEST_FILE, BEST_RECORD, BestWeights, load_run, read_best, rebuild_run
 from kexue.train import TrainConfig, Trainer, read_metrics, save_model
 from kexue.train.checkpoint import read_safetensors
 
@@ -65,6 +66,15 @@ def test_fixture_run_keeps_the_best_logged_evaluation(best_run):
     record = json.loads((best_run / BEST_RECORD).read_text(encoding="utf-8"))
     assert record["step"] == step and record["metrics"]["eval/event_level/f1"] == top
     assert (best_run / "model.safetensors").is_file()
+
+
+def test_fit_reports_the_dev_metrics_of_the_weights_it_ends_with(best_run, tmp_path):
+    # fit returns best.json's metrics instead of evaluating dev again; they are what the best weights score
+    g = rebuild_run(best_run)  # the same settings, fresh weights
+    rows = read_duee(fixture("duee_sample.json"))
+    summary = g.fit(rows, rows, tmp_path / "again")
+    assert summary["best"] == read_best(tmp_path / "again")
+    assert summary["dev"] == pytest.approx(g.evaluate(rows))
 
 
 def test_evaluate_uses_the_best_weights(best_run, tmp_path):

@@ -4,7 +4,7 @@ The LRU's parameters are real (ν, θ, γ logs and B, C as real and imaginary pa
 of their gradients is plain; this checks it end to end through the command line, with the Trainer's
 data sharding (each rank takes half of every global batch). LayerNorm makes the two runs the same
 function of the global batch; with the paper's BatchNorm each rank normalises its own half (no
-SyncBatchNorm on CPU), which is checked only to run and keep the ranks in step.
+SyncBatchNorm on CPU), which is checked to train and to resume under torchrun.
 """
 import os
 import socket
