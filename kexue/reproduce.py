@@ -47,10 +47,7 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
     for name in names:
         module = importlib.import_module(f"kexue.{name}.reproduce")
         t_topic = time.perf_counter()
-        if name in configs:
-            result: TopicResult = module.reproduce(preset, out / name, cfg=configs[name])
-        else:
-            result = module.reproduce(preset, out / name)
+        result: TopicResult = module.reproduce(preset, out / name, cfg=configs.get(name))  # None: the preset
         result = _relative_to_out(result, name)
         result.seconds = round(time.perf_counter() - t_topic, 2)
         results.append(result)
