@@ -16,7 +16,7 @@ demo: install data
 	@echo "open $(OUT)/index.html"
 
 test: install data test-deps oracle
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -rs
 
 bench: install data
 	$(PIP) -e '.[test]'

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Verdict = Literal["held", "not held", "not checkable"]
-VERDICTS: tuple[str, ...] = ("held", "not held", "not checkable")
+Verdict = Literal["held", "not held", "inconclusive", "not checkable"]
+VERDICTS: tuple[str, ...] = ("held", "not held", "inconclusive", "not checkable")
 
 
 @dataclass
@@ -21,8 +21,10 @@ class Claim:
 
     claim: str  # what the post says, in our words
     measured: str  # what this run measured, with numbers
-    verdict: Verdict  # held / not held / not checkable (at this preset)
+    verdict: Verdict  # held / not held / inconclusive / not checkable (at this preset)
     figure: str | None = None  # a PNG beside results.json, relative to the output folder
+    rule: str = ""  # the rule that decided, in words with its numbers (kexue.verdicts.Decision.rule)
+    evidence: dict[str, Any] | None = None  # per side: {"mean", "std", "n", "values"} over seeds
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -37,7 +39,7 @@ class TopicResult:
     post: int  # the main post, kexue.fm/archives/<post>
     title: str  # the post's title (Chinese, as published)
     date: str  # the post's publication date, YYYY-MM-DD
-    preset: str  # quick | full
+    preset: str  # quick | standard | full | smoke
     claims: list[Claim] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)  # PNGs, relative to the output folder

@@ -25,6 +25,7 @@ SITE_URL = "https://kexue.fm"
 DESCRIPTION = ("kexue reproduce：在一台笔记本 CPU 上重跑苏剑林文章中的论断 · "
                "the claims of kexue.fm posts, re-run on a laptop CPU")
 VERDICT_LABELS: dict[str, str] = {"held": "held 成立", "not held": "not held 未成立",
+                                  "inconclusive": "inconclusive 未定",
                                   "not checkable": "not checkable 无法检验"}
 
 
@@ -88,9 +89,13 @@ def _summary(meta: dict[str, Any], results: list[TopicResult]) -> str:
         f'<td class="num">{sum(c.verdict == "held" for c in r.claims)} / {len(r.claims)}</td></tr>'
         for r in results)
     preset = _e(meta.get("preset", "—"))
+    smoke = ""
+    if meta.get("preset") == "smoke":
+        smoke = ('<p class="smoke"><b>smoke preset: a wiring test at toy sizes.</b> Its verdicts mean nothing; '
+                 'run <code>--preset quick</code> or <code>--preset standard</code> for the claims.</p>\n')
     return f"""<section class="summary" id="summary">
 <h2>Summary · 总览 <span class="byline">preset {preset} · {len(results)} posts</span></h2>
-<ul class="counts">{"".join(items)}</ul>
+{smoke}<ul class="counts">{"".join(items)}</ul>
 <div class="scroll"><table>
 <thead><tr><th>date</th><th>post</th><th>preset</th><th>held</th></tr></thead>
 <tbody>
@@ -130,7 +135,7 @@ def _claims(r: TopicResult, number: dict[str, int]) -> str:
         if c.figure is not None:
             ref = f' <a class="figref" href="#{_anchor(r)}-fig{number[c.figure]}">→ 图 {number[c.figure]}</a>'
         rows.append(f'<tr><td class="num">{i}</td><td>{_e(c.claim)}{ref}</td>'
-                    f'<td class="measured">{_e(c.measured)}</td>'
+                    f'<td class="measured">{_e(c.measured)}{_evidence(c.evidence)}{_rule(c.rule)}</td>'
                     f'<td class="verdict"><span class="badge {_cls(c.verdict)}">'
                     f'{_e(VERDICT_LABELS[c.verdict])}</span></td></tr>')
     body = "\n".join(rows)
@@ -139,6 +144,22 @@ def _claims(r: TopicResult, number: dict[str, int]) -> str:
 <tbody>
 {body}
 </tbody></table></div>"""
+
+
+def _evidence(evidence: dict[str, Any] | None) -> str:
+    """Each side's per-seed values as mean ± standard deviation (n), under the measured text."""
+    if not evidence:
+        return ""
+    items = []
+    for name, s in evidence.items():
+        n, mean, std = s.get("n", 1), s.get("mean"), s.get("std", 0.0)
+        text = f"{_value(mean)}" if n == 1 else f"{_value(mean)} ± {_value(std)} (n={n})"
+        items.append(f"<li>{_e(name)}: {_e(text)}</li>")
+    return f'<ul class="evidence">{"".join(items)}</ul>'
+
+
+def _rule(rule: str) -> str:
+    return f'<p class="rule">rule 判据: {_e(rule)}</p>' if rule else ""
 
 
 def _figures(r: TopicResult, index: int, figures: list[str], out_dir: Path) -> str:

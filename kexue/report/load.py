@@ -2,7 +2,7 @@
 
 `kexue.result.load_results` builds the dataclasses; before it runs we walk the raw JSON once so that
 a malformed file fails with one line naming the file and the field (`results.json: topics[1].claims[0]
-.verdict: 'maybe' is not one of held, not held, not checkable`) instead of a bare KeyError/TypeError.
+.verdict: 'maybe' is not one of held, not held, inconclusive, not checkable`) instead of a bare KeyError/TypeError.
 Figure paths are checked here too: each must name an existing file inside the output folder.
 """
 from __future__ import annotations
@@ -70,7 +70,8 @@ _TOPIC_TYPES: dict[str, tuple[type, ...]] = {
 }
 _TOPIC_REQUIRED = ("topic", "post", "title", "date", "preset")
 _CLAIM_TYPES: dict[str, tuple[type, ...]] = {"claim": (str,), "measured": (str,), "verdict": (str,),
-                                             "figure": (str, type(None))}
+                                             "figure": (str, type(None)), "rule": (str,),
+                                             "evidence": (dict, type(None))}
 _CLAIM_REQUIRED = ("claim", "measured", "verdict")
 
 

@@ -7,7 +7,7 @@ with a Chinese fallback chain, tables that scroll sideways on a phone instead of
 CSS = """
 :root {
   --ink: #222; --muted: #6a6a6a; --rule: #e3e1da; --paper: #fff; --ground: #f4f3ef;
-  --link: #1f5f99; --held: #1e7b34; --not-held: #b3261e; --uncheckable: #6b6f76;
+  --link: #1f5f99; --held: #1e7b34; --not-held: #b3261e; --uncheckable: #6b6f76; --inconclusive: #9a6700;
   --sans: -apple-system, BlinkMacSystemFont, "Segoe UI", "Helvetica Neue", Arial, "PingFang SC",
     "Hiragino Sans GB", "Microsoft YaHei", "Noto Sans CJK SC", "Source Han Sans SC",
     "WenQuanYi Micro Hei", sans-serif;
@@ -53,6 +53,10 @@ table.kv td:last-child { font-family: var(--mono); font-size: .85rem; overflow-w
 .badge.held { background: var(--held); }
 .badge.not-held { background: var(--not-held); }
 .badge.not-checkable { background: var(--uncheckable); }
+.badge.inconclusive { background: var(--inconclusive); }
+.evidence { margin: .3rem 0 0; padding-left: 1.1rem; font-size: .9em; }
+.rule { margin: .3rem 0 0; font-size: .85em; color: var(--uncheckable); }
+.smoke { border: 2px solid var(--not-held); padding: .5rem .8rem; }
 .figref { font-size: .85rem; white-space: nowrap; }
 figure { margin: 1rem 0; text-align: center; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--rule); background: #fff; }
