@@ -82,7 +82,7 @@ def test_verdict_counts_and_badges(sample_out: Path) -> None:
     summary = page[page.index('id="summary"'):page.index("</section>")]
     assert "<b>4</b> claims" in summary
     counts = {cls: n for n, cls in re.findall(r'<b>(\d+)</b> <span class="badge ([a-z-]+)">', summary)}
-    assert counts == {"held": "2", "not-held": "1", "not-checkable": "1"}
+    assert counts == {"held": "2", "not-held": "1", "inconclusive": "0", "not-checkable": "1"}
     # one badge per claim in the posts, plus the three of the summary
     for cls, n in (("held", 2), ("not-held", 1), ("not-checkable", 1)):
         assert page.count(f'class="badge {cls}"') == n + 1
@@ -198,3 +198,16 @@ def test_cli_render(sample_out: Path) -> None:
     (sample_out / "lru/accuracy.png").unlink()
     result = CliRunner().invoke(app, ["render", str(sample_out)])
     assert result.exit_code == 2
+
+
+def test_rule_evidence_and_smoke_banner(tmp_path: Path) -> None:
+    from kexue.result import TopicResult, save_results
+    from kexue.verdicts import better
+
+    c = better([0.5, 0.52, 0.51], [0.5, 0.49, 0.52], names=("GP", "EGP")).to_claim(
+        "GP beats EGP", "F1 0.51 vs 0.50", evidence={"GP": [0.5, 0.52, 0.51], "EGP": [0.5, 0.49, 0.52]})
+    r = TopicResult("gplinker", 8926, "t", "2022-01-30", "smoke", claims=[c])
+    save_results([r], tmp_path / "results.json", {"preset": "smoke"})
+    page = render_report(tmp_path).read_text(encoding="utf-8")
+    assert 'class="badge inconclusive"' in page and "rule 判据: GP better than EGP" in page
+    assert "GP: 0.51 ± 0.01 (n=3)" in page and "wiring test" in page
