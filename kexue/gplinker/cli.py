@@ -153,20 +153,19 @@ def _task_app(task: str) -> typer.Typer:
         output: Path = typer.Option(..., "--output", help="DuEE / DuIE-format JSONL to write"),
         last: bool = typer.Option(False, "--last", help=LAST_HELP),
     ) -> None:
-        """Write one DuEE / DuIE-format JSON line per input line."""
+        """Write one DuEE / DuIE-format JSON line per input line, each item with its score."""
         from kexue.gplinker.data import read_text_lines
-        from kexue.gplinker.serve import to_json
-        from kexue.gplinker.train import load_run
+        from kexue.gplinker.extractor import Extractor
         try:
-            g = load_run(model, last=last)
+            ex = Extractor.from_pretrained(model, last=last)
             rows = read_text_lines(input)
-            results = g.predict([r["text"] for r in rows])
+            results = ex([r["text"] for r in rows])
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
         with open(output, "w", encoding="utf-8") as f:
             for row, res in zip(rows, results):
-                f.write(json.dumps({**row, **to_json(task, row["text"], res)}, ensure_ascii=False) + "\n")
-        console.print(f"wrote {len(rows)} lines to {output} (weights: {g.weights})")
+                f.write(json.dumps({**row, **res}, ensure_ascii=False) + "\n")
+        console.print(f"wrote {len(rows)} lines to {output} (weights: {ex.weights})")
 
     return sub
 

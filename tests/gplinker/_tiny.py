@@ -1,0 +1,50 @@
+"""Tiny GPLinker run folders on the bundled fixtures, for the extractor, predict and serve tests.
+
+`fresh_run` writes a run with untrained weights in well under a second (what the service and streaming
+tests need: a real model to load and run); `trained_run` trains a few steps.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kexue.config import override
+from kexue.data import CharTokenizer
+from kexue.gplinker import fixture
+from kexue.gplinker.data import EventSchema, RelationSchema, read_duee, read_duie
+from kexue.gplinker.train import GPLinker, GPLinkerConfig
+from kexue.train.checkpoint import MODEL_FILE, save_model
+
+TINY = ["encoder.hidden=16", "encoder.heads=2", "encoder.layers=1", "head.head_size=8", "train.batch_size=4",
+        "train.lr=1e-2", "train.log_every=1000"]
+
+
+def tiny_linker(task: str, seed: int = 0) -> tuple[GPLinker, list]:
+    """An untrained tiny GPLinker for `task` on its fixture's labels and characters, and the fixture's rows."""
+    import torch
+    if task == "events":
+        schema = EventSchema.read(fixture("duee_event_schema.json"))
+        rows, labels = read_duee(fixture("duee_sample.json"), schema), schema.labels()
+    elif task == "relations":
+        schema = RelationSchema.read(fixture("duie_schema.json"))
+        rows, labels = read_duie(fixture("duie_sample.json"), schema), schema.predicates
+    else:
+        raise ValueError(f"no fixture for task {task!r}")
+    cfg = override(GPLinkerConfig(task=task), TINY)
+    torch.manual_seed(seed)
+    return GPLinker(cfg, labels, CharTokenizer.build([r.text for r in rows], max_size=cfg.encoder.vocab)), rows
+
+
+def fresh_run(task: str, out: Path, seed: int = 0) -> Path:
+    """A run folder holding an untrained tiny model (gplinker.json, vocab.txt, model.safetensors)."""
+    g, _ = tiny_linker(task, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    g.save_meta(out)
+    save_model(g.model, out / MODEL_FILE, {"step": "0"})
+    return out
+
+
+def trained_run(task: str, out: Path, steps: int = 20) -> Path:
+    g, rows = tiny_linker(task)
+    g.cfg = override(g.cfg, [f"train.steps={steps}"])
+    g.fit(rows, None, out)
+    return out
