@@ -180,23 +180,23 @@ def serve(
     host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     max_chars: int = typer.Option(510, help="longest text accepted"),
     last: bool = typer.Option(False, "--last", help="serve the last step's weights, not the best dev ones"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="a service setting, e.g. --set max_batch=32 "
+                                             "--set max_wait_ms=5 --set batching=false --set max_concurrent=64 "
+                                             "--set timeout_s=30 --set idle_timeout_s=5 --set max_body=1048576"),
 ) -> None:
-    """POST /extract {"text": ...} → events / triples / entities with character offsets."""
-    from kexue.gplinker.serve import ServeConfig, make_server
-    from kexue.gplinker.train import load_run
+    """POST /extract {"text": ...} or {"texts": [...]} → events / triples / entities with offsets and scores;
+    GET /health, /ready, /info; OpenAPI at /docs. Micro-batched, with hard limits (see --set)."""
+    from kexue.gplinker.extractor import Extractor
+    from kexue.gplinker.serve import ServeConfig, run
     try:
-        g = load_run(model, last=last)
-    except (ValueError, FileNotFoundError) as e:
+        cfg = override(ServeConfig(host=host, port=port, max_chars=max_chars), set_)
+        ex = Extractor.from_pretrained(model, last=last)
+    except (ValueError, TypeError, FileNotFoundError) as e:
         _fail(e)
-    server = make_server(g, ServeConfig(host=host, port=port, max_chars=max_chars))
-    console.print(f"serving {g.cfg.task} on http://{host}:{server.server_address[1]}/extract with {g.weights} "
-                  "(Ctrl-C stops)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    batching = f"on ({cfg.max_batch} texts, {cfg.max_wait_ms:g} ms)" if cfg.batching else "off"
+    console.print(f"serving {ex.task} on http://{cfg.host}:{cfg.port}/extract (docs: /docs) with {ex.weights}; "
+                  f"micro-batching {batching}; Ctrl-C or SIGTERM stops after the requests in flight")
+    run(ex, cfg)
 
 
 @app.command()

@@ -1,15 +1,11 @@
-"""The command line and the HTTP service end to end, on the bundled fixtures at toy size."""
+"""The command line end to end, on the bundled fixtures at toy size (the service: test_serve*.py)."""
 import json
-import threading
-import urllib.error
-import urllib.request
 
 import pytest
 from typer.testing import CliRunner
 
 from kexue.gplinker import fixture
 from kexue.gplinker.cli import app
-from kexue.gplinker.serve import ServeConfig, make_server
 from kexue.gplinker.train import load_run
 
 runner = CliRunner()
@@ -59,35 +55,3 @@ def test_bad_input_is_one_line(tmp_path):
     assert "bad.json:1: event_list[0].trigger" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["events", "evaluate", "--model", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "not a GPLinker run folder" in r.output
-
-
-def _post(url, body: bytes):
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def test_serve_over_loopback(event_run):
-    server = make_server(load_run(event_run), ServeConfig(port=0, max_chars=40, max_body=2000))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        code, out = _post(url + "/extract", json.dumps({"text": "苹果公司裁员200人。"}).encode())
-        assert code == 200 and out["results"][0]["text"] == "苹果公司裁员200人。"
-        code, out = _post(url + "/extract", json.dumps({"texts": ["甲", "乙丙"]}).encode())
-        assert code == 200 and len(out["results"]) == 2
-        assert _post(url + "/extract", b"{nope")[0] == 400
-        assert _post(url + "/extract", json.dumps({"text": 3}).encode())[0] == 400
-        code, out = _post(url + "/extract", json.dumps({"text": "长" * 41}).encode())
-        assert code == 413 and "over the limit" in out["error"]
-        assert _post(url + "/extract", json.dumps({"text": "x" * 3000}).encode())[0] == 413
-        assert _post(url + "/nowhere", b"{}")[0] == 404
-        # still serving after the bad requests
-        assert _post(url + "/extract", json.dumps({"text": "好"}).encode())[0] == 200
-    finally:
-        server.shutdown()
-        server.server_close()
