@@ -149,23 +149,43 @@ def _task_app(task: str) -> typer.Typer:
     @sub.command()
     def predict(
         model: Path = typer.Option(..., help="a run folder from train"),
-        input: Path = typer.Option(..., "--input", help="JSONL with a 'text' field, or plain text lines"),
+        input: Path = typer.Option(..., "--input", help="JSONL with a 'text' field, or plain text lines; - for stdin"),
         output: Path = typer.Option(..., "--output", help="DuEE / DuIE-format JSONL to write"),
         last: bool = typer.Option(False, "--last", help=LAST_HELP),
+        resume: bool = typer.Option(False, help="continue an interrupted run: keep --output's complete lines and "
+                                                "predict the input lines after them"),
+        batch_size: int = typer.Option(32, help="texts per forward pass (a window of lines is sorted by length)"),
     ) -> None:
-        """Write one DuEE / DuIE-format JSON line per input line, each item with its score."""
-        from kexue.gplinker.data import read_text_lines
+        """Stream the input (any size, constant memory) to one JSON line per input line, items with scores."""
+        import sys
+        import time
+
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         from kexue.gplinker.extractor import Extractor
+        from kexue.gplinker.predict import PredictConfig, predict_file
+        src = sys.stdin.buffer if str(input) == "-" else input
         try:
-            ex = Extractor.from_pretrained(model, last=last)
-            rows = read_text_lines(input)
-            results = ex([r["text"] for r in rows])
+            cfg = PredictConfig(batch_size=batch_size)
+            if src is input and not input.is_file():
+                raise FileNotFoundError(f"--input {input}: no such file")
+            ex = Extractor.from_pretrained(model, last=last, batch_size=batch_size)
+            total = input.stat().st_size if src is input else None
+            with Progress(TextColumn("predict"), BarColumn(), TextColumn("{task.fields[lines]} lines, "
+                          "{task.fields[rate]} lines/s"), TimeElapsedColumn(), console=err) as bar:
+                task_id = bar.add_task("predict", total=total, lines=0, rate="-")
+                t0 = time.perf_counter()
+
+                def show(lines: int, read: int) -> None:
+                    rate = lines / max(time.perf_counter() - t0, 1e-9)
+                    bar.update(task_id, completed=read, lines=lines, rate=f"{rate:.1f}")
+
+                summary = predict_file(ex, src, output, cfg, resume=resume, progress=show)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
-        with open(output, "w", encoding="utf-8") as f:
-            for row, res in zip(rows, results):
-                f.write(json.dumps({**row, **res}, ensure_ascii=False) + "\n")
-        console.print(f"wrote {len(rows)} lines to {output} (weights: {ex.weights})")
+        kept = f" after the {summary.kept} kept from before" if summary.kept else ""
+        console.print(f"wrote {summary.written} lines to {output}{kept} in {summary.seconds:.1f} s "
+                      f"({summary.lines_per_s:.1f} lines/s; weights: {ex.weights})")
 
     return sub
 

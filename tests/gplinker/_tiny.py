@@ -34,9 +34,18 @@ def tiny_linker(task: str, seed: int = 0) -> tuple[GPLinker, list]:
     return GPLinker(cfg, labels, CharTokenizer.build([r.text for r in rows], max_size=cfg.encoder.vocab)), rows
 
 
-def fresh_run(task: str, out: Path, seed: int = 0) -> Path:
-    """A run folder holding an untrained tiny model (gplinker.json, vocab.txt, model.safetensors)."""
+def fresh_run(task: str, out: Path, seed: int = 0, shift: float = 0.0) -> Path:
+    """A run folder holding an untrained tiny model (gplinker.json, vocab.txt, model.safetensors).
+
+    `shift` is added to every logit (through each EfficientGlobalPointer's q_dense bias: s_α(i, j) gets
+    bias_{2α}(j) + bias_{2α+1}(i), each half of q_dense's output): a negative shift makes most cells
+    negative, as in a trained model, so decoding stays as fast as a trained model's."""
+    import torch
     g, _ = tiny_linker(task, seed)
+    with torch.no_grad():
+        for m in g.model.modules():
+            if hasattr(m, "q_dense"):
+                m.q_dense.bias += shift
     out.mkdir(parents=True, exist_ok=True)
     g.save_meta(out)
     save_model(g.model, out / MODEL_FILE, {"step": "0"})

@@ -83,7 +83,7 @@ def get(port: int, path: str) -> tuple[int, dict, bytes]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    run = fresh_run("relations", tmp_path_factory.mktemp("serve") / "run")
+    run = fresh_run("relations", tmp_path_factory.mktemp("serve") / "run", shift=-1.0)
     port = free_port()
     sets = [x for k, v in LIMITS.items() for x in ("--set", f"{k}={v}")]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
