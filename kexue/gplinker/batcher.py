@@ -40,10 +40,13 @@ class MicroBatcher:
     """`await batcher.submit(texts)` → `fn(texts)`'s results for those texts, batched with other callers'."""
 
     def __init__(self, fn: Callable[[list[str]], list[Any]], max_batch: int = 32, max_wait_s: float = 0.005,
-                 enabled: bool = True):
+                 enabled: bool = True, in_flight: Callable[[], int] | None = None):
         if max_batch < 1 or max_wait_s < 0:
             raise ValueError(f"MicroBatcher: max_batch={max_batch} must be ≥ 1 and max_wait_s={max_wait_s} ≥ 0")
         self.fn, self.max_batch, self.max_wait_s, self.enabled = fn, max_batch, max_wait_s, enabled
+        # the server's count of requests it holds (queued here or still arriving): no one else to wait for
+        # when the batch already has them all
+        self.in_flight = in_flight
         self.stats = BatchStats()
         self._queue: asyncio.Queue[_Item] | None = None
         self._task: asyncio.Task | None = None
@@ -93,7 +96,7 @@ class MicroBatcher:
                 item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or (self.in_flight is not None and self.in_flight() <= len(group)):
                     break
                 try:
                     item = await asyncio.wait_for(self._queue.get(), left)

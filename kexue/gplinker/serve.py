@@ -60,6 +60,7 @@ class ServeConfig:
     timeout_s: float = 30.0  # per request: its body must arrive and its answer be ready within this
     idle_timeout_s: float = 5.0  # a connection without a request head for this long is closed
     retry_after_s: int = 1  # the Retry-After of a 503
+    switch_interval_ms: float = 0.5  # Python's GIL switch interval in the server (its default is 5 ms)
 
     def __post_init__(self) -> None:
         for name in ("max_chars", "max_texts", "max_body", "max_batch", "max_concurrent", "retry_after_s"):
@@ -68,6 +69,8 @@ class ServeConfig:
         for name in ("max_wait_ms", "timeout_s", "idle_timeout_s"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"ServeConfig.{name}={getattr(self, name)!r}: must be ≥ 0")
+        if not self.switch_interval_ms > 0:
+            raise ValueError(f"ServeConfig.switch_interval_ms={self.switch_interval_ms!r}: must be > 0")
 
 
 # -- request and response models (the OpenAPI schema) --------------------------------------------------
@@ -130,7 +133,9 @@ class ExtractResponse(BaseModel):
 def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
     """The ASGI app: FastAPI routes wrapped in the body / concurrency limits."""
     cfg = cfg or ServeConfig()
-    batcher = MicroBatcher(extractor.extract_batch, cfg.max_batch, cfg.max_wait_ms / 1000, cfg.batching)
+    limits: Limits | None = None  # set below; the batcher reads its count of requests in flight
+    batcher = MicroBatcher(extractor.extract_batch, cfg.max_batch, cfg.max_wait_ms / 1000, cfg.batching,
+                           in_flight=lambda: limits.in_flight if limits is not None else 0)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -194,7 +199,8 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
         return {"task": extractor.task, "labels": [list(x) if isinstance(x, tuple) else x for x in extractor.labels],
                 "weights": extractor.weights, "limits": asdict(cfg), "batching": asdict(batcher.stats)}
 
-    return Limits(app, cfg)
+    limits = Limits(app, cfg)
+    return limits
 
 
 class Limits:
@@ -341,8 +347,13 @@ class _Protocol(H11Protocol):
 
 def run(extractor: Extractor, cfg: ServeConfig | None = None) -> None:
     """Serve until SIGINT / SIGTERM (then finish the requests in flight and return)."""
+    import sys
+
     import uvicorn
     cfg = cfg or ServeConfig()
+    # the forward thread needs the GIL back between torch ops; with the default 5 ms switch interval a busy
+    # event loop delays each of its ops by up to 5 ms (a convoy that made batched passes 10× slower)
+    sys.setswitchinterval(cfg.switch_interval_ms / 1000)
     # uvicorn's keep-alive timeout is also our request-head deadline (_Protocol); a float works in both
     config = uvicorn.Config(create_app(extractor, cfg), host=cfg.host, port=cfg.port, http=_Protocol,
                             timeout_keep_alive=cfg.idle_timeout_s, timeout_graceful_shutdown=int(cfg.timeout_s) + 1,

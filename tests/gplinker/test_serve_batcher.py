@@ -117,3 +117,22 @@ def test_a_failed_pass_reaches_every_caller_of_its_batch():
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="max_batch=0"):
         MicroBatcher(Recorder(), max_batch=0)
+
+
+def test_a_batch_holding_every_request_in_flight_does_not_wait():
+    async def main(in_flight):
+        fn = Recorder()
+        b = MicroBatcher(fn, max_batch=32, max_wait_s=1.0, in_flight=in_flight)
+        await b.start()
+        first = asyncio.ensure_future(b.submit(["alone"]))
+        await asyncio.sleep(0.2)
+        second = await b.submit(["later"])
+        out = await first, second
+        await b.stop()
+        return fn.batches, out
+
+    # the server holds one request at a time: each runs at once, in its own pass
+    assert run(main(lambda: 1)) == ([["alone"], ["later"]], ([("alone", 1)], [("later", 2)]))
+    # told nothing (or that more are coming), the first waits up to max_wait_s and the second joins it
+    assert run(main(None))[0] == [["alone", "later"]]
+    assert run(main(lambda: 2))[0] == [["alone", "later"]]
