@@ -207,7 +207,10 @@ def serve(
     """POST /extract {"text": ...} or {"texts": [...]} → events / triples / entities with offsets and scores;
     GET /health, /ready, /info; OpenAPI at /docs. Micro-batched, with hard limits (see --set)."""
     from kexue.gplinker.extractor import Extractor
-    from kexue.gplinker.serve import ServeConfig, run
+    try:
+        from kexue.gplinker.serve import ServeConfig, run
+    except ImportError as e:
+        _fail(ImportError(f"{e.msg}; the service needs the serve extra: pip install 'kexue[serve]'"))
     try:
         cfg = override(ServeConfig(host=host, port=port, max_chars=max_chars), set_)
         ex = Extractor.from_pretrained(model, last=last)

@@ -6,13 +6,18 @@ kexue.fm/archives/8926 and 8888 give the models; serving them is ours. Routes (O
   score per item;
 - `GET /health` (the process answers), `GET /ready` (model loaded, batcher running; 503 otherwise),
   `GET /info` (task, labels, weights file, limits, batching counters).
-Concurrent requests are run as one forward pass (batcher.py: `max_batch` texts, `max_wait_ms`).
+Concurrent requests are run as one forward pass (batcher.py: `max_batch` texts, `max_wait_ms`; no wait
+when the batch already holds every request in flight). The server sets Python's GIL switch interval
+to 0.5 ms: with the default 5 ms, a busy event loop held the GIL for up to 5 ms between the torch ops
+of the forward thread.
 
 Limits, each answered with {"error": reason} and the process still serving:
 - body: a Content-Length over `max_body` → 413 before reading; no Content-Length and no chunked
   body → 411; a negative or non-numeric one or bad chunk framing → 400 (h11 refuses them;
   `_Protocol` answers in JSON); a chunked body is counted as it arrives → 413 at
-  `max_body`; a body that stops short of its Content-Length → 408 at `timeout_s`;
+  `max_body`; a body that stops short of its Content-Length → 408 at `timeout_s`; bytes past it are
+  read as the next request (→ 400 when they are none); a body that is not JSON → 400, a field of the
+  wrong type or both / neither of text and texts → 422;
 - a text over `max_chars` characters or more than `max_texts` texts → 413 (texts are refused, never cut);
 - more than `max_concurrent` requests on /extract at once → 503 with Retry-After;
 - a request not answered within `timeout_s` of its arrival (the model is behind) → 503 with
@@ -20,7 +25,7 @@ Limits, each answered with {"error": reason} and the process still serving:
 - a connection that sends no complete request head for `idle_timeout_s` is closed (408 first when it
   sent part of one), as is a kept-alive connection idle that long;
 - SIGTERM: uvicorn stops accepting, finishes the requests in flight (up to `timeout_s`), then the
-  batcher and the process exit.
+  batcher stops and the process ends (uvicorn re-raises the signal: exit status −15 / 143).
 Errors of bodies close the connection (`Connection: close`): its remaining bytes cannot be trusted.
 """
 from __future__ import annotations
@@ -28,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,8 +46,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kexue.gplinker.batcher import MicroBatcher
 from kexue.gplinker.extractor import Extractor
-
-log = logging.getLogger("kexue.gplinker.serve")
 
 
 @dataclass
@@ -181,7 +183,8 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
         except asyncio.TimeoutError:
             return _json(503, f"not answered within {cfg.timeout_s:g} s; the model is behind, retry later",
                          {"Retry-After": str(cfg.retry_after_s)})
-        return {"results": results}
+        # the Extractor's dicts are the schema already: sent as they are, not validated again per request
+        return JSONResponse({"results": results})
 
     @app.get("/health")
     async def health() -> dict[str, str]:
