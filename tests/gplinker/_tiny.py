@@ -10,7 +10,7 @@ from pathlib import Path
 from kexue.config import override
 from kexue.data import CharTokenizer
 from kexue.gplinker import fixture
-from kexue.gplinker.data import EventSchema, RelationSchema, read_duee, read_duie
+from kexue.gplinker.data import EventSchema, NERSample, RelationSchema, read_duee, read_duie
 from kexue.gplinker.train import GPLinker, GPLinkerConfig
 from kexue.train.checkpoint import MODEL_FILE, save_model
 
@@ -27,6 +27,10 @@ def tiny_linker(task: str, seed: int = 0) -> tuple[GPLinker, list]:
     elif task == "relations":
         schema = RelationSchema.read(fixture("duie_schema.json"))
         rows, labels = read_duie(fixture("duie_sample.json"), schema), schema.predicates
+    elif task == "ner":
+        rows = [NERSample("张三在北京大学读书。", [(0, 2, "PER"), (3, 7, "ORG")]),
+                NERSample("李四去了上海。", [(0, 2, "PER"), (4, 6, "LOC")])]
+        labels = ["LOC", "ORG", "PER"]
     else:
         raise ValueError(f"no fixture for task {task!r}")
     cfg = override(GPLinkerConfig(task=task), TINY)

@@ -130,7 +130,7 @@ def test_entity_score_is_sigma_of_its_logit():
         assert e["score"] > 0.5  # decoded at threshold 0
 
 
-@pytest.mark.parametrize("task", ["events", "relations"])
+@pytest.mark.parametrize("task", ["events", "relations", "ner"])
 def test_extractor_matches_predict_and_does_not_depend_on_the_batch(task, tmp_path):
     run = fresh_run(task, tmp_path / task)
     g, rows = tiny_linker(task)
@@ -142,6 +142,7 @@ def test_extractor_matches_predict_and_does_not_depend_on_the_batch(task, tmp_pa
     assert [without_scores(x) for x in alone] == [without_scores(x) for x in together]
     assert scores(alone) == pytest.approx(scores(together), abs=1e-5)
     predicted = Extractor.from_pretrained(run).g.predict(texts)
+    n_items = 0
     for out, want in zip(together, predicted):
         if task == "events":
             # DuEE form holds one trigger per event: the first of the decoded event's trigger spans
@@ -151,10 +152,16 @@ def test_extractor_matches_predict_and_does_not_depend_on_the_batch(task, tmp_pa
             assert got == [(e[0][0], *next(a[2:] for a in e if a[1] == "触发词"),
                             sorted(a[1:] for a in e if a[1] != "触发词")) for e in want]
             items = out["event_list"]
-        else:
+        elif task == "relations":
             assert {(x["subject"], x["predicate"], x["object"]) for x in out["spo_list"]} == want
             items = out["spo_list"]
+        else:
+            assert {(x["start"], x["end"], x["type"]) for x in out["entities"]} == want
+            assert all(x["text"] == out["text"][x["start"]:x["end"]] for x in out["entities"])
+            items = out["entities"]
         assert all(0.5 < x["score"] <= 1 for x in items)
+        n_items += len(items)
+    assert n_items > 0, "the untrained model should decode a few items to score"
     json.dumps(together, ensure_ascii=False)  # JSON-ready as it is
 
 
