@@ -255,8 +255,8 @@ class Limits:
             if not message.get("more_body", False):
                 break
         # the body is read as JSON whatever its Content-Type says (`curl -d` sends a form type)
-        scope = {**scope, "kexue.deadline": deadline, "headers": [
-            (k, v) for k, v in scope["headers"] if k.lower() != b"content-type"] + [(b"content-type", b"application/json")]}
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+        scope = {**scope, "kexue.deadline": deadline, "headers": headers + [(b"content-type", b"application/json")]}
         sent = False
 
         async def replay() -> dict:

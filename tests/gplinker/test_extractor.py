@@ -95,7 +95,8 @@ def test_triple_score_is_sigma_of_its_weakest_link(k, seed):
         q = preds.index(x["predicate"])
         weakest = min([float(entity[0, i, j]) for i, j in entity_cells[0]]
                       + [float(entity[1, i, j]) for i, j in entity_cells[1]]
-                      + [float(head[q, i, j]) for i, j in head_cells[q]] + [float(tail[q, i, j]) for i, j in tail_cells[q]])
+                      + [float(head[q, i, j]) for i, j in head_cells[q]]
+                      + [float(tail[q, i, j]) for i, j in tail_cells[q]])
         assert x["score"] == pytest.approx(sig(weakest), abs=1e-6)
 
 

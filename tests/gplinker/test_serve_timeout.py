@@ -3,7 +3,6 @@
 A real uvicorn server in a thread of the test process, on an extractor whose forward pass is slow.
 """
 import json
-import socket
 import threading
 import time
 
@@ -40,7 +39,8 @@ def test_a_request_not_answered_in_time_gets_503_and_the_next_is_served():
         assert exchange(port, post("/extract", b'{"text": "a"}'))[0] == 200
         ex.slow.set()
         code, headers, body = exchange(port, post("/extract", b'{"text": "b"}'))
-        assert code == 503 and headers["retry-after"] == "3" and "not answered within 0.5 s" in json.loads(body)["error"]
+        assert code == 503 and headers["retry-after"] == "3"
+        assert "not answered within 0.5 s" in json.loads(body)["error"]
         ex.slow.clear()
         time.sleep(1.2)  # the slow pass finishes in its thread
         code, _, body = exchange(port, post("/extract", b'{"text": "c"}'))
