@@ -3,10 +3,11 @@
 kexue.fm/archives/9152 ("参考实现", github.com/bojone/Keras-DDPM). The `su` preset is the post's
 recipe: Su's U-Net and schedule α_t = √(1 − 0.02 t/T), T = 1000, batch 64, LAMB (bert4keras's Adam +
 layer adaptation, every tensor adapted, see kexue/train/optim.py) at learning rate 1e−3 with the
-piecewise-linear schedule {4000: 1, 20000: 0.5, 40000: 0.1} (warm-up from 0), EMA 0.9999, and the loss summed
-over pixels. The `ho2020` preset is Ho et al.'s CIFAR-10 recipe: Ho's U-Net and
-linear schedule, Adam 2e−4, batch 128, 5000 warm-up steps, gradient clipping at 1, EMA 0.9999,
-800k steps. `quick` and `smoke` are small `su` runs for a CPU and for tests.
+piecewise-linear schedule {4000: 1, 20000: 0.5, 40000: 0.1} (warm-up from 0), EMA 0.9999 (bias-
+corrected as bert4keras applies it, kexue/train/ema.py), and the loss summed over pixels. The
+`ho2020` preset is Ho et al.'s CIFAR-10 recipe: Ho's U-Net and linear schedule, Adam 2e−4, batch 128,
+5000 warm-up steps, gradient clipping at 1, EMA 0.9999, 800k steps. `quick` and `smoke` are small
+`su` runs for a CPU and for tests.
 
 Where we depart and why:
 - ε = 1e−7 is Keras's default, which Keras-DDPM's Adam (Keras 2.3.1's own) uses; Keras adds it to
