@@ -1,15 +1,17 @@
 """Training a DDPM on images, and loading one back from its run directory alone.
 
 kexue.fm/archives/9152 ("参考实现", github.com/bojone/Keras-DDPM). The `su` preset is the post's
-recipe: Su's U-Net and schedule α_t = √(1 − 0.02 t/T), T = 1000, batch 64, learning rate 1e−3 with
-the piecewise-linear schedule {4000: 1, 20000: 0.5, 40000: 0.1} (warm-up from 0), EMA 0.9999, and
-the loss summed over pixels. The `ho2020` preset is Ho et al.'s CIFAR-10 recipe: Ho's U-Net and
-linear schedule, Adam 2e−4, batch 128, 5000 warm-up steps, gradient clipping at 1, EMA 0.9999,
-800k steps. `quick` and `smoke` are small `su` runs for a CPU and for tests.
+recipe: Su's U-Net and schedule α_t = √(1 − 0.02 t/T), T = 1000, batch 64, LAMB (bert4keras's Adam +
+layer adaptation, every tensor adapted, see kexue/train/optim.py) at learning rate 1e−3 with the
+piecewise-linear schedule {4000: 1, 20000: 0.5, 40000: 0.1} (warm-up from 0), EMA 0.9999 (bias-
+corrected as bert4keras applies it, kexue/train/ema.py), and the loss summed over pixels. The
+`ho2020` preset is Ho et al.'s CIFAR-10 recipe: Ho's U-Net and linear schedule, Adam 2e−4, batch 128,
+5000 warm-up steps, gradient clipping at 1, EMA 0.9999, 800k steps. `quick` and `smoke` are small
+`su` runs for a CPU and for tests.
 
 Where we depart and why:
-- Su trains with LAMB (bert4keras Adam + layer adaptation); torch has no LAMB, so we use Adam at the
-  same rate and schedule (Adam is invariant to the loss's scale, so the summed loss is no problem).
+- ε = 1e−7 is Keras's default, which Keras-DDPM's Adam (Keras 2.3.1's own) uses; Keras adds it to
+  √v before the bias correction, we after (see kexue/train/optim.py).
 - Su trains "for days" (epochs of 2000 steps, no end); `su` stops at 40,000 steps, the last knot of
   his schedule. Set `--set train.steps=...` to go on.
 - The U-Net is sized for the images: Su's 128-px net above 32 px, its scaled `mnist28` preset up to
@@ -47,8 +49,8 @@ FOLDER_SIZE = 64  # a folder's default side when --size is not given
 
 
 def _su_train() -> TrainConfig:
-    # Keras-DDPM: batch 64, lr 1e−3, lr_schedule {4000: 1, 20000: 0.5, 40000: 0.1}, EMA 0.9999
-    return TrainConfig(steps=40_000, batch_size=64, lr=1e-3, optimizer="adam", schedule="piecewise",
+    # Keras-DDPM: batch 64, LAMB lr 1e−3, lr_schedule {4000: 1, 20000: 0.5, 40000: 0.1}, EMA 0.9999
+    return TrainConfig(steps=40_000, batch_size=64, lr=1e-3, optimizer="lamb", eps=1e-7, schedule="piecewise",
                        piecewise={4000: 1.0, 20000: 0.5, 40000: 0.1}, ema=0.9999, log_every=100,
                        ckpt_every=2000)
 
@@ -85,6 +87,8 @@ class DiffusionConfig:
                 steps=800_000, batch_size=128, lr=2e-4, optimizer="adam", warmup=5000, clip=1.0, ema=0.9999,
                 log_every=100, ckpt_every=5000))
         if name == "quick":  # a small `su` model for a CPU: 8×8 digits in about a minute
+            # Adam, not Su's LAMB: LAMB moves each tensor by lr·‖w‖ a step, too little in 1500 steps
+            # (benchmarks/diffusion_optim.py: FD-digits 350 with LAMB 1e−3 vs 44 with Adam 3e−3 here)
             small = dict(embedding_size=16, channels=(1, 2)) if side <= 16 else \
                 dict(embedding_size=32, channels=(1, 2, 2), groups=8)  # 28 px: three levels 32/16/8
             return replace(base, unet_su=replace(base.unet_su, blocks=1, **small),

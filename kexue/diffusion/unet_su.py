@@ -14,8 +14,10 @@ as in Keras-DDPM). Encoder: a 3×3 stem to `embedding_size` channels; per level 
 blocks, each output kept for a skip; then a 2×2 average pool (also kept) while min(H, W) > min_pixel.
 Middle: one block. Decoder, levels reversed: nearest up-sampling ×2 plus the kept tensor if the level
 was pooled, then `blocks` times x = block(x) + kept skip. Head: GroupNorm → 3×3 conv.
-Init as Keras: VarianceScaling(fan_avg, uniform), scale 1/num_layers for the block convs
-(num_layers = 2·len(channels) + 1), Embedding uniform(±0.05).
+Init as Keras-DDPM: VarianceScaling(scale, fan_avg, uniform), i.e. U(±√(3·scale/fan_avg)), with
+scale 1/√num_layers for the two convs of every block (`conv2d(x, out_dim, 'swish', 1 / num_layers**0.5)`,
+num_layers = 2·len(channels) + 1) and scale 1 for the stem, the head, the t-denses and the 1×1
+shortcuts; Keras's Embedding default uniform(±0.05).
 
 The defaults are the post's 128-px CelebA-HQ model: channels [1,1,2,2,4,4]×128, blocks 2, min_pixel 4.
 Departures: the network receives Su's t (1..T) and looks up row t − 1 (Keras feeds 0..T−1); optional
@@ -110,14 +112,15 @@ class UNetSu(nn.Module):
         return widths
 
     def reset_parameters(self) -> None:
-        """Keras-DDPM's init: VarianceScaling(fan_avg, uniform), scale 1/num_layers in block convs."""
+        """Keras-DDPM's init: VarianceScaling(fan_avg, uniform), scale 1/√num_layers in block convs."""
         nn.init.uniform_(self.t_embedding.weight, -0.05, 0.05)
         if self.y_embedding is not None:
             nn.init.uniform_(self.y_embedding.weight, -0.05, 0.05)
         for m in self.modules():
             if isinstance(m, ResidualBlockSu):
                 for conv in (m.conv1, m.conv2):
-                    _variance_scaling_(conv.weight, 1.0 / self.num_layers)
+                    # scale = 1/√num_layers
+                    _variance_scaling_(conv.weight, 1.0 / math.sqrt(self.num_layers))
                 for layer in (m.dense_t, m.shortcut):
                     if layer is not None:
                         _variance_scaling_(layer.weight, 1.0)

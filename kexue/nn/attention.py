@@ -15,6 +15,10 @@ With `rope=True`, q and k are rotated by RoPE (kexue.fm/archives/8265) before th
 Where we depart: a query row whose mask is all False has no defined softmax (0/0); the posts never
 meet one (a padding mask always leaves [CLS]), but a prefix mask of length 0 on a backward head
 or an all-padding sequence can. We return 0 for such a row and let no gradient through it.
+bert4keras adds −1e12 (its `-inf` is K.infinity() = 1e12) to masked scores, padding and the causal /
+UniLM triangle alike; we mask with −∞. The two give the same softmax whenever a row keeps a cell
+(e^{−1e12} underflows to 0); they differ only on an all-masked row, which bert4keras averages
+uniformly and we set to 0.
 On the CPU, training-mode dropout on the probabilities makes SDPA fall back to its unfused math path;
 we run the same formula ourselves there (`_attention_with_dropout`), in fewer passes, with `drop`
 below, which draws the same Bernoulli(1 − p) keep-mask as `F.dropout` about twice as fast.

@@ -5,8 +5,14 @@ bert4keras' LayerNormalization with center=False, scale=False, i.e.
 
     y = x / sqrt(mean(x²) + ε)
 
-over the last dimension, with bert4keras' ε = 1e-12. `gain=True` adds the usual per-channel g
-(y · g, g initialised to 1), which the other models in kexue use.
+over the last dimension. `gain=True` adds the usual per-channel g (y · g, g initialised to 1), which
+the other models in kexue use.
+
+ε: bert4keras's LayerNormalization of the RoFormerV2 era defaults to ε = K.epsilon() = 1e-7 (its
+earlier versions, and BERT's TF code, use 1e-12). We default to 1e-12 because the PyTorch ports whose
+checkpoints kexue imports (JunnYu's roformer_v2, bert4torch) and their HF configs (`layer_norm_eps`)
+use 1e-12, and our import parity tests are against them. For activations with mean(x²) ≈ 1 the two
+differ by a relative ε/2 ≈ 5e-8, below float32's rounding; pass eps=1e-7 for bert4keras's value.
 
 Where we depart: the statistics are computed in float32 whatever the input dtype and the result is
 cast back, because mean(x²) in float16/bfloat16 loses precision (and ε = 1e-12 underflows in float16).

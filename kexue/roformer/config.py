@@ -26,7 +26,7 @@ class RoFormerV2Config:
     segment_vocab_size: int = 2     # token-type (segment) embeddings, as BERT
     dropout: float = 0.1            # hidden dropout (after embeddings, attention and FFN)
     attention_dropout: float = 0.1  # dropout on the attention probabilities
-    eps: float = 1e-12              # RMSNorm ε, bert4keras' LayerNormalization default
+    eps: float = 1e-12              # RMSNorm ε of the PyTorch ports (bert4keras ≥ RoFormerV2: 1e-7; see nn/norm.py)
     pad_id: int = 0                 # ids equal to this are masked out of attention by default
     # the simplifications of the post; bert_variant() flips all of them
     bias: bool = False                                  # biases in every Dense

@@ -5,7 +5,7 @@ kexue.fm/archives/8998, the architecture of bert4keras `models.RoFormerV2`:
     h₀ = Norm(Drop(E_token[ids] + E_segment[segment_ids]))                       (no absolute positions)
     x  = Norm(x + α·Drop(MHA(x)))          MHA: q, k rotated by RoPE (interleaved, base 10000), v not
     x  = Norm(x + α·Drop(W₂ relu(W₁ x)))
-    logits = h E_tokenᵀ                    (the MLM head is the tied embedding: no transform, no bias)
+    logits = Drop(h) E_tokenᵀ              (the MLM head is the tied embedding: no transform, no bias)
 
 with Norm(x) = x / sqrt(mean(x²) + ε) (RMSNorm, no γ, no β) and no bias in any Dense. α is the post's
 residual warm-up (x_{t+1} = Norm(x_t + α F(x_t)), α fixed, ramped 0 → 1 by the trainer, see
@@ -15,6 +15,9 @@ pretrain.py); α = 1 is the released model. The same code path builds the `bert`
 Masks: `mask` is a bool [b, n] of real tokens (True = may be attended to), or any bool mask
 broadcastable to [b, heads, n, n]; by default the tokens whose id is pad_id are masked out, as
 bert4keras does with mask_zero (JunnYu's port attends to everything unless given attention_mask).
+
+The dropout before the head is bert4keras's `Output-MLM-Dropout` (rate = the hidden dropout); the
+`bert` variant keeps it too, so that the two differ only in what the post removed.
 
 Where we depart: nothing in the math. The embedding dropout comes before the norm as in bert4keras
 (JunnYu's port puts it after; the two agree in eval mode). Under bf16 autocast the norms' statistics
@@ -44,6 +47,7 @@ class RoFormerV2(nn.Module):
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
         # the MLM head's only own parameter, and only in the bert variant
         self.mlm_bias = nn.Parameter(torch.zeros(cfg.vocab_size)) if cfg.bias else None
+        self.mlm_dropout = Dropout(cfg.dropout)  # bert4keras's Output-MLM-Dropout
         self.alpha = 1.0  # the residual scale α of every block (the post's warm-up ramps it 0 → 1)
         if init:
             from kexue.roformer.init import init_weights
@@ -59,8 +63,8 @@ class RoFormerV2(nn.Module):
         return h
 
     def mlm_logits(self, h: Tensor) -> Tensor:
-        # logits = h E_tokenᵀ (+ b in the bert variant)
-        logits = _TiedHead.apply(h, self.embeddings.token.weight)
+        # logits = Drop(h) E_tokenᵀ (+ b in the bert variant)
+        logits = _TiedHead.apply(self.mlm_dropout(h), self.embeddings.token.weight)
         return logits if self.mlm_bias is None else logits + self.mlm_bias
 
     def attention_mask(self, ids: Tensor, mask: Tensor | None) -> Tensor | None:

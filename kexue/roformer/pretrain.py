@@ -1,13 +1,15 @@
 """RoFormerV2 pretraining from scratch with whole-word MLM, on the kexue Trainer.
 
 kexue.fm/archives/8998 and ZhuiyiTechnology/roformer-v2 `train_mlm.py` (the base recipe, our defaults):
-1M steps, batch 512 (8 accumulation steps), lr 1.76e-3, weight decay 0.01, the piecewise-linear rate
+1M steps, batch 512 (8 accumulation steps), LAMB (bert4keras's Adam + weight decay + layer
+adaptation, `kexue.train.optim.Lamb`) at lr 1.76e-3 with ε = 1e-6, no bias correction and weight
+decay 0.01 (not on norms and biases, bert4keras's `exclude_from_weight_decay=['Norm', 'bias']`; the
+RoFormerV2 has neither, its `bert` variant has both), the piecewise-linear rate
 {0: 0, 32k: 1, 320k: 0.5, 1.28M: 0.1, 2.56M: 0.01}, maxlen 512, whole-word masking (mlm.py). The post's
 residual warm-up x_{t+1} = Norm(x_t + α F(x_t)) with α = min(1, t / alpha_ramp) is `alpha_ramp`; the
 post gives no length and the released script does not use it, so it is off (0) by default.
 
-Where we depart: AdamW instead of LAMB (the Trainer has no LAMB; the post's other runs use Adam-family
-optimizers too); the default corpus is People's Daily 1998 (1.8M characters, with its gold word
+Where we depart: the default corpus is People's Daily 1998 (1.8M characters, with its gold word
 segmentation) instead of 280 GB of WuDao text; the char vocabulary is built from the corpus (the
 released one has 12000 entries) unless `vocab` names a vocab.txt.
 """
@@ -24,7 +26,7 @@ from kexue.roformer.config import RoFormerV2Config, preset
 from kexue.roformer.init import residual_alpha
 from kexue.roformer.mlm import MaskingConfig, MLMDataset, collate, encode_words, mlm_loss, segment
 from kexue.roformer.model import RoFormerV2
-from kexue.train import TrainConfig, Trainer
+from kexue.train import TrainConfig, Trainer, decay_groups
 
 POST_LR_SCHEDULE = {0: 0.0, 32_000: 1.0, 320_000: 0.5, 1_280_000: 0.1, 2_560_000: 0.01}
 
@@ -33,8 +35,9 @@ POST_LR_SCHEDULE = {0: 0.0, 32_000: 1.0, 320_000: 0.5, 1_280_000: 0.1, 2_560_000
 class PretrainConfig:
     model: RoFormerV2Config = field(default_factory=lambda: preset("base"))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        steps=1_000_000, batch_size=512, grad_accum=8, lr=1.76e-3, weight_decay=0.01, schedule="piecewise",
-        piecewise=dict(POST_LR_SCHEDULE), log_every=100, ckpt_every=10_000))
+        steps=1_000_000, batch_size=512, grad_accum=8, lr=1.76e-3, optimizer="lamb", eps=1e-6,
+        bias_correction=False, weight_decay=0.01, schedule="piecewise", piecewise=dict(POST_LR_SCHEDULE),
+        log_every=100, ckpt_every=10_000))
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     corpus: str | None = None                       # .txt file (a text a line) or folder; None = People's Daily
     tokenizer: Literal["char", "wordpiece"] = "char"
@@ -108,6 +111,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, progress: bool = True,
 
     trainer = Trainer(model, cfg.train, train, mlm_loss, out_dir,
                       collate_fn=lambda b: collate(b, tokenizer.pad_id), eval_fn=_mlm_eval(eval_batches),
+                      param_groups=lambda m: decay_groups(m, cfg.train.weight_decay),
                       run_config=cfg, progress=progress, on_step=on_step, device=device,
                       count_tokens=lambda b: int(b["mask"].sum()))
     summary = trainer.fit(resume=resume)

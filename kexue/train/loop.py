@@ -297,7 +297,7 @@ class Trainer:
                               f"weights of step {state['step']}", stacklevel=3)
                 self.ema = EMA(self._model, self.cfg.ema)
             else:
-                self.ema.load_state_dict(state["ema"])
+                self.ema.load_state_dict(state["ema"], updates=state["step"])
         if state["world_size"] == self.world_size:
             mine = state["ranks"][self.rank]
             set_rng_state(mine["rng"])

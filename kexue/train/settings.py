@@ -17,10 +17,11 @@ class TrainConfig:
     batch_size: int = 32  # global examples per optimizer step (split over ranks × grad_accum)
     grad_accum: int = 1  # micro-steps whose gradients are summed before one update
     lr: float = 1e-3  # base learning rate; a parameter group's rate is lr · lr_scale · factor(t)
-    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    optimizer: Literal["adamw", "adam", "sgd", "lamb"] = "adamw"  # lamb: bert4keras's Adam + layer adaptation
+    bias_correction: bool = True  # lamb: divide m, v by 1 − β^t (bert4keras pretraining: False)
     betas: tuple[float, float] = (0.9, 0.999)  # Adam(W) moments; betas[0] is also SGD's momentum (0 = plain SGD)
     eps: float = 1e-8
-    weight_decay: float = 0.0  # decoupled for AdamW, L2 in the gradient for Adam and SGD (PyTorch's)
+    weight_decay: float = 0.0  # decoupled for AdamW and LAMB, L2 in the gradient for Adam and SGD (PyTorch's)
     schedule: Literal["constant", "cosine", "piecewise"] = "constant"
     warmup: int = 0  # linear warm-up steps for "constant" and "cosine"
     min_lr_ratio: float = 0.0  # cosine decays to lr · min_lr_ratio at the last step
@@ -46,8 +47,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name}={value!r}: must be an integer ≥ 0")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"TrainConfig.lr={self.lr!r}: must be a positive number")
-        if self.optimizer not in ("adamw", "adam", "sgd"):
-            raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: must be adamw, adam or sgd")
+        if self.optimizer not in ("adamw", "adam", "sgd", "lamb"):
+            raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: must be adamw, adam, sgd or lamb")
         if self.schedule not in ("constant", "cosine", "piecewise"):
             raise ValueError(f"TrainConfig.schedule={self.schedule!r}: must be constant, cosine or piecewise")
         if not 0.0 <= self.min_lr_ratio <= 1.0:

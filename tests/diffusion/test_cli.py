@@ -94,8 +94,11 @@ def test_train_on_an_image_folder_and_bad_data(tmp_path):
 
 def test_reproduce_smoke(tmp_path):
     res = reproduce("smoke", tmp_path)
-    assert res.post == 9119 and len(res.claims) == 7
-    assert [c.verdict for c in res.claims[:3]] == ["held"] * 3  # exact math holds even at toy size
+    assert res.post == 9119 and len(res.claims) == 8
+    # exact math holds even at toy size, and the wrong identity beside it does not
+    assert [c.verdict for c in res.claims[:4]] == ["held", "held", "not held", "held"]
+    assert all(c.rule for c in res.claims)
+    assert res.claims[5].evidence["σ=β"]["n"] == 3 and len(res.metrics["data_vs_data"]) == 3
     for f in res.figures:
         assert (tmp_path / f).is_file()
-    assert "FD-digits" in res.metrics["samples"]["ema, σ=β"]
+    assert "FD-digits" in res.metrics["samples"]["ema, σ=β"][0]

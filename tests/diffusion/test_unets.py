@@ -1,10 +1,12 @@
 """The two U-Nets: Su's (Keras-DDPM, kexue.fm/archives/9152) and Ho's (arXiv 2006.11239)."""
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from kexue.diffusion import UNetHo, UNetHoConfig, UNetSu, UNetSuConfig
-from kexue.diffusion.unet_su import GroupNormSu
+from kexue.diffusion.unet_su import GroupNormSu, ResidualBlockSu
 
 
 def su_block(c_in: int, c_out: int, e: int = 128) -> int:
@@ -101,11 +103,33 @@ def test_group_norm_su_groups_channels_mod_32():
     assert torch.allclose(norm(x)[:, order], ref, atol=1e-5)
 
 
-def test_init_follows_keras_variance_scaling():
-    model = UNetSu(UNetSuConfig.preset("digits8"))
-    conv = model.down[0].conv1.weight.detach()  # 3×3, 32 → 32, scale 1/num_layers = 1/7
-    limit = (3 * (1 / 7) / (9 * 32)) ** 0.5
-    assert float(conv.abs().max()) <= limit and float(conv.abs().max()) > 0.9 * limit
+@pytest.mark.parametrize("name", ["digits8", "mnist28"])
+def test_init_follows_keras_ddpm_variance_scaling(name):
+    """Keras-DDPM: every block conv is conv2d(x, out_dim, 'swish', 1 / num_layers**0.5), i.e.
+    VarianceScaling(scale, 'fan_avg', 'uniform'): U(±a) with a² = 3·scale/fan_avg, so Var w = scale/fan_avg,
+    fan_avg = (c_in + c_out)·k²/2 and num_layers = 2·len(channels) + 1; the other convs and denses scale 1."""
+    torch.manual_seed(0)
+    cfg = UNetSuConfig.preset(name)
+    model = UNetSu(cfg)
+    num_layers = 2 * len(cfg.channels) + 1
+    blocks = [m for m in model.modules() if isinstance(m, ResidualBlockSu)]
+    assert len(blocks) == 2 * len(cfg.channels) * cfg.blocks + 1
+    for scale, weights in ((1 / math.sqrt(num_layers), [c.weight for b in blocks for c in (b.conv1, b.conv2)]),
+                           (1.0, [model.stem.weight, model.head.weight] + [b.dense_t.weight for b in blocks]
+                            + [b.shortcut.weight for b in blocks if b.shortcut is not None])):
+        ratios = []
+        for w in weights:
+            w = w.detach().double()
+            k2 = w[0, 0].numel() if w.dim() > 2 else 1
+            fan_avg = (w.shape[0] + w.shape[1]) * k2 / 2
+            limit = math.sqrt(3 * scale / fan_avg)
+            assert float(w.abs().max()) <= limit * (1 + 1e-6)
+            # Var w / (scale / fan_avg) should be 1 up to sampling error
+            ratios.append((float(w.pow(2).mean()) / (scale / fan_avg), w.numel()))
+        n = sum(k for _, k in ratios)
+        pooled = sum(r * k for r, k in ratios) / n
+        # the mean of w² over n uniform draws has relative std √(4/5 / n) (E w⁴ / (E w²)² = 9/5)
+        assert abs(pooled - 1) < 5 * math.sqrt(0.8 / n), (scale, pooled)
     assert float(model.t_embedding.weight.detach().abs().max()) <= 0.05
 
 

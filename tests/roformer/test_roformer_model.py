@@ -1,5 +1,6 @@
 """RoFormerV2 against post 8998: parameter counts, no bias/gain, α = 0 ⇒ Norm, masks, init, dtypes."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -42,9 +43,23 @@ def test_no_bias_gamma_beta_anywhere():
     assert not [n for n in names if any(w in n.lower() for w in ("bias", "gamma", "beta", "norm", "gain"))]
     # the only parameters: two embeddings and six matrices per layer
     assert len(names) == 2 + 6 * 2
-    # the MLM head is the token embedding itself
+    # the MLM head is the token embedding itself (in eval mode: no dropout)
     h = torch.randn(1, 3, 32)
-    assert torch.equal(model.mlm_logits(h), h @ model.embeddings.token.weight.T)
+    assert torch.equal(model.eval().mlm_logits(h), h @ model.embeddings.token.weight.T)
+
+
+def test_mlm_head_has_bert4keras_output_dropout():
+    """bert4keras RoFormerV2: Output-MLM-Dropout (rate = hidden dropout) right before the tied head."""
+    from kexue.nn.attention import drop
+
+    model = RoFormerV2(replace(TINY, dropout=0.5)).train()
+    h = torch.randn(2, 5, 32)
+    torch.manual_seed(3)
+    got = model.mlm_logits(h)
+    torch.manual_seed(3)
+    want = drop(h, 0.5, True) @ model.embeddings.token.weight.T
+    torch.testing.assert_close(got, want)
+    assert not torch.allclose(got, h @ model.embeddings.token.weight.T)  # the head does drop in training
 
 
 def test_bert_variant_has_what_v2_removed():
