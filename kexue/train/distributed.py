@@ -82,6 +82,14 @@ def all_reduce_mean(values: dict[str, float | torch.Tensor], device: torch.devic
     return dict(zip(keys, packed.tolist()))
 
 
+def all_reduce_max(values: list[float], device: torch.device) -> list[float]:
+    """The element-wise maximum over ranks (e.g. of flags: did any rank see a signal?)."""
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    if world()[1] > 1:
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
+
+
 def all_reduce_sum(value: float, device: torch.device) -> float:
     _, world_size = world()
     if world_size == 1:
