@@ -22,7 +22,14 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
     The device is cuda:LOCAL_RANK when CUDA is available, else the CPU; pass `device` to choose
     (e.g. "cpu" on a GPU machine, which then joins with gloo).
     """
-    device = torch.device(device) if device is not None else _local_device()
+    try:
+        device = torch.device(device) if device is not None else _local_device()
+    except RuntimeError:
+        raise ValueError(f"device {device!r}: not a device; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r}: this machine has no CUDA device; use cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(device)!r}: MPS is not available here; use cpu")
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), device
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -124,7 +124,9 @@ class Trainer:
                  find_unused_parameters: bool = False, may_change: tuple[str, ...] = ()):
         cfg.check()
         self.cfg = cfg
-        self.rank, self.world_size, self.device = init_distributed(device)
+        # the device: the argument, else TrainConfig.device, else cuda:LOCAL_RANK or cpu
+        self.rank, self.world_size, self.device = init_distributed(
+            device if device is not None else None if cfg.device == "auto" else cfg.device)
         self._autocast = torch.bfloat16 if cfg.amp or cfg.precision == "bf16" else (
             torch.float16 if cfg.precision == "fp16" else None)
         if self._autocast is torch.bfloat16 and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():

@@ -35,6 +35,7 @@ class TrainConfig:
     ckpt_minutes: float = 10.0  # also a checkpoint when this much wall-clock time passed since the last; 0 = off
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
+    device: str = "auto"  # cuda:LOCAL_RANK when CUDA is available, else cpu; or e.g. "cpu", "cuda:1", "mps"
 
     def __post_init__(self) -> None:
         positive = {"steps": self.steps, "batch_size": self.batch_size, "grad_accum": self.grad_accum,
@@ -81,7 +82,7 @@ class TrainConfig:
 
 # What a resumed run may change: how long it runs and how often it logs, evaluates and checkpoints.
 # Anything else (model, data, optimizer, schedule, seed) is the run's own and stays as it was trained.
-MAY_CHANGE_ON_RESUME = ("steps", "log_every", "eval_every", "ckpt_every", "ckpt_minutes", "num_workers")
+MAY_CHANGE_ON_RESUME = ("steps", "log_every", "eval_every", "ckpt_every", "ckpt_minutes", "num_workers", "device")
 
 
 def _int_keys(schedule: dict) -> dict[int, float]:
