@@ -202,14 +202,55 @@ def print_config(cfg: Any) -> None:
         typer.echo(f"{line:<{width}}  # {tp}" if value != "null" else f"# {key} = (none)  # {tp}")
 
 
+# ---- the options every training command shares ----
+
+def opt_config():
+    return typer.Option(None, "--config", help="a JSON or TOML file of settings (a run's config.json too); "
+                                               "--set applies on top")
+
+
+def opt_print_config():
+    return typer.Option(False, "--print-config", help="print every setting (value, type) of the chosen preset "
+                                                      "and exit")
+
+
+def opt_set(example: str = "train.steps=800"):
+    return typer.Option(None, "--set", help=f"override a setting, e.g. --set {example} (repeatable)")
+
+
+def opt_out(topic: str):
+    return typer.Option(None, "--out", help=f"the run folder (default: a new runs/{topic}/version_N)")
+
+
+def opt_resume():
+    return typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint, with the "
+                                                "run's own settings (only steps and frequencies may change)")
+
+
+def opt_auto_resume():
+    return typer.Option(False, "--auto-resume", help="continue the run in --out if it has a checkpoint, "
+                                                     "else start one there")
+
+
+def opt_overwrite():
+    return typer.Option(False, "--overwrite", help="replace the run in --out (without it a non-empty --out is "
+                                                   "refused)")
+
+
+def opt_device():
+    return typer.Option(None, "--device", help="cpu | cuda | cuda:N | mps (default: cuda if available)")
+
+
+def opt_precision():
+    return typer.Option(None, "--precision", help="fp32 | bf16 | fp16 (fp16 with a gradient scaler)")
+
+
 # ---- devices, precision, run folders ----
 
 def given(ctx: typer.Context, names) -> tuple[str, ...]:
     """The parameters among `names` set on this command line (not left at their defaults)."""
-    from click.core import ParameterSource
-
-    return tuple(n for n in names if ctx.get_parameter_source(n) in (ParameterSource.COMMANDLINE,
-                                                                     ParameterSource.ENVIRONMENT))
+    sources = {n: ctx.get_parameter_source(n) for n in names}
+    return tuple(n for n, src in sources.items() if src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT"))
 
 
 def with_device(cfg: T, device: str | None, precision: str | None) -> T:
@@ -233,3 +274,34 @@ def run_folder(out: Path | None, topic: str) -> Path:
     out = default_out(topic)
     say(f"run folder: {out}")
     return out
+
+
+def start_training(ctx: typer.Context, command: str, topic: str, cfg: T, cls: type[T], *, out: Path | None,
+                   resume: bool, auto_resume: bool, overwrite: bool, config: Path | None, sets: list[str] | None,
+                   device: str | None, precision: str | None, show_config: bool,
+                   options: dict[str, Any] | None = None, may_change: tuple[str, ...] = ()) -> tuple[T, Any]:
+    """The preamble of a training command: --print-config, the run folder, the run's own settings on a
+    resume. `cfg` is the preset with --config and --set applied (what a new run trains with).
+
+    Returns (settings to train with, kexue.runs.Run); everything is checked before any data is read.
+    """
+    from kexue.runs import open_run, record_session, resume_settings
+
+    cfg = with_device(cfg, device, precision)
+    if show_config:
+        print_config(cfg)
+        raise typer.Exit(0)
+    out = run_folder(out, topic)
+    options = dict(options or {})
+    run = open_run(out, command, resume=resume, auto_resume=auto_resume, overwrite=overwrite, options=options,
+                   given=given(ctx, options))
+    if run.note:
+        say(run.note)
+    if run.resume:
+        if config is not None:
+            raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
+                             f"({out}/config.json); drop --config")
+        cfg = with_device(resume_settings(out, cls, sets, may_change), device, precision)
+        say(f"resuming {out} with its own settings")
+    record_session(run)
+    return cfg, run

@@ -51,9 +51,9 @@ def from_dict(cls: type[T], d: dict[str, Any]) -> T:
 
 
 def did_you_mean(name: str, known) -> str:
-    """"; did you mean 'lr'?" for the known name nearest to `name`, or "" when none is near."""
+    """" (did you mean 'lr'?)" for the known name nearest to `name`, or "" when none is near."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _set_path(cfg: Any, path: list[str], raw: str, full: str) -> Any:

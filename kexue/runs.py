@@ -6,8 +6,8 @@ any data. That
     gplinker events` run"), a non-empty folder without `--resume` (or `--overwrite`, which empties a
     kexue run folder and nothing else), and `--resume` where there is nothing to resume
     (`auto_resume=True` then starts afresh and says so);
-  - writes run.json: the command, its argv, the kexue version, the options that chose the preset, and
-    one entry per session (each resume adds one).
+  - and, once the caller's own checks passed too, `record_session(run)` writes run.json: the command, its
+    argv, the kexue version, the options that chose the preset, and one entry per session.
 `default_out("lru")` is a fresh runs/lru/version_N (N one past the largest there), as Lightning's.
 
 `resume_settings(out, RunConfig, sets)` is the run's own settings, read back from its config.json (the
@@ -119,9 +119,7 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
                 raise RunFolderError(f"--{name.replace('_', '-')} {options[name]}: the run in {out} was started "
                                      f"with --{name.replace('_', '-')} {ran[name]}; a resume keeps the run's "
                                      f"settings (drop --{name.replace('_', '-')})")
-        run = Run(out, command, True, recorded, None, {**options, **ran})
-        _record(run, new=recorded is None)
-        return run
+        return Run(out, command, True, recorded, None, {**options, **ran})
     if resume:
         raise RunFolderError(f"--resume: {out} has no checkpoint to continue ({STATE_FILE} not found); drop "
                              "--resume to start a new run (or pass --auto-resume)")
@@ -136,9 +134,7 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
             raise RunFolderError(f"--overwrite: {out} is not a kexue run folder (no {RUN_FILE} or "
                                  "config.json); empty it yourself or give another --out")
         shutil.rmtree(out)
-    run = Run(out, command, False, None, note, options)
-    _record(run, new=True)
-    return run
+    return Run(out, command, False, None, note, options)
 
 
 def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
@@ -177,7 +173,9 @@ def _get(cfg: Any, key: str) -> Any:
     return cfg
 
 
-def _record(run: Run, new: bool) -> None:
+def record_session(run: Run) -> None:
+    """Write the folder's run.json: a new record, or this session added to the run's (rank 0 only)."""
+    new = not run.resume or run.recorded is None
     if not _is_main():
         return
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,31 @@
+"""Test helper: send a real signal to this process right after optimizer step k of any Trainer run."""
+import os
+import random
+import signal
+
+from kexue.train.loop import Trainer
+
+from tests.runs import assert_same_run
+
+
+def signal_after(monkeypatch, step: int, signum: int = signal.SIGINT) -> None:
+    """From now on (until monkeypatch undoes it) every Trainer gets `signum` when step `step` is done."""
+    original = Trainer._train_step
+
+    def step_then_signal(self, t):
+        out = original(self, t)
+        if t + 1 == step:
+            os.kill(os.getpid(), signum)  # the handler only sets a flag; the Trainer stops after this step
+        return out
+
+    monkeypatch.setattr(Trainer, "_train_step", step_then_signal)
+
+
+def random_step(steps: int) -> int:
+    """A step strictly inside the run, 1 ≤ k < steps, different from test run to test run."""
+    return random.SystemRandom().randrange(1, steps)
+
+
+def assert_identical(whole, cut, steps: list[int]) -> None:
+    """Bit for bit: every metric of metrics.jsonl but `seconds`, and every weight."""
+    assert_same_run(whole, cut, steps, rel=0, abs=0, w_rtol=0, w_atol=0)
