@@ -30,14 +30,15 @@ Choices that differ from common practice:
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,20 @@ from kexue.train.schedule import lr_factor
 from kexue.train.settings import MAY_CHANGE_ON_RESUME, TrainConfig
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict[str, float]]"]
+
+
+_MAY_CHANGE: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("may_change", default=())
+
+
+@contextmanager
+def may_change_on_resume(*names: str) -> Iterator[None]:
+    """Within the block, a resumed Trainer also lets these run_config fields differ (e.g. "sample_every"):
+    for a caller that builds the Trainer deep inside a topic function."""
+    token = _MAY_CHANGE.set(_MAY_CHANGE.get() + names)
+    try:
+        yield
+    finally:
+        _MAY_CHANGE.reset(token)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -149,7 +164,7 @@ class Trainer:
         self.ema = EMA(self._model, cfg.ema) if cfg.ema is not None else None
         # fp16: the loss is scaled by S before backward and the gradients by 1/S before the update
         self.scaler = torch.amp.GradScaler(self.device.type) if self._autocast is torch.float16 else None
-        self.may_change = tuple(may_change)
+        self.may_change = tuple(may_change) + _MAY_CHANGE.get()
         self.step = 0
         self._stream: MicroBatches | None = None
         self._reset_window()
