@@ -111,7 +111,8 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
     if resume and overwrite:
         raise RunFolderError("--resume and --overwrite: give one of them")
     note = None
-    has_state = (out / STATE_FILE).is_file()
+    # a checkpoint in the folder, or in one of its runs (attention quality's folder holds four)
+    has_state = (out / STATE_FILE).is_file() or any(out.glob(f"*/{STATE_FILE}"))
     if (resume or auto_resume) and has_state:
         ran = (recorded or {}).get("options", {})
         for name in given:

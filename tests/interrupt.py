@@ -8,13 +8,17 @@ from kexue.train.loop import Trainer
 from tests.runs import assert_same_run
 
 
-def signal_after(monkeypatch, step: int, signum: int = signal.SIGINT) -> None:
-    """From now on (until monkeypatch undoes it) every Trainer gets `signum` when step `step` is done."""
+def signal_after(monkeypatch, step: int, signum: int = signal.SIGINT, trainer: int = 0) -> None:
+    """From now on (until monkeypatch undoes it) the `trainer`-th Trainer to train (0: the first) gets
+    `signum` when its step `step` is done."""
     original = Trainer._train_step
+    seen: list[int] = []
 
     def step_then_signal(self, t):
         out = original(self, t)
-        if t + 1 == step:
+        if id(self) not in seen:
+            seen.append(id(self))
+        if t + 1 == step and seen.index(id(self)) == trainer:
             os.kill(os.getpid(), signum)  # the handler only sets a flag; the Trainer stops after this step
         return out
 
