@@ -26,8 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import click
 import typer
+
+try:  # typer ≥ 0.20 carries its own copy of click, whose exceptions are not click's
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - an older typer on plain click
+    from click import exceptions as click_exceptions
 
 from kexue.config import _strip_optional, did_you_mean, override, parse_value
 
@@ -75,7 +79,7 @@ def guard(fn: Callable) -> Callable:
 
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+        except (typer.Exit, typer.Abort, SystemExit):
             raise
         except TrainingInterrupted as e:
             say(str(e) if e.out_dir is None else f"{e} --out {e.out_dir}")
@@ -83,7 +87,7 @@ def guard(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             say("interrupted")
             raise typer.Exit(130) from None
-        except click.UsageError as e:  # typer.BadParameter raised inside a command
+        except click_exceptions.ClickException as e:  # typer.BadParameter raised inside a command
             if debug():
                 raise
             fail(_one_line(e.format_message()), 2)
