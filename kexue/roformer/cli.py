@@ -167,6 +167,27 @@ def import_cmd(
     typer.echo(f"imported {cfg.num_layers} layers, hidden {cfg.hidden_size}, vocab {cfg.vocab_size} → {folder}")
 
 
+@app.command("export")
+def export_cmd(
+    path: Path = typer.Argument(..., help="the HF-format folder to write"),
+    model: Path = typer.Option(..., "--model", "-m", help="a kexue roformer folder (pretrain or import output)"),
+    fmt: str = typer.Option("hf", "--format", help="hf: JunnYu's roformer / transformers RoFormerForMaskedLM"),
+    max_positions: int = typer.Option(512, help="max_position_embeddings of the HF config (RoPE's table)"),
+    ema: bool = typer.Option(False, help="export the EMA weights (ema.safetensors)"),
+    overwrite: bool = typer.Option(False, help="replace files already in PATH"),
+) -> None:
+    """Write a kexue RoFormerV2 in the Hugging Face format (the inverse of `import`)."""
+    from kexue.roformer.checkpoint import export_hf, read_config
+    if fmt != "hf":
+        raise ValueError(f"--format {fmt!r}: only hf is supported")
+    read_config(model)  # a bad --model in one line, before PATH is touched
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not overwrite)):
+        raise ValueError(f"{path}: {'is a file' if not path.is_dir() else 'is not empty'}; give a new folder"
+                         f"{'' if not path.is_dir() else ' or pass --overwrite'}")
+    folder = export_hf(model, path, max_positions, ema=ema)
+    typer.echo(f"exported {model} → {folder} (load with roformer.RoFormerForMaskedLM.from_pretrained)")
+
+
 def _size(size: str):
     from kexue.roformer.config import SIZES, preset
     if size not in SIZES:
