@@ -4,7 +4,8 @@
 
 With KEXUE_TEST_KILL_AT=k in the environment the process SIGKILLs itself after optimizer step k
 (after that step's record and checkpoint are written), as a crash would; with KEXUE_TEST_SIGNAL_AT=k
-it sends itself SIGTERM there, as a scheduler would, and exits with the Trainer's 143.
+it sends itself SIGTERM there, as a scheduler would, and exits with the Trainer's 143 (under torchrun
+only rank KEXUE_TEST_SIGNAL_RANK does, when that is set: the other ranks must stop at the same step).
 """
 import argparse
 import os
@@ -52,6 +53,8 @@ def main() -> None:
     kill_at = int(os.environ.get("KEXUE_TEST_KILL_AT", "0"))
 
     signal_at = int(os.environ.get("KEXUE_TEST_SIGNAL_AT", "0"))
+    if os.environ.get("KEXUE_TEST_SIGNAL_RANK", os.environ.get("RANK", "0")) != os.environ.get("RANK", "0"):
+        signal_at = 0
 
     def on_step(trainer: Trainer, step: int) -> None:
         if step == kill_at:
