@@ -227,7 +227,12 @@ class Trainer:
                     if self.step % cfg.log_every == 0 or last:
                         record.update(self._flush_window(lr))
                     if (cfg.eval_every and self.step % cfg.eval_every == 0) or last:
+                        bar.phase("eval")
+                        began = time.perf_counter()
                         record.update(self._evaluate())
+                        bar.phase(None)
+                        if self.eval_fn is not None and time.perf_counter() - began >= 2.0:  # a long phase
+                            bar.note(f"eval at step {self.step}: {time.perf_counter() - began:.1f} s")
                     if record:
                         record = {"step": self.step, **record, "seconds": round(self._seconds(), 3)}
                         self._last_record = record

@@ -47,13 +47,13 @@ class StepProgress:
         self._done, self._fields = start, {"loss": "–", "lr": "–"}
         self._bar: Progress | None = None
         if self._console.is_terminal:
-            columns = [TextColumn(f"[bold]{escape(description)}"), BarColumn(bar_width=20), MofNCompleteColumn()]
+            columns = [TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn()]
             if description == "train":
                 columns += [TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}")]
             columns += [_RateColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
             self._bar = Progress(*columns, console=self._console, transient=False,
                                  speed_estimate_period=1e9)  # the rate of the whole session
-            self._task = self._bar.add_task(description, total=total, completed=start, **self._fields)
+            self._task = self._bar.add_task(escape(description), total=total, completed=start, **self._fields)
             self._bar.start()
 
     def update(self, step: int, lr: float | None = None, loss: float | None = None) -> None:
@@ -68,6 +68,16 @@ class StepProgress:
             self._bar.update(self._task, completed=step, **self._fields)
         elif time.perf_counter() - self._last_line >= self._every:
             self._line()
+
+    def phase(self, name: str | None) -> None:
+        """Name what the run is doing now (e.g. "eval"): the bar's label; None goes back to the own name."""
+        if self.enabled and self._bar is not None:
+            self._bar.update(self._task, description=name or self.description)
+
+    def note(self, text: str) -> None:
+        """A line of its own: above the bar on a terminal, in the log otherwise."""
+        if self.enabled:
+            self._console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def advance(self, n: int = 1) -> None:
         self.update(self._done + n)

@@ -92,3 +92,27 @@ def test_the_trainer_writes_progress_lines_into_a_log(tmp_path, capsys, monkeypa
     err = capsys.readouterr().err.splitlines()
     assert [line.split()[1] for line in err] == ["1/3", "2/3", "3/3", "3/3"]  # every step, and at the end
     assert all(re.search(r"loss [\d.]+ lr 0\.001 [\d.]+ (it/s|s/it) elapsed \d+s eta \d+s$", line) for line in err)
+
+
+def test_a_long_evaluation_gets_its_own_line(tmp_path, capsys, monkeypatch):
+    import torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from kexue.train import TrainConfig, Trainer
+
+    monkeypatch.setenv("KEXUE_PROGRESS_SECONDS", "1000")
+    x = torch.randn(16, 3)
+    clock = [0.0]
+    monkeypatch.setattr("kexue.train.loop.time.perf_counter", lambda: clock[0])
+
+    def eval_fn(m):
+        clock[0] += 3.5 if len(calls) == 0 else 0.5  # the first evaluation is long, the second is not
+        calls.append(1)
+        return {"x": 1.0}
+
+    calls: list = []
+    Trainer(nn.Linear(3, 1), TrainConfig(steps=4, batch_size=4, eval_every=2), TensorDataset(x, x.sum(1, keepdim=True)),
+            lambda m, b: (m(b[0]) - b[1]).pow(2).mean(), tmp_path, device="cpu", eval_fn=eval_fn).fit()
+    err = capsys.readouterr().err.splitlines()
+    assert "eval at step 2: 3.5 s" in err and not any("eval at step 4" in line for line in err)
