@@ -82,7 +82,7 @@ def test_two_processes_killed_and_resumed_match_an_unbroken_pair(tmp_path):
 @pytest.mark.slow
 def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(tmp_path):
     """SIGTERM reaches rank 1 alone after step 5: the ranks agree (all-reduce of the flags), rank 0 writes
-    the checkpoint of step 5, both exit 143; a torchrun resume then ends where one unbroken process ends."""
+    the checkpoint of step 5 (both ranks' states in it), both exit 143."""
     common = ["--float64", "--steps", "8", "--log-every", "1", "--ckpt-every", "100"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "KEXUE_TEST_SIGNAL_AT": "5", "KEXUE_TEST_SIGNAL_RANK": "1"}
     cut = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
@@ -92,11 +92,4 @@ def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(tmp_path):
     state = torch.load(tmp_path / "two" / "trainer_state.pt", weights_only=True)
     assert state["step"] == 5 and len(state["ranks"]) == 2
     assert max(r["step"] for r in read_metrics(tmp_path / "two")) == 5
-    alone = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "one"), *common],
-                           env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=180)
-    assert alone.returncode == 0, alone.stderr
-    resumed = torchrun(tmp_path / "two", *common, "--accum", "2", "--resume")
-    out, _ = resumed.communicate(timeout=180)
-    assert resumed.returncode == 0, out
-    assert_same_run(tmp_path / "one", tmp_path / "two", list(range(1, 9)), rel=1e-6, abs=1e-9, w_rtol=1e-10,
-                    w_atol=1e-12)
+    # (that a torchrun resume from a checkpoint ends where an unbroken run ends is the test above)
