@@ -289,7 +289,7 @@ def start_training(ctx: typer.Context, command: str, topic: str, cfg: T, cls: ty
 
     Returns (settings to train with, kexue.runs.Run); everything is checked before any data is read.
     """
-    from kexue.runs import open_run, record_session, resume_settings
+    from kexue.runs import open_run, record_session, recorded_sets, resume_settings
 
     cfg = with_device(cfg, device, precision)
     if show_config:
@@ -305,7 +305,9 @@ def start_training(ctx: typer.Context, command: str, topic: str, cfg: T, cls: ty
         if config is not None:
             raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
                              f"({out}/config.json); drop --config")
-        cfg = with_device(resume_settings(out, cls, sets, may_change), device, precision)
+        cfg = with_device(resume_settings(out, cls, sets, may_change, recorded_sets(run.recorded)), device,
+                          precision)
         say(f"resuming {out} with its own settings")
+    run.sets = list(sets or [])
     record_session(run)
     return cfg, run

@@ -54,6 +54,7 @@ class Run:
     recorded: dict[str, Any] | None = None
     note: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    sets: list[str] = field(default_factory=list)  # this session's --set items, recorded in run.json
 
 
 def default_out(topic: str, root: str | Path = "runs") -> Path:
@@ -139,8 +140,12 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
 
 
 def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
-                    may_change: tuple[str, ...] = ()) -> T:
-    """The run's own settings (config.json's `run` section as a `cls`), with the allowed `--set`s applied."""
+                    may_change: tuple[str, ...] = (), restated: list[str] | tuple[str, ...] = ()) -> T:
+    """The run's own settings (config.json's `run` section as a `cls`), with the allowed `--set`s applied.
+
+    A `--set` in `restated` (one the run was started or resumed with: `recorded_sets(run.json)`) is left
+    out: the run's value stands, also where the run resolved it further (roformer's vocab_size = the
+    vocabulary built, not the `--set model.vocab_size=800` that capped it)."""
     file = Path(out) / "config.json"
     if not file.is_file():
         raise RunFolderError(f"{file}: not found; this folder has no settings to resume from")
@@ -150,6 +155,8 @@ def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
     except (TypeError, ValueError) as e:
         raise RunFolderError(f"{file}: not the settings of a {cls.__name__} of this kexue version ({e})") from None
     for item in sets or []:
+        if item in restated:
+            continue
         changed = override(cfg, [item])
         if changed == cfg:
             continue  # restated at the run's own value
@@ -160,6 +167,11 @@ def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
                                  f"a resume keeps the run's settings, only {', '.join(allowed)} may change")
         cfg = changed
     return cfg
+
+
+def recorded_sets(recorded: dict[str, Any] | None) -> list[str]:
+    """Every `--set` the sessions of a run (its run.json) were given."""
+    return [item for session in (recorded or {}).get("sessions", []) for item in session.get("sets", [])]
 
 
 def may_change_on_resume(key: str, extra: tuple[str, ...] = ()) -> bool:
@@ -180,7 +192,8 @@ def record_session(run: Run) -> None:
     if not _is_main():
         return
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    session = {"argv": sys.argv[1:], "started": now, "resume": run.resume, "kexue": kexue.__version__}
+    session = {"argv": sys.argv[1:], "sets": list(run.sets), "started": now, "resume": run.resume,
+               "kexue": kexue.__version__}
     if new:
         record = {"command": run.command, "kexue": kexue.__version__, "created": now, "options": run.options,
                   "sessions": [session]}

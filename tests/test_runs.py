@@ -7,7 +7,7 @@ import pytest
 import kexue
 from kexue.config import to_dict
 from kexue.runs import (RunFolderError, check_command, default_out, may_change_on_resume, open_run, read_run,
-                        record_session, resume_settings)
+                        record_session, recorded_sets, resume_settings)
 from kexue.train import TrainConfig
 
 
@@ -109,6 +109,12 @@ def test_resume_settings_are_the_runs_own(tmp_path):
         resume_settings(tmp_path / "r", Run, ["sample_every=3"])  # not on this topic's list
     with pytest.raises(ValueError, match="did you mean 'width'"):
         resume_settings(tmp_path / "r", Run, ["widht=3"])
+    # a --set the run was started with, restated, keeps the run's (perhaps resolved further) value
+    assert resume_settings(tmp_path / "r", Run, ["width=16"], restated=["width=16"]).width == 8
+    run = open_run(tmp_path / "r", "kexue x train", resume=True)
+    run.sets = ["width=16"]
+    record_session(run)
+    assert recorded_sets(read_run(tmp_path / "r")) == ["width=16"]
 
 
 def test_what_may_change_on_resume():
