@@ -1,6 +1,7 @@
 """The `kexue` command: `kexue TOPIC VERB [OPTIONS]` and `kexue reproduce`.
 
-Each topic adds its own sub-commands from `kexue/<topic>/cli.py` (a `typer.Typer` named `app`).
+Each topic adds its own sub-commands from `kexue/<topic>/cli.py` (a `typer.Typer` named `app`); every
+command follows one convention (kexue/cli_common.py: errors, exit codes, --debug, settings, devices).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import kexue
+from kexue.cli_common import adopt, fail, is_main, set_debug
 from kexue.reproduce import PRESETS, TOPICS, run_topics
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -23,6 +26,21 @@ for _topic in TOPICS:
     _cli = importlib.import_module(f"kexue.{_topic}.cli")
     app.add_typer(_cli.app, name=_topic)
 app.add_typer(importlib.import_module("kexue.report.cli").app, name="report")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kexue {kexue.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="show the traceback of an error (also KEXUE_DEBUG=1)"),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+) -> None:
+    """kexue: the models and claims of Scientific Spaces (kexue.fm) posts."""
+    set_debug(debug)
 
 
 @app.command()
@@ -36,29 +54,36 @@ def reproduce(
     """Re-run each post's claims and write one HTML page with figures and a verdict per claim."""
     from kexue.report import ReportError, render_report
 
+    smoke = preset == "smoke"
+    if smoke and is_main():
+        console.print("[bold yellow]smoke[/]: a wiring test at toy sizes; its verdicts mean nothing", soft_wrap=True)
+
     def done(name: str, r) -> None:
-        held = sum(c.verdict == "held" for c in r.claims)
-        console.print(f"[bold]{name}[/] ({r.seconds:.0f} s): {held}/{len(r.claims)} claims held")
+        if is_main():
+            held = sum(c.verdict == "held" for c in r.claims)
+            console.print(f"[bold]{name}[/] ({r.seconds:.0f} s): {held}/{len(r.claims)} claims held")
 
     try:
         results = run_topics(topics, preset, out, on_topic=done, sets=set_)
     except ValueError as e:  # a bad topic, preset or --set: one line, exit code 2
-        console.print(f"[red]error:[/] {e}", soft_wrap=True)
-        raise typer.Exit(2) from None
+        fail(str(e), 2)
     try:
         page = render_report(out)
     except ReportError as e:
-        console.print(f"[red]report:[/] {e}")
-        raise typer.Exit(1) from None
-    table = Table(title=f"kexue reproduce --preset {preset}")
-    for col in ("post", "claim", "verdict"):
-        table.add_column(col)
+        fail(f"report: {e}", 1)
+    if not is_main():  # under torchrun only rank 0 prints
+        return
+    results_console = Console(width=max(80, Console().width) if sys.stdout.isatty() else 80)
+    title = f"kexue reproduce --preset {preset}" + (" (smoke: wiring test, verdicts mean nothing)" if smoke else "")
+    table = Table(title=title, expand=False)
+    table.add_column("post", no_wrap=True)
+    table.add_column("claim", ratio=1, overflow="fold")
+    table.add_column("verdict", no_wrap=True)
     for r in results:
         for c in r.claims:
-            table.add_row(str(r.post), c.claim[:70], c.verdict)
-    console.print(table)
-    console.print(f"page: {page}")
-
+            table.add_row(str(r.post), c.claim, c.verdict)
+    results_console.print(table)
+    results_console.print(f"page: {page}", soft_wrap=True)
 
 def main() -> None:
     try:
@@ -73,6 +98,9 @@ def main() -> None:
         if isinstance(e.code, str):  # SystemExit("message"): print it as Python would
             print(e.code, file=sys.stderr)
         leave_and_exit(e.code if isinstance(e.code, int) else 0 if e.code is None else 1)
+
+
+adopt(app)  # every topic's commands, gplinker's included
 
 
 if __name__ == "__main__":

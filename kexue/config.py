@@ -2,11 +2,12 @@
 
 `override(cfg, ["lr=3e-4", "steps=200"])` returns a copy with those fields replaced, each value parsed
 to the field's declared type; an unknown key or a value of the wrong type is a one-line error that
-names the key and lists what is allowed. Nested dataclasses are reached with dots (`train.lr=1e-3`).
+names the key, suggests the nearest known one and lists what is allowed. Nested dataclasses are reached with dots (`train.lr=1e-3`).
 """
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import types
 import typing
@@ -36,7 +37,8 @@ def from_dict(cls: type[T], d: dict[str, Any]) -> T:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - names
     if unknown:
-        raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}; known: {sorted(names)}")
+        hints_ = "".join(did_you_mean(k, names) for k in sorted(unknown))
+        raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}{hints_}; known: {sorted(names)}")
     kwargs = {}
     for k, v in d.items():
         tp = _strip_optional(hints[k])
@@ -48,14 +50,20 @@ def from_dict(cls: type[T], d: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
+def did_you_mean(name: str, known) -> str:
+    """" (did you mean 'lr'?)" for the known name nearest to `name`, or "" when none is near."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _set_path(cfg: Any, path: list[str], raw: str, full: str) -> Any:
     if not dataclasses.is_dataclass(cfg):
         raise ValueError(f"--set {full}: {type(cfg).__name__} has no settings below it")
     fields = {f.name: f for f in dataclasses.fields(cfg)}
     name = path[0]
     if name not in fields:
-        raise ValueError(f"--set {full}: unknown setting {name!r} of {type(cfg).__name__}; "
-                         f"known: {', '.join(sorted(fields))}")
+        raise ValueError(f"--set {full}: unknown setting {name!r} of {type(cfg).__name__}"
+                         f"{did_you_mean(name, fields)}; known: {', '.join(sorted(fields))}")
     if len(path) > 1:
         value = _set_path(getattr(cfg, name), path[1:], raw, full)
     else:

@@ -1,4 +1,9 @@
-"""`kexue attention cost|measure|quality`: post 8610 from the command line."""
+"""`kexue attention cost|measure|quality`: post 8610 from the command line.
+
+`quality` is one run folder holding four Trainer runs ({softmax, linear} × {LM, MLM}) and the settings
+they share (config.json's `run`); `--resume` continues the one that was cut and trains the ones not yet
+started. Errors, run folders, --config/--print-config, --device/--precision: kexue/cli_common.py.
+"""
 from __future__ import annotations
 
 import json
@@ -7,21 +12,22 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from kexue import cli_common as C
 from kexue.attention import cost
-from kexue.config import override
 
 app = typer.Typer(no_args_is_help=True, help="Post 8610: the cost of softmax and linear attention.")
-console = Console()
+console = Console()  # results on stdout; notes and errors on stderr (cli_common)
 
 
 def _lengths(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise typer.BadParameter(f"--lengths {text!r}: expected comma-separated integers, e.g. 128,512,2048") from None
+        raise ValueError(f"--lengths {text!r}: expected comma-separated integers, e.g. 128,512,2048") from None
 
 
 @app.command("cost")
@@ -34,7 +40,7 @@ def cost_cmd(
 ) -> None:
     """The post's multiplication count per layer, its ratios and crossovers."""
     if hidden % heads:
-        raise typer.BadParameter(f"--hidden {hidden} is not divisible by --heads {heads}")
+        raise ValueError(f"--hidden {hidden} is not divisible by --heads {heads}")
     s = cost.LayerShape(h=heads, d=hidden // heads)
     rows = cost.cost_table(list(_lengths(lengths)), s, key_mult)
     xs = {"sa_gt_ffn (2hd)": cost.crossover_sa_ffn(s), "quadratic_dominates (6hd)": cost.crossover_quadratic(s),
@@ -42,12 +48,14 @@ def cost_cmd(
     if as_json:
         print(json.dumps({"shape": asdict(s), "rows": [asdict(r) for r in rows], "crossovers": xs}, indent=2))
         return
-    t = Table(title=f"multiplications per layer, h={s.h}, d={s.d} (kexue.fm/archives/8610)")
-    for col in ("n", "SA", "FFN", "layer", "SA/FFN", "n² share", "softmax core", f"linear core (k={key_mult})"):
-        t.add_column(col, justify="right")
+    # fits 80 columns: 3 significant digits, no vertical rules
+    t = Table(title=f"multiplications per layer, h={s.h}, d={s.d} (kexue.fm/archives/8610)", box=box.SIMPLE_HEAD,
+              padding=(0, 1), pad_edge=False)
+    for col in ("n", "SA", "FFN", "layer", "SA/FFN", "n² %", "softmax", f"linear k={key_mult}"):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in rows:
-        t.add_row(str(r.n), f"{r.sa:.3e}", f"{r.ffn:.3e}", f"{r.layer:.3e}", f"{r.sa_over_ffn:.3f}",
-                  f"{100 * r.quadratic_share:.1f} %", f"{r.softmax_attention:.3e}", f"{r.linear_attention:.3e}")
+        t.add_row(str(r.n), f"{r.sa:.2e}", f"{r.ffn:.2e}", f"{r.layer:.2e}", f"{r.sa_over_ffn:.3f}",
+                  f"{100 * r.quadratic_share:.1f}", f"{r.softmax_attention:.2e}", f"{r.linear_attention:.2e}")
     console.print(t)
     for k, v in xs.items():
         console.print(f"crossover {k}: n = {v}")
@@ -57,20 +65,25 @@ def cost_cmd(
 def measure(
     lengths: str = typer.Option("128,256,512,1024,2048,4096", help="sequence lengths n"),
     heads: int = typer.Option(12), head_size: int = typer.Option(64),
-    device: str = typer.Option("cpu", help="cpu or cuda"),
+    device: str = typer.Option("cpu", help="cpu | cuda | cuda:N | mps"),
     repeats: int = typer.Option(3),
     out: Path = typer.Option(Path("runs/attention-measure"), help="folder for measure.json and the plots"),
 ) -> None:
     """Time the SA and FFN blocks and softmax vs linear attention on this device; plot both."""
     from kexue.attention.measure import MeasureConfig, crossover, measure_blocks, measure_cores
     from kexue.attention.reproduce import _plot_blocks, _plot_cores
+    from kexue.train.distributed import init_distributed
 
+    device = str(init_distributed(device)[2])  # an unknown or absent device: one line, before any work
     cfg = MeasureConfig(lengths=_lengths(lengths), h=heads, d=head_size, device=device, repeats=repeats)
     s = cost.LayerShape(h=heads, d=head_size)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file; give a folder")
     out.mkdir(parents=True, exist_ok=True)
-    with console.status("timing SA and FFN blocks"):
+    stderr = Console(stderr=True)
+    with stderr.status("timing SA and FFN blocks"):
         blocks = measure_blocks(cfg)
-    with console.status("timing softmax and linear attention"):
+    with stderr.status("timing softmax and linear attention"):
         cores = measure_cores(cfg)
     ns = list(cfg.lengths)
     x_sa = crossover(ns, [r["sa_ms"] for r in blocks], [r["ffn_ms"] for r in blocks])
@@ -96,16 +109,35 @@ def measure(
 
 @app.command()
 def quality(
-    preset: str = typer.Option("quick", help="quick or full"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=800"),
-    out: Path = typer.Option(Path("runs/attention-quality")),
+    ctx: typer.Context,
+    preset: str = typer.Option("quick", help="smoke | quick | full (the reproduce presets' quality settings)"),
+    set_: Optional[list[str]] = C.opt_set("train.steps=800"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
+    out: Optional[Path] = C.opt_out("attention-quality"),
+    resume: bool = C.opt_resume(),
+    auto_resume: bool = C.opt_auto_resume(),
+    overwrite: bool = C.opt_overwrite(),
+    device: Optional[str] = C.opt_device(),
+    precision: Optional[str] = C.opt_precision(),
+    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
 ) -> None:
     """Train softmax vs linear attention as a causal LM and as an MLM on People's Daily."""
-    from kexue.attention.quality import compare, relative_gaps
+    from kexue.attention.quality import QualityConfig, compare, relative_gaps
     from kexue.attention.reproduce import preset as get_preset
+    from kexue.config import to_dict
+    from kexue.train.checkpoint import write_json
 
-    cfg = override(get_preset(preset).quality, set_)
-    rows = compare(cfg, out, progress=True)
+    cfg = C.settings(get_preset(preset).quality, config, set_)
+    cfg, run = C.start_training(ctx, "kexue attention quality", "attention-quality", cfg, QualityConfig, out=out,
+                                resume=resume, auto_resume=auto_resume, overwrite=overwrite, config=config,
+                                sets=set_, device=device, precision=precision, show_config=print_config,
+                                options={"preset": preset})
+    if C.is_main():  # the settings the four runs share, for --resume and --config
+        write_json(run.out / "config.json", {"run": to_dict(cfg)})
+    rows = compare(cfg, run.out, progress=progress, resume=run.resume)
+    if not C.is_main():
+        return
     t = Table(title="held-out loss (nats/char)")
     for col in ("task", "attention", "params", "loss", "ppl", "seconds"):
         t.add_column(col, justify="right")
@@ -115,3 +147,7 @@ def quality(
     console.print(t)
     gaps = relative_gaps(rows)
     console.print(f"relative gap linear vs softmax: LM {100 * gaps['lm']:+.1f} %, MLM {100 * gaps['mlm']:+.1f} %")
+    console.print(f"run folder: {run.out}", soft_wrap=True)
+
+
+C.adopt(app)

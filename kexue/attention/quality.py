@@ -83,8 +83,12 @@ def mlm_loss(model: TinyTransformer, inputs: torch.Tensor, targets: torch.Tensor
 
 
 def train_one(cfg: QualityConfig, attention: AttentionKind, causal: bool, tok: CharTokenizer,
-              train: torch.Tensor, evals: torch.Tensor, out_dir: Path, progress: bool = False) -> dict:
-    """Train one model and return its held-out loss (nats/char) and its training curve."""
+              train: torch.Tensor, evals: torch.Tensor, out_dir: Path, progress: bool = False,
+              resume: bool | str = False) -> dict:
+    """Train one model and return its held-out loss (nats/char) and its training curve.
+
+    resume is the Trainer's: "auto" continues the run in out_dir if it has a checkpoint (a finished
+    run is then not trained again), else starts it."""
     mcfg = replace(cfg.model, vocab=tok.vocab_size, attention=attention, causal=causal)
     torch.manual_seed(cfg.seed)
     model = TinyTransformer(mcfg)
@@ -118,14 +122,17 @@ def train_one(cfg: QualityConfig, attention: AttentionKind, causal: bool, tok: C
             "params": sum(p.numel() for p in model.parameters()), "seconds": summary.get("seconds")}
 
 
-def compare(cfg: QualityConfig, out_dir: Path, progress: bool = False) -> list[dict]:
-    """The four runs {softmax, linear} × {LM, MLM}; each writes its checkpoint under out_dir."""
+def compare(cfg: QualityConfig, out_dir: Path, progress: bool = False, resume: bool = False) -> list[dict]:
+    """The four runs {softmax, linear} × {LM, MLM}; each writes its checkpoint under out_dir.
+
+    resume=True continues each run from its checkpoint (the finished ones are not trained again)."""
     tok, train, evals = corpus_windows(cfg)
     rows = []
     for causal in (True, False):
         for attention in ("softmax", cfg.linear_kind):
             name = f"{'lm' if causal else 'mlm'}-{attention}"
-            rows.append(train_one(cfg, attention, causal, tok, train, evals, out_dir / name, progress))
+            rows.append(train_one(cfg, attention, causal, tok, train, evals, out_dir / name, progress,
+                                  resume="auto" if resume else False))
     return rows
 
 

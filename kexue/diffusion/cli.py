@@ -2,6 +2,7 @@
 
 Train on digits, MNIST-5k, Fashion-MNIST or a folder of images; sample and interpolate from a run
 directory alone (config.json rebuilds the network, the EMA weights are strict-loaded by default).
+Errors, run folders, --resume, --config/--print-config, --device/--precision: kexue/cli_common.py.
 """
 from __future__ import annotations
 
@@ -15,60 +16,84 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kexue.config import override
+from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Posts 9119/9152: train a DDPM, sample and interpolate from checkpoints.")
-console = Console(stderr=True)
-
-
-def _fail(e: Exception) -> None:
-    console.print(f"[red]error:[/] {e}")
-    raise typer.Exit(1)
+console = Console(stderr=True)  # notes; results (tables, JSON) go to stdout
+results = Console()
+COMMAND = "kexue diffusion train"
 
 
 def _device(device: str) -> str:
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    from kexue.train.distributed import init_distributed
+
+    return str(init_distributed(device)[2])  # checks the device exists, in one line if not
+
+
+def _file_out(out: Path) -> None:
+    """An output file's path is checked before any work: not a folder; its folder is made."""
+    if out.is_dir():
+        raise ValueError(f"--out {out}: is a folder; give a file name, e.g. {out / 'samples.png'}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"--out {out}: {parent} is a file, not a folder")
+            break
+    out.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _load(checkpoint: Path, raw: bool, device: str):
     from kexue.diffusion.train import load_run
+    from kexue.runs import check_command
 
-    try:
-        model, schedule, cfg = load_run(checkpoint, ema=not raw, device=_device(device))
-    except (FileNotFoundError, ValueError) as e:
-        _fail(e)
+    check_command(checkpoint, COMMAND)
+    model, schedule, cfg = load_run(checkpoint, ema=not raw, device=_device(device))
     which = "raw weights (model.safetensors)" if raw else "EMA weights (ema.safetensors; --raw for the raw ones)"
-    console.print(f"{checkpoint}: {cfg.model} U-Net, {schedule}, {which}")
+    C.say(f"{checkpoint}: {cfg.model} U-Net, {schedule}, {which}")
     return model, schedule, cfg
 
 
 @app.command("train")
 def train_cmd(
+    ctx: typer.Context,
     data: str = typer.Option("digits", help="digits | mnist5k | fashion-mnist | a folder of images"),
     preset: str = typer.Option("su", help="su (the post's recipe) | ho2020 (Ho's) | quick (CPU minutes) | smoke"),
     size: int = typer.Option(0, help="image side; 0 = the data's own (a folder: 64)"),
     channels: int = typer.Option(3, help="a folder's channels: 1 grey or 3 RGB"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=2000"),
-    out: Path = typer.Option(Path("runs/diffusion"), help="run directory (checkpoints, config.json, samples/)"),
-    resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
+    set_: Optional[list[str]] = C.opt_set("train.steps=2000"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
+    out: Optional[Path] = C.opt_out("diffusion"),
+    resume: bool = C.opt_resume(),
+    auto_resume: bool = C.opt_auto_resume(),
+    overwrite: bool = C.opt_overwrite(),
+    device: Optional[str] = C.opt_device(),
+    precision: Optional[str] = C.opt_precision(),
+    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
 ) -> None:
     """Train a DDPM; sample grids land in OUT/samples every `sample_every` steps and at the end."""
     from kexue.diffusion.train import DiffusionConfig, train
+    from kexue.train.loop import may_change_on_resume
 
-    try:
-        cfg = override(DiffusionConfig.preset(preset, data, size, channels), set_)
-        summary = train(cfg, out, resume=resume, progress=True)
-    except (ValueError, FileNotFoundError) as e:
-        _fail(e)
+    cfg = C.settings(DiffusionConfig.preset(preset, data, size, channels), config, set_)
+    cfg, run = C.start_training(ctx, COMMAND, "diffusion", cfg, DiffusionConfig, out=out, resume=resume,
+                                auto_resume=auto_resume, overwrite=overwrite, config=config, sets=set_,
+                                device=device, precision=precision, show_config=print_config,
+                                options={"data": data, "preset": preset, "size": size, "channels": channels},
+                                may_change=("sample_every",))
+    with may_change_on_resume("sample_every"):
+        summary = train(cfg, run.out, resume=run.resume, progress=progress)
     if summary["rank"]:  # under torchrun only rank 0 samples and reports
         return
-    t = Table(title=f"kexue diffusion train --preset {preset}")
+    t = Table(title=f"kexue diffusion train --preset {run.options.get('preset', preset)}")
     for col in ("steps", "final loss", "seconds", "run directory"):
         t.add_column(col)
-    t.add_row(str(summary["steps"]), f"{summary['final_loss']:.2f}", f"{summary['seconds']:.0f}", str(out))
-    console.print(t)
+    t.add_row(str(summary["steps"]), f"{summary['final_loss']:.2f}", f"{summary['seconds']:.0f}", str(run.out))
+    results.print(t)
     for g in summary["grids"][-2:]:
-        console.print(f"grid: {g}")
+        results.print(f"grid: {g}", soft_wrap=True)
 
 
 @app.command("sample")
@@ -91,22 +116,20 @@ def sample_cmd(
     from kexue.diffusion.ddpm import sample
     from kexue.diffusion.images import save_grid
 
+    _file_out(out)
     model, schedule, cfg = _load(checkpoint, raw, device)
     dev = _device(device)
     y = None
     if getattr(model, "num_classes", 0):
         y = torch.full((n,), label, dtype=torch.int64) if label is not None else torch.arange(n) % model.num_classes
         y = y.to(dev)
-    try:
-        x = sample(model, schedule, (n, *_shape(cfg)), sigma, steps or None, ddim=ddim, clip_x0=clip_x0, y=y,
-                   guidance_w=guidance, generator=torch.Generator(dev).manual_seed(seed), progress=True)
-    except ValueError as e:
-        _fail(e)
+    x = sample(model, schedule, (n, *_shape(cfg)), sigma, steps or None, ddim=ddim, clip_x0=clip_x0, y=y,
+               guidance_w=guidance, generator=torch.Generator(dev).manual_seed(seed), progress=True)
     x = x.clamp(-1, 1).cpu()
     save_grid(x, out)
     np.save(out.with_suffix(".npy"), x.numpy())
-    console.print(f"wrote {out} and {out.with_suffix('.npy')} ({n} images, σ = {sigma}, "
-                  f"{steps or schedule.T} steps{', DDIM' if ddim else ''})")
+    results.print(f"wrote {out} and {out.with_suffix('.npy')} ({n} images, σ = {sigma}, "
+                  f"{steps or schedule.T} steps{', DDIM' if ddim else ''})", soft_wrap=True, markup=False)
 
 
 @app.command("interpolate")
@@ -126,20 +149,19 @@ def interpolate_cmd(
     from kexue.diffusion.ddpm import sample_inter
     from kexue.diffusion.images import read_image, save_grid
 
+    _file_out(out)
     model, schedule, cfg = _load(checkpoint, raw, device)
     dev = _device(device)
     c, side, _ = _shape(cfg)
-    try:
-        x_a, x_b = (read_image(p, side, c).unsqueeze(0).to(dev) for p in (a, b))
-        x = sample_inter(model, schedule, x_a, x_b, t0, k, sigma, generator=torch.Generator(dev).manual_seed(seed),
-                         progress=True)
-    except (ValueError, FileNotFoundError) as e:
-        _fail(e)
+    x_a, x_b = (read_image(p, side, c).unsqueeze(0).to(dev) for p in (a, b))
+    x = sample_inter(model, schedule, x_a, x_b, t0, k, sigma, generator=torch.Generator(dev).manual_seed(seed),
+                     progress=True)
     lam = torch.linspace(0, 1, k, device=dev).view(k, 1, 1, 1)
     mixed = (1 - lam) * x_a + lam * x_b
     save_grid(torch.cat([mixed, x[0]]).clamp(-1, 1).cpu(), out, nrow=k)
     np.save(out.with_suffix(".npy"), x[0].clamp(-1, 1).cpu().numpy())
-    console.print(f"wrote {out} (top: mixtures, bottom: denoised from t0 = {t0}) and {out.with_suffix('.npy')}")
+    results.print(f"wrote {out} (top: mixtures, bottom: denoised from t0 = {t0}) and {out.with_suffix('.npy')}",
+                  soft_wrap=True, markup=False)
 
 
 @app.command("evaluate")
@@ -168,18 +190,21 @@ def evaluate_cmd(
     t = Table(title=f"{checkpoint}: {n} samples, {steps or schedule.T} steps")
     for col in ("σ", measure.fd_key, "precision", "recall", "label entropy"):
         t.add_column(col, justify="right")
-    results = {}
+    scores = {}
     for sigma in [s.strip() for s in sigmas.split(",") if s.strip()]:
         xs = sample(model, schedule, (n, *_shape(cfg)), sigma, steps or None,
                     generator=torch.Generator(dev).manual_seed(seed), progress=True).clamp(-1, 1).cpu()
-        r = results[sigma] = measure(xs)
+        r = scores[sigma] = measure(xs)
         t.add_row(sigma, f"{r[measure.fd_key]:.2f}", f"{r['precision']:.3f}", f"{r['recall']:.3f}",
                   f"{r.get('label_entropy', float('nan')):.3f}")
-    console.print(t)
-    print(json.dumps(results))
+    console.print(t)  # the table on stderr, the numbers as JSON on stdout
+    print(json.dumps(scores))
 
 
 def _shape(cfg) -> tuple[int, int, int]:
     from kexue.diffusion.train import grid_shape
 
     return grid_shape(cfg)
+
+
+C.adopt(app)

@@ -1,4 +1,4 @@
-"""`kexue lru train|evaluate|scan`: post 9554 from the command line."""
+"""`kexue lru train|evaluate|scan`: post 9554 from the command line (conventions: kexue/cli_common.py)."""
 from __future__ import annotations
 
 import json
@@ -10,74 +10,84 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kexue.config import from_dict, override
+from kexue import cli_common as C
+from kexue.config import from_dict
 
 app = typer.Typer(no_args_is_help=True, help="Post 9554: the Linear Recurrent Unit on long-range tasks.")
-console = Console()
+console = Console()  # results on stdout; notes and errors go to stderr (cli_common)
 
 
-def _config(task: str, model: str, preset: str, sets: Optional[list[str]]):
+def _config(task: str, model: str, preset: str):
     """The run settings of a reproduce preset: ListOps, the token tasks (copy's) or the pixel tasks."""
     from kexue.lru.reproduce import ablation_config, preset as get_preset  # lazy: matplotlib
     from kexue.lru.tasks import TASKS
 
     if task not in TASKS:
-        raise typer.BadParameter(f"--task {task!r}: choose one of {', '.join(TASKS)}")
+        raise ValueError(f"--task {task!r}: choose one of {', '.join(TASKS)}")
     p = get_preset(preset)
     base = p.listops if task == "listops" else p.copy if task in ("copy", "selective", "recall") else p.ablation
-    cfg = ablation_config(replace(base, task=replace(base.task, task=task)), model)
-    return override(cfg, sets)
+    return ablation_config(replace(base, task=replace(base.task, task=task)), model)
 
 
 @app.command()
 def train(
+    ctx: typer.Context,
     task: str = typer.Option("copy", help="listops | copy | adding | selective | recall | smnist | sfashion"),
     model: str = typer.Option("lru", help="lru | slru | transformer | rnn | lstm | dense | diag_reim | diag_exp | "
                                           "stable_exp"),
-    preset: str = typer.Option("quick", help="sizes from a reproduce preset: smoke | quick | full"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=800 "
-                                                                 "--set model.d_state=128 --set task.length=500"),
-    out: Path = typer.Option(Path("runs/lru"), help="folder for the checkpoint, config.json and metrics.jsonl"),
-    resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    preset: str = typer.Option("quick", help="sizes from a reproduce preset: smoke | quick | standard | full"),
+    set_: Optional[list[str]] = C.opt_set("train.steps=800 --set model.d_state=128 --set task.length=500"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
+    out: Optional[Path] = C.opt_out("lru"),
+    resume: bool = C.opt_resume(),
+    auto_resume: bool = C.opt_auto_resume(),
+    overwrite: bool = C.opt_overwrite(),
+    device: Optional[str] = C.opt_device(),
+    precision: Optional[str] = C.opt_precision(),
+    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
 ) -> None:
     """Train a deep model (the paper's block) on a long-range task and report its test accuracy."""
-    from kexue.lru.train import run
+    from kexue.lru.train import RunConfig, run
 
-    try:
-        cfg = _config(task, model, preset, set_)
-        summary = run(cfg, out, progress=progress, resume=resume)
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+    cfg = C.settings(_config(task, model, preset), config, set_)
+    cfg, folder = C.start_training(ctx, "kexue lru train", "lru", cfg, RunConfig, out=out, resume=resume,
+                                   auto_resume=auto_resume, overwrite=overwrite, config=config, sets=set_,
+                                   device=device, precision=precision, show_config=print_config,
+                                   options={"task": task, "model": model, "preset": preset})
+    summary = run(cfg, folder.out, progress=progress, resume=folder.resume)
     if summary["rank"]:  # under torchrun only rank 0 evaluates and reports
         return
-    t = Table(title=f"kexue lru train --task {task} --model {model}")
+    t = Table(title=f"kexue lru train --task {cfg.task.task} --model {cfg.model.model}")
     for col in ("params", "steps", "final loss", "test loss", "test acc", "seconds"):
         t.add_column(col, justify="right")
     t.add_row(f"{summary['params']:,}", str(summary["steps"]), f"{summary['final_loss']:.4f}",
               f"{summary['test_loss']:.4f}", f"{100 * summary['test_acc']:.2f} %", f"{summary['seconds']:.0f}")
     console.print(t)
-    console.print(f"checkpoint: {summary['checkpoint']}")
+    console.print(f"run folder: {folder.out}", soft_wrap=True)
 
 
 @app.command()
 def evaluate(
     run_dir: Path = typer.Argument(..., help="a folder written by `kexue lru train`"),
+    device: Optional[str] = C.opt_device(),
 ) -> None:
     """Rebuild a trained model from its folder and measure its test accuracy again."""
     from kexue.lru.tasks import build_task
     from kexue.lru.train import RunConfig, build_model, evaluate as eval_model
+    from kexue.runs import check_command
     from kexue.train import load_model
 
+    check_command(run_dir, "kexue lru train")
     config_file = run_dir / "config.json"
     if not config_file.is_file():
-        raise typer.BadParameter(f"{config_file}: not found; pass a folder written by `kexue lru train`")
+        raise FileNotFoundError(f"{config_file}: not found; pass a folder written by `kexue lru train`")
     try:
         cfg = from_dict(RunConfig, json.loads(config_file.read_text())["run"])
     except (KeyError, TypeError, ValueError) as e:
-        raise typer.BadParameter(f"{config_file}: not a `kexue lru train` config ({e})") from None
+        raise ValueError(f"{config_file}: not a `kexue lru train` config ({e})") from None
     _, test, spec = build_task(cfg.task)
-    model = build_model(cfg, spec)
+    model = build_model(cfg, spec).to(device or "cpu")
     load_model(model, run_dir)
     m = eval_model(model, test, spec, cfg.eval_batch)
     console.print(f"{cfg.task.task} / {cfg.model.model}: test loss {m['loss']:.4f}, test acc {100 * m['acc']:.2f} %")
@@ -93,7 +103,7 @@ def scan(
     from kexue.lru.measure import scan_speed
 
     if min(length, batch, width) < 1:
-        raise typer.BadParameter("--length, --batch and --width must be positive")
+        raise ValueError("--length, --batch and --width must be positive")
     r = scan_speed(length, batch, width)
     t = Table(title=f"fwd+bwd, L = {length}, batch {batch}, N = {width}")
     for col in ("scan", "ms", "× loop"):
@@ -101,3 +111,6 @@ def scan(
     for m in ("sequential", "parallel", "chunked"):
         t.add_row(m, f"{r[f'{m}_ms']:.1f}", f"{r['sequential_ms'] / r[f'{m}_ms']:.1f}")
     console.print(t)
+
+
+C.adopt(app)

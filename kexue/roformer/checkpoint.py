@@ -1,5 +1,5 @@
-"""Strict import of RoFormerV2 checkpoints in the HF format of JunnYu's `roformer` package, and loading
-of kexue RoFormerV2 checkpoints.
+"""Strict import of RoFormerV2 checkpoints in the HF format of JunnYu's `roformer` package, export back
+to it, and loading of kexue RoFormerV2 checkpoints.
 
 kexue.fm/archives/8998 released bert4keras checkpoints; JunnYu/RoFormer_pytorch (pip `roformer` ≥ 0.4)
 converts them to an HF-format folder: config.json (`norm_type="rms_norm"`, `use_bias=false`,
@@ -9,6 +9,11 @@ checked: the config must describe a RoFormerV2, every tensor must map to exactly
 right shape, nothing may be left over. Two tensors are not learned and are checked instead of dropped:
 `encoder.embed_positions.weight` (the sinusoid table, when present, must be RoPE's with base 10000) and
 `cls.predictions.decoder.weight` (the MLM head, when present, must equal the token embedding: tied).
+
+`export_hf` is the inverse of the import: config.json (`model_type="roformer"`, the RoFormerV2 fields
+above), model.safetensors with every tensor JunnYu's RoFormerForMaskedLM holds (the RoPE sinusoid table
+of `max_position_embeddings` positions and the tied MLM head included, so no loader has to make them
+up) and vocab.txt; `roformer.RoFormerForMaskedLM.from_pretrained(DIR)` loads it with nothing missing.
 
 A kexue RoFormerV2 folder: model.safetensors, config.json (`{"model": {...RoFormerV2Config...},
 "tokenizer": "char"|"wordpiece"}`, or a pretraining run's `{"run": {"model": ..., ...}}`), vocab.txt.
@@ -137,6 +142,42 @@ def import_hf(src: str | Path, out_dir: str | Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     save_model(model, out_dir / "model.safetensors", {"source": str(src)})
     write_json(out_dir / "config.json", {"model": to_dict(cfg), "tokenizer": "wordpiece", "source": str(src)})
+    if (src / "vocab.txt").is_file():
+        shutil.copyfile(src / "vocab.txt", out_dir / "vocab.txt")
+    return out_dir
+
+
+def kexue_to_hf(state: dict[str, Tensor], cfg: RoFormerV2Config, max_positions: int) -> dict[str, Tensor]:
+    """Our state dict under JunnYu's names, plus the sinusoid table and the (tied) MLM head."""
+    from kexue.nn.rope import rope_tables
+    theirs = {"roformer." + t: state[k] for k, t in EMBEDDING_MAP.items()}
+    for i in range(cfg.num_layers):
+        theirs.update({"roformer." + t.format(i=i): state[f"layers.{i}.{k}"] for k, t in LAYER_MAP.items()})
+    cos, sin = rope_tables(max_positions, cfg.head_size, 10000.0)
+    # the table HF keeps for RoPE: row m = [sin(mθ_k) | cos(mθ_k)], θ_k = 10000^(−2k/d)
+    theirs["roformer." + SINUSOID] = torch.cat([sin, cos], dim=1)
+    theirs[MLM_HEAD] = state[f"embeddings.token.weight"].clone()  # tied: the same values, stored twice
+    return {k: v.detach().float().contiguous() for k, v in theirs.items()}
+
+
+def export_hf(src: str | Path, out_dir: str | Path, max_positions: int = 512, ema: bool = False) -> Path:
+    """Write a kexue RoFormerV2 folder (pretrain, finetune's encoder or import output) in the HF format of
+    JunnYu's `roformer` (RoFormerForMaskedLM); `import_hf` of the result gives the same model back."""
+    from safetensors.torch import save_file
+    src, out_dir = Path(src), Path(out_dir)
+    cfg, data = read_config(src)
+    model = load_pretrained(src, ema=ema)
+    hf = {"architectures": ["RoFormerForMaskedLM"], "model_type": "roformer", "vocab_size": cfg.vocab_size,
+          "hidden_size": cfg.hidden_size, "embedding_size": cfg.hidden_size, "num_hidden_layers": cfg.num_layers,
+          "num_attention_heads": cfg.num_heads, "intermediate_size": cfg.intermediate_size,
+          "type_vocab_size": cfg.segment_vocab_size, "hidden_dropout_prob": cfg.dropout,
+          "attention_probs_dropout_prob": cfg.attention_dropout, "layer_norm_eps": cfg.eps,
+          "pad_token_id": cfg.pad_id, "max_position_embeddings": max_positions, "initializer_range": 0.02,
+          "rotary_value": False, **{k: want for k, (want, _) in REQUIRED.items()}}
+    tensors = kexue_to_hf(model.state_dict(), cfg, max_positions)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt", "source": str(src)})
+    write_json(out_dir / "config.json", hf)
     if (src / "vocab.txt").is_file():
         shutil.copyfile(src / "vocab.txt", out_dir / "vocab.txt")
     return out_dir

@@ -1,4 +1,11 @@
-"""`kexue roformer params|pretrain|finetune|fill-mask|import`: post 8998 from the command line."""
+"""`kexue roformer params|pretrain|finetune|fill-mask|import|export`: post 8998 from the command line.
+
+`pretrain --preset` picks the recipe: quick (the default; a tiny model on People's Daily that finishes on
+a laptop CPU in minutes) and smoke/standard are the roformer reproduce presets' pretraining settings
+(kexue/roformer/reproduce.py), `post` is the post's base recipe, a GPU recipe (1M steps at batch 512:
+PretrainConfig's defaults in kexue/roformer/pretrain.py), so every recipe value lives in one place.
+Errors, run folders, --resume, --config/--print-config, --device/--precision: kexue/cli_common.py.
+"""
 from __future__ import annotations
 
 import json
@@ -9,10 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kexue.config import override
+from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 8998: RoFormerV2 — the encoder, MLM pretraining, fine-tuning.")
-console = Console()
+console = Console()  # results on stdout; notes and errors on stderr (cli_common)
+PRETRAIN_PRESETS = ("smoke", "quick", "standard", "post")
 
 
 @app.command()
@@ -32,55 +40,105 @@ def params(as_json: bool = typer.Option(False, "--json", help="print JSON instea
     console.print(t)
 
 
+def pretrain_preset(name: str):
+    """The PretrainConfig of a named recipe: `post` is the post's GPU recipe, the others the reproduce
+    presets' (see the module doc)."""
+    from kexue.roformer.pretrain import PretrainConfig
+
+    if name == "post":
+        return PretrainConfig()
+    if name not in PRETRAIN_PRESETS:
+        raise ValueError(f"--preset {name!r}: choose one of {', '.join(PRETRAIN_PRESETS)} (post = the post's "
+                         "GPU recipe)")
+    from kexue.roformer.reproduce import preset as reproduce_preset
+
+    return reproduce_preset(name).pretrain
+
+
 @app.command()
 def pretrain(
+    ctx: typer.Context,
+    preset: str = typer.Option("quick", help="quick (a laptop, minutes) | standard | smoke | post (the post's "
+                                             "base recipe: 1M steps at batch 512, for GPUs)"),
     corpus: Optional[Path] = typer.Option(None, help="a .txt file (one text a line) or a folder of them; "
                                                      "default: People's Daily 1998"),
-    size: str = typer.Option("base", help="small, base or large"),
+    size: Optional[str] = typer.Option(None, help="small, base or large (default: the preset's model)"),
     variant: str = typer.Option("roformer_v2", help="roformer_v2 or bert (the un-simplified baseline)"),
     tokenizer: str = typer.Option("char", help="char or wordpiece"),
     vocab: Optional[Path] = typer.Option(None, help="a vocab.txt to use instead of building one"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=1000"),
-    out: Path = typer.Option(Path("runs/roformer-pretrain")),
-    resume: bool = typer.Option(False, help="continue from the last checkpoint in --out"),
+    set_: Optional[list[str]] = C.opt_set("train.steps=1000"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
+    out: Optional[Path] = C.opt_out("roformer-pretrain"),
+    resume: bool = C.opt_resume(),
+    auto_resume: bool = C.opt_auto_resume(),
+    overwrite: bool = C.opt_overwrite(),
+    device: Optional[str] = C.opt_device(),
+    precision: Optional[str] = C.opt_precision(),
+    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
 ) -> None:
-    """Whole-word MLM pretraining from scratch (the post's base recipe by default)."""
+    """Whole-word MLM pretraining from scratch (a laptop-sized recipe by default; --preset post is the post's)."""
     from dataclasses import replace
 
     from kexue.roformer.config import bert_variant
     from kexue.roformer.pretrain import PretrainConfig, pretrain as run
-    model = _size(size)
+
+    base = pretrain_preset(preset)
+    model = _size(size) if size is not None else base.model
     if variant not in ("roformer_v2", "bert"):
-        raise typer.BadParameter(f"--variant {variant!r}: choose roformer_v2 or bert")
+        raise ValueError(f"--variant {variant!r}: choose roformer_v2 or bert")
     model = bert_variant(model) if variant == "bert" else model
     if tokenizer not in ("char", "wordpiece"):
-        raise typer.BadParameter(f"--tokenizer {tokenizer!r}: choose char or wordpiece")
-    cfg = replace(PretrainConfig(), model=model, corpus=str(corpus) if corpus else None, tokenizer=tokenizer,
+        raise ValueError(f"--tokenizer {tokenizer!r}: choose char or wordpiece")
+    cfg = replace(base, model=model, corpus=str(corpus) if corpus else None, tokenizer=tokenizer,
                   vocab=str(vocab) if vocab else None)
-    cfg = _override(cfg, set_)
-    summary = _run(lambda: run(cfg, out, progress=True, resume=resume))
+    cfg = C.settings(cfg, config, set_)
+    cfg, folder = C.start_training(
+        ctx, "kexue roformer pretrain", "roformer-pretrain", cfg, PretrainConfig, out=out, resume=resume,
+        auto_resume=auto_resume, overwrite=overwrite, config=config, sets=set_, device=device,
+        precision=precision, show_config=print_config,
+        options={"preset": preset, "corpus": str(corpus) if corpus else None, "size": size, "variant": variant,
+                 "tokenizer": tokenizer, "vocab": str(vocab) if vocab else None})
+    summary = run(cfg, folder.out, progress=progress, resume=folder.resume)
     _summary("pretraining", summary)
 
 
 @app.command()
 def finetune(
+    ctx: typer.Context,
     task: str = typer.Option("classify", help="classify (the only task)"),
     train: Optional[Path] = typer.Option(None, help="CLUE-style JSONL; default: the review sentiment set"),
     dev: Optional[Path] = typer.Option(None, help="CLUE-style JSONL for accuracy"),
     pretrained: Optional[Path] = typer.Option(None, help="a kexue roformer folder (pretrain or import output)"),
     size: str = typer.Option("small", help="size of a new model when --pretrained is not given"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.lr=1e-4"),
-    out: Path = typer.Option(Path("runs/roformer-finetune")),
-    resume: bool = typer.Option(False),
+    set_: Optional[list[str]] = C.opt_set("train.lr=1e-4"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
+    out: Optional[Path] = C.opt_out("roformer-finetune"),
+    resume: bool = C.opt_resume(),
+    auto_resume: bool = C.opt_auto_resume(),
+    overwrite: bool = C.opt_overwrite(),
+    device: Optional[str] = C.opt_device(),
+    precision: Optional[str] = C.opt_precision(),
+    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
 ) -> None:
     """Fine-tune [CLS] + linear for classification; prints dev accuracy."""
     from kexue.roformer.finetune import FinetuneConfig, finetune as run
     if task != "classify":
-        raise typer.BadParameter(f"--task {task!r}: only 'classify' is implemented")
+        raise ValueError(f"--task {task!r}: only 'classify' is implemented")
+    if pretrained is not None and not (pretrained / "config.json").is_file():
+        raise FileNotFoundError(f"--pretrained {pretrained}: no config.json; give a folder of `kexue roformer "
+                                "pretrain` or `kexue roformer import`")
     cfg = FinetuneConfig(pretrained=str(pretrained) if pretrained else None, model=_size(size),
                          train_file=str(train) if train else None, dev_file=str(dev) if dev else None)
-    cfg = _override(cfg, set_)
-    summary = _run(lambda: run(cfg, out, progress=True, resume=resume))
+    cfg = C.settings(cfg, config, set_)
+    cfg, folder = C.start_training(
+        ctx, "kexue roformer finetune", "roformer-finetune", cfg, FinetuneConfig, out=out, resume=resume,
+        auto_resume=auto_resume, overwrite=overwrite, config=config, sets=set_, device=device,
+        precision=precision, show_config=print_config,
+        options={"task": task, "pretrained": cfg.pretrained, "size": size, "train": cfg.train_file,
+                 "dev": cfg.dev_file})
+    summary = run(cfg, folder.out, progress=progress, resume=folder.resume)
     _summary("fine-tuning", summary)
 
 
@@ -92,12 +150,9 @@ def fill_mask_cmd(
 ) -> None:
     """The most probable tokens at each [MASK]."""
     from kexue.roformer.fill_mask import fill_mask
-    try:
-        result = fill_mask(model, text, top_k)
-    except (ValueError, FileNotFoundError) as e:
-        raise typer.BadParameter(str(e)) from None
+    result = fill_mask(model, text, top_k)
     for k, cands in enumerate(result, 1):
-        console.print(f"[MASK] {k}: " + "  ".join(f"{tok} {p:.3f}" for tok, p in cands))
+        typer.echo(f"[MASK] {k}: " + "  ".join(f"{tok} {p:.3f}" for tok, p in cands))
 
 
 @app.command("import")
@@ -107,36 +162,37 @@ def import_cmd(
 ) -> None:
     """Convert a JunnYu `roformer` RoFormerV2 checkpoint, strictly, into a kexue checkpoint."""
     from kexue.roformer.checkpoint import import_hf, read_config
-    try:
-        folder = import_hf(path, out)
-    except (ValueError, FileNotFoundError) as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(1) from None
+    folder = import_hf(path, out)
     cfg, _ = read_config(folder)
-    console.print(f"imported {cfg.num_layers} layers, hidden {cfg.hidden_size}, vocab {cfg.vocab_size} → {folder}")
+    typer.echo(f"imported {cfg.num_layers} layers, hidden {cfg.hidden_size}, vocab {cfg.vocab_size} → {folder}")
+
+
+@app.command("export")
+def export_cmd(
+    path: Path = typer.Argument(..., help="the HF-format folder to write"),
+    model: Path = typer.Option(..., "--model", "-m", help="a kexue roformer folder (pretrain or import output)"),
+    fmt: str = typer.Option("hf", "--format", help="hf: JunnYu's roformer / transformers RoFormerForMaskedLM"),
+    max_positions: int = typer.Option(512, help="max_position_embeddings of the HF config (RoPE's table)"),
+    ema: bool = typer.Option(False, help="export the EMA weights (ema.safetensors)"),
+    overwrite: bool = typer.Option(False, help="replace files already in PATH"),
+) -> None:
+    """Write a kexue RoFormerV2 in the Hugging Face format (the inverse of `import`)."""
+    from kexue.roformer.checkpoint import export_hf, read_config
+    if fmt != "hf":
+        raise ValueError(f"--format {fmt!r}: only hf is supported")
+    read_config(model)  # a bad --model in one line, before PATH is touched
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not overwrite)):
+        raise ValueError(f"{path}: {'is a file' if not path.is_dir() else 'is not empty'}; give a new folder"
+                         f"{'' if not path.is_dir() else ' or pass --overwrite'}")
+    folder = export_hf(model, path, max_positions, ema=ema)
+    typer.echo(f"exported {model} → {folder} (load with roformer.RoFormerForMaskedLM.from_pretrained)")
 
 
 def _size(size: str):
     from kexue.roformer.config import SIZES, preset
     if size not in SIZES:
-        raise typer.BadParameter(f"--size {size!r}: choose one of {', '.join(SIZES)}")
+        raise ValueError(f"--size {size!r}: choose one of {', '.join(SIZES)}")
     return preset(size)
-
-
-def _override(cfg, sets):
-    try:
-        return override(cfg, sets)
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
-
-
-def _run(fn):
-    """Run a training; a bad setting or input file is one red line and exit status 1, not a traceback."""
-    try:
-        return fn()
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(1) from None
 
 
 def _summary(what: str, summary: dict) -> None:
@@ -149,3 +205,6 @@ def _summary(what: str, summary: dict) -> None:
         if k != "metrics" and v is not None:
             t.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
     console.print(t)
+
+
+C.adopt(app)

@@ -22,7 +22,14 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
     The device is cuda:LOCAL_RANK when CUDA is available, else the CPU; pass `device` to choose
     (e.g. "cpu" on a GPU machine, which then joins with gloo).
     """
-    device = torch.device(device) if device is not None else _local_device()
+    try:
+        device = torch.device(device) if device is not None else _local_device()
+    except RuntimeError:
+        raise ValueError(f"device {device!r}: not a device; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r}: this machine has no CUDA device; use cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(device)!r}: MPS is not available here; use cpu")
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), device
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -80,6 +87,14 @@ def all_reduce_mean(values: dict[str, float | torch.Tensor], device: torch.devic
         # x̄ = (1/W) Σ_r x_r
         packed /= world_size
     return dict(zip(keys, packed.tolist()))
+
+
+def all_reduce_max(values: list[float], device: torch.device) -> list[float]:
+    """The element-wise maximum over ranks (e.g. of flags: did any rank see a signal?)."""
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    if world()[1] > 1:
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
 
 
 def all_reduce_sum(value: float, device: torch.device) -> float:

@@ -2,14 +2,24 @@
 
 One optimizer step, for step t = 0, 1, ...:
   1. every parameter group gets lr_t = lr · lr_scale · factor(t)                  (schedule.py)
-  2. grad_accum micro-steps: loss_fn(model, batch) under bf16 autocast when cfg.amp, and backward of
-     loss / grad_accum, so the gradient is that of the mean loss over the whole global batch; under
+  2. grad_accum micro-steps: loss_fn(model, batch) under autocast (cfg.precision bf16 or fp16; amp = bf16),
+     and backward of loss / grad_accum (times the gradient scaler's factor under fp16), so the gradient is that of the mean loss over the whole global batch; under
      DDP the ranks' gradients are averaged once, at the last micro-step
   3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py)
   4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
      averaged over the steps since the last record and over ranks), eval_fn on rank 0 (with the EMA
      weights swapped in when EMA is on; its keys then read `eval_ema/...`, else `eval/...`) and the
-     on_eval hook, and an atomic checkpoint (checkpoint.py).
+     on_eval hook, and an atomic checkpoint (checkpoint.py) at ckpt_every steps, when ckpt_minutes of
+     wall-clock time have passed since the last one, and at the end.
+  5. SIGINT or SIGTERM (Ctrl-C, `kill`, a SLURM pre-emption) lets the step under way finish, writes a
+     checkpoint and raises TrainingInterrupted (a KeyboardInterrupt) naming the step; the command line
+     prints "interrupted at step N; continue with --resume" and exits 130 / 143. Under torchrun the
+     ranks agree (an all-reduce of the flags after every step) so all stop after the same step.
+
+Resuming (`fit(resume=True)`) continues the run in out_dir with the settings it was trained with: a
+TrainConfig or run_config that differs from its config.json in anything but MAY_CHANGE_ON_RESUME
+(steps, log/eval/checkpoint frequency, workers) and the caller's `may_change` is an error, as are a
+folder with nothing to resume (`resume="auto"` then starts afresh) and a run already past cfg.steps.
 
 Choices that differ from common practice:
   - `fit()` seeds python, numpy and torch with cfg.seed + rank, so the same settings give the same
@@ -20,11 +30,15 @@ Choices that differ from common practice:
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import json
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +51,62 @@ from kexue.config import to_dict
 from kexue.train.batches import MicroBatches, to_device
 from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, load_model,
                                     load_trainer_state, remove_stale_temps, save_checkpoint, write_json)
-from kexue.train.distributed import all_reduce_mean, all_reduce_sum, barrier, gather_to_all, init_distributed
+from kexue.train.distributed import (all_reduce_max, all_reduce_mean, all_reduce_sum, barrier, gather_to_all,
+                                     init_distributed)
 from kexue.train.ema import EMA
 from kexue.train.optim import build_optimizer
 from kexue.train.progress import MetricsLog, StepProgress, print_summary
 from kexue.train.rng import rng_state, seed_everything, set_rng_state
 from kexue.train.schedule import lr_factor
-from kexue.train.settings import TrainConfig
+from kexue.train.settings import MAY_CHANGE_ON_RESUME, TrainConfig
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict[str, float]]"]
+
+
+_MAY_CHANGE: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("may_change", default=())
+
+
+@contextmanager
+def may_change_on_resume(*names: str) -> Iterator[None]:
+    """Within the block, a resumed Trainer also lets these run_config fields differ (e.g. "sample_every"):
+    for a caller that builds the Trainer deep inside a topic function."""
+    token = _MAY_CHANGE.set(_MAY_CHANGE.get() + names)
+    try:
+        yield
+    finally:
+        _MAY_CHANGE.reset(token)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run after `step`, whose checkpoint is written; exit_code is 128 + signal."""
+
+    def __init__(self, step: int, signum: int, out_dir: Path):
+        self.step, self.signum, self.out_dir = step, signum, out_dir
+        self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM
+        super().__init__(f"interrupted at step {step}; continue with --resume")
+
+
+class _StopSignals:
+    """While active, SIGINT/SIGTERM set a flag instead of killing; a second signal interrupts at once."""
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        if threading.current_thread() is threading.main_thread():  # handlers live in the main thread only
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum:  # asked twice: stop now, without the checkpoint
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 class Trainer:
@@ -63,7 +124,8 @@ class Trainer:
     each eval_fn, with the metrics as logged (`eval/...` or `eval_ema/...`) and the evaluated weights
     (the EMA shadow when EMA is on) still in trainer.model, e.g. to keep the best of them; a dict it
     returns is added to that step's record. find_unused_parameters is passed to DDP (for models whose
-    forward leaves some parameters out).
+    forward leaves some parameters out). may_change names run_config fields (dotted, e.g. "sample_every")
+    that a resume may change besides TrainConfig's MAY_CHANGE_ON_RESUME.
     """
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, train_data: Dataset | Iterable, loss_fn: LossFn,
@@ -74,13 +136,17 @@ class Trainer:
                  count_tokens: Callable[[Any], int] | None = None,
                  on_step: Callable[[Trainer, int], None] | None = None,
                  on_eval: Callable[[Trainer, dict[str, float]], dict[str, Any] | None] | None = None,
-                 find_unused_parameters: bool = False):
+                 find_unused_parameters: bool = False, may_change: tuple[str, ...] = ()):
         cfg.check()
         self.cfg = cfg
-        self.rank, self.world_size, self.device = init_distributed(device)
-        if cfg.amp and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        # the device: the argument, else TrainConfig.device, else cuda:LOCAL_RANK or cpu
+        self.rank, self.world_size, self.device = init_distributed(
+            device if device is not None else None if cfg.device == "auto" else cfg.device)
+        self._autocast = torch.bfloat16 if cfg.amp or cfg.precision == "bf16" else (
+            torch.float16 if cfg.precision == "fp16" else None)
+        if self._autocast is torch.bfloat16 and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise ValueError(f"TrainConfig.amp=True: {torch.cuda.get_device_name(self.device)} has no bf16; "
-                             "set amp=false")
+                             "set precision=fp16 (or amp=false)")
         self.is_main = self.rank == 0
         self.out_dir = Path(out_dir)
         self.train_data, self.loss_fn, self.eval_fn = train_data, loss_fn, eval_fn
@@ -96,6 +162,9 @@ class Trainer:
                 find_unused_parameters=find_unused_parameters)
         self.optimizer = build_optimizer(self._model, cfg, param_groups)
         self.ema = EMA(self._model, cfg.ema) if cfg.ema is not None else None
+        # fp16: the loss is scaled by S before backward and the gradients by 1/S before the update
+        self.scaler = torch.amp.GradScaler(self.device.type) if self._autocast is torch.float16 else None
+        self.may_change = tuple(may_change) + _MAY_CHANGE.get()
         self.step = 0
         self._stream: MicroBatches | None = None
         self._reset_window()
@@ -109,26 +178,31 @@ class Trainer:
         """The unwrapped model (not the DDP wrapper)."""
         return self._model
 
-    def fit(self, resume: bool = False) -> dict[str, Any]:
+    def fit(self, resume: bool | str = False) -> dict[str, Any]:
         """Train to cfg.steps (from the last checkpoint in out_dir when resume=True); return the summary.
+
+        resume=True with no checkpoint in out_dir is a FileNotFoundError; resume="auto" then starts anew.
 
         The summary: final_loss (the mean loss of the last record's window), steps, seconds, out_dir,
         checkpoint, resumed_from, world_size, the last eval metrics, tokens_per_s (with count_tokens)
         and metrics (the last metrics.jsonl record).
         """
         cfg = self.cfg
+        if resume not in (True, False, "auto"):
+            raise ValueError(f"resume={resume!r}: must be True, False or 'auto'")
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(self.out_dir)
         start, position, resumed_from = 0, None, None
         if resume and (self.out_dir / STATE_FILE).exists():
+            self._check_resume()
             start, position = self._restore()
             resumed_from = start
         else:
-            if resume:
-                warnings.warn(f"{self.out_dir}: no {STATE_FILE} to resume from; starting a new run",
-                              stacklevel=2)
-            elif self.is_main:  # a new run: a later resume must not pick up an earlier run's state
+            if resume is True:
+                raise FileNotFoundError(f"{self.out_dir}: nothing to resume (no {STATE_FILE}); start without "
+                                        "--resume, or with --resume auto")
+            if self.is_main:  # a new run: a later resume must not pick up an earlier run's state
                 (self.out_dir / STATE_FILE).unlink(missing_ok=True)
             seed_everything(cfg.seed + self.rank)
         if self.is_main:
@@ -139,29 +213,41 @@ class Trainer:
                                     start=start, data_position=position, collate_fn=self.collate_fn,
                                     num_workers=cfg.num_workers, pin_memory=self.device.type == "cuda")
         bar = StepProgress(cfg.steps, start, self.is_main and self.progress)
-        self._t0 = time.perf_counter()
+        self._t0 = self._last_save = time.perf_counter()
         tokens = 0
         self._model.train()
         try:
-            for t in range(start, cfg.steps):
-                lr, tokens_step = self._train_step(t)
-                tokens += tokens_step
-                self.step = t + 1
-                last = self.step == cfg.steps
-                record: dict[str, Any] = {}
-                if self.step % cfg.log_every == 0 or last:
-                    record.update(self._flush_window(lr))
-                if (cfg.eval_every and self.step % cfg.eval_every == 0) or last:
-                    record.update(self._evaluate())
-                if record:
-                    record = {"step": self.step, **record, "seconds": round(self._seconds(), 3)}
-                    self._last_record = record
-                    log.write(record)
-                if (cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last:
-                    self.save()
-                bar.update(self.step, lr, record.get("loss"))
-                if self.on_step is not None:
-                    self.on_step(self, self.step)
+            with _StopSignals() as stop:
+                for t in range(start, cfg.steps):
+                    lr, tokens_step = self._train_step(t)
+                    tokens += tokens_step
+                    self.step = t + 1
+                    last = self.step == cfg.steps
+                    record: dict[str, Any] = {}
+                    if self.step % cfg.log_every == 0 or last:
+                        record.update(self._flush_window(lr))
+                    if (cfg.eval_every and self.step % cfg.eval_every == 0) or last:
+                        bar.phase("eval")
+                        began = time.perf_counter()
+                        record.update(self._evaluate())
+                        bar.phase(None)
+                        if self.eval_fn is not None and time.perf_counter() - began >= 2.0:  # a long phase
+                            bar.note(f"eval at step {self.step}: {time.perf_counter() - began:.1f} s")
+                    if record:
+                        record = {"step": self.step, **record, "seconds": round(self._seconds(), 3)}
+                        self._last_record = record
+                        log.write(record)
+                    saved = bool(cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last
+                    if saved:
+                        self.save()
+                    bar.update(self.step, lr, record.get("loss"))
+                    if self.on_step is not None:
+                        self.on_step(self, self.step)
+                    signum, clock_due = self._agree(stop.signum)
+                    if (signum or clock_due) and not saved:
+                        self.save()
+                    if signum and not last:
+                        raise TrainingInterrupted(self.step, signum, self.out_dir)
         finally:
             bar.close()
         return self._summary(resumed_from, tokens)
@@ -177,9 +263,21 @@ class Trainer:
                      "optimizer": self.optimizer.state_dict(),
                      "ema": self.ema.state_dict() if self.ema is not None else None,
                      "elapsed": self._seconds(), "last_record": self._last_record, "last_eval": self._last_eval}
+            if self.scaler is not None:
+                state["scaler"] = self.scaler.state_dict()
             save_checkpoint(self.out_dir, self._model, state, self.ema.state_dict() if self.ema else None,
                             self._config_dict())
+        self._last_save = time.perf_counter()
         barrier()  # no rank goes on (or exits) before the checkpoint is on disk
+
+    def _agree(self, signum: int) -> tuple[int, bool]:
+        """(signal, checkpoint by the clock due) as every rank sees them: the maximum over ranks."""
+        minutes = self.cfg.ckpt_minutes
+        due = bool(minutes) and time.perf_counter() - self._last_save >= 60.0 * minutes
+        if self.world_size == 1:
+            return signum, due
+        signum_all, due_all = all_reduce_max([float(signum), float(due)], self.device)
+        return int(signum_all), bool(due_all)
 
     # ---- one optimizer step ----
 
@@ -199,21 +297,29 @@ class Trainer:
                 tokens += int(self.count_tokens(batch))
             sync = self._ddp is None or a == cfg.grad_accum - 1
             with nullcontext() if sync else self._ddp.no_sync():
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+                with torch.autocast(self.device.type, dtype=self._autocast or torch.bfloat16,
+                                    enabled=self._autocast is not None):
                     out = self.loss_fn(forward, batch)
                 loss, metrics = out if isinstance(out, tuple) else (out, {})
                 if not isinstance(loss, Tensor) or loss.numel() != 1:
                     raise ValueError(f"loss_fn must return a scalar tensor (or (loss, metrics)); got "
                                      f"{type(loss).__name__} {getattr(loss, 'shape', '')}")
                 # ∇ (1/A) Σ_a L_a : the gradient of the mean loss over the global batch
-                (loss / cfg.grad_accum).backward()
+                scaled = loss / cfg.grad_accum
+                (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
             loss_sum += loss.detach().double().reshape(())
             for k, v in metrics.items():
                 extras[k] = extras.get(k, 0.0) + float(v) / cfg.grad_accum
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)  # g ← g / S, so clipping sees the true norm
         if cfg.clip is not None:
             grad_norm = torch.nn.utils.clip_grad_norm_(self._trainable, cfg.clip)
             self._window["grad_norm"] += grad_norm.detach().double()
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)  # skipped when a gradient is inf/NaN; S then shrinks
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update(self._model)
@@ -287,10 +393,33 @@ class Trainer:
 
     # ---- resume and summary ----
 
+    def _check_resume(self) -> None:
+        """The run in out_dir must be the one these settings describe, and not past cfg.steps."""
+        state = torch.load(self.out_dir / STATE_FILE, map_location="cpu", weights_only=True)
+        if state["step"] > self.cfg.steps:
+            raise ValueError(f"{self.out_dir}: the run is at step {state['step']}, past train.steps="
+                             f"{self.cfg.steps}; resume with train.steps ≥ {state['step']}")
+        file = self.out_dir / CONFIG_FILE
+        if not file.is_file():
+            return
+        saved, now = _flatten(json.loads(file.read_text(encoding="utf-8"))), _flatten(self._config_dict())
+        allowed = {f"train.{k}" for k in MAY_CHANGE_ON_RESUME} | {f"run.{k}" for k in self.may_change}
+        if self.run_config is None:  # config.json is the TrainConfig itself
+            allowed |= set(MAY_CHANGE_ON_RESUME)
+        differ = [k for k in now if k in saved and saved[k] != now[k]
+                  and not any(k == a or k.endswith("." + a) for a in allowed)]
+        if differ:
+            shown = "; ".join(f"{k} = {now[k]!r}, the run's {saved[k]!r}" for k in differ[:4])
+            raise ValueError(f"{file}: resuming with settings the run was not trained with: {shown}; drop them "
+                             f"(a resume keeps the run's settings; only {', '.join(MAY_CHANGE_ON_RESUME)}"
+                             f"{''.join(', ' + k for k in self.may_change)} may change)")
+
     def _restore(self) -> tuple[int, dict[str, int]]:
         state = load_trainer_state(self.out_dir)
         load_model(self._model, self.out_dir / MODEL_FILE)
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None:
             if state["ema"] is None:
                 warnings.warn(f"{self.out_dir / STATE_FILE}: the run had no EMA; the shadow starts at the "
@@ -328,3 +457,14 @@ class Trainer:
         if self.print_summary and self.is_main:
             print_summary(summary)
         return summary
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} → {"a.b": 1}: the settings of a config.json as dotted keys."""
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        out.update(_flatten(v, key) if isinstance(v, dict) and v and k != "piecewise" else {key: v})
+    return out

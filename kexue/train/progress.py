@@ -1,17 +1,23 @@
 """What a run shows and records: the progress bar, metrics.jsonl and the summary at the end.
 
-Only rank 0 shows or writes anything. The bar (rich, on stderr) shows the last logged loss, the
-current learning rate, steps per second and the time left. metrics.jsonl gets one JSON object per
+Only rank 0 shows or writes anything. On a terminal a rich bar (on stderr) shows the last logged loss,
+the current learning rate, the rate and the time left; in a log, a plain line every 30 s says the same
+(StepProgress). `phase(...)` gives evaluation, sampling, prediction and data generation theirs. metrics.jsonl gets one JSON object per
 logged step; on resume, the records after the checkpoint's step (written by the run that died) are
 dropped first, so the file reads as if the run had never stopped.
 """
 from __future__ import annotations
 
 import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.table import Table
@@ -21,32 +27,99 @@ from kexue.train.checkpoint import atomic_path
 
 
 class StepProgress:
-    """A rich progress bar over optimizer steps; does nothing when disabled."""
+    """Progress over optimizer steps (or any count): a rich bar on a terminal, plain lines in a log.
 
-    def __init__(self, total: int, start: int, enabled: bool, console: Console | None = None,
-                 description: str = "train"):
-        self.enabled = enabled
+    On a terminal: the bar, the last logged loss, the learning rate, the rate (it/s, or s/it when a step
+    takes longer than a second) and the time left, both from the whole session (not a recent window, so
+    steps slower than rich's 30 s window still get a rate and an ETA). Elsewhere (`> log`, nohup, SLURM,
+    CI): one line every `every` seconds (KEXUE_PROGRESS_SECONDS, default 30) and one at the end, e.g.
+    `train 120/1000 (12 %) loss 2.31 lr 0.001 3.2 s/it elapsed 6m24s eta 47m`. Does nothing when disabled.
+    """
+
+    def __init__(self, total: int | None, start: int = 0, enabled: bool = True, console: Console | None = None,
+                 description: str = "train", every: float | None = None):
+        self.enabled, self.total, self.start, self.description = enabled, total, start, description
         if not enabled:
             return
-        self._bar = Progress(
-            TextColumn(f"[bold]{description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}"),
-            _RateColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=console or Console(stderr=True), transient=False)
-        self._task = self._bar.add_task(description, total=total, completed=start, loss="–", lr="–")
-        self._bar.start()
+        self._console = console or Console(stderr=True)
+        self._every = every if every is not None else float(os.environ.get("KEXUE_PROGRESS_SECONDS", "30"))
+        self._t0 = self._last_line = time.perf_counter()
+        self._done, self._fields = start, {"loss": "–", "lr": "–"}
+        self._bar: Progress | None = None
+        if self._console.is_terminal:
+            columns = [TextColumn("[bold]{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn()]
+            if description == "train":
+                columns += [TextColumn("loss {task.fields[loss]}"), TextColumn("lr {task.fields[lr]}")]
+            columns += [_RateColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+            self._bar = Progress(*columns, console=self._console, transient=False,
+                                 speed_estimate_period=1e9)  # the rate of the whole session
+            self._task = self._bar.add_task(escape(description), total=total, completed=start, **self._fields)
+            self._bar.start()
 
-    def update(self, step: int, lr: float, loss: float | None = None) -> None:
+    def update(self, step: int, lr: float | None = None, loss: float | None = None) -> None:
         if not self.enabled:
             return
-        fields: dict[str, Any] = {"lr": f"{lr:.3g}"}
+        self._done = step
+        if lr is not None:
+            self._fields["lr"] = f"{lr:.3g}"
         if loss is not None:
-            fields["loss"] = f"{loss:.4g}"
-        self._bar.update(self._task, completed=step, **fields)
+            self._fields["loss"] = f"{loss:.4g}"
+        if self._bar is not None:
+            self._bar.update(self._task, completed=step, **self._fields)
+        elif time.perf_counter() - self._last_line >= self._every:
+            self._line()
+
+    def phase(self, name: str | None) -> None:
+        """Name what the run is doing now (e.g. "eval"): the bar's label; None goes back to the own name."""
+        if self.enabled and self._bar is not None:
+            self._bar.update(self._task, description=name or self.description)
+
+    def note(self, text: str) -> None:
+        """A line of its own: above the bar on a terminal, in the log otherwise."""
+        if self.enabled:
+            self._console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def advance(self, n: int = 1) -> None:
+        self.update(self._done + n)
+
+    def line(self) -> str:
+        """The plain progress line as it stands (what a log gets every `every` seconds)."""
+        elapsed = time.perf_counter() - self._t0
+        done = self._done - self.start
+        parts = [self.description, f"{self._done}/{self.total}" if self.total else str(self._done)]
+        if self.total:
+            parts.append(f"({100 * self._done / self.total:.0f} %)")
+        if self.description == "train":
+            parts += [f"loss {self._fields['loss']}", f"lr {self._fields['lr']}"]
+        if done > 0 and elapsed > 0:
+            parts.append(_rate(done / elapsed))
+        parts.append(f"elapsed {_clock(elapsed)}")
+        if done > 0 and self.total:
+            # ETA = (steps left) × (seconds per step of this session)
+            parts.append(f"eta {_clock((self.total - self._done) * elapsed / done)}")
+        return " ".join(parts)
+
+    def _line(self) -> None:
+        self._last_line = time.perf_counter()
+        self._console.print(self.line(), markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        if self._bar is not None:
             self._bar.stop()
+        elif self._done > self.start:
+            self._line()
+
+
+@contextmanager
+def phase(description: str, total: int | None = None, enabled: bool = True) -> Iterator[StepProgress]:
+    """A bar (terminal) or plain lines (log) for a long phase: evaluation, sampling, prediction, data."""
+    bar = StepProgress(total, 0, enabled, description=description)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 class MetricsLog:
@@ -116,4 +189,19 @@ def print_summary(summary: dict[str, Any], console: Console | None = None) -> No
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text("– it/s" if speed is None else f"{speed:.1f} it/s")
+        return Text("– it/s" if not speed else _rate(speed))
+
+
+def _rate(per_second: float) -> str:
+    """3.2 it/s, or 4.1 s/it when a step takes longer than a second."""
+    return f"{per_second:.1f} it/s" if per_second >= 1 else f"{1 / per_second:.1f} s/it"
+
+
+def _clock(seconds: float) -> str:
+    """42s, 6m24s, 3h05m."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"

@@ -28,12 +28,15 @@ class TrainConfig:
     piecewise: dict[int, float] | None = None  # Su's {step: factor}, e.g. {1000: 1, 2000: 0.1}
     clip: float | None = None  # clip the global gradient norm to this value; None = off
     ema: float | None = None  # decay, e.g. 0.999; None = off
-    amp: bool = False  # bf16 autocast (CUDA, and CPU where supported)
+    amp: bool = False  # bf16 autocast (CUDA, and CPU where supported); the same as precision="bf16"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 adds a gradient scaler
     log_every: int = 10  # one metrics.jsonl record every this many steps (and at the last)
     eval_every: int = 0  # 0 = only at the end
-    ckpt_every: int = 0  # 0 = only at the end
+    ckpt_every: int = 0  # 0 = only at the end (and by ckpt_minutes, and on SIGINT/SIGTERM)
+    ckpt_minutes: float = 10.0  # also a checkpoint when this much wall-clock time passed since the last; 0 = off
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
+    device: str = "auto"  # cuda:LOCAL_RANK when CUDA is available, else cpu; or e.g. "cpu", "cuda:1", "mps"
 
     def __post_init__(self) -> None:
         positive = {"steps": self.steps, "batch_size": self.batch_size, "grad_accum": self.grad_accum,
@@ -47,6 +50,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name}={value!r}: must be an integer ≥ 0")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"TrainConfig.lr={self.lr!r}: must be a positive number")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"TrainConfig.precision={self.precision!r}: must be fp32, bf16 or fp16")
+        if not (isinstance(self.ckpt_minutes, (int, float)) and self.ckpt_minutes >= 0):
+            raise ValueError(f"TrainConfig.ckpt_minutes={self.ckpt_minutes!r}: must be a number ≥ 0 (0 = off)")
         if self.optimizer not in ("adamw", "adam", "sgd", "lamb"):
             raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: must be adamw, adam, sgd or lamb")
         if self.schedule not in ("constant", "cosine", "piecewise"):
@@ -63,6 +70,8 @@ class TrainConfig:
 
     def check(self) -> None:
         """The checks across fields, made when training starts (`--set` changes one field at a time)."""
+        if self.amp and self.precision == "fp16":
+            raise ValueError("TrainConfig.amp=True means bf16 but precision='fp16'; set one of them")
         if self.schedule == "piecewise":
             if not self.piecewise:
                 raise ValueError("TrainConfig.schedule='piecewise' needs TrainConfig.piecewise, "
@@ -70,6 +79,11 @@ class TrainConfig:
             if self.warmup:
                 raise ValueError(f"TrainConfig.warmup={self.warmup}: the piecewise schedule carries its own "
                                  "warm-up (it starts from 0 at step 0); set warmup=0")
+
+
+# What a resumed run may change: how long it runs and how often it logs, evaluates and checkpoints.
+# Anything else (model, data, optimizer, schedule, seed) is the run's own and stays as it was trained.
+MAY_CHANGE_ON_RESUME = ("steps", "log_every", "eval_every", "ckpt_every", "ckpt_minutes", "num_workers", "device")
 
 
 def _int_keys(schedule: dict) -> dict[int, float]:

@@ -55,7 +55,7 @@ def test_sample_from_the_checkpoint_alone(run_dir, tmp_path):
 
 def test_sample_errors_are_one_line(tmp_path):
     r = runner.invoke(app, ["sample", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "x.png")])
-    assert r.exit_code == 1 and "config.json" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 2 and "config.json" in r.stderr and "Traceback" not in r.output
 
 
 def test_interpolate_two_image_files(run_dir, tmp_path):
@@ -89,7 +89,7 @@ def test_train_on_an_image_folder_and_bad_data(tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "run/config.json").read_text())["run"]["unet_su"]["in_channels"] == 3
     r = runner.invoke(app, ["train", "--data", "nosuch", "--preset", "smoke", "--out", str(tmp_path / "bad")])
-    assert r.exit_code == 1 and "DiffusionConfig.data='nosuch'" in r.output
+    assert r.exit_code == 2 and "DiffusionConfig.data='nosuch'" in r.stderr
 
 
 def test_reproduce_smoke(tmp_path):

@@ -44,12 +44,13 @@ def test_pretrain_fill_mask_finetune(tmp_path):
 def test_clear_errors(tmp_path):
     r = runner.invoke(app, ["pretrain", "--size", "huge", "--out", str(tmp_path)])
     assert r.exit_code != 0 and "huge" in r.output
-    r = runner.invoke(app, ["pretrain", "--out", str(tmp_path / "p"), "--set", "train.batch_size=4", *TINY])
-    assert r.exit_code == 1 and "grad_accum" in r.output
+    r = runner.invoke(app, ["pretrain", "--preset", "post", "--out", str(tmp_path / "p"),
+                            "--set", "train.batch_size=4", *TINY])
+    assert r.exit_code == 2 and "grad_accum" in r.stderr
     (tmp_path / "hf").mkdir()
     (tmp_path / "hf" / "config.json").write_text(json.dumps({"norm_type": "layer_norm"}))
     r = runner.invoke(app, ["import", str(tmp_path / "hf"), "--out", str(tmp_path / "o")])
-    assert r.exit_code == 1 and "RoFormer v1" in r.output
+    assert r.exit_code == 2 and "RoFormer v1" in r.stderr
 
 
 def test_reproduce_smoke(tmp_path):

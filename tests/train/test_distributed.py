@@ -77,3 +77,19 @@ def test_two_processes_killed_and_resumed_match_an_unbroken_pair(tmp_path):
     assert all(torch.equal(w2[name], w) for name, w in w1.items())
     strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]
     assert strip(read_metrics(tmp_path / "split")) == strip(read_metrics(tmp_path / "whole"))
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(tmp_path):
+    """SIGTERM reaches rank 1 alone after step 5: the ranks agree (all-reduce of the flags), rank 0 writes
+    the checkpoint of step 5 (both ranks' states in it), both exit 143."""
+    common = ["--float64", "--steps", "8", "--log-every", "1", "--ckpt-every", "100"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KEXUE_TEST_SIGNAL_AT": "5", "KEXUE_TEST_SIGNAL_RANK": "1"}
+    cut = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                          "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(SCRIPT), str(tmp_path / "two"),
+                          *common, "--accum", "2"], env=env, capture_output=True, text=True, timeout=180)
+    assert cut.returncode != 0 and "exitcode: 143" in cut.stdout + cut.stderr, cut.stdout + cut.stderr
+    state = torch.load(tmp_path / "two" / "trainer_state.pt", weights_only=True)
+    assert state["step"] == 5 and len(state["ranks"]) == 2
+    assert max(r["step"] for r in read_metrics(tmp_path / "two")) == 5
+    # (that a torchrun resume from a checkpoint ends where an unbroken run ends is the test above)

@@ -3,7 +3,9 @@
     python tiny_run.py OUT_DIR [--resume] [--dropout P] [--float64] [--accum A] [--steps N] [--device D]
 
 With KEXUE_TEST_KILL_AT=k in the environment the process SIGKILLs itself after optimizer step k
-(after that step's record and checkpoint are written), as a crash would.
+(after that step's record and checkpoint are written), as a crash would; with KEXUE_TEST_SIGNAL_AT=k
+it sends itself SIGTERM there, as a scheduler would, and exits with the Trainer's 143 (under torchrun
+only rank KEXUE_TEST_SIGNAL_RANK does, when that is set: the other ranks must stop at the same step).
 """
 import argparse
 import os
@@ -14,6 +16,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from kexue.train import TrainConfig, Trainer, leave_and_exit
+from kexue.train.loop import TrainingInterrupted
 
 
 def main() -> None:
@@ -49,15 +52,24 @@ def main() -> None:
 
     kill_at = int(os.environ.get("KEXUE_TEST_KILL_AT", "0"))
 
+    signal_at = int(os.environ.get("KEXUE_TEST_SIGNAL_AT", "0"))
+    if os.environ.get("KEXUE_TEST_SIGNAL_RANK", os.environ.get("RANK", "0")) != os.environ.get("RANK", "0"):
+        signal_at = 0
+
     def on_step(trainer: Trainer, step: int) -> None:
         if step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
+        if step == signal_at:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     cfg = TrainConfig(steps=args.steps, batch_size=16, grad_accum=args.accum, lr=3e-2, weight_decay=0.01,
                       schedule="cosine", warmup=3, min_lr_ratio=0.1, clip=1.0, ema=0.9,
                       log_every=args.log_every, eval_every=7, ckpt_every=args.ckpt_every, seed=11)
-    Trainer(model, cfg, TensorDataset(x, y), loss_fn, args.out, eval_fn=eval_fn, progress=False, device=args.device,
-            on_step=on_step).fit(resume=args.resume)
+    try:
+        Trainer(model, cfg, TensorDataset(x, y), loss_fn, args.out, eval_fn=eval_fn, progress=False,
+                device=args.device, on_step=on_step).fit(resume=args.resume)
+    except TrainingInterrupted as e:
+        leave_and_exit(e.exit_code)
     leave_and_exit(0)
 
 

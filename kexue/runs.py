@@ -1,0 +1,211 @@
+"""Run folders: each records what made it, is never overwritten by accident, and resumes as it was trained.
+
+A training command calls `open_run(out, "kexue lru train", resume=..., overwrite=...)` before it reads
+any data. That
+  - refuses, in one line, a path that is a file, a folder of another command ("runs/ee is a `kexue
+    gplinker events` run"), a non-empty folder without `--resume` (or `--overwrite`, which empties a
+    kexue run folder and nothing else), and `--resume` where there is nothing to resume
+    (`auto_resume=True` then starts afresh and says so);
+  - and, once the caller's own checks passed too, `record_session(run)` writes run.json: the command, its
+    argv, the kexue version, the options that chose the preset, and one entry per session.
+`default_out("lru")` is a fresh runs/lru/version_N (N one past the largest there), as Lightning's.
+
+`resume_settings(out, RunConfig, sets)` is the run's own settings, read back from its config.json (the
+`run` section the Trainer wrote), with only what may change on a resume taken from `--set` (more steps,
+log/eval/checkpoint frequency: TrainConfig's MAY_CHANGE_ON_RESUME, plus a topic's own, e.g. diffusion's
+`sample_every`); restating a setting at the run's value is fine, another value is a one-line error.
+The Trainer checks the same again, so config.json is never rewritten with settings the weights were not
+trained with.
+
+Every error here is a RunFolderError (a ValueError: a user's mistake, exit status 2 on the command line).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kexue
+from kexue.config import from_dict, override
+from kexue.train.settings import MAY_CHANGE_ON_RESUME
+
+T = TypeVar("T")
+RUN_FILE = "run.json"
+STATE_FILE = "trainer_state.pt"  # the Trainer's; its presence means "there is something to resume"
+RUN_MARKS = (RUN_FILE, "config.json", STATE_FILE, "model.safetensors")  # what makes a folder a kexue run
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used as asked (a user's mistake)."""
+
+
+@dataclass
+class Run:
+    """An opened run folder: `resume` says whether to continue it, `note` is a line to show the user."""
+    out: Path
+    command: str
+    resume: bool
+    recorded: dict[str, Any] | None = None
+    note: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    sets: list[str] = field(default_factory=list)  # this session's --set items, recorded in run.json
+
+
+def default_out(topic: str, root: str | Path = "runs") -> Path:
+    """runs/<topic>/version_N: N is one past the largest version there (0 for the first)."""
+    base = Path(root) / topic
+    taken = [int(m.group(1)) for p in (base.iterdir() if base.is_dir() else [])
+             if (m := re.fullmatch(r"version_(\d+)", p.name))]
+    return base / f"version_{max(taken, default=-1) + 1}"
+
+
+def read_run(out: str | Path) -> dict[str, Any] | None:
+    """The run.json of a folder, or None where there is none."""
+    file = Path(out) / RUN_FILE
+    if not file.is_file():
+        return None
+    try:
+        record = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise RunFolderError(f"{file}:{e.lineno}: not valid JSON ({e.msg}); move the file away") from None
+    if not isinstance(record, dict) or "command" not in record:
+        raise RunFolderError(f"{file}: not a kexue run record (no 'command'); move the file away")
+    return record
+
+
+def check_command(out: str | Path, command: str) -> dict[str, Any] | None:
+    """The folder's run.json, after checking it is a run of `command` (for evaluate/predict/sample too)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"{out}: is a file, not a run folder; give a folder")
+    recorded = read_run(out)
+    if recorded is not None and recorded["command"] != command:
+        raise RunFolderError(f"{out} is a `{recorded['command']}` run, not a `{command}` one; give another folder")
+    return recorded
+
+
+def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume: bool = False,
+             overwrite: bool = False, options: dict[str, Any] | None = None,
+             given: tuple[str, ...] = ()) -> Run:
+    """Check `out` for a run of `command` and record this session in its run.json (see the module doc).
+
+    options are the command-line choices that pick the preset (e.g. {"task": "copy"}); on a resume
+    the ones named in `given` (set explicitly on this command line) must equal the run's.
+    """
+    out, options = Path(out), dict(options or {})
+    for parent in [out, *out.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RunFolderError(f"--out {out}: {parent} is a file; give a folder")
+            if not os.access(parent, os.W_OK):
+                raise RunFolderError(f"--out {out}: {parent} is not writable; give another folder")
+            break
+    recorded = check_command(out, command)
+    if resume and auto_resume:
+        raise RunFolderError("--resume and --auto-resume: give one of them")
+    if resume and overwrite:
+        raise RunFolderError("--resume and --overwrite: give one of them")
+    note = None
+    # a checkpoint in the folder, or in one of its runs (attention quality's folder holds four)
+    has_state = (out / STATE_FILE).is_file() or any(out.glob(f"*/{STATE_FILE}"))
+    if (resume or auto_resume) and has_state:
+        ran = (recorded or {}).get("options", {})
+        for name in given:
+            if name in ran and name in options and ran[name] != options[name]:
+                raise RunFolderError(f"--{name.replace('_', '-')} {options[name]}: the run in {out} was started "
+                                     f"with --{name.replace('_', '-')} {ran[name]}; a resume keeps the run's "
+                                     f"settings (drop --{name.replace('_', '-')})")
+        return Run(out, command, True, recorded, None, {**options, **ran})
+    if resume:
+        raise RunFolderError(f"--resume: {out} has no checkpoint to continue ({STATE_FILE} not found); drop "
+                             "--resume to start a new run (or pass --auto-resume)")
+    if auto_resume:
+        note = f"--auto-resume: nothing to resume in {out}; starting a new run"
+    if _is_main() and out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            what = f"a `{recorded['command']}` run" if recorded else "files"
+            raise RunFolderError(f"{out} already holds {what}; continue it with --resume, replace it with "
+                                 "--overwrite, or give another --out")
+        if not any((out / m).exists() for m in RUN_MARKS):
+            raise RunFolderError(f"--overwrite: {out} is not a kexue run folder (no {RUN_FILE} or "
+                                 "config.json); empty it yourself or give another --out")
+        shutil.rmtree(out)
+    return Run(out, command, False, None, note, options)
+
+
+def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
+                    may_change: tuple[str, ...] = (), restated: list[str] | tuple[str, ...] = ()) -> T:
+    """The run's own settings (config.json's `run` section as a `cls`), with the allowed `--set`s applied.
+
+    A `--set` in `restated` (one the run was started or resumed with: `recorded_sets(run.json)`) is left
+    out: the run's value stands, also where the run resolved it further (roformer's vocab_size = the
+    vocabulary built, not the `--set model.vocab_size=800` that capped it)."""
+    file = Path(out) / "config.json"
+    if not file.is_file():
+        raise RunFolderError(f"{file}: not found; this folder has no settings to resume from")
+    raw = json.loads(file.read_text(encoding="utf-8"))
+    try:
+        cfg = from_dict(cls, raw["run"] if "run" in raw else raw)
+    except (TypeError, ValueError) as e:
+        raise RunFolderError(f"{file}: not the settings of a {cls.__name__} of this kexue version ({e})") from None
+    for item in sets or []:
+        if item in restated:
+            continue
+        changed = override(cfg, [item])
+        if changed == cfg:
+            continue  # restated at the run's own value
+        key = item.split("=", 1)[0].strip()
+        if not may_change_on_resume(key, may_change):
+            allowed = [f"train.{k}" for k in MAY_CHANGE_ON_RESUME] + list(may_change)
+            raise RunFolderError(f"--set {item}: the run in {out} was trained with {key}={_get(cfg, key)!r}; "
+                                 f"a resume keeps the run's settings, only {', '.join(allowed)} may change")
+        cfg = changed
+    return cfg
+
+
+def recorded_sets(recorded: dict[str, Any] | None) -> list[str]:
+    """Every `--set` the sessions of a run (its run.json) were given."""
+    return [item for session in (recorded or {}).get("sessions", []) for item in session.get("sets", [])]
+
+
+def may_change_on_resume(key: str, extra: tuple[str, ...] = ()) -> bool:
+    """Whether the dotted setting `key` may differ between a run and its resume."""
+    parts = key.split(".")
+    return key in extra or (parts[-1] in MAY_CHANGE_ON_RESUME and (len(parts) == 1 or parts[-2] == "train"))
+
+
+def _get(cfg: Any, key: str) -> Any:
+    for name in key.split("."):
+        cfg = getattr(cfg, name)
+    return cfg
+
+
+def record_session(run: Run) -> None:
+    """Write the folder's run.json: a new record, or this session added to the run's (rank 0 only)."""
+    new = not run.resume or run.recorded is None
+    if not _is_main():
+        return
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    session = {"argv": sys.argv[1:], "sets": list(run.sets), "started": now, "resume": run.resume,
+               "kexue": kexue.__version__}
+    if new:
+        record = {"command": run.command, "kexue": kexue.__version__, "created": now, "options": run.options,
+                  "sessions": [session]}
+    else:
+        record = dict(run.recorded or {})
+        record["sessions"] = [*record.get("sessions", []), session]
+    run.out.mkdir(parents=True, exist_ok=True)
+    from kexue.train.checkpoint import write_json
+    write_json(run.out / RUN_FILE, record)
+
+
+def _is_main() -> bool:
+    """Rank 0 (or no torchrun): the one process that checks emptiness and writes run.json."""
+    return os.environ.get("RANK", "0") == "0"
+

@@ -1,0 +1,55 @@
+"""`kexue roformer pretrain|finetune` as runs: presets, interrupt and resume bit-identical, protection."""
+import json
+
+from typer.testing import CliRunner
+
+from kexue.cli import app
+from tests.interrupt import assert_identical, random_step, signal_after
+
+runner = CliRunner()
+LINE = "今天天气很好，我们去公园玩了{}次。北京大学的学生在学习自然语言处理。"
+
+
+def pretrain_args(tmp_path, out):
+    corpus = tmp_path / "corpus.txt"
+    if not corpus.exists():
+        corpus.write_text("\n".join(LINE.format(i) for i in range(30)), encoding="utf-8")
+    return ["roformer", "pretrain", "--preset", "smoke", "--corpus", str(corpus), "--no-progress",
+            "--set", "train.steps=5", "--set", "train.log_every=1", "--set", "max_len=32", "--set", "eval_texts=5",
+            "--set", "train.eval_every=2", "--out", str(out)]
+
+
+def test_pretrain_sigint_at_a_random_step_then_resume_is_bit_identical(tmp_path, monkeypatch):
+    r = runner.invoke(app, pretrain_args(tmp_path, tmp_path / "whole"))
+    assert r.exit_code == 0, r.output
+    k = random_step(5)
+    with monkeypatch.context() as m:
+        signal_after(m, k)
+        r = runner.invoke(app, pretrain_args(tmp_path, tmp_path / "cut"))
+    assert r.exit_code == 130 and f"interrupted at step {k}" in r.stderr, r.output
+    r = runner.invoke(app, ["roformer", "pretrain", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
+    assert r.exit_code == 0, r.output
+    assert_identical(tmp_path / "whole", tmp_path / "cut", [1, 2, 3, 4, 5])
+
+
+def test_pretrain_presets_name_the_posts_recipe(tmp_path):
+    r = runner.invoke(app, ["roformer", "pretrain", "--print-config"])
+    assert r.exit_code == 0
+    quick = dict(line.split("#")[0].strip().split(" = ", 1) for line in r.stdout.splitlines()
+                 if not line.startswith("#"))
+    r = runner.invoke(app, ["roformer", "pretrain", "--preset", "post", "--print-config"])
+    post = dict(line.split("#")[0].strip().split(" = ", 1) for line in r.stdout.splitlines()
+                if not line.startswith("#"))
+    assert post["train.steps"] == "1000000" and post["train.batch_size"] == "512" and post["model.hidden_size"] == "768"
+    assert int(quick["train.steps"]) <= 1000 and int(quick["model.hidden_size"]) <= 256  # a laptop's
+    r = runner.invoke(app, ["roformer", "pretrain", "--preset", "huge", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and r.stderr.startswith("error: --preset 'huge'") and not (tmp_path / "x").exists()
+
+
+def test_finetune_refuses_a_missing_pretrained_folder_before_anything(tmp_path):
+    r = runner.invoke(app, ["roformer", "finetune", "--pretrained", str(tmp_path / "nope"),
+                            "--out", str(tmp_path / "ft")])
+    assert r.exit_code == 2 and "--pretrained" in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "ft").exists()
+    r = runner.invoke(app, ["roformer", "fill-mask", "no mask here", "--model", str(tmp_path)])
+    assert r.exit_code == 2 and r.stderr.startswith("error: ") and "[MASK]" in r.stderr  # brackets survive
