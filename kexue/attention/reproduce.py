@@ -55,17 +55,19 @@ def _quality_train(steps: int, batch: int = 32, log_every: int = 25) -> TrainCon
 
 
 def preset(name: str) -> AttentionPreset:
-    """quick: CPU, ≤ 100 s alone on 2 cores (the quality claim may be inconclusive at this size).
+    """quick: CPU, ≤ 100 s alone on 2 cores (the quality claim may be inconclusive at this size); one
+    thread, which a machine whose cores are shared does not stall at every op's barrier.
     standard: ≤ 10 min on 2 cores, long enough that the quality gaps can come out either way.
     full: longer sequences and a bigger model, for a GPU. smoke: every step at toy size (tests)."""
     if name == "quick":
         return AttentionPreset(
-            measure=MeasureConfig(lengths=(128, 256, 512, 1024, 2048, 4096), repeats=3),
-            quality=QualityConfig(model=TinyConfig(hidden=64, heads=4, layers=1), train=_quality_train(100, 16),
+            measure=MeasureConfig(lengths=(128, 256, 512, 1024, 2048, 4096), repeats=3, threads=1),
+            quality=QualityConfig(model=TinyConfig(hidden=64, heads=4, layers=1), train=_quality_train(150, 16),
                                   train_chars=200_000, eval_windows=128, vocab_size=1000, seeds=(0, 1, 2)))
     if name == "standard":
         return AttentionPreset(
-            measure=MeasureConfig(lengths=(128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096), repeats=5),
+            measure=MeasureConfig(lengths=(128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096), repeats=5,
+                                  threads=1),
             # head size 16 < window 64, so the rank bound of bidirectional linear attention (≤ d) can bite
             quality=QualityConfig(model=TinyConfig(hidden=96, heads=6, layers=2), train=_quality_train(400, 16, 25),
                                   vocab_size=1500, seeds=(0, 1, 2)))
@@ -90,8 +92,16 @@ def preset(name: str) -> AttentionPreset:
 def reproduce(preset_name: str, out_dir: Path, cfg: AttentionPreset | None = None,
               progress: bool = False) -> TopicResult:
     cfg = cfg or preset(preset_name)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
     set_threads(cfg.measure.threads)
+    try:
+        return _reproduce(preset_name, Path(out_dir), cfg, progress)
+    finally:
+        torch.set_num_threads(threads)  # the next topic gets the machine as it was
+
+
+def _reproduce(preset_name: str, out_dir: Path, cfg: AttentionPreset, progress: bool) -> TopicResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
     s = cost.LayerShape(h=cfg.measure.h, d=cfg.measure.d)
     claims, metrics = [], {}
 

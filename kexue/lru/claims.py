@@ -30,6 +30,7 @@ from kexue.verdicts import LEVEL, Decision, Floor, all_of, better, floors, no_be
 
 # Table 2 of the paper (sCIFAR test accuracy, %), the order of the ablation
 TABLE2 = {"dense": 72.2, "diag_reim": 86.5, "diag_exp": 85.4, "stable_exp": 87.2, "lru": 89.0}
+RANKING = ("transformer", "lru", "slru")  # Su's LM ranking, the part kexue builds (SA > LRU > SLRU)
 STEPS = (("dense", "diag_reim"), ("diag_reim", "diag_exp"), ("diag_exp", "stable_exp"), ("stable_exp", "lru"))
 
 
@@ -94,7 +95,7 @@ def ablation_steps(acc: Mapping[str, Sequence[float]], majority: float, toleranc
     return floors(checks, decision)
 
 
-def ranking(loss: Mapping[str, Sequence[float]], unigram: float, order: Sequence[str] = ("transformer", "lru", "slru"),
+def ranking(loss: Mapping[str, Sequence[float]], unigram: float, order: Sequence[str] = RANKING,
             floor_margin: float = 0.1) -> Decision:
     """Su's ranking (lower held-out LM loss first): each neighbour pair by Welch's interval over seeds."""
     decisions, parts = [], []

@@ -53,7 +53,8 @@ class LMConfig:
     mixers: tuple[str, ...] = MIXERS
     seeds: tuple[int, ...] = (0, 1, 2)
     length: int = 64  # characters per training window
-    long_length: int = 0  # > 0: train again at this length, for "RNNs fall behind as length grows"
+    long_length: int = 0  # > 0: train again at this length (same characters per batch), for "RNNs fall
+    #                       further behind as the training length grows"
     train_chars: int = 300_000
     eval_chars: int = 16_384
     vocab_size: int = 3000
@@ -122,7 +123,10 @@ def compare(cfg: LMConfig, out_dir: Path, progress: bool = False) -> dict:
     """Every mixer × seed at `length` (and at `long_length` when set); losses by length and mixer."""
     tok, train_ids, eval_ids = corpus(cfg)
     lengths = (cfg.length,) + ((cfg.long_length,) if cfg.long_length else ())
-    rows = [train_one(cfg, m, s, n, tok, train_ids, eval_ids, out_dir / f"L{n}-{m}-seed{s}", progress)
+    # the same characters per batch at every length: batch × length is held at the short length's
+    per_length = {n: replace(cfg, train=replace(cfg.train, batch_size=max(1, cfg.train.batch_size * cfg.length // n)))
+                  for n in lengths}
+    rows = [train_one(per_length[n], m, s, n, tok, train_ids, eval_ids, out_dir / f"L{n}-{m}-seed{s}", progress)
             for n in lengths for s in cfg.seeds for m in cfg.mixers]
     loss = {n: {m: [r["eval_loss"] for r in rows if r["length"] == n and r["mixer"] == m] for m in cfg.mixers}
             for n in lengths}

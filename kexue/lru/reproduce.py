@@ -27,23 +27,20 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from kexue.lru import claims as rules  # noqa: E402
-from kexue.lru import measure  # noqa: E402
-from kexue.lru.lm import LMConfig  # noqa: E402
-from kexue.lru.lm import compare as lm_compare  # noqa: E402
-from kexue.lru.model import ModelConfig  # noqa: E402
-from kexue.lru.tasks import IGNORE, TaskConfig  # noqa: E402
-from kexue.lru.train import RunConfig, run  # noqa: E402
-from kexue.result import Claim, TopicResult  # noqa: E402
-from kexue.train import TrainConfig  # noqa: E402
-from kexue.verdicts import Floor, at_least, better, floors, no_better, not_checkable  # noqa: E402
+from kexue.lru import claims as rules
+from kexue.lru import measure
+from kexue.lru.figures import plot_bars, plot_compare, plot_lm, plot_scan
+from kexue.lru.lm import LMConfig
+from kexue.lru.lm import compare as lm_compare
+from kexue.lru.model import ModelConfig
+from kexue.lru.tasks import IGNORE, TaskConfig
+from kexue.lru.train import RunConfig, run
+from kexue.result import Claim, TopicResult
+from kexue.train import TrainConfig
+from kexue.verdicts import Floor, at_least, better, floors, no_better, not_checkable
 
 TITLE = "Google新作试图“复活”RNN：RNN能否再次辉煌？"
 DATE = "2023-03-28"
@@ -79,11 +76,11 @@ def _train(steps: int, batch: int, lr: float, log_every: int = 50) -> TrainConfi
 
 
 def _lm(d_model: int, depth: int, steps: int, seeds: tuple[int, ...], train_chars: int, length: int = 64,
-        long_length: int = 0, log_every: int = 25) -> LMConfig:
+        long_length: int = 0, log_every: int = 25, vocab: int = 3000) -> LMConfig:
     return LMConfig(model=ModelConfig(d_model=d_model, depth=depth, norm="layer", r_min=0.5, r_max=0.99, heads=4),
                     train=TrainConfig(steps=steps, batch_size=32, lr=3e-3, weight_decay=0.05, schedule="cosine",
                                       warmup=max(1, steps // 10), clip=1.0, log_every=log_every),
-                    seeds=seeds, length=length, long_length=long_length, train_chars=train_chars)
+                    seeds=seeds, length=length, long_length=long_length, train_chars=train_chars, vocab_size=vocab)
 
 
 def preset(name: str) -> LRUPreset:
@@ -97,12 +94,13 @@ def preset(name: str) -> LRUPreset:
         task = small if std else tiny
         return LRUPreset(
             scan=(4096, (1, 8), 256), scan_repeats=5 if std else 3, seeds=(0, 1, 2) if std else (0, 1),
-            ablation=RunConfig(TaskConfig("smnist", n_train=4000, n_test=1000, image_size=12 if std else 8),
-                               replace(task, r_min=0.9, r_max=0.999), _train(300 if std else 120, 32, 3e-3)),
-            copy=RunConfig(TaskConfig("copy", n_train=4000, n_test=500), task, _train(300 if std else 150, 32, 3e-3)),
+            ablation=RunConfig(TaskConfig("smnist", n_train=4000, n_test=1000, image_size=10 if std else 8),
+                               replace(task, r_min=0.9, r_max=0.999), _train(200 if std else 120, 32, 3e-3)),
+            copy=RunConfig(TaskConfig("copy", n_train=4000, n_test=500), task, _train(200 if std else 150, 32, 3e-3)),
             listops=RunConfig(TaskConfig("listops", n_train=4000, n_test=500, min_length=10, max_length=100,
-                                         max_depth=6), task, _train(300 if std else 120, 32, 3e-3)),
-            lm=_lm(64, 2, 400, (0, 1, 2), 400_000, 64, 256, 50) if std else _lm(32, 1, 150, (0, 1), 150_000))
+                                         max_depth=6), task, _train(200 if std else 120, 32, 3e-3)),
+            lm=_lm(64, 2, 300, (0, 1, 2), 400_000, 64, 256, 25, vocab=1500) if std
+            else _lm(32, 1, 150, (0, 1), 150_000, vocab=1000))
     if name == "full":
         return LRUPreset(
             threads=0, init_n=100_000, gamma=(256, 512, 4000), scan=(16384, (1, 8), 256), scan_repeats=5,
@@ -198,7 +196,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, pro
                              f"(chunked {np.median(c['sequential']) / np.median(c['chunked']):.1f}×)"
                              for k, c in cells.items()) + " (medians; min and all repeats in results.json)",
         figure="scan.png"))
-    _plot_scan(depth, timed, cells, out_dir / "scan.png")
+    plot_scan(depth, timed, cells, out_dir / "scan.png")
 
     stream = metrics["streaming"] = measure.streaming_parity()
     claims.append(Claim(
@@ -210,7 +208,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, pro
 
     ablation, majority = _runs(cfg.ablation, cfg.ablation_models, cfg.seeds, out_dir / "runs" / "ablation", progress)
     metrics["ablation"] = ablation
-    _plot_bars(ablation, [ABLATION_LABELS.get(m, m) for m in ablation], out_dir / "ablation.png",
+    plot_bars(ablation, [ABLATION_LABELS.get(m, m) for m in ablation], out_dir / "ablation.png",
                f"{cfg.ablation.task.task}, L = {_length(cfg.ablation.task)}: test accuracy over {len(cfg.seeds)} seeds")
     acc = {m: r["test_acc"] for m, r in ablation.items()}
     if all(m in acc for m in rules.TABLE2):
@@ -232,7 +230,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, pro
     copy, copy_major = _runs(cfg.copy, cfg.compare_models, cfg.seeds, out_dir / "runs" / "copy", progress)
     listops, lo_major = _runs(cfg.listops, cfg.compare_models, cfg.seeds, out_dir / "runs" / "listops", progress)
     metrics["copy"], metrics["listops"] = copy, listops
-    _plot_compare(copy, listops, out_dir / "compare.png")
+    plot_compare(copy, listops, out_dir / "compare.png")
     if "lru" in copy:
         a = copy["lru"]["test_acc"]
         d = at_least(float(np.mean(a)), 0.99, noise=float(np.std(a, ddof=1)) if len(a) > 1 else 0.0,
@@ -256,7 +254,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, pro
     lm = metrics["lm"] = lm_compare(cfg.lm, out_dir / "runs" / "lm", progress)
     short = lm["loss"][cfg.lm.length]
     sizes = {r["mixer"]: (r["mixer_params"], r["d_state"]) for r in lm["rows"]}
-    _plot_lm(lm, out_dir / "lm.png")
+    plot_lm(lm, out_dir / "lm.png")
     if {"lru", "slru"} <= set(short):
         d = floors([Floor(f"{m} LM loss", float(np.mean(short[m])), lm["unigram"], False, 0.1) for m in ("lru", "slru")],
                    better(short["lru"], short["slru"], higher_is_better=False, names=("LRU", "SLRU")))
@@ -268,7 +266,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, pro
                      f"(N = {sizes['lru'][1]} complex), SLRU {sizes['slru'][0]:,} (N = {sizes['slru'][1]} real); "
                      f"unigram {lm['unigram']:.2f}",
             figure="lm.png", evidence={"LRU": short["lru"], "SLRU": short["slru"]}))
-    if set(rules.ranking.__defaults__[0]) <= set(short):
+    if set(rules.RANKING) <= set(short):
         claims.append(rules.ranking(short, lm["unigram"]).to_claim(
             claim="Su's LM ranking at 100M (GAU > SA > RWKV > LRU > SLRU), the part kexue can build: SA > LRU > SLRU",
             measured=", ".join(f"{m} {np.mean(v):.3f}" for m, v in short.items())
@@ -325,82 +323,3 @@ def _runs(base: RunConfig, models: tuple[str, ...], seeds: tuple[int, ...], out:
 def _length(task: TaskConfig) -> int:
     return task.image_size ** 2 if task.order != "row" else task.image_size
 
-
-def _plot_bars(rows: dict[str, dict], labels: list[str], path: Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    means = [100 * np.mean(r["test_acc"]) for r in rows.values()]
-    stds = [100 * np.std(r["test_acc"], ddof=1) if len(r["test_acc"]) > 1 else 0.0 for r in rows.values()]
-    ax.bar(range(len(rows)), means, yerr=stds, capsize=3, color="C0")
-    for i, r in enumerate(rows.values()):
-        ax.plot([i] * len(r["test_acc"]), [100 * a for a in r["test_acc"]], "k.", ms=3)
-    ax.set_xticks(range(len(rows)), labels, rotation=20, fontsize=8)
-    ax.set(ylabel="test accuracy %", title=title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _plot_compare(copy: dict[str, dict], listops: dict[str, dict], path: Path) -> None:
-    fig, ax = plt.subplots(1, 2, figsize=(8, 3.4))
-    for a, rows, title in ((ax[0], copy, "copy"), (ax[1], listops, "ListOps (short)")):
-        means = [100 * np.mean(r["test_acc"]) for r in rows.values()]
-        stds = [100 * np.std(r["test_acc"], ddof=1) if len(r["test_acc"]) > 1 else 0.0 for r in rows.values()]
-        a.bar(range(len(rows)), means, yerr=stds, capsize=3, color=[f"C{i}" for i in range(len(rows))])
-        a.set_xticks(range(len(rows)), list(rows), fontsize=8)
-        a.set(ylabel="test accuracy %", title=title + " (SLRU: 2× units)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _plot_scan(depth: dict, timed: dict, cells: dict, path: Path) -> None:
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
-    for m, counts in depth.items():
-        ax[0].loglog(list(counts), list(counts.values()), "o-", label=m, base=2)
-    ax[0].set(xlabel="L", ylabel="aten ops per forward scan", title="dependent steps (counted)")
-    ax[0].legend(fontsize=8)
-    for m, t in timed.items():
-        ax[1].loglog(list(t), list(t.values()), "o-", label=m, base=2)
-    ax[1].set(xlabel="L", ylabel="ms (batch 1, width 1)", title="forward time vs L")
-    ax[1].legend(fontsize=8)
-    names = list(cells)
-    for i, m in enumerate(("parallel", "chunked")):
-        med = [np.median(cells[k]["sequential"]) / np.median(cells[k][m]) for k in names]
-        lo = [min(cells[k]["sequential"]) / max(cells[k][m]) for k in names]
-        hi = [max(cells[k]["sequential"]) / min(cells[k][m]) for k in names]
-        x = np.arange(len(names)) + 0.38 * i
-        ax[2].bar(x, med, width=0.36, label=m, yerr=[np.subtract(med, lo), np.subtract(hi, med)], capsize=3)
-    ax[2].axhline(2.0, ls="--", c="gray", label="2× (much faster)")
-    ax[2].set_xticks(np.arange(len(names)) + 0.19, [n.replace("_", " ") for n in names], fontsize=8)
-    ax[2].set(ylabel="× the loop (median, range)", title="speed-up over the loop")
-    ax[2].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _plot_lm(lm: dict, path: Path) -> None:
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    lengths = lm["lengths"]
-    mixers = list(lm["loss"][lengths[0]])
-    for j, n in enumerate(lengths):
-        means = [np.mean(lm["loss"][n][m]) for m in mixers]
-        stds = [np.std(lm["loss"][n][m], ddof=1) if len(lm["loss"][n][m]) > 1 else 0.0 for m in mixers]
-        ax[0].bar(np.arange(len(mixers)) + 0.38 * j, means, width=0.36, yerr=stds, capsize=3, label=f"L = {n}")
-    ax[0].axhline(lm["unigram"], ls="--", c="gray", label=f"unigram {lm['unigram']:.2f}")
-    ax[0].set_xticks(np.arange(len(mixers)) + 0.19 * (len(lengths) - 1), mixers)
-    allv = [v for n in lengths for vs in lm["loss"][n].values() for v in vs] + [lm["unigram"]]
-    ax[0].set_ylim(0.9 * min(allv), 1.03 * max(allv))
-    ax[0].set(ylabel="held-out loss (nats/char)", title="People's Daily char LM, mean ± std over seeds")
-    ax[0].legend(fontsize=8)
-    for r in lm["rows"]:
-        if r["curve"] and r["length"] == lengths[0]:
-            steps, loss = zip(*r["curve"])
-            ax[1].plot(steps, loss, c=f"C{mixers.index(r['mixer'])}", alpha=0.6, lw=1)
-    for i, m in enumerate(mixers):
-        ax[1].plot([], [], c=f"C{i}", label=m)
-    ax[1].set(xlabel="step", ylabel="training loss", title=f"learning curves, L = {lengths[0]}, every seed")
-    ax[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
