@@ -13,16 +13,22 @@ autograd.grad: what the scan does, not what building a loss's gradient costs), f
 - upper_lower   Su's Upper/Lower scheme of bojone/rnn, autograd through its ops
 The two autograd forms run only where batch · L ≤ 8192 (and upper_lower L ≤ 4096): their graphs keep
 about log L copies of the sequence.
-Columns: ms is the best of `repeats` timed calls after one untimed call (the best, since the cores may
-be shared: other load only adds time); × is the loop's time over the method's; GB/s counts the bytes
+Columns: ms is the best and the median of `repeats` timed calls after one untimed call (the cores may be
+shared: other load only adds time, so the best is the cleaner number and the median shows the spread);
+× is the loop's time over the method's, from the best and from the medians; "vs 2×" says whether the
+speed-up is "met" (both ratios above the post's "much faster", read as 2×), "not met" (both below) or
+"within noise" (the two ratios straddle it); GB/s counts the bytes
 a scan must move at least (read b, write x; and read g, x, write ∂b backwards) over the time, beside
 this machine's memcpy rate (a copy into an existing buffer). "saved MB" is what autograd keeps for
 the backward (a saved_tensors_hooks count). Fresh buffers of more than 32 MiB come from mmap, so
 every one costs its page faults: at batch 8 and L ≥ 4096 that, not arithmetic, sets the time.
 --keep-heap tells glibc (mallopt) to serve and keep every buffer in the heap, so that freed memory is
 reused as a caching allocator would; it shows what the scans cost once the page faults are gone.
-Then: one LRU layer (H = N = 256) against one softmax attention layer (kexue.nn.attention, 4 heads,
-causal) forward, tokens/s by L; and `LRU.step` streaming, tokens/s. Threads: 1 by default (--threads).
+Then, like for like: one LRU layer (H = N = 256, 4H² + O(H) parameters) against one causal softmax
+attention layer of the same size (kexue.nn.attention.MultiHeadAttention's Q, K, V, O projections, 4
+heads, with the attention core on SDPA's causal path, `is_causal=True`, which never builds a mask),
+forward and forward + backward, best and median ms and tokens/s by L; and `LRU.step` streaming, tokens/s.
+Threads: 1 by default (--threads).
 """
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ import time
 from pathlib import Path
 
 import torch
+
+import torch.nn.functional as F
 
 from kexue.nn.attention import MultiHeadAttention
 from kexue.nn.lru import LRU
@@ -50,7 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="L = 1k, 4k and batch 1 only")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--batches", default="", help="comma-separated batch sizes (default 1, and 8 unless --quick)")
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--keep-heap", action="store_true", help="reuse freed memory (no mmap per buffer)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "lru.json")
     args = parser.parse_args()
@@ -58,7 +67,7 @@ def main() -> None:
         keep_heap()
     torch.set_num_threads(args.threads)
     lengths = (1024, 4096) if args.quick else (1024, 4096, 16384)
-    batches = (1,) if args.quick else (1, 8)
+    batches = tuple(int(b) for b in args.batches.split(",")) if args.batches else (1,) if args.quick else (1, 8)
     t0 = time.perf_counter()
     memcpy = memcpy_gbps()
     scans = [scan_row(b, n, m, args.repeats) for b in batches for n in lengths
@@ -67,9 +76,12 @@ def main() -> None:
     for row in scans:
         base = next(r for r in scans if r["batch"] == row["batch"] and r["L"] == row["L"]
                     and r["method"] == "sequential")
-        row["speedup_fwd"] = base["fwd_ms"] / row["fwd_ms"]
-        row["speedup_fwd_bwd"] = base["fwd_bwd_ms"] / row["fwd_bwd_ms"]
-    blocks = [block_row(n, args.repeats) for n in lengths]
+        for mode in ("fwd", "fwd_bwd"):
+            row[f"speedup_{mode}"] = base[f"{mode}_ms"] / row[f"{mode}_ms"]
+            row[f"speedup_{mode}_median"] = base[f"{mode}_median_ms"] / row[f"{mode}_median_ms"]
+            row[f"vs_2x_{mode}"] = (against(2.0, row[f"speedup_{mode}"], row[f"speedup_{mode}_median"])
+                                    if row["method"] != "sequential" else "—")  # the baseline itself
+    blocks = [block_row(n, args.repeats) for n in lengths if n <= 4096]  # attention's n² beyond that
     stream = [stream_row(b) for b in batches]
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                           "memcpy_gbps": memcpy, "torch": torch.__version__, "keep_heap": args.keep_heap},
@@ -89,6 +101,27 @@ def keep_heap() -> None:
 
 def best_ms(fn, repeats: int) -> float:
     return 1e3 * best_seconds(fn, repeats)
+
+
+def timed_ms(fn, repeats: int) -> tuple[float, float]:
+    """(best, median) ms of `repeats` calls after one untimed call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(1e3 * (time.perf_counter() - t))
+    times.sort()
+    return times[0], times[len(times) // 2]
+
+
+def against(target: float, best_ratio: float, median_ratio: float) -> str:
+    """"met" when both ratios exceed the target, "not met" when both fall short, else "within noise"."""
+    if min(best_ratio, median_ratio) > target:
+        return "met"
+    if max(best_ratio, median_ratio) < target:
+        return "not met"
+    return "within noise"
 
 
 def memcpy_gbps() -> float:
@@ -122,24 +155,53 @@ def scan_row(batch: int, length: int, method: str, repeats: int) -> dict:
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         linear_scan(lam, b, method=method)
-    fwd, fwd_bwd = best_ms(forward, repeats), best_ms(forward_backward, repeats)
+    (fwd, fwd_med), (fwd_bwd, fwd_bwd_med) = timed_ms(forward, repeats), timed_ms(forward_backward, repeats)
     size = b.numel() * b.element_size()
     return {"batch": batch, "L": length, "method": method, "fwd_ms": fwd, "fwd_bwd_ms": fwd_bwd,
+            "fwd_median_ms": fwd_med, "fwd_bwd_median_ms": fwd_bwd_med,
             "fwd_gbps": 2 * size / (fwd * 1e-3) / 1e9, "fwd_bwd_gbps": 5 * size / (fwd_bwd * 1e-3) / 1e9,
             "saved_mb": saved[0] / 2**20}
 
 
+class CausalAttention(torch.nn.Module):
+    """MultiHeadAttention's projections with the core on SDPA's causal path (is_causal=True, no mask)."""
+
+    def __init__(self, hidden: int, heads: int):
+        super().__init__()
+        self.mha = MultiHeadAttention(hidden, heads)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m, (b, n, _) = self.mha, x.shape
+        q, k, v = (p(x).view(b, n, m.heads, m.head_size).transpose(1, 2) for p in (m.q, m.k, m.v))
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return m.o(out.transpose(1, 2).reshape(b, n, m.heads * m.head_size))
+
+
 def block_row(length: int, repeats: int) -> dict:
     torch.manual_seed(0)
-    lru, attn = LRU(WIDTH, WIDTH, r_min=0.9, r_max=0.999), MultiHeadAttention(WIDTH, 4)
+    layers = {"lru": LRU(WIDTH, WIDTH, r_min=0.9, r_max=0.999), "attention": CausalAttention(WIDTH, 4)}
     x = torch.randn(1, length, WIDTH)
-    mask = torch.ones(length, length, dtype=torch.bool).tril()
     row = {"L": length}
-    with torch.inference_mode():
-        row["lru_ms"] = best_ms(lambda: lru(x), repeats)
-        row["attention_ms"] = best_ms(lambda: attn(x, mask), repeats) if length <= 4096 else None
-    row["lru_tokens_per_s"] = length / row["lru_ms"] * 1e3
-    row["attention_tokens_per_s"] = length / row["attention_ms"] * 1e3 if row["attention_ms"] else None
+    for name, layer in layers.items():
+        row[f"{name}_params"] = sum(p.numel() for p in layer.parameters())
+
+        def forward(layer=layer):
+            with torch.inference_mode():
+                layer(x)
+
+        def forward_backward(layer=layer):
+            xg = x.detach().requires_grad_()
+            layer(xg).sum().backward()
+
+        row[f"{name}_ms"], row[f"{name}_median_ms"] = timed_ms(forward, repeats)
+        row[f"{name}_fwd_bwd_ms"], row[f"{name}_fwd_bwd_median_ms"] = timed_ms(forward_backward, repeats)
+        row[f"{name}_tokens_per_s"] = length / row[f"{name}_ms"] * 1e3
+    row["attention_over_lru"] = row["attention_ms"] / row["lru_ms"]
+    row["attention_over_lru_median"] = row["attention_median_ms"] / row["lru_median_ms"]
+    row["attention_over_lru_fwd_bwd"] = row["attention_fwd_bwd_ms"] / row["lru_fwd_bwd_ms"]
+    row["attention_over_lru_fwd_bwd_median"] = row["attention_fwd_bwd_median_ms"] / row["lru_fwd_bwd_median_ms"]
+    row["lru_faster_fwd"] = against(1.0, row["attention_over_lru"], row["attention_over_lru_median"])
+    row["lru_faster_fwd_bwd"] = against(1.0, row["attention_over_lru_fwd_bwd"], row["attention_over_lru_fwd_bwd_median"])
     return row
 
 
@@ -161,19 +223,25 @@ def stream_row(batch: int, tokens: int = 2000) -> dict:
 def markdown(r: dict) -> str:
     m = r["machine"]
     heap = ", --keep-heap" if m.get("keep_heap") else ""
-    lines = [f"Scans, complex64, N = {WIDTH}, {m['threads']} thread(s), memcpy {m['memcpy_gbps']:.1f} GB/s{heap}",
-             "", "| batch | L | method | fwd ms | × loop | fwd+bwd ms | × loop | GB/s fwd+bwd | saved MB |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"Scans, complex64, N = {WIDTH}, {m['threads']} thread(s), memcpy {m['memcpy_gbps']:.1f} GB/s{heap}; "
+             "ms best / median", "",
+             "| batch | L | method | fwd ms | × loop (best / median) | vs 2× | fwd+bwd ms | × loop (best / median) "
+             "| vs 2× | saved MB |", "|---:|---:|---|---:|---:|---|---:|---:|---|---:|"]
     for s in r["scans"]:
-        lines.append(f"| {s['batch']} | {s['L']} | {s['method']} | {s['fwd_ms']:.1f} | {s['speedup_fwd']:.1f} | "
-                     f"{s['fwd_bwd_ms']:.1f} | {s['speedup_fwd_bwd']:.1f} | {s['fwd_bwd_gbps']:.1f} | "
-                     f"{s['saved_mb']:.0f} |")
-    lines += ["", "LRU layer vs causal softmax attention layer, H = 256, batch 1, forward", "",
-              "| L | LRU ms | LRU tok/s | attention ms | attention tok/s |", "|---:|---:|---:|---:|---:|"]
+        lines.append(f"| {s['batch']} | {s['L']} | {s['method']} | {s['fwd_ms']:.1f} / {s['fwd_median_ms']:.1f} | "
+                     f"{s['speedup_fwd']:.1f} / {s['speedup_fwd_median']:.1f} | {s['vs_2x_fwd']} | "
+                     f"{s['fwd_bwd_ms']:.1f} / {s['fwd_bwd_median_ms']:.1f} | {s['speedup_fwd_bwd']:.1f} / "
+                     f"{s['speedup_fwd_bwd_median']:.1f} | {s['vs_2x_fwd_bwd']} | {s['saved_mb']:.0f} |")
+    lines += ["", f"LRU layer vs causal softmax attention layer (SDPA is_causal), H = {WIDTH}, batch 1; ms best / median",
+              "", "| L | LRU fwd | attention fwd | attn / LRU | LRU faster? | LRU fwd+bwd | attention fwd+bwd | "
+              "attn / LRU | LRU faster? |", "|---:|---:|---:|---:|---|---:|---:|---:|---|"]
     for b in r["blocks"]:
-        att = (f"{b['attention_ms']:.1f} | {b['attention_tokens_per_s']:,.0f}" if b["attention_ms"]
-               else "— | —")
-        lines.append(f"| {b['L']} | {b['lru_ms']:.1f} | {b['lru_tokens_per_s']:,.0f} | {att} |")
+        lines.append(f"| {b['L']} | {b['lru_ms']:.1f} / {b['lru_median_ms']:.1f} | {b['attention_ms']:.1f} / "
+                     f"{b['attention_median_ms']:.1f} | {b['attention_over_lru']:.2f} / {b['attention_over_lru_median']:.2f} "
+                     f"| {b['lru_faster_fwd']} | {b['lru_fwd_bwd_ms']:.1f} / {b['lru_fwd_bwd_median_ms']:.1f} | "
+                     f"{b['attention_fwd_bwd_ms']:.1f} / {b['attention_fwd_bwd_median_ms']:.1f} | "
+                     f"{b['attention_over_lru_fwd_bwd']:.2f} / {b['attention_over_lru_fwd_bwd_median']:.2f} | "
+                     f"{b['lru_faster_fwd_bwd']} |")
     lines += ["", "| streaming `LRU.step` batch | tokens/s | µs/step |", "|---:|---:|---:|"]
     for s in r["streaming"]:
         lines.append(f"| {s['batch']} | {s['tokens_per_s']:,.0f} | {s['us_per_step']:.0f} |")

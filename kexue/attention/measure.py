@@ -106,28 +106,23 @@ def set_threads(threads: int) -> None:
 
 
 def counted_mults(n: int, s: LayerShape) -> dict[str, int]:
-    """Multiplications of a real SA and FFN layer as torch's FLOP counter sees them.
+    """Multiplications of the SA block (`kexue.nn.attention.MultiHeadAttention` itself) and the FFN
+    block as torch's FLOP counter sees them, halved (the counter counts a multiply-add as 2 FLOPs).
 
-    torch.utils.flop_counter counts a multiply-add as 2 FLOPs, so we halve its totals. The
-    attention core is written with explicit matmuls here because the counter does not see inside
-    the CPU SDPA kernel; the projections are the same nn.Linear layers as everywhere else.
+    The counter does not see inside the fused CPU SDPA kernel, so the layer runs on SDPA's math
+    backend while it is counted: the same module and call, its QKᵀ and AV as visible matmuls.
     """
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
-    hidden = s.hidden
-    qkv, o, ffn = nn.Linear(hidden, 3 * hidden), nn.Linear(hidden, hidden), FFN(hidden, s.ffn_mult)
-    x = torch.randn(1, n, hidden)
-
-    def sa(x: torch.Tensor) -> torch.Tensor:
-        q, k, v = qkv(x).view(1, n, 3, s.h, s.d).permute(2, 0, 3, 1, 4)
-        # softmax(QKᵀ/√d) V, per head
-        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(s.d), dim=-1)
-        return o((a @ v).transpose(1, 2).reshape(1, n, hidden))
-
+    torch.manual_seed(0)
+    sa = MultiHeadAttention(s.hidden, s.h, head_size=s.d).eval()
+    ffn = FFN(s.hidden, s.ffn_mult).eval()
+    x = torch.randn(1, n, s.hidden)
     counts = {}
-    with torch.no_grad():
-        for name, fn in (("sa", sa), ("ffn", ffn)):
+    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+        for name, block in (("sa", sa), ("ffn", ffn)):
             with FlopCounterMode(display=False) as counter:
-                fn(x)
+                block(x)
             counts[name] = counter.get_total_flops() // 2
     return counts

@@ -38,6 +38,7 @@ class QualityConfig:
     vocab_size: int = 3000  # most frequent characters; the rest are [UNK]
     mask_rate: float = 0.15  # MLM: share of characters selected
     seed: int = 0
+    seeds: tuple[int, ...] = ()  # `compare` trains every model once per seed (init, data order); () = (seed,)
 
 
 def corpus_windows(cfg: QualityConfig) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
@@ -123,20 +124,53 @@ def train_one(cfg: QualityConfig, attention: AttentionKind, causal: bool, tok: C
 
 
 def compare(cfg: QualityConfig, out_dir: Path, progress: bool = False, resume: bool = False) -> list[dict]:
-    """The four runs {softmax, linear} × {LM, MLM}; each writes its checkpoint under out_dir.
+    """The runs {softmax, linear} × {LM, MLM} × seeds; each writes its checkpoint under out_dir.
 
-    resume=True continues each run from its checkpoint (the finished ones are not trained again)."""
+    Seed s sets both models' init and data order (and the MLM's evaluation mask), so the two attentions
+    of one seed are paired. resume=True continues each run from its checkpoint (the finished ones are not
+    trained again)."""
     tok, train, evals = corpus_windows(cfg)
     rows = []
-    for causal in (True, False):
-        for attention in ("softmax", cfg.linear_kind):
-            name = f"{'lm' if causal else 'mlm'}-{attention}"
-            rows.append(train_one(cfg, attention, causal, tok, train, evals, out_dir / name, progress,
-                                  resume="auto" if resume else False))
+    for seed in cfg.seeds or (cfg.seed,):
+        for causal in (True, False):
+            for attention in ("softmax", cfg.linear_kind):
+                name = f"{'lm' if causal else 'mlm'}-{attention}-seed{seed}"
+                row = train_one(replace(cfg, seed=seed), attention, causal, tok, train, evals, out_dir / name,
+                                progress, resume="auto" if resume else False)
+                rows.append({**row, "seed": seed, "curve": _curve(out_dir / name)})
     return rows
 
 
+def _curve(run_dir: Path) -> list[tuple[int, float]]:
+    """(step, training loss) of a finished run, from the Trainer's metrics.jsonl."""
+    import json
+
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return []
+    records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return [(r["step"], r["loss"]) for r in records if "loss" in r and "step" in r]
+
+
+def unigram_loss(cfg: QualityConfig) -> float:
+    """The floor a model must beat: −mean log p(x) of the held-out characters under the training
+    characters' frequencies (add-one smoothed), in nats/char."""
+    tok, train, evals = corpus_windows(cfg)
+    counts = torch.bincount(train.flatten(), minlength=tok.vocab_size).double() + 1.0
+    logp = torch.log(counts / counts.sum())
+    return float(-logp[evals.flatten()].mean())
+
+
+def losses_by_side(rows: list[dict]) -> dict[str, dict[str, list[float]]]:
+    """{task: {"softmax": per-seed losses, "linear": per-seed losses}}, seeds in the same order."""
+    out: dict[str, dict[str, list[float]]] = {"lm": {"softmax": [], "linear": []}, "mlm": {"softmax": [], "linear": []}}
+    for r in sorted(rows, key=lambda r: r.get("seed", 0)):
+        out[r["task"]]["softmax" if r["attention"] == "softmax" else "linear"].append(r["eval_loss"])
+    return out
+
+
 def relative_gaps(rows: list[dict]) -> dict[str, float]:
-    """(L_linear − L_softmax) / L_softmax for the LM and for the MLM."""
-    by = {(r["task"], r["attention"] == "softmax"): r["eval_loss"] for r in rows}
-    return {task: (by[(task, False)] - by[(task, True)]) / by[(task, True)] for task in ("lm", "mlm")}
+    """Mean over seeds of (L_linear − L_softmax) / L_softmax for the LM and for the MLM."""
+    by = losses_by_side(rows)
+    return {task: sum((lin - soft) / soft for lin, soft in zip(by[task]["linear"], by[task]["softmax"]))
+            / len(by[task]["softmax"]) for task in ("lm", "mlm")}

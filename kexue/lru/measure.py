@@ -99,8 +99,52 @@ def closed_form_overflow(length: int = 1000, radius: float = 0.9) -> dict:
             "scan_max_abs_error": errors, "reference_max_abs": ref.abs().max().item()}
 
 
+def repeat_seconds(fn, repeats: int, warmup: int = 1) -> list[float]:
+    """Wall seconds of each of `repeats` calls of fn() after `warmup` untimed calls (all kept, for a spread)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def _scan_inputs(length: int, batch: int, width: int, grad: bool):
+    g = torch.Generator().manual_seed(0)
+    lam = torch.polar(0.999 * torch.rand(width, generator=g) ** 0.5, 6.28 * torch.rand(width, generator=g))
+    b = torch.randn(batch, length, width, dtype=torch.complex64, generator=g)
+    upstream = torch.randn(b.shape, dtype=b.dtype, generator=g)  # a fixed ∂loss/∂x: time the scan alone
+    return lam.requires_grad_(grad), b.requires_grad_(grad), upstream
+
+
+def scan_cells(length: int, batches: tuple[int, ...], width: int, repeats: int = 3,
+               methods: tuple[str, ...] = ("sequential", "parallel", "chunked")) -> dict:
+    """Seconds of every repeat of each scan, forward (no grad) and forward + backward, complex64, per batch.
+
+    {f"b{batch}_{fwd|fwd_bwd}": {method: [seconds per repeat]}}."""
+    out = {}
+    for batch in batches:
+        for mode in ("fwd", "fwd_bwd"):
+            lam, b, upstream = _scan_inputs(length, batch, width, grad=mode == "fwd_bwd")
+            cell = {}
+            for m in methods:
+                if mode == "fwd":
+                    def call(m=m):
+                        with torch.no_grad():
+                            linear_scan(lam, b, method=m)
+                else:
+                    def call(m=m):
+                        x = linear_scan(lam, b, method=m)
+                        torch.autograd.grad(x, (lam, b), upstream)
+                cell[m] = repeat_seconds(call, repeats)
+            out[f"b{batch}_{mode}"] = cell
+    return out
+
+
 def scan_speed(length: int, batch: int, width: int, repeats: int = 2) -> dict:
-    """fwd+bwd ms of each scan and of the loop, complex64 (the benchmark's cell, for the report)."""
+    """fwd+bwd best ms of each scan and of the loop, complex64: one cell, for `kexue lru scan`."""
     g = torch.Generator().manual_seed(0)
     lam = torch.polar(0.999 * torch.rand(width, generator=g) ** 0.5, 6.28 * torch.rand(width, generator=g))
     lam.requires_grad_()
@@ -114,6 +158,45 @@ def scan_speed(length: int, batch: int, width: int, repeats: int = 2) -> dict:
         out[f"{m}_ms"] = 1e3 * best_seconds(step, repeats)
     out["speedup_parallel"] = out["sequential_ms"] / out["parallel_ms"]
     out["speedup_chunked"] = out["sequential_ms"] / out["chunked_ms"]
+    return out
+
+
+def scan_depth(lengths: tuple[int, ...], methods: tuple[str, ...] = ("sequential", "parallel", "chunked")) -> dict:
+    """Aten ops one forward scan dispatches, by method and L: the number of dependent steps it takes
+    (each op waits for the last), counted exactly with a TorchDispatchMode. {method: {L: ops}}."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    out: dict[str, dict[int, int]] = {m: {} for m in methods}
+    for L in lengths:
+        lam, b, _ = _scan_inputs(L, 1, 4, grad=False)
+        for m in methods:
+            with torch.no_grad(), Count() as counter:
+                linear_scan(lam, b, method=m)
+            out[m][L] = counter.ops
+    return out
+
+
+def scan_time_vs_length(lengths: tuple[int, ...], repeats: int = 3, width: int = 1,
+                        methods: tuple[str, ...] = ("sequential", "parallel")) -> dict:
+    """Best forward ms per method and L at batch 1 and a tiny width, where a step's cost is its launch,
+    so time follows the number of steps: {method: {L: ms}}."""
+    out: dict[str, dict[int, float]] = {m: {} for m in methods}
+    for L in lengths:
+        lam, b, _ = _scan_inputs(L, 1, width, grad=False)
+        for m in methods:
+            def call(m=m):
+                with torch.no_grad():
+                    linear_scan(lam, b, method=m)
+            out[m][L] = 1e3 * min(repeat_seconds(call, repeats))
     return out
 
 

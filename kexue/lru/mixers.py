@@ -8,7 +8,8 @@ linear RNN to the LRU, one change at a time):
     diag_exp      Λ = exp(−ν + iθ), ν and θ trained as they are                      (Table 2 "exp")
     stable_exp    Λ = exp(−exp(ν_log) + i exp(θ_log))                                (Table 2 "stable exp")
     lru           stable_exp + ring init [r_min, r_max] + γ normalisation             (the LRU)
-    slru          Su's real variant
+    slru          Su's real variant; real states, so comparisons give it 2N of them to match the LRU's
+                  4NH parameters, as Su's bojone/rnn does (`lm.matched`, `reproduce.ablation_config`)
     rnn, lstm     torch.nn.RNN (tanh) and torch.nn.LSTM
     transformer   softmax multi-head attention with RoPE (kexue.nn.attention)
 

@@ -54,6 +54,31 @@ def kexue_throughput(cfg: RoFormerV2Config, batch: int, n: int, device: str = "c
     return batch * n / time_steps(step, dev, warmup, steps)
 
 
+def step_times(cfg: RoFormerV2Config, batch: int, n: int, device: str = "cpu", amp: bool = False,
+               warmup: int = 2, steps: int = 5) -> list[float]:
+    """Seconds of each of `steps` train steps of kexue's RoFormerV2 (either variant) after `warmup`,
+    on the process's CPU clock on the CPU: every repeat, for an interval rather than a best."""
+    import time
+
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    model = RoFormerV2(cfg).to(dev).train()
+    ids = torch.randint(5, cfg.vocab_size, (batch, n), device=dev)
+    step = train_step_fn(model, ids, lambda m, x: m.mlm_logits(m(x)), amp)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    now = time.process_time if dev.type == "cpu" else time.perf_counter
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(steps):
+        t = now()
+        step()
+        sync()
+        times.append(now() - t)
+    return times
+
+
 def train_flops_per_token(cfg: RoFormerV2Config, n: int) -> float:
     """Matmul FLOPs of one train step per token: 6·(weights in matmuls) + 12·L·n·H for QKᵀ and AV."""
     H, L, F, V = cfg.hidden_size, cfg.num_layers, cfg.intermediate_size, cfg.vocab_size

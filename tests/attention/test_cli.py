@@ -41,11 +41,15 @@ def test_reproduce_smoke_writes_results_and_page(tmp_path):
     assert topic.post == 8610 and len(topic.claims) == 5
     # the count claim is exact arithmetic, so it holds even at toy size
     assert topic.claims[0].verdict == "held"
+    assert all(c.rule for c in topic.claims)  # every verdict comes from a rule of claims.py, in words
+    quality = topic.claims[4]
+    assert set(quality.evidence) == {"LM softmax", "LM linear", "MLM softmax", "MLM linear"}
+    assert all(e["n"] == 2 for e in quality.evidence.values())  # the smoke preset's two seeds
     for f in topic.figures:
         assert (out / f).is_file()
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "kexue.fm/archives/8610" in html
-    assert (out / "attention" / "runs" / "lm-softmax" / "model.safetensors").is_file()
+    assert (out / "attention" / "runs" / "lm-softmax-seed0" / "model.safetensors").is_file()
 
 
 def test_reproduce_unknown_topic_is_one_clear_error(tmp_path):

@@ -44,12 +44,20 @@ def test_scan_command_times_every_scan():
 def test_reproduce_smoke_writes_claims_and_figures(tmp_path):
     result = reproduce("smoke", tmp_path)
     assert isinstance(result, TopicResult) and result.post == 9554 and result.topic == "lru"
-    assert len(result.claims) == 10
-    # the layer claims are exact math or generous margins: they hold even at toy size (claim 4 is a
-    # timing, which a test does not assert)
-    for i in (0, 1, 2, 4):
+    assert len(result.claims) == 13
+    # the layer claims are exact math, exact counts or generous margins: they hold even at toy size
+    # (claim 5 is a timing, which a test does not assert)
+    for i in (0, 1, 2, 3, 5):
         assert result.claims[i].verdict == "held", result.claims[i]
+    assert all(c.rule for c in result.claims)  # every verdict says its rule
+    by_claim = {c.claim.split(":")[0]: c for c in result.claims}
+    slru = next(c for c in result.claims if "LRU > SLRU" in c.claim)
+    assert "twice the units" in slru.claim and slru.evidence["LRU"]["n"] == 2  # the smoke preset's two seeds
+    assert by_claim  # claims are keyed for the page
+    # the smoke preset trains the LM at two lengths, so the length claim is decided, not "not checkable"
+    assert next(c for c in result.claims if "training length" in c.claim).verdict != "not checkable"
     for figure in result.figures:
         assert (tmp_path / figure).is_file() and not Path(figure).is_absolute()
-    assert (tmp_path / "runs" / "copy" / "lru" / "model.safetensors").is_file()
+    assert (tmp_path / "runs" / "copy" / "lru-seed0" / "model.safetensors").is_file()
+    assert (tmp_path / "runs" / "lm" / "L16-slru-seed1" / "model.safetensors").is_file()
     json.dumps(result.to_dict())  # results.json must be able to hold it

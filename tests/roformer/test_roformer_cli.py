@@ -55,7 +55,7 @@ def test_clear_errors(tmp_path):
 
 def test_reproduce_smoke(tmp_path):
     result = reproduce("smoke", tmp_path)
-    assert result.post == 8998 and len(result.claims) == 3
+    assert result.post == 8998 and len(result.claims) == 4  # + the residual α-ramp claim (issue 10)
     assert result.claims[0].verdict == "held"  # exact arithmetic holds at any preset
     for f in result.figures:
         assert (tmp_path / f).is_file()
