@@ -39,10 +39,10 @@ def _read(task: str, path: Path, schema_path: Optional[Path], skip_bad: bool):
         schema = RelationSchema.read(schema_path or fixture("duie_schema.json"))
         rows, labels = read_duie(path, schema, skip_bad, problems), schema.predicates
     else:
-        rows = read_ner_jsonl(path)
+        rows = read_ner_jsonl(path, skip_bad, problems)
         labels = sorted({e[2] for r in rows for e in r.entities})
-    if len(problems):
-        console.print(f"[yellow]skipped {len(problems)} bad samples of {path}[/]; first: {problems.lines[0]}")
+    if problems.summary(path):
+        err.print(f"[yellow]warning:[/] {problems.summary(path)}", soft_wrap=True)
     return rows, labels
 
 

@@ -47,7 +47,8 @@ def token_maps(offsets: list[tuple[int, int]]) -> tuple[dict[int, int], dict[int
 
 
 def encode_events(sample: EventSample, labels: list[tuple[str, str]], offsets: list[tuple[int, int]]) -> EventLabels:
-    """The post's labels; arguments whose span does not fall on token boundaries (or was cut) are dropped."""
+    """The post's labels; an argument not at its start index, or whose span does not fall on token
+    boundaries (or was cut), is left out (duee_v1.py's data generator: `if start in start_mapping ...`)."""
     index = {lab: k for k, lab in enumerate(labels)}
     starts, ends = token_maps(offsets)
     out = EventLabels([set() for _ in labels], set(), set())
@@ -61,6 +62,8 @@ def encode_events(sample: EventSample, labels: list[tuple[str, str]], offsets: l
                 (s, length), r = trigger, f"{r}={a}"
             else:
                 length = len(a)
+                if sample.text[s:s + length] != a:  # an unplaced label (data.py): gold for evaluation only
+                    continue
             lab = index.get((t, r))
             if lab is None or s not in starts or s + length - 1 not in ends:
                 continue
