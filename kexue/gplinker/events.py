@@ -146,6 +146,25 @@ def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: 
     return events
 
 
+def drop_subset_events(events: list[Event]) -> list[Event]:
+    """Su's leaderboard post-processing (duee_v1.py `predict_to_file`, `isin`): an event whose arguments
+    (trigger left out, as (role, text)) all lie in another event of the same type is dropped. In order: a
+    new event removes the kept ones it contains, and is kept unless a kept one contains it. Not used when
+    scoring dev (his `evaluate` does not); an option of prediction and of the full preset."""
+    def args(e: Event) -> set:
+        return {(r, a) for _, r, a, _ in e if r != TRIGGER}
+
+    def isin(a: Event, b: Event) -> bool:
+        return a[0][0] == b[0][0] and args(a) <= args(b)
+
+    kept: list[Event] = []
+    for event in events:
+        kept = [e for e in kept if not isin(e, event)]
+        if not any(isin(event, e) for e in kept):
+            kept.append(event)
+    return kept
+
+
 def oracle_logits(lab: EventLabels, n: int, big: float = 1e4) -> tuple[Tensor, Tensor, Tensor]:
     """±big logits that encode `lab` exactly: what a perfect model would output."""
     argu = torch.full((len(lab.argu), n, n), -big)
