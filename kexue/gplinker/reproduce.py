@@ -85,7 +85,7 @@ class GPLinkerPreset:
     loss_timing: tuple[int, int, int] = (16, 50, 128)  # batch, heads, n for the loss alone (a detail of claim 5)
     step_timing: tuple[int, int, int] = (16, 49, 96)  # batch, predicates (DuIE's 49), characters per sentence
     step_repeats: int = 5  # timed steps per side (claim 5)
-    threads: int = 2
+    threads: int = 1  # one thread: with 2 cores shared, a second thread mostly waits
     drop_subsets: bool = False  # Su's subset-event post-processing on the published recipe's predictions
     keep_best: bool = True  # evaluate on dev every eval_every steps and report the best weights (the scripts')
     eval_every: int = 0  # 0 = once per epoch
@@ -141,16 +141,16 @@ def preset(name: str) -> GPLinkerPreset:
     """quick: ≤ 2 minutes alone on 2 cores. standard: ≤ 10 minutes, long enough to decide. full: bigger
     model and data, for a GPU, with the posts' recipes. smoke: seconds; its verdicts mean nothing."""
     if name == "quick":
-        return GPLinkerPreset(ner_train=1500, ner_test=300, ner_dev=200, ner_max_chars=50,
-                              ner=TrainConfig(steps=120, batch_size=32, lr=3e-3, log_every=40),
+        return GPLinkerPreset(ner_train=1500, ner_test=300, ner_dev=200, ner_max_chars=40,
+                              ner=TrainConfig(steps=100, batch_size=32, lr=3e-3, log_every=50),
                               gen_train=600, gen_dev=100,
                               extract=TrainConfig(steps=150, batch_size=32, lr=3e-3, log_every=50),
                               random_graphs=200, step_repeats=3, step_timing=(8, 49, 64))
     if name == "standard":
-        return GPLinkerPreset(encoder=EncoderConfig(hidden=128, heads=4, layers=2), ner_train=4000, ner_test=800,
-                              ner_dev=300, ner=TrainConfig(steps=400, batch_size=32, lr=2e-3, log_every=50),
+        return GPLinkerPreset(ner_train=4000, ner_test=800, ner_dev=300,
+                              ner=TrainConfig(steps=300, batch_size=32, lr=2e-3, log_every=50),
                               gen_train=1500, gen_dev=200,
-                              extract=TrainConfig(steps=500, batch_size=32, lr=2e-3, log_every=50), eval_every=100)
+                              extract=TrainConfig(steps=400, batch_size=32, lr=2e-3, log_every=50), eval_every=100)
     if name == "full":
         return GPLinkerPreset(encoder=EncoderConfig(hidden=256, heads=4, layers=4), ner_train=50_000, ner_test=5000,
                               ner_max_chars=126, seeds=(0, 1, 2, 3, 4),
