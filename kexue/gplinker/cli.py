@@ -218,7 +218,7 @@ def serve(
 
 @app.command()
 def reproduce(
-    preset: str = typer.Option("quick", help="quick, full or smoke (as `kexue reproduce`)"),
+    preset: str = typer.Option("quick", help="quick, standard, full or smoke (as `kexue reproduce`)"),
     out: Path = typer.Option(Path("runs/reproduce/gplinker"), help="folder for results.json and the figure"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a preset setting, e.g. --set "
                                              "duee_dir=data/DuEE1.0 --set encoder_path=ckpt/roberta-wwm-ext "

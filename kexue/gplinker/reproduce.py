@@ -148,9 +148,9 @@ def preset(name: str) -> GPLinkerPreset:
                               random_graphs=200, step_repeats=3, step_timing=(8, 49, 64))
     if name == "standard":
         return GPLinkerPreset(ner_train=4000, ner_test=800, ner_dev=300,
-                              ner=TrainConfig(steps=300, batch_size=32, lr=2e-3, log_every=50),
+                              ner=TrainConfig(steps=400, batch_size=32, lr=3e-3, log_every=50),
                               gen_train=1500, gen_dev=200,
-                              extract=TrainConfig(steps=400, batch_size=32, lr=2e-3, log_every=50), eval_every=100)
+                              extract=TrainConfig(steps=600, batch_size=32, lr=3e-3, log_every=50), eval_every=100)
     if name == "full":
         return GPLinkerPreset(encoder=EncoderConfig(hidden=256, heads=4, layers=4), ner_train=50_000, ner_test=5000,
                               ner_max_chars=126, seeds=(0, 1, 2, 3, 4),
