@@ -69,9 +69,10 @@ def _metrics_table(title: str, m: dict) -> Table:
         t.add_column(col, justify="left" if col == "metric" else "right")
     groups = dict.fromkeys(k.rsplit("/", 1)[0] for k in m if "/" in k)
     for g in groups:
-        cell = lambda name, g=g: (f"{m[f'{g}/{name}']:.4f}" if isinstance(m.get(f"{g}/{name}"), float)  # noqa: E731
-                                  else str(m.get(f"{g}/{name}", "")))
-        t.add_row(g, *(cell(c) for c in ("precision", "recall", "f1", "predicted", "gold", "correct")))
+        rates = [f"{m[f'{g}/{c}']:.4f}" if f"{g}/{c}" in m else "" for c in ("precision", "recall", "f1")]
+        # the counts are whole numbers, also when they went through the Trainer's float metrics
+        counts = [str(round(m[f"{g}/{c}"])) if f"{g}/{c}" in m else "" for c in ("predicted", "gold", "correct")]
+        t.add_row(g, *rates, *counts)
     for k, v in m.items():
         if "/" not in k:
             t.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))

@@ -122,7 +122,8 @@ def _score_entities(pred: list, samples: list[NERSample]) -> dict[str, float]:
 
 
 def _entities_json(text: str, result: set) -> dict:
-    return {"text": text, "entities": [{"start": a, "end": b, "type": t, "text": text[a:b]} for a, b, t in sorted(result)]}
+    return {"text": text,
+            "entities": [{"start": a, "end": b, "type": t, "text": text[a:b]} for a, b, t in sorted(result)]}
 
 
 TASKS: dict[str, Task] = {

@@ -24,7 +24,8 @@ def test_egp_matches_gp(gp, egp, gp_params, egp_params, verdict):
 
 def test_exact_round_trip_branches():
     assert c.exact_round_trip(["unrecoverable-subset"], ["unrecoverable-subset"], 50, 50, 1.0).verdict == "held"
-    assert c.exact_round_trip(["unrecoverable-subset", "x"], ["unrecoverable-subset"], 50, 50, 1.0).verdict == "not held"
+    extra = ["unrecoverable-subset", "x"]
+    assert c.exact_round_trip(extra, ["unrecoverable-subset"], 50, 50, 1.0).verdict == "not held"
     assert c.exact_round_trip(["unrecoverable-subset"], ["unrecoverable-subset"], 49, 50, 1.0).verdict == "not held"
     assert c.exact_round_trip(["unrecoverable-subset"], ["unrecoverable-subset"], 50, 50, 0.0).verdict == "not held"
 
