@@ -17,6 +17,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from kexue.nn.attention import MultiHeadAttention, causal_mask, padding_mask
+from kexue.nn.block import PreNormBlock
 from kexue.nn.linear_attention import LinearAttention
 from kexue.nn.norm import RMSNorm
 
@@ -35,22 +36,13 @@ class TinyConfig:
     dropout: float = 0.0
 
 
-class Block(nn.Module):
-    """x ← x + Attn(Norm(x)); x ← x + FFN(Norm(x))."""
+class Block(PreNormBlock):
+    """x ← x + Attn(Norm(x)); x ← x + FFN(Norm(x)) (kexue/nn/block.py), with softmax or linear attention."""
 
     def __init__(self, cfg: TinyConfig):
-        super().__init__()
-        self.norm1, self.norm2 = RMSNorm(cfg.hidden), RMSNorm(cfg.hidden)
-        if cfg.attention == "softmax":
-            self.attn = MultiHeadAttention(cfg.hidden, cfg.heads, dropout=cfg.dropout)
-        else:
-            self.attn = LinearAttention(cfg.hidden, cfg.heads, kind=cfg.attention, causal=cfg.causal)
-        self.ffn = nn.Sequential(nn.Linear(cfg.hidden, 4 * cfg.hidden), nn.GELU(),
-                                 nn.Linear(4 * cfg.hidden, cfg.hidden), nn.Dropout(cfg.dropout))
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), mask=mask)
-        return x + self.ffn(self.norm2(x))
+        attn = (MultiHeadAttention(cfg.hidden, cfg.heads, dropout=cfg.dropout) if cfg.attention == "softmax"
+                else LinearAttention(cfg.hidden, cfg.heads, kind=cfg.attention, causal=cfg.causal))
+        super().__init__(cfg.hidden, attn, cfg.dropout)
 
 
 class TinyTransformer(nn.Module):

@@ -24,49 +24,58 @@ LAST_HELP = "use the last step's weights (model.safetensors), not the best dev o
 
 
 def _fail(e: Exception) -> None:
-    console.print(f"[red]error:[/] {e}", soft_wrap=True)
+    """One line on stderr, exit 2 (a user's mistake), no traceback."""
+    err.print(f"[red]error:[/] {e}", soft_wrap=True, highlight=False)
     raise typer.Exit(2)
 
 
 def _read(task: str, path: Path, schema_path: Optional[Path], skip_bad: bool):
-    from kexue.gplinker import fixture
-    from kexue.gplinker.data import EventSchema, Problems, RelationSchema, read_duee, read_duie, read_ner_jsonl
+    """(samples, labels) of a file for `task`, its problems reported as one warning line on stderr."""
+    from kexue.gplinker.data import Problems
+    from kexue.gplinker.tasks import get_task
     problems = Problems()
-    if task == "events":
-        schema = EventSchema.read(schema_path or fixture("duee_event_schema.json"))
-        rows, labels = read_duee(path, schema, skip_bad, problems), schema.labels()
-    elif task == "relations":
-        schema = RelationSchema.read(schema_path or fixture("duie_schema.json"))
-        rows, labels = read_duie(path, schema, skip_bad, problems), schema.predicates
-    else:
-        rows = read_ner_jsonl(path)
-        labels = sorted({e[2] for r in rows for e in r.entities})
-    if len(problems):
-        console.print(f"[yellow]skipped {len(problems)} bad samples of {path}[/]; first: {problems.lines[0]}")
+    rows, labels = get_task(task).read(path, schema_path, skip_bad, problems)
+    if problems.summary(path):
+        err.print(f"[yellow]warning:[/] {problems.summary(path)}", soft_wrap=True)
     return rows, labels
 
 
-def _default_data(task: str, n: int):
-    from kexue.gplinker import fixture
-    from kexue.gplinker.data import EventSchema, NERSample, RelationSchema
-    from kexue.gplinker.generate import generate_events, generate_relations
-    if task == "events":
-        return (generate_events(n, 0), generate_events(max(n // 10, 1), 1),
-                EventSchema.read(fixture("duee_event_schema.json")).labels())
-    if task == "relations":
-        return (generate_relations(n, 0), generate_relations(max(n // 10, 1), 1),
-                RelationSchema.read(fixture("duie_schema.json")).predicates)
-    from kexue.data import load_msra
-    return ([NERSample(t, s) for t, s in load_msra("train")[:n]],
-            [NERSample(t, s) for t, s in load_msra("test")[:max(n // 10, 1)]], ["LOC", "ORG", "PER"])
+def _run_for(task: str, model: Path) -> dict:
+    """The run folder's gplinker.json, checked to be a `task` run before anything is read or written."""
+    from kexue.gplinker.train import run_meta
+    meta = run_meta(model)
+    if meta["task"] != task:
+        raise ValueError(f"{model} is a {meta['task']} run; use `kexue gplinker {meta['task']} ...` on it")
+    return meta
+
+
+def _dev_of_run(task: str, model: Path, meta: dict):
+    """The labelled data a run is evaluated on without --data: its own dev file, or the built-in dev set it
+    was trained beside; else an error saying --data is needed."""
+    from kexue.gplinker.tasks import builtin_data
+    dev = meta["data"].get("dev")
+    if dev in ("generated", "msra"):
+        return builtin_data(task, int(meta["data"].get("n", 1000)))[1]
+    if not dev:
+        raise ValueError(f"{model} was trained without a dev file; give --data FILE to evaluate it")
+    return _read(task, Path(dev), Path(meta["data"]["schema"]) if meta["data"].get("schema") else None, False)[0]
 
 
 def _metrics_table(title: str, m: dict) -> Table:
+    """One row per metric group: P, R, F1 and the counts behind them (predicted, gold, correct), so a
+    precision of 1.0000 with nothing predicted (the posts' ε-smoothing) reads as what it is."""
     t = Table(title=title)
-    t.add_column("metric")
-    t.add_column("value", justify="right")
+    for col in ("metric", "precision", "recall", "f1", "predicted", "gold", "correct"):
+        t.add_column(col, justify="left" if col == "metric" else "right")
+    groups = dict.fromkeys(k.rsplit("/", 1)[0] for k in m if "/" in k)
+    for g in groups:
+        rates = [f"{m[f'{g}/{c}']:.4f}" if f"{g}/{c}" in m else "" for c in ("precision", "recall", "f1")]
+        # the counts are whole numbers, also when they went through the Trainer's float metrics
+        counts = [str(round(m[f"{g}/{c}"])) if f"{g}/{c}" in m else "" for c in ("predicted", "gold", "correct")]
+        t.add_row(g, *rates, *counts)
     for k, v in m.items():
-        t.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+        if "/" not in k:
+            t.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
     return t
 
 
@@ -76,45 +85,49 @@ def _task_app(task: str) -> typer.Typer:
     @sub.command()
     def train(
         train_file: Optional[Path] = typer.Option(None, "--train", help="training JSONL (default: built-in data)"),
-        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev JSONL, evaluated every epoch (--set "
-                                                "eval_every=N steps) to keep the best weights (--set keep_best=false: "
-                                                "the last)"),
-        schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema"),
+        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev JSONL (with --train), evaluated every epoch "
+                                                "(--set eval_every=N steps) to keep the best weights (--set "
+                                                "keep_best=false: the last)"),
+        schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema (with "
+                                              "--train)"),
         out: Path = typer.Option(Path(f"runs/gplinker-{task}"), help="run folder"),
         generate: int = typer.Option(1200, help="sentences of built-in data when --train is not given"),
         encoder: Optional[Path] = typer.Option(None, help="a pretrained encoder: a kexue roformer folder or a local "
-                                                     "HF checkpoint folder (config.json, weights, vocab.txt)"),
+                                                     "HF checkpoint folder (config.json, weights, vocab.txt); "
+                                                     "switches to the post's fine-tuning recipe"),
         set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=500"),
-        skip_bad: bool = typer.Option(False, help="skip (and count) bad samples instead of stopping"),
+        skip_bad: bool = typer.Option(False, help="skip (and count) bad lines instead of stopping"),
         resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint, rebuilt from "
                                                 "its gplinker.json and vocab.txt (--encoder not needed)"),
+        device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda when there is one)"),
     ) -> None:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
-        gplinker.json and metrics.jsonl to --out, and with dev data best.safetensors + best.json (the best
-        dev evaluation's weights), all that evaluate / predict / serve read."""
-        from kexue.data import CharTokenizer
-        from kexue.gplinker.encoders import load_encoder
-        from kexue.gplinker.train import RUN_FILE, GPLinker, GPLinkerConfig, rebuild_run, same_encoder
+        gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
+        with dev data best.safetensors + best.json (the best dev evaluation's weights)."""
+        from kexue.gplinker.tasks import builtin_data, get_task
+        from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe, start_run
         try:
+            if train_file is None and (dev_file is not None or schema is not None):
+                raise ValueError(f"{'--dev' if dev_file is not None else '--schema'} is given without --train; "
+                                 "give --train FILE too (without --train the built-in data is used)")
             if train_file is None:
-                rows, dev, labels = _default_data(task, generate)
+                rows, dev, labels = builtin_data(task, generate)
+                data = {"train": "generated" if task != "ner" else "msra", "dev": "generated" if task != "ner"
+                        else "msra", "n": str(generate)}
             else:
                 rows, labels = _read(task, train_file, schema, skip_bad)
-                dev = _read(task, dev_file, schema, skip_bad)[0] if dev_file else None
-            cfg = override(GPLinkerConfig(task=task), set_)
-            if resume and (out / RUN_FILE).is_file():  # the run as it was saved, whatever --encoder says
-                g = rebuild_run(out, set_)
-                if g.labels != list(labels):
-                    raise ValueError(f"--resume {out}: the data's labels differ from the run's; give the run's "
-                                     "--train / --schema")
-                if encoder is not None and not same_encoder(load_encoder(encoder, g.cfg.encoder)[0], g.cfg.encoder):
-                    raise ValueError(f"--resume {out}: --encoder {encoder} is not the encoder the run was trained "
-                                     f"on ({g.cfg.encoder.source or g.cfg.encoder.kind}); drop --encoder to resume")
-            elif encoder is not None:  # the checkpoint's own tokenizer and weights
-                g = GPLinker.pretrained(cfg, labels, encoder)
-            else:
-                g = GPLinker(cfg, labels, CharTokenizer.build([r.text for r in rows], max_size=cfg.encoder.vocab))
-            summary = g.fit(rows, dev, out, progress=True, resume=resume)
+                get_task(task).check_labelled(rows, train_file)
+                dev = _read(task, dev_file, schema, False)[0] if dev_file else None  # dev is never filtered
+                data = {"train": str(train_file.resolve()), "dev": str(dev_file.resolve()) if dev_file else "",
+                        "schema": str(schema.resolve()) if schema else ""}
+            cfg, recipe = GPLinkerConfig(task=task), "recipe: from scratch (GPLinkerConfig's defaults)"
+            if encoder is not None:
+                cfg, recipe = fine_tune_recipe(cfg, len(rows))
+            cfg = override(cfg, set_)
+            g, how = start_run(cfg, labels, [r.text for r in rows], out, resume=resume, encoder=encoder, sets=set_)
+            console.print(recipe if how != "resume" else f"resuming {out} with its own settings", soft_wrap=True)
+            g.data = data if how != "resume" else (g.data or data)
+            summary = g.fit(rows, dev, out, progress=True, resume=resume, device=device)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
         console.print(f"final loss {summary['final_loss']:.4f} after {summary['steps']} steps")
@@ -126,16 +139,20 @@ def _task_app(task: str) -> typer.Typer:
     @sub.command()
     def evaluate(
         model: Path = typer.Option(..., help="a run folder from train"),
-        data: Optional[Path] = typer.Option(None, help="JSONL with gold labels (default: built-in dev data)"),
-        schema: Optional[Path] = typer.Option(None, "--schema"),
+        data: Optional[Path] = typer.Option(None, help="JSONL with gold labels (default: the run's own dev data)"),
+        schema: Optional[Path] = typer.Option(None, "--schema", help="default: the run's schema"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
         last: bool = typer.Option(False, "--last", help=LAST_HELP),
+        device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ..."),
     ) -> None:
-        """The post's metrics on labelled data, each named (event_level/*, argument_level/*, spo/*, entity/*)."""
+        """The post's metrics on labelled data, each named (event_level/*, argument_level/*, spo/*, entity/*),
+        with their counts."""
         from kexue.gplinker.train import load_run
         try:
-            g = load_run(model, last=last)
-            rows = _read(task, data, schema, False)[0] if data else _default_data(task, 1000)[1]
+            meta = _run_for(task, model)
+            schema = schema or (Path(meta["data"]["schema"]) if meta["data"].get("schema") else None)
+            rows = _read(task, data, schema, False)[0] if data else _dev_of_run(task, model, meta)
+            g = load_run(model, device=device, last=last)
             m = g.evaluate(rows)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
@@ -224,7 +241,7 @@ def serve(
 
 @app.command()
 def reproduce(
-    preset: str = typer.Option("quick", help="quick, full or smoke (as `kexue reproduce`)"),
+    preset: str = typer.Option("quick", help="quick, standard, full or smoke (as `kexue reproduce`)"),
     out: Path = typer.Option(Path("runs/reproduce/gplinker"), help="folder for results.json and the figure"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="override a preset setting, e.g. --set "
                                              "duee_dir=data/DuEE1.0 --set encoder_path=ckpt/roberta-wwm-ext "

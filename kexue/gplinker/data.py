@@ -7,13 +7,22 @@ trigger as one more role, "触发词", exactly as bojone/GPLinker's duee_v1.py h
 and DuEE's per-argument `alias` lists (EventSample.aliases), which the leaderboard's soft metric reads.
 
 Where we depart, and why:
-- Every mismatch is found on reading, named by file, line and field: a malformed JSON line, an
-  argument whose text is not at its start index, a role or event type not in the schema. With
-  skip_bad=True the sample is dropped and the problem is counted in `Problems` instead of raising.
+- A reader never crashes on a bad line. Every structural fault — a line that is not JSON or not
+  UTF-8, a field of the wrong JSON type anywhere (`event_list: 5`, `arguments: 7`, `trigger: 12`,
+  `spo_list: 3`, `title: 7`), a negative start index (−1 is reserved for enum values), a role or event
+  type not in the schema — is one ValueError naming file, line and field; with skip_bad=True that line
+  is dropped and counted in `Problems.lines` instead. A file with no sample is an error ("FILE holds
+  no samples").
+- A label that cannot be placed (an argument that is not at its start index, a DuIE subject that does
+  not occur in the text) is not a bad line: as in Su's scripts the sample stays, the label stays in
+  the gold set that evaluation scores, and only training leaves it out (the codecs skip a span that is
+  not in the text). It is counted in `Problems.unplaced`, so nothing is dropped silently; dev and test
+  are never filtered.
 - DuEE-fin: `title` is prepended as title + "\\n" + text (the post's recipe); arguments without a
   start index are placed at their first occurrence in the text; an enumerated role's argument (one of
-  the schema's `enum_items`) has no span and gets start −1. DuIE has no offsets: subject and object
-  are placed at their first occurrence, as duie_v1.py's `search` does.
+  the schema's `enum_items`) has no span and gets start −1. DuIE has no offsets: text, subject and
+  object are whitespace-normalised as duie_v1.py's `normalize` (' '.join(x.split())) and subject and
+  object placed at their first occurrence, as its data generator does (start −1 when absent).
 """
 from __future__ import annotations
 
@@ -110,66 +119,43 @@ class NERSample:
 
 @dataclass
 class Problems:
-    """What skip_bad=True dropped: one line per problem, counted."""
+    """What a reader met: `lines` the bad lines skip_bad=True dropped (one message each), `unplaced` the
+    labels kept for evaluation that training cannot place (one message each)."""
 
     lines: list[str] = field(default_factory=list)
+    unplaced: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.lines)
+
+    def summary(self, path: str | Path) -> str:
+        """One line for the command line ("" when nothing happened)."""
+        parts = []
+        if self.lines:
+            parts.append(f"skipped {len(self.lines)} bad lines of {path} (first: {self.lines[0]})")
+        if self.unplaced:
+            parts.append(f"{len(self.unplaced)} labels of {path} cannot be placed in their text: kept for "
+                         f"evaluation, left out of training (first: {self.unplaced[0]})")
+        return "; ".join(parts)
 
 
 def read_duee(path: str | Path, schema: EventSchema | None = None, skip_bad: bool = False,
               problems: Problems | None = None) -> list[EventSample]:
     """DuEE 1.0 / DuEE-fin JSONL; a line without event_list (a test file) reads as no events."""
-    out = []
-    for where, obj in _json_lines(path):
-        try:
-            out.append(_duee_sample(obj, where, schema))
-        except ValueError as e:
-            if not skip_bad:
-                raise
-            (problems if problems is not None else Problems()).lines.append(str(e))
-    return out
+    problems = problems if problems is not None else Problems()
+    return _read_samples(path, lambda obj, where: _duee_sample(obj, where, schema, problems), skip_bad, problems)
 
 
 def read_duie(path: str | Path, schema: RelationSchema | None = None, skip_bad: bool = False,
               problems: Problems | None = None) -> list[RelationSample]:
-    out = []
-    for where, obj in _json_lines(path):
-        try:
-            text = _field(obj, "text", str, where)
-            triples = []
-            for k, spo in enumerate(obj.get("spo_list", []) or []):
-                w = f"{where}: spo_list[{k}]"
-                s, p = _field(spo, "subject", str, w), _field(spo, "predicate", str, w)
-                o = spo.get("object")
-                o = o.get("@value") if isinstance(o, dict) else o  # DuIE 2.0 writes {"@value": ...}
-                if not isinstance(o, str):
-                    raise ValueError(f"{w}: field 'object' is missing or not a string")
-                if schema is not None and p not in schema.types:
-                    raise ValueError(f"{w}: predicate '{p}' is not in the schema; add it or fix the line")
-                triples.append((s, _locate(text, s, f"{w}.subject"), p, o, _locate(text, o, f"{w}.object")))
-            out.append(RelationSample(text, triples, str(obj.get("id", ""))))
-        except ValueError as e:
-            if not skip_bad:
-                raise
-            (problems if problems is not None else Problems()).lines.append(str(e))
-    return out
+    """DuIE JSONL (text, spo_list of subject / predicate / object), whitespace-normalised as duie_v1.py."""
+    problems = problems if problems is not None else Problems()
+    return _read_samples(path, lambda obj, where: _duie_sample(obj, where, schema, problems), skip_bad, problems)
 
 
-def read_ner_jsonl(path: str | Path) -> list[NERSample]:
+def read_ner_jsonl(path: str | Path, skip_bad: bool = False, problems: Problems | None = None) -> list[NERSample]:
     """The common {"text", "entities": [[start, end_exclusive, type], ...]} JSONL."""
-    out = []
-    for where, obj in _json_lines(path):
-        text = _field(obj, "text", str, where)
-        ents = []
-        for k, e in enumerate(_field(obj, "entities", list, where)):
-            if not (isinstance(e, (list, tuple)) and len(e) == 3 and isinstance(e[0], int) and isinstance(e[1], int)
-                    and 0 <= e[0] < e[1] <= len(text)):
-                raise ValueError(f"{where}: entities[{k}] = {e!r} is not [start, end_exclusive, type] inside the text")
-            ents.append((e[0], e[1], str(e[2])))
-        out.append(NERSample(text, ents))
-    return out
+    return _read_samples(path, _ner_sample, skip_bad, problems if problems is not None else Problems())
 
 
 def read_text_lines(path: str | Path) -> list[dict[str, Any]]:
@@ -188,22 +174,28 @@ def read_text_lines(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _duee_sample(obj: dict, where: str, schema: EventSchema | None) -> EventSample:
+def _duee_sample(obj: dict, where: str, schema: EventSchema | None, problems: Problems) -> EventSample:
     text = _field(obj, "text", str, where)
-    if obj.get("title"):
-        text = f"{obj['title']}\n{text}"
+    title = _optional(obj, "title", str, where, "")
+    if title:
+        text = f"{title}\n{text}"
     events, aliases = [], {}
-    for k, e in enumerate(obj.get("event_list", []) or []):
+    for k, e in enumerate(_optional(obj, "event_list", list, where, [])):
         w = f"{where}: event_list[{k}]"
+        if not isinstance(e, dict):
+            raise ValueError(f"{w}: should be an object, got {_kind(e)}")
         t = _field(e, "event_type", str, w)
         if schema is not None and t not in schema.roles:
             raise ValueError(f"{w}: event_type '{t}' is not in the schema; add it or fix the line")
         event = []
-        if e.get("trigger"):
-            trig = e["trigger"]
-            event.append((t, TRIGGER, trig, _at(text, trig, e.get("trigger_start_index"), f"{w}.trigger", obj)))
-        for m, a in enumerate(e.get("arguments", []) or []):
+        trig = _optional(e, "trigger", str, w, "")
+        if trig:
+            event.append((t, TRIGGER, trig, _at(text, trig, e.get("trigger_start_index"), f"{w}.trigger",
+                                                 title, problems)))
+        for m, a in enumerate(_optional(e, "arguments", list, w, [])):
             wa = f"{w}.arguments[{m}]"
+            if not isinstance(a, dict):
+                raise ValueError(f"{wa}: should be an object, got {_kind(a)}")
             r, arg = _field(a, "role", str, wa), _field(a, "argument", str, wa)
             if schema is not None and r not in schema.roles[t]:
                 raise ValueError(f"{wa}: role '{r}' is not a role of '{t}' in the schema; add it or fix the line")
@@ -212,7 +204,8 @@ def _duee_sample(obj: dict, where: str, schema: EventSchema | None) -> EventSamp
                     raise ValueError(f"{wa}: '{arg}' is not one of the enum_items of role '{r}' of '{t}'")
                 event.append((t, r, arg, -1))
             else:
-                event.append((t, r, arg, _at(text, arg, a.get("argument_start_index"), f"{wa}.argument", obj)))
+                event.append((t, r, arg, _at(text, arg, a.get("argument_start_index"), f"{wa}.argument", title,
+                                             problems)))
             alias = a.get("alias") or []
             if not (isinstance(alias, list) and all(isinstance(x, str) for x in alias)):
                 raise ValueError(f"{wa}.alias: {alias!r} is not a list of strings")
@@ -223,22 +216,64 @@ def _duee_sample(obj: dict, where: str, schema: EventSchema | None) -> EventSamp
     return EventSample(text, events, str(obj.get("id", "")), aliases)
 
 
-def _at(text: str, span: str, start: Any, where: str, obj: dict) -> int:
+def _duie_sample(obj: dict, where: str, schema: RelationSchema | None, problems: Problems) -> RelationSample:
+    text = normalize(_field(obj, "text", str, where))
+    triples = []
+    for k, spo in enumerate(_optional(obj, "spo_list", list, where, [])):
+        w = f"{where}: spo_list[{k}]"
+        if not isinstance(spo, dict):
+            raise ValueError(f"{w}: should be an object, got {_kind(spo)}")
+        s, p = normalize(_field(spo, "subject", str, w)), _field(spo, "predicate", str, w)
+        o = spo.get("object")
+        o = o.get("@value") if isinstance(o, dict) else o  # DuIE 2.0 writes {"@value": ...}
+        if not isinstance(o, str):
+            raise ValueError(f"{w}: field 'object' is missing or not a string")
+        o = normalize(o)
+        if schema is not None and p not in schema.types:
+            raise ValueError(f"{w}: predicate '{p}' is not in the schema; add it or fix the line")
+        triples.append((s, _first(text, s, f"{w}.subject", problems), p, o, _first(text, o, f"{w}.object", problems)))
+    return RelationSample(text, triples, str(obj.get("id", "")))
+
+
+def _ner_sample(obj: dict, where: str) -> NERSample:
+    text = _field(obj, "text", str, where)
+    ents = []
+    for k, e in enumerate(_field(obj, "entities", list, where)):
+        if not (isinstance(e, (list, tuple)) and len(e) == 3 and _is_int(e[0]) and _is_int(e[1])
+                and 0 <= e[0] < e[1] <= len(text) and isinstance(e[2], str)):
+            raise ValueError(f"{where}: entities[{k}] = {e!r} is not [start, end_exclusive, type] inside the text")
+        ents.append((e[0], e[1], e[2]))
+    return NERSample(text, ents)
+
+
+def normalize(text: str) -> str:
+    """duie_v1.py's `normalize`: runs of whitespace become one space, ends stripped."""
+    return " ".join(text.split())
+
+
+def _at(text: str, span: str, start: Any, where: str, title: str, problems: Problems) -> int:
+    """The start of `span` in `text`: its given index (shifted past a title), else its first occurrence.
+    A span not at its index keeps that index (the gold as written) and is counted as unplaced."""
     if start is None:
-        return _locate(text, span, where)
-    if not isinstance(start, int) or isinstance(start, bool):
+        return _first(text, span, where, problems)
+    if not _is_int(start):
         raise ValueError(f"{where}: start index {start!r} is not an integer")
-    if obj.get("title"):
-        start += len(obj["title"]) + 1
+    if start < 0:
+        raise ValueError(f"{where}: start index {start} is negative (−1 is reserved for the values of an enum role, "
+                         "which the schema lists in enum_items); fix the index")
+    if title:
+        start += len(title) + 1
     if text[start:start + len(span)] != span:
-        raise ValueError(f"{where}: '{span}' is not at index {start} of the text "
-                         f"(found '{text[start:start + len(span)]}'); fix the index or the text")
+        problems.unplaced.append(f"{where}: '{span}' is not at index {start} of the text "
+                                 f"(found '{text[start:start + len(span)]}')")
     return start
 
 
-def _locate(text: str, span: str, where: str) -> int:
+def _first(text: str, span: str, where: str, problems: Problems) -> int:
+    """The first occurrence of `span` in `text`, as duie_v1.py's `text.index`; −1 (unplaced) when absent."""
     if not span or span not in text:
-        raise ValueError(f"{where}: '{span}' does not occur in the text")
+        problems.unplaced.append(f"{where}: '{span}' does not occur in the text")
+        return -1
     return text.index(span)
 
 
@@ -246,11 +281,43 @@ def _object_type(t: Any) -> str:
     return t.get("@value", "") if isinstance(t, dict) else str(t)
 
 
-def _json_lines(path: str | Path):
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                yield f"{path}:{lineno}", _loads(line, f"{path}:{lineno}")
+def _read_samples(path: str | Path, parse, skip_bad: bool, problems: Problems) -> list:
+    """parse(obj, where) on every JSON line of `path`; a bad line raises, or with skip_bad is counted."""
+    out = []
+    for where, obj in _json_lines(path, skip_bad, problems):
+        try:
+            out.append(parse(obj, where))
+        except ValueError as e:
+            if not skip_bad:
+                raise
+            problems.lines.append(str(e))
+    if not out:
+        skipped = f" ({len(problems.lines)} bad lines skipped; first: {problems.lines[0]})" if problems.lines else ""
+        raise ValueError(f"{path} holds no samples{skipped}")
+    return out
+
+
+def _json_lines(path: str | Path, skip_bad: bool = False, problems: Problems | None = None):
+    """(where, object) for every non-blank line; a line that is not UTF-8 or not a JSON object raises,
+    or with skip_bad is counted in `problems` and passed over."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"{where}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                                     "save the file as UTF-8") from None
+                if not line.strip():
+                    continue
+                obj = _loads(line, where)
+            except ValueError as e:
+                if not skip_bad:
+                    raise
+                (problems if problems is not None else Problems()).lines.append(str(e))
+                continue
+            yield where, obj
 
 
 def _loads(line: str, where: str) -> dict:
@@ -267,8 +334,31 @@ def _field(obj: Any, name: str, kind: type, where: str) -> Any:
     if not isinstance(obj, dict) or name not in obj:
         raise ValueError(f"{where}: field '{name}' is missing")
     if not isinstance(obj[name], kind):
-        raise ValueError(f"{where}: field '{name}' should be a {kind.__name__}, got {type(obj[name]).__name__}")
+        raise ValueError(f"{where}: field '{name}' should be {_KINDS[kind]}, got {_kind(obj[name])}")
     return obj[name]
+
+
+def _optional(obj: dict, name: str, kind: type, where: str, default: Any) -> Any:
+    """obj[name] when present and not null, else `default`; of the wrong JSON type, an error naming it."""
+    value = obj.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise ValueError(f"{where}: field '{name}' should be {_KINDS[kind]}, got {_kind(value)} ({value!r:.40})")
+    return value
+
+
+_KINDS = {str: "a string", list: "a list", dict: "an object", int: "an integer"}
+
+
+def _kind(value: Any) -> str:
+    """The JSON name of a value's type."""
+    return {str: "a string", list: "a list", dict: "an object", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def count_roles(samples: list[EventSample]) -> Counter:

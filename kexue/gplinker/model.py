@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from torch import Tensor, nn
 
 from kexue.nn.attention import MultiHeadAttention
+from kexue.nn.block import PreNormBlock
 from kexue.nn.global_pointer import EfficientGlobalPointer, GlobalPointer
 from kexue.nn.norm import RMSNorm
 
@@ -53,28 +54,25 @@ class HeadConfig:
 
 
 class TinyEncoder(nn.Module):
-    """Token embedding → `layers` pre-norm blocks (RoPE attention, GELU FFN) → RMSNorm."""
+    """Token embedding → `layers` pre-norm blocks (kexue/nn/block.py: RoPE attention, GELU FFN) → RMSNorm."""
 
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
         self.cfg, self.hidden_size = cfg, cfg.hidden
         self.embed = nn.Embedding(cfg.vocab, cfg.hidden)
         nn.init.normal_(self.embed.weight, std=0.02)
-        self.attn = nn.ModuleList(MultiHeadAttention(cfg.hidden, cfg.heads, rope=True, dropout=cfg.dropout)
-                                  for _ in range(cfg.layers))
-        self.ffn = nn.ModuleList(nn.Sequential(nn.Linear(cfg.hidden, 4 * cfg.hidden), nn.GELU(),
-                                               nn.Linear(4 * cfg.hidden, cfg.hidden)) for _ in range(cfg.layers))
-        self.norms = nn.ModuleList(RMSNorm(cfg.hidden) for _ in range(2 * cfg.layers + 1))
+        self.blocks = nn.ModuleList(
+            PreNormBlock(cfg.hidden, MultiHeadAttention(cfg.hidden, cfg.heads, rope=True, dropout=cfg.dropout))
+            for _ in range(cfg.layers))
+        self.norm = RMSNorm(cfg.hidden)
 
     def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
         x = self.embed(ids)
         # keys that are real tokens: [b, 1, 1, n]
         key_mask = mask.bool()[:, None, None, :]
-        for k, (attn, ffn) in enumerate(zip(self.attn, self.ffn)):
-            # x ← x + Attn(Norm(x)); x ← x + FFN(Norm(x))
-            x = x + attn(self.norms[2 * k](x), mask=key_mask)
-            x = x + ffn(self.norms[2 * k + 1](x))
-        return self.norms[-1](x)
+        for block in self.blocks:
+            x = block(x, key_mask)
+        return self.norm(x)
 
 
 def pointer(cfg: HeadConfig, hidden: int, heads: int, rope: bool = True, tril_mask: bool = True) -> nn.Module:

@@ -30,7 +30,8 @@ def encode_relations(sample: RelationSample, predicates: list[str],
     tail = [set() for _ in predicates]
     for s, s_start, p, o, o_start in sample.triples:
         s_end, o_end = s_start + len(s) - 1, o_start + len(o) - 1
-        if p not in index or not {s_start, o_start} <= starts.keys() or not {s_end, o_end} <= ends.keys():
+        if p not in index or min(s_start, o_start) < 0 or not {s_start, o_start} <= starts.keys() \
+                or not {s_end, o_end} <= ends.keys():  # unplaced (start −1, data.py) or off token boundaries
             continue
         sh, st, oh, ot = starts[s_start], ends[s_end], starts[o_start], ends[o_end]
         entity[0].add((sh, st))

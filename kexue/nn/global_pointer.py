@@ -23,6 +23,12 @@ triangle i > j are −inf. Where we depart: bert4keras/bert4torch subtract 1e12 
 write −inf, so masked cells drop out of the multilabel loss exactly (kexue/nn/losses.py) and a masked
 cell can never read as positive. The layout of W (GP: per head [q | k], EGP: q and k interleaved in
 p) is bert4keras's, so weights trained there load here unchanged.
+
+Initialisation as bert4keras's layers (its `kernel_initializer='lecun_normal'`, Keras's zero bias),
+not torch's Linear default (kaiming-uniform with a = √5, variance 1/(3·fan_in), and a nonzero bias):
+every kernel W is drawn from Keras's lecun_normal, a normal truncated at ±2σ with
+σ = √(1/fan_in) / 0.87962566103423978 (the constant makes the truncated variance exactly 1/fan_in),
+and every bias starts at 0.
 """
 from __future__ import annotations
 
@@ -46,6 +52,10 @@ class GlobalPointer(nn.Module):
         # one dense layer, its output split per head into [q | k] (bert4keras's layout)
         self.dense = nn.Linear(hidden, heads * 2 * head_size, bias=bias)
         self.rope = RoPE(head_size) if rope else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        keras_dense_init_(self.dense)
 
     def forward(self, h: Tensor, mask: Tensor | None = None) -> Tensor:
         b, n, _ = h.shape
@@ -79,6 +89,11 @@ class EfficientGlobalPointer(nn.Module):
         # the per-type term: 2 numbers per type from p (4d weights per type, w_α)
         self.q_dense = nn.Linear(2 * head_size, 2 * heads, bias=bias)
         self.rope = RoPE(head_size) if rope else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        keras_dense_init_(self.p_dense)
+        keras_dense_init_(self.q_dense)
 
     def forward(self, h: Tensor, mask: Tensor | None = None) -> Tensor:
         p = self.p_dense(h)
@@ -97,6 +112,28 @@ class EfficientGlobalPointer(nn.Module):
     def extra_repr(self) -> str:
         return (f"hidden={self.hidden}, heads={self.heads}, head_size={self.head_size}, "
                 f"rope={self.rope is not None}, tril_mask={self.tril_mask}")
+
+
+# the standard deviation of a unit normal truncated at ±2: σ ← σ / 0.8796 keeps the variance after truncation
+TRUNCATED_STD = 0.87962566103423978
+
+
+@torch.no_grad()
+def lecun_normal_(weight: Tensor) -> Tensor:
+    """Keras's lecun_normal on a torch weight [out, in]: N(0, σ²) truncated at ±2σ, σ = √(1/in) / 0.8796,
+    so Var = 1/fan_in."""
+    fan_in = weight.shape[1]
+    # σ = √(1 / fan_in) / 0.87962566103423978
+    std = math.sqrt(1.0 / fan_in) / TRUNCATED_STD
+    return nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
+
+
+@torch.no_grad()
+def keras_dense_init_(layer: nn.Linear) -> None:
+    """bert4keras's Dense(kernel_initializer='lecun_normal'): lecun_normal kernel, zero bias."""
+    lecun_normal_(layer.weight)
+    if layer.bias is not None:
+        layer.bias.zero_()
 
 
 def mask_pairs(s: Tensor, mask: Tensor | None, tril_mask: bool) -> Tensor:

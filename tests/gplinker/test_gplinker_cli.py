@@ -19,7 +19,7 @@ def event_run(tmp_path_factory):
     r = runner.invoke(app, ["events", "train", "--train", str(fixture("duee_sample.json")),
                             "--dev", str(fixture("duee_sample.json")), "--out", str(out), *TINY])
     assert r.exit_code == 0, r.output
-    assert "event_level/f1" in r.output and "argument_level/f1" in r.output
+    assert "event_level" in r.output and "argument_level" in r.output and "correct" in r.output
     return out
 
 
@@ -42,16 +42,16 @@ def test_relations_train_on_the_fixture(tmp_path):
     r = runner.invoke(app, ["relations", "train", "--train", str(fixture("duie_sample.json")),
                             "--dev", str(fixture("duie_sample.json")), "--out", str(tmp_path / "rel"), *TINY])
     assert r.exit_code == 0, r.output
-    assert "spo/f1" in r.output
+    assert "spo" in r.output and "precision" in r.output
     assert load_run(tmp_path / "rel").cfg.task == "relations"
 
 
 def test_bad_input_is_one_line(tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text('{"text": "张三", "event_list": [{"event_type": "人生-会见", "trigger": "张三", '
+    bad.write_text('{"text": "张三", "event_list": [{"event_type": "人生-会见", "trigger": 12, '
                    '"trigger_start_index": 1, "arguments": []}]}\n', encoding="utf-8")
     r = runner.invoke(app, ["events", "train", "--train", str(bad), "--out", str(tmp_path / "x"), *TINY])
     assert r.exit_code == 2
-    assert "bad.json:1: event_list[0].trigger" in r.output and "Traceback" not in r.output
+    assert "bad.json:1: event_list[0]: field 'trigger'" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["events", "evaluate", "--model", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "not a GPLinker run folder" in r.output

@@ -4,16 +4,16 @@ from kexue.gplinker.reproduce import reproduce, time_losses
 
 def test_reproduce_smoke(tmp_path):
     r = reproduce("smoke", tmp_path)
-    assert r.topic == "gplinker" and r.post == 8926 and len(r.claims) == 6
+    assert r.topic == "gplinker" and r.post == 8926 and len(r.claims) == 6 and all(c.rule for c in r.claims)
     # the round trip and the clique search are exact at any size
     assert r.claims[1].verdict == "held"
     assert r.claims[-1].verdict == "not checkable"
     for f in r.figures:
         assert (tmp_path / f).is_file()
-    assert {"event_level/f1", "argument_level/f1", "soft_argument/f1"} <= r.metrics["events"].keys()
+    assert {"event_level/f1", "argument_level/f1", "soft_argument/f1", "f1_se"} <= r.metrics["events"].keys()
     assert (tmp_path / "gplinker" / "runs" / "events" / "model.safetensors").is_file()
     # every training run picked its best dev weights, as the posts' Evaluator does
-    for run in ("ner-gp", "ner-egp", "events", "relations"):
+    for run in ("ner-gp-0", "ner-egp-1", "events", "relations"):
         assert (tmp_path / "gplinker" / "runs" / run / "best.safetensors").is_file()
     assert r.metrics["events"]["weights"].startswith("best.safetensors")
 

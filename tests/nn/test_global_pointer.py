@@ -143,5 +143,36 @@ def test_trains_with_the_sparse_loss_and_gradients_are_finite(cls):
         opt.step()
     s = layer(h, mask)
     pos = {(b, a, int(i), int(j)) for b in range(2) for a in range(2) for i, j in labels[b, a] if (i, j) != (0, 0)}
-    got = {tuple(int(x) for x in t) for t in (s > 0).nonzero()}
+    # the cell (0, 0) is the sparse loss's padding label, left out of the loss, so its sign is not trained
+    got = {tuple(int(x) for x in t) for t in (s > 0).nonzero() if (int(t[2]), int(t[3])) != (0, 0)}
     assert got == pos
+
+
+# --- initialisation as bert4keras (issue 15 §7) ---
+
+def _init_check(layer: torch.nn.Linear) -> None:
+    w = layer.weight
+    fan_in = w.shape[1]
+    std = (1 / fan_in) ** 0.5 / 0.87962566103423978
+    # lecun_normal: truncated at ±2σ, variance 1/fan_in (the truncated normal's variance is σ²·0.8796²)
+    assert w.abs().max() <= 2 * std + 1e-6
+    n = w.numel()
+    # Var(w) = 1/fan_in within 5 standard errors of a sample variance (SE ≈ Var·√(2/n) for a near-normal)
+    assert abs(w.var().item() - 1 / fan_in) < 5 * (1 / fan_in) * (2 / n) ** 0.5
+    assert abs(w.mean().item()) < 5 * (1 / (fan_in * n)) ** 0.5
+    assert layer.bias is None or torch.count_nonzero(layer.bias) == 0
+
+
+def test_heads_are_initialised_as_bert4keras():
+    torch.manual_seed(0)
+    gp = GlobalPointer(256, 12, 64)
+    egp = EfficientGlobalPointer(256, 12, 64)
+    for layer in (gp.dense, egp.p_dense, egp.q_dense):
+        _init_check(layer)
+
+
+def test_torch_default_init_fails_the_check():
+    # negative control: torch's Linear default (variance 1/(3·fan_in), nonzero bias) is not bert4keras's
+    torch.manual_seed(0)
+    with pytest.raises(AssertionError):
+        _init_check(torch.nn.Linear(256, 12 * 128))

@@ -1,0 +1,169 @@
+"""The three GPLinker tasks as one registry: what each reads, how its labels are coded and decoded,
+how it is scored and written out, looked up by name (as bert4keras's `build_transformer_model` looks
+up its models), so no other module branches on the task's name.
+
+- events (kexue.fm/archives/8926, duee_v1.py): DuEE JSONL, (event_type, role) labels from
+  duee_event_schema.json, three EGP outputs (argu, head, tail), clique decoding, event- and
+  argument-level P/R/F1 plus the leaderboard's soft argument F1; the best dev weights by event-level F1.
+- relations (kexue.fm/archives/8888, duie_v1.py): DuIE JSONL, predicates from its schema, three outputs
+  (entity, head, tail), (s, p, o) P/R/F1 over tokenised triples; best by spo/f1.
+- ner (kexue.fm/archives/8373): {"text", "entities"} JSONL, the types found in the training file, one
+  output; entity P/R/F1; best by entity/f1.
+
+`Task.read` returns the samples with the label space; `Task.has_labels` says whether any sample carries
+the task's labels (a DuIE file given to the events task carries none: an error naming `label_field`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from kexue.gplinker import fixture
+from kexue.gplinker.data import (TRIGGER, EventSample, EventSchema, NERSample, Problems, RelationSample,
+                                 RelationSchema, read_duee, read_duie, read_ner_jsonl)
+from kexue.gplinker.events import decode_events, drop_subset_events, encode_events
+from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf, spo_key
+from kexue.gplinker.model import EventModel, NERModel, RelationModel
+from kexue.gplinker.ner import decode_entities, encode_entities
+from kexue.gplinker.relations import decode_relations, encode_relations
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    post: int
+    sample_type: type
+    label_field: str  # the JSON field of a line that carries the task's labels
+    select: str  # the dev metric whose best weights are kept (the scripts' Evaluator)
+    schema_fixture: str  # the bundled schema used without --schema ("" = labels from the data)
+    model: Callable[..., Any]  # (encoder, n_labels, HeadConfig) → the nn.Module
+    reader: Callable[..., list]  # (path, schema_or_None, skip_bad, problems) → samples
+    schema_labels: Callable[[Path | None, list], list]  # (schema path, samples) → label space
+    label_sets: Callable[[Any, list, list], list[list[set]]]  # (sample, labels, offsets) → per output, per head
+    decode: Callable[..., Any]  # (outputs of one text, text, offsets, labels, **options) → result
+    score: Callable[[list, list], dict[str, float]]  # (predictions, gold samples) → named metrics
+    to_json: Callable[[str, Any], dict]  # (text, result) → the DuEE / DuIE / entity JSON of one text
+    has_labels: Callable[[Any], bool]  # whether a sample carries any label of the task
+
+    def read(self, path: str | Path, schema: str | Path | None = None, skip_bad: bool = False,
+             problems: Problems | None = None) -> tuple[list, list]:
+        """(samples, labels) of a JSONL file; the schema (or the bundled one) gives the labels."""
+        schema_path = Path(schema) if schema else (fixture(self.schema_fixture) if self.schema_fixture else None)
+        rows = self.reader(path, schema_path, skip_bad, problems if problems is not None else Problems())
+        return rows, self.schema_labels(schema_path, rows)
+
+    def check_labelled(self, rows: Sequence, path: str | Path) -> None:
+        """A training file where no line carries the task's labels is the wrong file for this task."""
+        if rows and not any(self.has_labels(r) for r in rows):
+            raise ValueError(f"{path}: no line has a non-empty '{self.label_field}', the field the {self.name} task "
+                             f"trains on; is it a file for another task?")
+
+
+# --- events ---
+
+def _read_duee(path, schema_path, skip_bad, problems):
+    return read_duee(path, EventSchema.read(schema_path), skip_bad, problems)
+
+
+def _event_outputs(sample: EventSample, labels: list, offsets: list) -> list[list[set]]:
+    lab = encode_events(sample, labels, offsets)
+    return [lab.argu, [lab.head], [lab.tail]]
+
+
+def _decode_events(out: Sequence[Tensor], text: str, offsets: list, labels: list, trigger: bool = True,
+                   drop_subsets: bool = False) -> list:
+    events = decode_events(out[0], out[1][0], out[2][0], text, offsets, labels, trigger=trigger)
+    return drop_subset_events(events) if drop_subsets else events
+
+
+def _score_events(pred: list, samples: list[EventSample]) -> dict[str, float]:
+    gold = [s.events for s in samples]
+    return {**event_prf(pred, gold), **soft_argument_prf(pred, gold, [s.aliases for s in samples])}
+
+
+def _events_json(text: str, result: list) -> dict:
+    out = []
+    for event in result:
+        trig = next((a for a in event if a[1] == TRIGGER), None)
+        out.append({"event_type": event[0][0], "trigger": trig[2] if trig else None,
+                    "trigger_start_index": trig[3] if trig else None,
+                    "arguments": [{"role": r, "argument": a, "argument_start_index": s}
+                                  for _, r, a, s in event if r != TRIGGER]})
+    return {"text": text, "event_list": out}
+
+
+# --- relations ---
+
+def _read_duie(path, schema_path, skip_bad, problems):
+    return read_duie(path, RelationSchema.read(schema_path), skip_bad, problems)
+
+
+def _score_relations(pred: list, samples: list[RelationSample]) -> dict[str, float]:
+    return set_prf(pred, [s.spo() for s in samples], key=spo_key, prefix="spo")
+
+
+def _relations_json(text: str, result: set) -> dict:
+    return {"text": text, "spo_list": [{"subject": s, "subject_start_index": text.find(s), "predicate": p,
+                                        "object": o, "object_start_index": text.find(o)} for s, p, o in sorted(result)]}
+
+
+# --- ner ---
+
+def _read_ner(path, schema_path, skip_bad, problems):
+    return read_ner_jsonl(path, skip_bad, problems)
+
+
+def _score_entities(pred: list, samples: list[NERSample]) -> dict[str, float]:
+    return set_prf(pred, [set(s.entities) for s in samples], prefix="entity")
+
+
+def _entities_json(text: str, result: set) -> dict:
+    return {"text": text,
+            "entities": [{"start": a, "end": b, "type": t, "text": text[a:b]} for a, b, t in sorted(result)]}
+
+
+TASKS: dict[str, Task] = {
+    "events": Task(
+        "events", 8926, EventSample, "event_list", "event_level/f1", "duee_event_schema.json", EventModel,
+        _read_duee, lambda schema, rows: EventSchema.read(schema).labels(), _event_outputs, _decode_events,
+        _score_events, _events_json, lambda s: bool(s.events)),
+    "relations": Task(
+        "relations", 8888, RelationSample, "spo_list", "spo/f1", "duie_schema.json", RelationModel,
+        _read_duie, lambda schema, rows: RelationSchema.read(schema).predicates,
+        lambda s, labels, offsets: list(encode_relations(s, labels, offsets)),
+        lambda out, text, offsets, labels, **_: decode_relations(out[0], out[1], out[2], text, offsets, labels),
+        _score_relations, _relations_json, lambda s: bool(s.triples)),
+    "ner": Task(
+        "ner", 8373, NERSample, "entities", "entity/f1", "", NERModel,
+        _read_ner, lambda schema, rows: sorted({e[2] for r in rows for e in r.entities}),
+        lambda s, labels, offsets: [encode_entities(s, labels, offsets)],
+        lambda out, text, offsets, labels, **_: decode_entities(out[0], offsets, labels),
+        _score_entities, _entities_json, lambda s: bool(s.entities)),
+}
+
+
+def get_task(name: str) -> Task:
+    """The task called `name`; an unknown name is an error listing the known ones."""
+    if name not in TASKS:
+        raise ValueError(f"unknown GPLinker task {name!r}; choose one of {', '.join(TASKS)}")
+    return TASKS[name]
+
+
+def builtin_data(name: str, n: int) -> tuple[list, list, list]:
+    """(train, dev, labels) of the built-in data that runs offline: generated DuEE / DuIE-format sentences
+    (events, relations; dev from another seed) or MSRA (ner; dev = the first n/10 test sentences)."""
+    from kexue.gplinker.generate import generate_events, generate_relations
+    if name == "events":
+        return generate_events(n, 0), generate_events(max(n // 10, 1), 1), EventSchema.read(
+            fixture("duee_event_schema.json")).labels()
+    if name == "relations":
+        return generate_relations(n, 0), generate_relations(max(n // 10, 1), 1), RelationSchema.read(
+            fixture("duie_schema.json")).predicates
+    from kexue.data import load_msra
+    get_task(name)
+    return ([NERSample(t, s) for t, s in load_msra("train")[:n]],
+            [NERSample(t, s) for t, s in load_msra("test")[:max(n // 10, 1)]], ["LOC", "ORG", "PER"])

@@ -1,0 +1,105 @@
+"""The run folder knows its task, schema, labels and data (issue 14 §5), every case a one-line answer."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from kexue.gplinker import fixture
+from kexue.gplinker.cli import app
+from kexue.gplinker.tasks import TASKS, get_task
+from kexue.gplinker.train import RUN_FILE, GPLinkerConfig, fine_tune_recipe, run_meta, start_run
+
+runner = CliRunner()
+TINY = ["--set", "train.steps=2", "--set", "train.batch_size=4", "--set", "encoder.hidden=16",
+        "--set", "encoder.heads=2", "--set", "encoder.layers=1", "--set", "head.head_size=8"]
+
+
+def _one_line_error(r, *parts):
+    assert r.exit_code == 2, r.output
+    text = r.output.strip()
+    assert "Traceback" not in text and len(text.splitlines()) == 1, text
+    for p in parts:
+        assert p in text, text
+
+
+@pytest.fixture(scope="module")
+def event_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ev") / "run"
+    r = runner.invoke(app, ["events", "train", "--train", str(fixture("duee_sample.json")),
+                            "--dev", str(fixture("duee_sample.json")), "--out", str(out), *TINY])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_the_run_records_task_labels_and_data(event_run):
+    meta = run_meta(event_run)
+    assert meta["task"] == "events" and meta["data"]["dev"].endswith("duee_sample.json")
+    assert meta["data"]["train"].endswith("duee_sample.json")
+
+
+def test_evaluate_without_data_uses_the_runs_dev_file(event_run):
+    r = runner.invoke(app, ["events", "evaluate", "--model", str(event_run), "--json"])
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)
+    # every gold event of the fixture's dev file is counted
+    from kexue.gplinker.data import read_duee
+    from kexue.gplinker.data import EventSchema
+    gold = read_duee(fixture("duee_sample.json"), EventSchema.read(fixture("duee_event_schema.json")))
+    assert m["event_level/gold"] == sum(len(set(s.events)) for s in gold)
+
+
+def test_evaluate_without_a_dev_file_says_it_needs_data(tmp_path):
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["events", "train", "--train", str(fixture("duee_sample.json")), "--out", str(out), *TINY])
+    assert r.exit_code == 0, r.output
+    _one_line_error(runner.invoke(app, ["events", "evaluate", "--model", str(out)]), "give --data")
+
+
+def test_the_wrong_tasks_command_names_the_right_one(event_run, tmp_path):
+    before = sorted(p.name for p in event_run.iterdir())
+    _one_line_error(runner.invoke(app, ["relations", "evaluate", "--model", str(event_run)]),
+                    "is a events run", "kexue gplinker events")
+    assert sorted(p.name for p in event_run.iterdir()) == before
+
+
+@pytest.mark.parametrize("flag", ["--dev", "--schema"])
+def test_dev_or_schema_without_train_is_an_error(tmp_path, flag):
+    r = runner.invoke(app, ["events", "train", flag, str(fixture("duee_sample.json")), "--out", str(tmp_path / "x"),
+                            *TINY])
+    _one_line_error(r, f"{flag} is given without --train")
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_file_of_another_task_is_an_error_naming_the_field(tmp_path):
+    r = runner.invoke(app, ["events", "train", "--train", str(fixture("duie_sample.json")), "--out",
+                            str(tmp_path / "x"), *TINY])
+    _one_line_error(r, "'event_list'", "another task")
+
+
+def test_metric_table_shows_counts(event_run):
+    r = runner.invoke(app, ["events", "evaluate", "--model", str(event_run)])
+    assert r.exit_code == 0, r.output
+    assert "predicted" in r.output and "gold" in r.output and "correct" in r.output
+
+
+def test_registry_and_start_decision(tmp_path):
+    assert set(TASKS) == {"events", "relations", "ner"}
+    with pytest.raises(ValueError, match="unknown GPLinker task 'spo'"):
+        get_task("spo")
+    cfg = GPLinkerConfig(task="ner")
+    g, how = start_run(cfg, ["PER"], ["马云来了"], tmp_path / "none")
+    assert how == "fresh" and g.task.name == "ner"
+    # resume without a run folder starts fresh; with one, it rebuilds the saved run
+    g.save_meta(tmp_path)
+    g2, how = start_run(GPLinkerConfig(task="ner", max_len=7), ["PER"], ["x"], tmp_path, resume=True)
+    assert how == "resume" and g2.cfg.max_len == g.cfg.max_len and (tmp_path / RUN_FILE).is_file()
+    with pytest.raises(ValueError, match="labels differ"):
+        start_run(cfg, ["LOC"], ["x"], tmp_path, resume=True)
+
+
+def test_fine_tune_recipe_is_the_posts():
+    cfg, line = fine_tune_recipe(GPLinkerConfig(task="relations"), 1000)
+    assert cfg.train.lr == 2e-5 and cfg.train.optimizer == "adam" and cfg.train.batch_size == 64
+    assert cfg.train.steps == 20 * 16 and "duie_v1.py" in line
+    cfg, _ = fine_tune_recipe(GPLinkerConfig(task="events"), 64)
+    assert cfg.train.steps == 200 * 2 and cfg.train.batch_size == 32
