@@ -71,7 +71,7 @@ def test_cli_routes_a_setting_to_the_topic_run(tmp_path):
     r = runner.invoke(app, ["reproduce", "attention", "--preset", "smoke", "--out", str(out),
                             "--set", "attention.quality.train.steps=2"])
     assert r.exit_code == 0, r.output
-    config = json.loads((out / "attention" / "runs" / "lm-softmax" / "config.json").read_text(encoding="utf-8"))
+    config = json.loads((out / "attention" / "runs" / "lm-softmax-seed0" / "config.json").read_text(encoding="utf-8"))
     assert config["train"]["steps"] == 2  # the smoke preset's 3, replaced
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["meta"]["sets"] == [
         "attention.quality.train.steps=2"]

@@ -18,10 +18,10 @@ def test_sigint_in_the_third_run_then_resume_is_bit_identical(tmp_path, monkeypa
         signal_after(m, k, trainer=2)
         r = runner.invoke(app, [*QUALITY, "--out", str(tmp_path / "cut")])
     assert r.exit_code == 130 and f"interrupted at step {k}" in r.stderr, r.output
-    assert not (tmp_path / "cut" / "mlm-elu").exists()  # the fourth never started
+    assert not (tmp_path / "cut" / "mlm-elu-seed0").exists()  # the fourth never started
     r = runner.invoke(app, ["attention", "quality", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
     assert r.exit_code == 0, r.output
-    for name, steps in (("lm-softmax", 4), ("lm-elu", 4), ("mlm-softmax", 8), ("mlm-elu", 8)):
+    for name, steps in (("lm-softmax-seed0", 4), ("lm-elu-seed0", 4), ("mlm-softmax-seed0", 8), ("mlm-elu-seed0", 8)):
         assert_identical(tmp_path / "whole" / name, tmp_path / "cut" / name, list(range(1, steps + 1)))
     # the table on stdout is the same numbers (seconds aside)
     strip = lambda out: [line.rsplit(" ", 1)[0] for line in out.splitlines() if "softmax " in line or "elu " in line]
