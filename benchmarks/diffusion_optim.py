@@ -96,8 +96,9 @@ def main() -> None:
     print("| run | seed | final loss | FD EMA | FD raw |\n|---|---|---|---|---|")
     for label, rows in results["runs"].items():
         for r in rows:
-            print(f"| {label} | {r['seed']} | {r['final_loss']:.2f} | {min(r['FD_ema']):.2f} / "
-                  f"{statistics.median(r['FD_ema']):.2f} | {min(r['FD_raw']):.2f} / {statistics.median(r['FD_raw']):.2f} |")
+            ema, raw = r["FD_ema"], r["FD_raw"]
+            print(f"| {label} | {r['seed']} | {r['final_loss']:.2f} | {min(ema):.2f} / {statistics.median(ema):.2f} | "
+                  f"{min(raw):.2f} / {statistics.median(raw):.2f} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 

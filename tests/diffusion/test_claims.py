@@ -41,7 +41,7 @@ def test_identity_holds_and_its_wrong_variants_do_not(t):
 
 
 def test_the_merged_noise_is_standard_normal():
-    """ε = (α_t β̄_{t−1} ε̄_{t−1} + β_t ε_t)/β̄_t is N(0, I) because α_t² β̄_{t−1}² + β_t² = β̄_t², and ᾱ_t = α_t ᾱ_{t−1}:
+    """ε = (α_t β̄_{t−1} ε̄_{t−1} + β_t ε_t)/β̄_t is N(0, I) as α_t² β̄_{t−1}² + β_t² = β̄_t², and ᾱ_t = α_t ᾱ_{t−1}:
     so x_t = ᾱ_t x_0 + β̄_t ε is the two-noise x_t, and the two sides share their draws legitimately."""
     t = 500
     a, b, bb = float(SU.bar_alpha[t]), float(SU.beta[t]), float(SU.bar_beta[t - 1])
