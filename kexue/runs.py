@@ -143,7 +143,7 @@ def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
                     may_change: tuple[str, ...] = (), restated: list[str] | tuple[str, ...] = ()) -> T:
     """The run's own settings (config.json's `run` section as a `cls`), with the allowed `--set`s applied.
 
-    A `--set` in `restated` (one the run was started or resumed with: `recorded_sets(run.json)`) is left
+    A `--set` in `restated` (one the run was started with: `recorded_sets(run.json)`) is left
     out: the run's value stands, also where the run resolved it further (roformer's vocab_size = the
     vocabulary built, not the `--set model.vocab_size=800` that capped it)."""
     file = Path(out) / "config.json"
@@ -170,8 +170,12 @@ def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
 
 
 def recorded_sets(recorded: dict[str, Any] | None) -> list[str]:
-    """Every `--set` the sessions of a run (its run.json) were given."""
-    return [item for session in (recorded or {}).get("sessions", []) for item in session.get("sets", [])]
+    """The `--set`s the run was started with (its run.json's first session).
+
+    Only the first: under torchrun rank 0 may already have added this session when another rank reads
+    the file, and this session's own --sets must not count as restated (or that rank would skip them)."""
+    sessions = (recorded or {}).get("sessions") or [{}]
+    return list(sessions[0].get("sets", []))
 
 
 def may_change_on_resume(key: str, extra: tuple[str, ...] = ()) -> bool:

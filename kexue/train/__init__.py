@@ -10,13 +10,13 @@ from kexue.train.batches import ShardedBatchSampler, to_device
 from kexue.train.checkpoint import atomic_path, load_model, save_model
 from kexue.train.distributed import cleanup_distributed, init_distributed, leave_and_exit
 from kexue.train.ema import EMA
-from kexue.train.loop import Trainer
+from kexue.train.loop import Trainer, TrainingInterrupted, may_change_on_resume
 from kexue.train.optim import decay_groups
 from kexue.train.progress import read_metrics
 from kexue.train.rng import seed_everything
 from kexue.train.schedule import lr_factor, piecewise_linear, warmup_cosine
 from kexue.train.settings import TrainConfig
 
-__all__ = ["EMA", "ShardedBatchSampler", "TrainConfig", "Trainer", "atomic_path", "cleanup_distributed", "leave_and_exit",
+__all__ = ["EMA", "ShardedBatchSampler", "TrainConfig", "Trainer", "TrainingInterrupted", "may_change_on_resume", "atomic_path", "cleanup_distributed", "leave_and_exit",
            "decay_groups", "init_distributed", "load_model", "lr_factor", "piecewise_linear", "read_metrics",
            "save_model", "seed_everything", "to_device", "warmup_cosine"]

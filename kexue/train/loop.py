@@ -190,6 +190,11 @@ class Trainer:
         cfg = self.cfg
         if resume not in (True, False, "auto"):
             raise ValueError(f"resume={resume!r}: must be True, False or 'auto'")
+        if self.world_size > 1:  # ranks that differ in settings (or in resuming) would hang in a collective
+            mine = json.dumps([self._config_dict(), bool(resume)], sort_keys=True, default=str)
+            if len(set(gather_to_all(mine))) > 1:
+                raise ValueError(f"{self.out_dir}: the torchrun ranks were given different settings (or resume "
+                                 "flags); every rank must run the same command")
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(self.out_dir)

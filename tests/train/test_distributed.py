@@ -93,3 +93,12 @@ def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step(tmp_path):
     assert state["step"] == 5 and len(state["ranks"]) == 2
     assert max(r["step"] for r in read_metrics(tmp_path / "two")) == 5
     # (that a torchrun resume from a checkpoint ends where an unbroken run ends is the test above)
+
+
+@pytest.mark.slow
+def test_ranks_with_different_settings_stop_in_one_line_instead_of_hanging(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KEXUE_TEST_RANK1_STEPS": "9"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+                        "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(SCRIPT), str(tmp_path / "x"),
+                        "--steps", "8"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "the torchrun ranks were given different settings" in r.stdout + r.stderr

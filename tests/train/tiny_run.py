@@ -6,6 +6,7 @@ With KEXUE_TEST_KILL_AT=k in the environment the process SIGKILLs itself after o
 (after that step's record and checkpoint are written), as a crash would; with KEXUE_TEST_SIGNAL_AT=k
 it sends itself SIGTERM there, as a scheduler would, and exits with the Trainer's 143 (under torchrun
 only rank KEXUE_TEST_SIGNAL_RANK does, when that is set: the other ranks must stop at the same step).
+KEXUE_TEST_RANK1_STEPS=n gives rank 1 another --steps, as a rank started with other settings.
 """
 import argparse
 import os
@@ -31,6 +32,8 @@ def main() -> None:
     ap.add_argument("--ckpt-every", type=int, default=5)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    if os.environ.get("RANK") == "1" and os.environ.get("KEXUE_TEST_RANK1_STEPS"):  # a rank that disagrees
+        args.steps = int(os.environ["KEXUE_TEST_RANK1_STEPS"])
     torch.set_num_threads(1)
     dtype = torch.float64 if args.float64 else torch.float32
 
@@ -70,6 +73,9 @@ def main() -> None:
                 device=args.device, on_step=on_step).fit(resume=args.resume)
     except TrainingInterrupted as e:
         leave_and_exit(e.exit_code)
+    except ValueError as e:
+        print(f"error: {e}", flush=True)
+        leave_and_exit(2)
     leave_and_exit(0)
 
 
