@@ -196,6 +196,27 @@ class Seq2SeqModel(nn.Module):
         return causal_mask(n, device)
 
 
+@torch.no_grad()
+def attention_qk(model: Seq2SeqModel, ids: Tensor, prefix_len: int | None = None) -> list[tuple[Tensor, Tensor]]:
+    """The rotated q, k [heads, n, head_size] of every self-attention layer of the single stack (or the
+    decoder stack, without its memory) on one sequence ids [n]: the trained Q, K of the rank study."""
+    if model.cfg.arch == "encdec":
+        raise ValueError("attention_qk reads the single stack of a decoder or prefix model")
+    x = model.embed(ids[None])
+    n = ids.shape[0]
+    mask = model.mask(n, torch.tensor([prefix_len if prefix_len is not None else n]))
+    out = []
+    for block in model.blocks:
+        y = block.norm1(x)
+        mha = block.attn
+        q, k = (proj(y).view(1, n, mha.heads, mha.head_size).transpose(1, 2) for proj in (mha.q, mha.k))
+        if mha.rope is not None:
+            q, k = mha.rope(q), mha.rope(k)
+        out.append((q[0], k[0]))
+        x = block(x, mask)
+    return out
+
+
 def _cached_self_attention(mha: MultiHeadAttention, x: Tensor, mask: Tensor | None, offset: int,
                            cache: dict) -> Tensor:
     """MultiHeadAttention's formula for new positions offset..offset+n−1, keys and values appended to

@@ -88,7 +88,10 @@ def numerical_rank(a: Tensor, rtol: float | None = None) -> Tensor:
 
 def effective_rank(a: Tensor) -> Tensor:
     """exp(H(p)), p_i = σ_i / Σ_j σ_j: between 1 (one direction) and n (all σ equal)."""
-    sigma = singular_values(a)
+    return _effective_rank_of(singular_values(a))
+
+
+def _effective_rank_of(sigma: Tensor) -> Tensor:
     p = sigma / sigma.sum(-1, keepdim=True)
     # H(p) = −Σ p_i log p_i, with 0 log 0 = 0
     entropy = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
@@ -118,7 +121,8 @@ def random_qk(n: int, d: int, seed: int, heads: int = 1, dtype: torch.dtype = to
 
 def rank_table(cfg: RankConfig | None = None, qk: dict[tuple[int, int, int], tuple[Tensor, Tensor]] | None = None,
                ) -> list[dict]:
-    """One row per (kind, n, d, τ): per-seed numerical and effective ranks, and for the triangular kinds
+    """One row per (kind, n, d, τ): per-seed numerical rank (at cfg.rtol), float64 rank (at n·eps) and
+    effective rank, and for the triangular kinds
     whether every seed's matrix carried the exact certificate (triangular, positive diagonal).
 
     `qk` maps (n, d, seed) to given q, k [n, d] (e.g. from a trained model); random N(0, 1) otherwise.
@@ -131,7 +135,7 @@ def rank_table(cfg: RankConfig | None = None, qk: dict[tuple[int, int, int], tup
         for d in cfg.ds:
             for tau in cfg.temperatures:
                 for kind in cfg.kinds:
-                    num, eff, certified, causal_part_rank = [], [], [], []
+                    num, exact, eff, certified, causal_part_rank = [], [], [], [], []
                     p = int(round(cfg.prefix_frac * n)) if kind == "prefix" else 0
                     for seed in range(cfg.seeds):
                         if qk is not None:
@@ -139,8 +143,10 @@ def rank_table(cfg: RankConfig | None = None, qk: dict[tuple[int, int, int], tup
                         else:
                             q, k = (t[0] for t in random_qk(n, d, seed))
                         a = attention_matrix(q.double(), k.double(), kind, prefix_len=p, temperature=tau)
-                        num.append(int(numerical_rank(a, cfg.rtol)))
-                        eff.append(float(effective_rank(a)))
+                        sigma = singular_values(a)
+                        num.append(int((sigma > cfg.rtol * sigma[0]).sum()))
+                        exact.append(int((sigma > n * torch.finfo(torch.float64).eps * sigma[0]).sum()))
+                        eff.append(float(_effective_rank_of(sigma)))
                         if kind in ("causal", "causal_linear"):
                             certified.append(is_triangular_with_positive_diagonal(a))
                         elif kind == "backward":
@@ -150,7 +156,7 @@ def rank_table(cfg: RankConfig | None = None, qk: dict[tuple[int, int, int], tup
                             certified.append(is_triangular_with_positive_diagonal(a[p:, p:]))
                             causal_part_rank.append(int(numerical_rank(a[p:, p:], cfg.rtol)))
                     row = {"kind": kind, "n": n, "d": d, "temperature": tau, "rtol": cfg.rtol,
-                           "numerical_rank": num, "effective_rank": eff}
+                           "numerical_rank": num, "float64_rank": exact, "effective_rank": eff}
                     if certified:
                         row["certified_full_rank"] = all(certified)
                     if causal_part_rank:

@@ -146,3 +146,19 @@ def test_bad_settings_are_named():
         ModelConfig(hidden=12, heads=4)
     with pytest.raises(ValueError, match="prefix_len"):
         _model("prefix").hidden_states(torch.zeros(1, 3, dtype=torch.long))
+
+
+def test_attention_qk_reproduces_the_layers_attention():
+    from kexue.decoder_only.model import attention_qk
+    from kexue.decoder_only.rank import attention_matrix
+
+    model = _model("decoder", seed=5).eval()
+    ids = torch.randint(10, 20, (7,))
+    (q, k), _ = attention_qk(model, ids)
+    # A = softmax(QKᵀ/√d + M_causal) times V, projected, is the first block's attention output
+    mha = model.blocks[0].attn
+    y = model.blocks[0].norm1(model.embed(ids[None]))
+    v = mha.v(y).view(1, 7, mha.heads, mha.head_size).transpose(1, 2)[0]
+    a = attention_matrix(q, k, "causal")
+    ref = mha.o((a @ v).transpose(0, 1).reshape(1, 7, -1))
+    assert torch.allclose(ref, mha(y, model.mask(7)), atol=1e-12)
