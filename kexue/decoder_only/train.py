@@ -67,7 +67,7 @@ def run(cfg: RunConfig, out_dir: str | Path, *, data: tuple | None = None, progr
     n_tgt = sum(len(t) for _, t in test_set.pairs) / len(test_set)
     summary["params"] = count_parameters(model)
     summary["flops_per_example"] = training_flops(cfg.model, vocab.n_output, round(n_src), round(n_tgt))
-    summary["arch"], summary["hidden"] = cfg.model.arch, cfg.model.hidden
+    summary["arch"], summary["hidden"], summary["config_model"] = cfg.model.arch, cfg.model.hidden, cfg.model
     return summary
 
 

@@ -162,3 +162,16 @@ def test_attention_qk_reproduces_the_layers_attention():
     a = attention_matrix(q, k, "causal")
     ref = mha.o((a @ v).transpose(0, 1).reshape(1, 7, -1))
     assert torch.allclose(ref, mha(y, model.mask(7)), atol=1e-12)
+
+
+def test_one_layer_prefix_lm_equals_decoder_only_on_the_output_loss():
+    # an output row t ≥ |input| sees j ≤ t under both masks (the prefix j < |input| + 1 is inside it), so
+    # with one layer the prefix rows, the only ones that differ, never reach the loss; two layers do
+    batch = collate("prefix")(ROWS)
+    for layers, same in ((1, True), (2, False)):
+        losses = []
+        for arch in ("decoder", "prefix"):
+            torch.manual_seed(0)
+            model = Seq2SeqModel(ModelConfig(arch=arch, hidden=16, heads=2, layers=layers), 20, 10).double()
+            losses.append(output_loss(model, batch)[0])
+        assert torch.equal(losses[0], losses[1]) == same
