@@ -86,3 +86,12 @@ def encdec_edge_shrinks(encdec_flops: Sequence[float], encdec_params: Sequence[f
     checks = {"enc-dec at equal FLOPs": encdec_flops, "enc-dec at equal params": encdec_params,
               "decoder-only": decoder}
     return floors(loss_floors(checks, unigram), decision)
+
+
+def mixed_no_worse(mixed: Sequence[float], bidirectional: Sequence[float], unigram: float,
+                   name: str = "mixed", tolerance: float = TOLERANCE) -> Decision:
+    """The post's MLM: mixed-direction attention trains at least as well as bidirectional, i.e. the
+    bidirectional model's held-out MLM loss is no better than the mixed one's by more than `tolerance`."""
+    decision = no_better(bidirectional, mixed, higher_is_better=False, tolerance=tolerance,
+                         names=("bidirectional", name))
+    return floors(loss_floors({"bidirectional": bidirectional, name: mixed}, unigram), decision)

@@ -1,4 +1,4 @@
-"""`kexue decoder-only rank|compare`: post 9529 from the command line."""
+"""`kexue decoder-only rank|compare|mlm`: post 9529 from the command line."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -126,5 +126,45 @@ def compare(
                   f"{rows[0]['params']:,}", f"{rows[0]['flops_per_example'] / 1e9:.4f}", col("train_loss"),
                   col("test_loss"), col("exact_match", 100, 3), col("token_acc", 100, 3),
                   col("tokens_per_s", 1, 3))
+    console.print(t)
+    console.print(f"runs: {out}")
+
+
+@app.command()
+def mlm(
+    direction: str = typer.Option("bidirectional,mixed,alternate", help="bidirectional | mixed (half heads causal, "
+                                                                        "half anti-causal) | alternate (by layer)"),
+    size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
+    seeds: int = typer.Option(3, min=1),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=400 "
+                                                                 "--set model.layers=4 --set task.n_train=4000"),
+    out: Path = typer.Option(Path("runs/decoder_only_mlm"), help="folder for each run's checkpoint and metrics"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Whole-word MLM on People's Daily with each attention direction × seed; held-out loss, mean ± std."""
+    from kexue.decoder_only.mlm import DIRECTIONS, build_mlm_task, run_mlm
+    from kexue.decoder_only.reproduce import preset
+    from kexue.verdicts import spread
+
+    if size not in SIZES:
+        raise typer.BadParameter(f"--size {size!r}: choose one of {', '.join(SIZES)}")
+    directions = tuple(d.strip() for d in direction.split(",") if d.strip())
+    bad = [d for d in directions if d not in DIRECTIONS]
+    if bad or not directions:
+        raise typer.BadParameter(f"--direction: {bad or direction!r} not among {', '.join(DIRECTIONS)}")
+    try:
+        base = override(preset(SIZES[size]).mlm, set_)
+        data = build_mlm_task(base.task)
+        results = {d: [run_mlm(replace(base, direction=d, train=replace(base.train, seed=s)), out / d / f"seed{s}",
+                               data=data, progress=progress) for s in range(seeds)] for d in directions}
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    t = Table(title=f"whole-word MLM: {len(data[0])} train / {len(data[1])} held-out sentences, {seeds} seeds, "
+                    f"{base.train.steps} steps; unigram floor {data[3]:.3f} nats")
+    for col in ("direction", "params", "held-out loss", "held-out acc %", "tokens/s"):
+        t.add_column(col, justify="right")
+    for d, rows in results.items():
+        t.add_row(d, f"{rows[0]['params']:,}", spread([r["test_loss"] for r in rows]).fmt(4),
+                  spread([100 * r["test_acc"] for r in rows]).fmt(3), spread([r["tokens_per_s"] for r in rows]).fmt(3))
     console.print(t)
     console.print(f"runs: {out}")

@@ -9,8 +9,11 @@ kexue.fm/archives/9529 (with 8338). Claims checked:
    and on trained Q, K;
 5. the mixed-direction fix: every forward/backward head full rank, and the layer still mixes everything;
 6. GPT vs UniLM: the prefix-LM is no better than decoder-only at equal parameters;
-7. the encoder-decoder's edge over decoder-only shrinks at equal parameters (it is its 2× parameters).
-The trained claims need every model to beat the unigram loss of the outputs; 3 seeds each.
+7. the encoder-decoder's edge over decoder-only shrinks at equal parameters (it is its 2× parameters);
+8. an MLM with mixed-direction attention (half heads causal / half anti-causal; alternate layers) trains
+   at least as well as one with bidirectional attention (post: "slightly better" at base size).
+The trained claims need every model to beat its unigram floor (the outputs', the masked characters');
+3 seeds each.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from kexue.decoder_only import claims as rules  # noqa: E402
+from kexue.decoder_only.mlm import MLMRunConfig, MLMTaskConfig, build_mlm_task, run_mlm  # noqa: E402
 from kexue.decoder_only.model import ModelConfig, Seq2SeqModel, attention_qk  # noqa: E402
 from kexue.decoder_only.rank import (RankConfig, attention_matrix, effective_rank, mixed_direction,  # noqa: E402
                                      rank_table)
@@ -54,7 +58,9 @@ class DecoderOnlyPreset:
     compare: RunConfig = field(default_factory=RunConfig)
     archs: tuple[str, ...] = ARCHS
     seeds: int = 3
-    tolerance: float = rules.TOLERANCE  # nats: the prefix-LM's allowed edge in claim 6
+    tolerance: float = rules.TOLERANCE  # nats: the prefix-LM's (and bidirectional MLM's) allowed edge
+    mlm: MLMRunConfig = field(default_factory=MLMRunConfig)
+    mlm_directions: tuple[str, ...] = ("bidirectional", "mixed", "alternate")  # () skips the MLM study
 
 
 def _train(steps: int, batch: int = 32, lr: float = 3e-3) -> TrainConfig:
@@ -70,24 +76,33 @@ def preset(name: str) -> DecoderOnlyPreset:
             rank=RankConfig(ns=(32, 64, 128, 256), ds=(16, 64), seeds=3), temperature_n=128, mixed=(128, 16, 8),
             trained_sequences=16,
             compare=RunConfig(TaskConfig(min_len=6, max_len=20, n_train=6000, n_test=200, max_chars=1500),
-                              ModelConfig(hidden=64, layers=2, heads=4), _train(150), n_generate=100))
+                              ModelConfig(hidden=64, layers=2, heads=4), _train(150), n_generate=100),
+            mlm=MLMRunConfig(MLMTaskConfig(max_len=32, n_train=4000, n_test=200, max_chars=1500),
+                             ModelConfig(hidden=64, layers=2, heads=4), train=_train(120)),
+            mlm_directions=("bidirectional", "mixed"))
     if name == "standard":
         return DecoderOnlyPreset(
             rank=RankConfig(ns=(64, 128, 256, 512, 1024), ds=(16, 32, 64), seeds=3), temperature_n=256,
             compare=RunConfig(TaskConfig(min_len=6, max_len=20, n_train=12000, n_test=400, max_chars=2000),
-                              ModelConfig(hidden=96, layers=3, heads=4), _train(700), n_generate=200))
+                              ModelConfig(hidden=96, layers=3, heads=4), _train(700), n_generate=200),
+            mlm=MLMRunConfig(MLMTaskConfig(n_train=12000, n_test=400), ModelConfig(hidden=96, layers=4, heads=4),
+                             train=_train(500)))
     if name == "full":
         return DecoderOnlyPreset(
             threads=0, rank=RankConfig(ns=(64, 128, 256, 512, 1024, 2048), ds=(16, 32, 64, 128), seeds=5),
             temperature_n=1024, mixed=(1024, 64, 16), trained_sequences=64, seeds=5,
             compare=RunConfig(TaskConfig(min_len=6, max_len=40, n_train=30000, n_test=2000, max_chars=4000),
-                              ModelConfig(hidden=512, layers=8, heads=8), _train(20000, 64, 1e-3), eval_batch=256))
+                              ModelConfig(hidden=512, layers=8, heads=8), _train(20000, 64, 1e-3), eval_batch=256),
+            mlm=MLMRunConfig(MLMTaskConfig(max_len=128, n_train=40000, n_test=2000, max_chars=5000),
+                             ModelConfig(hidden=768, layers=12, heads=12), train=_train(30000, 128, 5e-4)))
     if name == "smoke":
         return DecoderOnlyPreset(
             rank=RankConfig(ns=(16, 32), ds=(4,), seeds=2), temperatures=(0.5, 2.0), temperature_n=32,
             mixed=(32, 4, 4), trained_sequences=2, seeds=2,
             compare=RunConfig(TaskConfig(min_len=6, max_len=10, n_train=64, n_test=16, max_chars=200),
-                              ModelConfig(hidden=16, layers=2, heads=2), _train(3, 8), n_generate=8))
+                              ModelConfig(hidden=16, layers=2, heads=2), _train(3, 8), n_generate=8),
+            mlm=MLMRunConfig(MLMTaskConfig(max_len=16, n_train=32, n_test=8, max_chars=100),
+                             ModelConfig(hidden=16, layers=2, heads=2), train=_train(2, 8)))
     raise ValueError(f"unknown preset {name!r}; choose quick, standard, full or smoke")
 
 
@@ -165,6 +180,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
     metrics["compare"] = {name: [_row(s) for s in rows] for name, rows in runs.items()}
     loss = {name: [s["test_loss"] for s in rows] for name, rows in runs.items()}
     _plot_compare(runs, unigram, out_dir / "compare.png")
+    figures = ["rank.png", "compare.png"]
 
     trained = metrics["trained_rank"] = _trained_ranks(cfg, runs, data)
     if trained:
@@ -191,8 +207,66 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
             + ", ".join(f"{LABELS[a]} {runs[a][0]['params']:,}" for a in ("decoder", "encdec@params", "encdec@flops")),
             figure="compare.png", evidence={LABELS[a]: loss[a] for a in ("decoder", "encdec@params", "encdec@flops")}))
 
+    if cfg.mlm_directions:
+        mlm = metrics["mlm"] = _mlm_runs(cfg, out_dir / "mlm", progress)
+        mlm_loss = {d: [r["test_loss"] for r in rows] for d, rows in mlm["runs"].items()}
+        _plot_mlm(mlm, out_dir / "mlm.png")
+        figures.append("mlm.png")
+        for name in (d for d in cfg.mlm_directions if d != "bidirectional"):
+            if "bidirectional" not in mlm_loss:
+                break
+            label = "half heads causal / half anti-causal" if name == "mixed" else "alternate layers causal / anti-causal"
+            claims.append(rules.mixed_no_worse(mlm_loss[name], mlm_loss["bidirectional"], mlm["unigram_loss"], name,
+                                               cfg.tolerance).to_claim(
+                f"An MLM with mixed-direction attention ({label}), every attention matrix full rank, trains at "
+                "least as well as one with bidirectional attention (the post: slightly better, base size)",
+                f"whole-word MLM on People's Daily, {cfg.mlm.model.layers} layers × {cfg.mlm.model.hidden}, "
+                f"{cfg.mlm.train.steps} steps, held-out loss on the masked characters: bidirectional "
+                f"{spread(mlm_loss['bidirectional']).fmt(4)}, {name} {spread(mlm_loss[name]).fmt(4)}; unigram floor "
+                f"{mlm['unigram_loss']:.3f}",
+                figure="mlm.png", evidence={"bidirectional": mlm_loss["bidirectional"], name: mlm_loss[name]}))
+
     return TopicResult(topic="decoder_only", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
-                       metrics=metrics, figures=["rank.png", "compare.png"], related_posts=RELATED)
+                       metrics=metrics, figures=figures, related_posts=RELATED)
+
+
+def _mlm_runs(cfg: DecoderOnlyPreset, out: Path, progress: bool) -> dict:
+    """Each direction × seed on one masked data set; per-run held-out loss, accuracy and the curves' paths."""
+    data = build_mlm_task(cfg.mlm.task)
+    runs = {}
+    for direction in cfg.mlm_directions:
+        rows = []
+        for seed in range(cfg.seeds):
+            run_cfg = replace(cfg.mlm, direction=direction, train=replace(cfg.mlm.train, seed=seed))
+            s = run_mlm(run_cfg, out / direction / f"seed{seed}", data=data, progress=progress)
+            rows.append({k: s.get(k) for k in ("test_loss", "test_acc", "params", "tokens_per_s", "seconds",
+                                               "out_dir")})
+        runs[direction] = rows
+    return {"unigram_loss": data[3], "runs": runs}
+
+
+def _plot_mlm(mlm: dict, path: Path) -> None:
+    from kexue.train import read_metrics
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, (direction, rows) in enumerate(mlm["runs"].items()):
+        losses = [r["test_loss"] for r in rows]
+        ax[0].errorbar([i], [np.mean(losses)], yerr=[np.std(losses, ddof=1) if len(losses) > 1 else 0], fmt="o",
+                       color=f"C{i}", capsize=4)
+        ax[0].scatter([i] * len(losses), losses, color=f"C{i}", s=8, alpha=0.5)
+        for c, r in enumerate(rows):
+            curve = [x for x in read_metrics(Path(r["out_dir"])) if "loss" in x]
+            ax[1].plot([x["step"] for x in curve], [x["loss"] for x in curve], color=f"C{i}", alpha=0.7,
+                       label=direction if c == 0 else None)
+    ax[0].axhline(mlm["unigram_loss"], color="gray", ls="--", label="unigram floor")
+    ax[0].set_xticks(range(len(mlm["runs"])), list(mlm["runs"]))
+    ax[0].set(ylabel="held-out MLM loss (nats)", title="mean ± std over seeds")
+    ax[0].legend(fontsize=7)
+    ax[1].set(xlabel="step", ylabel="training MLM loss", title="learning curves")
+    ax[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _row(s: dict) -> dict:

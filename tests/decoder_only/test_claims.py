@@ -77,3 +77,14 @@ def test_prefix_no_better_branches(prefix, decoder, verdict):
 ])
 def test_encdec_edge_shrinks_branches(flops, params, verdict):
     assert claims.encdec_edge_shrinks(flops, params, [4.0, 4.0, 4.1], UNIGRAM).verdict == verdict
+
+
+@pytest.mark.parametrize("mixed,bi,verdict", [
+    ([3.00, 3.01, 3.02], [3.10, 3.11, 3.12], "held"),      # mixed better
+    ([3.00, 3.01, 3.00], [3.00, 3.01, 3.01], "held"),      # equal
+    ([3.30, 3.31, 3.32], [3.00, 3.01, 3.02], "not held"),  # bidirectional clearly better
+    ([3.00, 3.30, 3.10], [3.10, 3.00, 3.20], "inconclusive"),
+    ([5.50, 5.51, 5.52], [5.50, 5.51, 5.52], "inconclusive"),  # above the floor: did not learn
+])
+def test_mixed_no_worse_branches(mixed, bi, verdict):
+    assert claims.mixed_no_worse(mixed, bi, UNIGRAM).verdict == verdict

@@ -57,7 +57,7 @@ def test_reproduce_smoke(tmp_path):
     result = reproduce("smoke", tmp_path)
     assert isinstance(result, TopicResult) and result.post == 9529
     verdicts = {c.claim[:40]: c.verdict for c in result.claims}
-    assert len(result.claims) == 8
+    assert len(result.claims) == 10
     # the exact statements hold at any size; the post's literal "rank ≤ d" does not
     assert [c.verdict for c in result.claims[:3]] == ["held", "held", "not held"]
     assert result.claims[4].verdict == "held", verdicts
@@ -65,3 +65,16 @@ def test_reproduce_smoke(tmp_path):
         assert c.rule and c.measured
     assert all((tmp_path / f).is_file() for f in result.figures)
     assert set(result.metrics["compare"]) == {"decoder", "prefix", "encdec@params", "encdec@flops"}
+    assert set(result.metrics["mlm"]["runs"]) == {"bidirectional", "mixed", "alternate"}
+    import json
+    json.dumps(result.to_dict())  # the page's results.json takes it as it is
+
+
+def test_mlm_trains_each_direction(tmp_path):
+    r = runner.invoke(app, ["mlm", "--direction", "bidirectional,mixed", "--seeds", "1", "--no-progress",
+                            "--out", str(tmp_path), "--set", "train.steps=2", "--set", "task.n_train=32",
+                            "--set", "task.n_test=8", "--set", "model.hidden=16"])
+    assert r.exit_code == 0, r.output
+    assert "mixed" in r.output and "held-out loss" in r.output and "unigram floor" in r.output
+    r = runner.invoke(app, ["mlm", "--direction", "sideways", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "sideways" in r.output
