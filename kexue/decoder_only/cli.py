@@ -75,7 +75,7 @@ def rank(
 
 @app.command()
 def compare(
-    task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin, People's Daily)"),
+    task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin) | reverse (sentence → its words reversed)"),
     arch: str = typer.Option("decoder,prefix,encdec", help="decoder | prefix | encdec | encdec@params | "
                                                            "encdec@flops, comma-separated"),
     size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),

@@ -1,4 +1,5 @@
-"""The seq2seq task of post 9529's comparison: a People's Daily sentence in, its pinyin out.
+"""The seq2seq tasks of post 9529's comparison: a People's Daily sentence in, its pinyin (or its words
+in reverse order) out.
 
 kexue.fm/archives/9529 compares GPT and UniLM "on the same input → output data", the loss on the
 output only; it names no task. Ours needs the whole input to be read: the reading of a polyphone
@@ -13,11 +14,16 @@ when the table lists the word, else each character's most used reading; characte
 max_len characters, de-duplicated, are split by sentence into train and held-out with a fixed seed,
 so no held-out sentence is trained on.
 
+`task="reverse"`: the output is the sentence with its words (the hand segmentation) in reverse
+order, each word's characters kept in order (今天 天气 好 → 好 天气 今天): the first output token
+depends on the end of the input, a second task where reading the input both ways could help.
+
 Where we depart: the issue asks for tones; snownlp's table has none, so the syllables are toneless
 (about 400 of them). The vocabulary is one table for both sides (the decoder-only model reads and
 writes one stream): [PAD] [SEP] [EOS] [UNK], the syllables, then the training split's characters
 (most frequent first, at most max_chars; the rest read as [UNK]). The first `vocab.n_output` ids
-(specials and syllables) are the output vocabulary: the models' softmax runs over those alone.
+(specials and syllables) are the output vocabulary: the models' softmax runs over those alone. For
+"reverse" the output is characters: every id is an output id.
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ from torch.utils.data import Dataset
 PAD, SEP, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ("[PAD]", "[SEP]", "[EOS]", "[UNK]")
 IGNORE = -100  # label of a position outside the output part
-TASKS: tuple[str, ...] = ("pinyin",)
+TASKS: tuple[str, ...] = ("pinyin", "reverse")
 
 
 @dataclass
@@ -104,23 +110,28 @@ def build_task(cfg: TaskConfig) -> tuple[Pairs, Pairs, Vocab]:
     from kexue.data.peoples_daily import load_peoples_daily
     from kexue.data.pinyin import load_pinyin_table, load_pinyin_words
 
-    table, word_table = load_pinyin_table(), load_pinyin_words()
+    table, word_table = (load_pinyin_table(), load_pinyin_words()) if cfg.task == "pinyin" else ({}, {})
     seen, items = set(), []
     for s in load_peoples_daily():
         if cfg.min_len <= len(s.text) <= cfg.max_len and s.text not in seen:
             seen.add(s.text)
-            syllables = sentence_pinyin(s.words, table, word_table)
-            if syllables:
-                items.append((s.text, syllables))
+            output = (sentence_pinyin(s.words, table, word_table) if cfg.task == "pinyin"
+                      else list("".join(reversed(s.words))))
+            if output:
+                items.append((s.text, output))
     random.Random(cfg.split_seed).shuffle(items)
     if len(items) < cfg.n_test + 1:
         raise ValueError(f"TaskConfig: only {len(items)} sentences of {cfg.min_len}–{cfg.max_len} characters; "
                          f"lower n_test={cfg.n_test} or widen the lengths")
     test_items, train_items = items[:cfg.n_test], items[cfg.n_test:cfg.n_test + cfg.n_train]
     chars = Counter(ch for text, _ in train_items for ch in text)
-    syllables = sorted({s for _, syl in items for s in syl})
-    tokens = list(SPECIALS) + syllables + [c for c, _ in chars.most_common(cfg.max_chars)]
-    vocab = Vocab(tokens, n_output=len(SPECIALS) + len(syllables))
+    if cfg.task == "reverse":  # characters both ways: every id may be written
+        tokens = list(SPECIALS) + [c for c, _ in chars.most_common(cfg.max_chars)]
+        vocab = Vocab(tokens, n_output=len(tokens))
+    else:
+        syllables = sorted({s for _, syl in items for s in syl})
+        tokens = list(SPECIALS) + syllables + [c for c, _ in chars.most_common(cfg.max_chars)]
+        vocab = Vocab(tokens, n_output=len(SPECIALS) + len(syllables))
 
     def encode(rows: list[tuple[str, list[str]]]) -> Pairs:
         return Pairs([(vocab.encode(list(text)), vocab.encode(syl)) for text, syl in rows], [t for t, _ in rows])

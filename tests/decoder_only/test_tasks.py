@@ -49,7 +49,20 @@ def test_unigram_floor_is_the_cross_entropy_of_train_frequencies():
 
 
 def test_bad_task_settings_are_named():
-    with pytest.raises(ValueError, match="TaskConfig.task='reverse'"):
-        TaskConfig(task="reverse")
+    with pytest.raises(ValueError, match="TaskConfig.task='sort'"):
+        TaskConfig(task="sort")
     with pytest.raises(ValueError, match="min_len"):
         TaskConfig(min_len=10, max_len=5)
+
+
+def test_reverse_task_reverses_the_words():
+    from kexue.data.peoples_daily import load_peoples_daily
+
+    train, test, vocab = build_task(TaskConfig(task="reverse", min_len=6, max_len=12, n_train=300, n_test=50,
+                                               max_chars=5000))
+    assert vocab.n_output == len(vocab)
+    words = {s.text: s.words for s in load_peoples_daily() if 6 <= len(s.text) <= 12}
+    for (s, t), text in zip(test.pairs, test.texts):
+        expected = "".join(reversed(words[text]))
+        assert vocab.decode(t) == [ch if ch in vocab.index else "[UNK]" for ch in expected]
+        assert sorted(s) == sorted(t)  # the same characters, reordered
