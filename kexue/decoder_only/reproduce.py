@@ -82,11 +82,12 @@ def preset(name: str) -> DecoderOnlyPreset:
             mlm_directions=("bidirectional", "mixed"))
     if name == "standard":
         return DecoderOnlyPreset(
-            rank=RankConfig(ns=(64, 128, 256, 512, 1024), ds=(16, 32, 64), seeds=3), temperature_n=256,
+            threads=2, rank=RankConfig(ns=(64, 128, 256, 512, 1024), ds=(16, 32, 64), seeds=3), temperature_n=256,
             compare=RunConfig(TaskConfig(min_len=6, max_len=20, n_train=12000, n_test=400, max_chars=2000),
-                              ModelConfig(hidden=96, layers=3, heads=4), _train(700), n_generate=200),
-            mlm=MLMRunConfig(MLMTaskConfig(n_train=12000, n_test=400), ModelConfig(hidden=96, layers=4, heads=4),
-                             train=_train(500)))
+                              ModelConfig(hidden=80, layers=3, heads=4), _train(500), n_generate=200),
+            mlm=MLMRunConfig(MLMTaskConfig(max_len=40, n_train=12000, n_test=400), ModelConfig(hidden=80, layers=2,
+                                                                                               heads=4),
+                             train=_train(400)))
     if name == "full":
         return DecoderOnlyPreset(
             threads=0, rank=RankConfig(ns=(64, 128, 256, 512, 1024, 2048), ds=(16, 32, 64, 128), seeds=5),
@@ -312,6 +313,9 @@ def _plot_ranks(table: list[dict], taus: list[dict], path: Path) -> None:
             ax[0].errorbar(ns, mean, yerr=std, color=f"C{i}", ls=styles[j % 4], marker="o", ms=3,
                            label=f"{kind}, d={d}" if len(ds) > 1 else kind)
     ax[0].set(xscale="log", yscale="log", xlabel="n", ylabel="effective rank", title="random Q, K, τ = 1")
+    ns_all = sorted({r["n"] for r in table})
+    ax[0].set_xticks(ns_all, [str(n) for n in ns_all])
+    ax[0].minorticks_off()
     ax[0].legend(fontsize=6, ncol=2)
     for i, kind in enumerate(("bidirectional", "causal")):
         rows = [r for r in taus if r["kind"] == kind]
@@ -320,6 +324,9 @@ def _plot_ranks(table: list[dict], taus: list[dict], path: Path) -> None:
     if taus:
         ax[1].set(xscale="log", xlabel="temperature τ in softmax(QKᵀ/(τ√d))", ylabel="effective rank",
                   title=f"n = {taus[0]['n']}, d = {taus[0]['d']}")
+        ts = sorted({r["temperature"] for r in taus})
+        ax[1].set_xticks(ts, [f"{t:g}" for t in ts])
+        ax[1].minorticks_off()
     ax[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
