@@ -13,7 +13,9 @@
    cache (the prefix once, then one token a step) vs without (the whole sequence every step, the
    uncached forward the cache must equal). EOS never stops it (eos_id = −1).
 Times: `repeats` timed calls after one untimed; min and median reported (the cores may be shared:
-other load only adds time, so the min is the better estimate; the median shows the spread).
+other load only adds time, so the min is the better estimate; the median shows the spread). The
+training steps of the three run round-robin, one of each per round, so that a burst of load on
+shared cores falls on all three alike.
 """
 from __future__ import annotations
 
@@ -51,25 +53,35 @@ def train_rows(base: ModelConfig, repeats: int, batch: int = 32, n_src: int = 20
                   torch.randint(4, N_OUTPUT, (n_tgt,), generator=g).tolist()) for _ in range(batch)]
     configs = {"decoder": replace(base, arch="decoder"), "prefix": replace(base, arch="prefix"),
                "encdec@params": match_width(base, "encdec", VOCAB, "params", n_src, n_tgt, N_OUTPUT)}
-    rows = []
+    steps, models = {}, {}
     for name, cfg in configs.items():
         torch.manual_seed(0)
-        model = Seq2SeqModel(cfg, VOCAB, N_OUTPUT)
+        model = models[name] = Seq2SeqModel(cfg, VOCAB, N_OUTPUT)
         opt = torch.optim.AdamW(model.parameters(), 1e-3)
         data = collate(cfg.arch)(rows_data)
 
-        def step():
+        def step(model=model, opt=opt, data=data):
             loss = output_loss(model, data)[0]
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
 
-        ts = times(step, repeats)
+        steps[name] = step
+        step()  # untimed: allocations, AdamW's state
+    # round-robin: one timed step of each architecture per round, so that load on shared cores falls on all
+    ts: dict[str, list[float]] = {name: [] for name in configs}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            ts[name].append(time.perf_counter() - t0)
+    rows = []
+    for name, cfg in configs.items():
         tokens = batch * (n_src + n_tgt + 1)
         flops = batch * training_flops(cfg, N_OUTPUT, n_src, n_tgt)
-        rows.append({"arch": name, "hidden": cfg.hidden, "params": count_parameters(model), "ms_min": 1e3 * min(ts),
-                     "ms_median": 1e3 * statistics.median(ts), "tokens_per_s": tokens / min(ts),
-                     "gflops_per_s": flops / min(ts) / 1e9})
+        rows.append({"arch": name, "hidden": cfg.hidden, "params": count_parameters(models[name]),
+                     "ms_min": 1e3 * min(ts[name]), "ms_median": 1e3 * statistics.median(ts[name]),
+                     "tokens_per_s": tokens / min(ts[name]), "gflops_per_s": flops / min(ts[name]) / 1e9})
     for r in rows:
         r["speed_vs_decoder"] = r["tokens_per_s"] / rows[0]["tokens_per_s"]
     return rows
@@ -95,8 +107,9 @@ def generation_rows(base: ModelConfig, repeats: int, new: int = 256, n_src: int 
 
 
 def markdown(result: dict) -> str:
-    lines = [f"training step, batch 32 × (20 → 20), {result['model']}; matmul {result['machine']['matmul_gflops']:.0f} "
-             "GFLOP/s", "", "| arch | hidden | params | ms min | ms median | tokens/s | × decoder | GFLOP/s |",
+    matmul = result["machine"]["matmul_gflops"]
+    lines = [f"training step, batch 32 × (20 → 20), {result['model']}; matmul {matmul:.0f} GFLOP/s", "",
+             "| arch | hidden | params | ms min | ms median | tokens/s | × decoder | GFLOP/s |",
              "|---|---|---|---|---|---|---|---|"]
     for r in result["train"]:
         lines.append(f"| {r['arch']} | {r['hidden']} | {r['params']:,} | {r['ms_min']:.1f} | {r['ms_median']:.1f} | "

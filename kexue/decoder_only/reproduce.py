@@ -216,7 +216,8 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
         for name in (d for d in cfg.mlm_directions if d != "bidirectional"):
             if "bidirectional" not in mlm_loss:
                 break
-            label = "half heads causal / half anti-causal" if name == "mixed" else "alternate layers causal / anti-causal"
+            label = ("half heads causal / half anti-causal" if name == "mixed"
+                     else "alternate layers causal / anti-causal")
             claims.append(rules.mixed_no_worse(mlm_loss[name], mlm_loss["bidirectional"], mlm["unigram_loss"], name,
                                                cfg.tolerance).to_claim(
                 f"An MLM with mixed-direction attention ({label}), every attention matrix full rank, trains at "

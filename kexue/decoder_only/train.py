@@ -61,7 +61,8 @@ def run(cfg: RunConfig, out_dir: str | Path, *, data: tuple | None = None, progr
     summary["train_loss"] = evaluate_loss(model, train_slice, cfg.eval_batch)["loss"]
     held = evaluate_loss(model, test_set, cfg.eval_batch)
     summary["test_loss"], summary["test_token_acc_tf"] = held["loss"], held["acc"]
-    gen_set = test_set if not cfg.n_generate else Pairs(test_set.pairs[:cfg.n_generate], test_set.texts)
+    k = cfg.n_generate or len(test_set)
+    gen_set = Pairs(test_set.pairs[:k], test_set.texts[:k])
     summary.update(evaluate_generation(model, gen_set, cfg.eval_batch))
     n_src = sum(len(s) for s, _ in test_set.pairs) / len(test_set)
     n_tgt = sum(len(t) for _, t in test_set.pairs) / len(test_set)
