@@ -82,12 +82,12 @@ def preset(name: str) -> DecoderOnlyPreset:
             mlm_directions=("bidirectional", "mixed"))
     if name == "standard":
         return DecoderOnlyPreset(
-            threads=2, rank=RankConfig(ns=(64, 128, 256, 512, 1024), ds=(16, 32, 64), seeds=3), temperature_n=256,
+            threads=2, rank=RankConfig(ns=(64, 128, 256, 512), ds=(16, 32, 64), seeds=3), temperature_n=256,
             compare=RunConfig(TaskConfig(min_len=6, max_len=20, n_train=12000, n_test=400, max_chars=2000),
-                              ModelConfig(hidden=80, layers=3, heads=4), _train(500), n_generate=200),
-            mlm=MLMRunConfig(MLMTaskConfig(max_len=40, n_train=12000, n_test=400), ModelConfig(hidden=80, layers=2,
-                                                                                               heads=4),
-                             train=_train(400)))
+                              ModelConfig(hidden=64, layers=3, heads=4), _train(400), n_generate=200),
+            mlm=MLMRunConfig(MLMTaskConfig(max_len=40, n_train=8000, n_test=400), ModelConfig(hidden=64, layers=2,
+                                                                                              heads=4),
+                             train=_train(300)))
     if name == "full":
         return DecoderOnlyPreset(
             threads=0, rank=RankConfig(ns=(64, 128, 256, 512, 1024, 2048), ds=(16, 32, 64, 128), seeds=5),

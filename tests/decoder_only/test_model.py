@@ -88,8 +88,7 @@ def test_kv_cache_generation_equals_the_uncached_forward(arch):
 
 @pytest.mark.parametrize("arch", ["decoder", "prefix"])
 def test_cached_hidden_states_equal_the_full_forward(arch):
-    from kexue.decoder_only.model import _cached_self_attention  # noqa: F401 (the path under test)
-
+    # Block(cache=...) runs _cached_self_attention: the prefix once, then one token at a time
     model = _model(arch, seed=4).eval()
     seq = torch.randint(10, 20, (2, 9))
     p = 5  # the prefix: run once, then one token at a time
