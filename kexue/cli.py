@@ -1,7 +1,8 @@
 """The `kexue` command: `kexue TOPIC VERB [OPTIONS]` and `kexue reproduce`.
 
-Each topic adds its own sub-commands from `kexue/<topic>/cli.py` (a `typer.Typer` named `app`); every
-command follows one convention (kexue/cli_common.py: errors, exit codes, --debug, settings, devices).
+Each topic adds its own sub-commands from `kexue/<topic>/cli.py` (a `typer.Typer` named `app`), under
+its package name with "_" written "-" (`kexue decoder-only`); every command follows one convention
+(kexue/cli_common.py: errors, exit codes, --debug, settings, devices).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ console = Console(stderr=True)
 
 for _topic in TOPICS:
     _cli = importlib.import_module(f"kexue.{_topic}.cli")
-    app.add_typer(_cli.app, name=_topic)
+    app.add_typer(_cli.app, name=_topic.replace("_", "-"))  # decoder_only → kexue decoder-only
 app.add_typer(importlib.import_module("kexue.report.cli").app, name="report")
 
 

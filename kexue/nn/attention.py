@@ -3,7 +3,9 @@
 kexue.fm/archives/8610 counts its cost (per head QKᵀ and AV are n²d multiplications each);
 kexue.fm/archives/9529 compares decoder-only attention patterns, which are the masks here:
 bidirectional, causal, prefix (UniLM: the prefix sees itself both ways, the rest is causal),
-backward (anti-causal: t sees t..n−1) and mixed (some heads forward, some backward).
+backward (anti-causal: t sees t..n−1) and mixed (some heads forward, some backward), and the
+encoder-decoder's cross-attention (`CrossAttention`: queries from the decoder, keys and values from
+the encoder's output).
 
     Attention(Q, K, V) = softmax(QKᵀ/√d + M) V,   M_ij = 0 where mask_ij is True, −∞ elsewhere
 
@@ -59,6 +61,51 @@ class MultiHeadAttention(nn.Module):
                    for proj in (self.q, self.k, self.v))
         if self.rope is not None:
             q, k = self.rope(q, offset), self.rope(k, offset)
+        dropout = self.dropout if self.training else 0.0
+        out = attention(q, k, v, mask, dropout=dropout)
+        return self.o(out.transpose(1, 2).reshape(b, n, self.heads * self.head_size))
+
+
+class CrossAttention(nn.Module):
+    """Cross-attention of an encoder-decoder: queries from x [b, n, hidden], keys and values from the
+    encoder's output `memory` [b, m, memory_size] (memory_size = hidden by default).
+
+        CrossAttention(x, M) = softmax(Q Kᵀ/√d + M_pad) V,   Q = x W_q, K = M W_k, V = M W_v
+
+    No RoPE: a query position and a memory position live in different sequences (T5 likewise puts
+    its relative positions only in self-attention). `mask` is a [b, 1, 1, m] key padding mask
+    (`padding_mask`) or anything broadcastable to [b, heads, n, m]. `memory_kv(memory)` projects the
+    memory once, so that step-by-step decoding passes `kv=` instead of re-projecting it every token.
+    """
+
+    def __init__(self, hidden: int, heads: int, head_size: int | None = None, bias: bool = True,
+                 dropout: float = 0.0, memory_size: int | None = None):
+        super().__init__()
+        if head_size is None:
+            if hidden % heads:
+                raise ValueError(f"hidden {hidden} is not divisible by heads {heads}; pass head_size")
+            head_size = hidden // heads
+        self.hidden, self.heads, self.head_size, self.dropout = hidden, heads, head_size, dropout
+        inner = heads * head_size
+        memory_size = memory_size or hidden
+        self.q = nn.Linear(hidden, inner, bias=bias)
+        self.k = nn.Linear(memory_size, inner, bias=bias)
+        self.v = nn.Linear(memory_size, inner, bias=bias)
+        self.o = nn.Linear(inner, hidden, bias=bias)
+
+    def memory_kv(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """K, V of the memory, each [b, heads, m, head_size]."""
+        b, m, _ = memory.shape
+        return tuple(proj(memory).view(b, m, self.heads, self.head_size).transpose(1, 2)
+                     for proj in (self.k, self.v))
+
+    def forward(self, x: Tensor, memory: Tensor | None = None, mask: Tensor | None = None,
+                kv: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        if (memory is None) == (kv is None):
+            raise ValueError("CrossAttention needs exactly one of `memory` [b, m, hidden] and `kv` (from memory_kv)")
+        b, n, _ = x.shape
+        k, v = kv if kv is not None else self.memory_kv(memory)
+        q = self.q(x).view(b, n, self.heads, self.head_size).transpose(1, 2)
         dropout = self.dropout if self.training else 0.0
         out = attention(q, k, v, mask, dropout=dropout)
         return self.o(out.transpose(1, 2).reshape(b, n, self.heads * self.head_size))

@@ -1,0 +1,141 @@
+"""Train one architecture on the seq2seq task with the one Trainer, and measure it on held-out sentences.
+
+kexue.fm/archives/9529: the loss on the output part only, the same data for every architecture.
+Measured: the output loss on (a slice of) the training split and on the held-out split, teacher
+forced; exact match and token accuracy of greedy decoding (KV cache) on the held-out split; training
+tokens/s; parameters and training FLOPs per example. `compare` runs several architectures × seeds
+on one data set, the encoder-decoder either as given (equal depth and width: about equal FLOPs and
+2× the parameters) or with its width matched to the decoder-only model's parameters or FLOPs.
+
+Where we depart: the post trains 1B models; the sizes here are the presets' (reproduce.py).
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, count_parameters, match_width, output_loss,
+                                      training_flops)
+from kexue.decoder_only.tasks import EOS, SEP, Pairs, TaskConfig, build_task, collate, count_tokens
+from kexue.train import TrainConfig, Trainer
+
+
+def _default_train() -> TrainConfig:
+    return TrainConfig(steps=300, batch_size=32, lr=3e-3, weight_decay=0.01, schedule="cosine", warmup=30,
+                       min_lr_ratio=0.05, clip=1.0, log_every=50)
+
+
+@dataclass
+class RunConfig:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=_default_train)
+    eval_batch: int = 128
+    n_generate: int = 0  # held-out sentences greedily decoded (0: all)
+
+
+def run(cfg: RunConfig, out_dir: str | Path, *, data: tuple | None = None, progress: bool = True,
+        resume: bool = False) -> dict[str, Any]:
+    """Train cfg.model on cfg.task and return the Trainer's summary with the measurements above."""
+    train_set, test_set, vocab = data if data is not None else build_task(cfg.task)
+    torch.manual_seed(cfg.train.seed)
+    model = Seq2SeqModel(cfg.model, len(vocab), vocab.n_output)
+    batcher = collate(cfg.model.arch)
+
+    def loss_fn(m, batch):
+        loss, _, hits = output_loss(m, batch)
+        return loss, {"acc": float(hits.float().mean())}
+
+    trainer = Trainer(model, cfg.train, train_set, loss_fn, out_dir, collate_fn=batcher, run_config=cfg,
+                      progress=progress, count_tokens=count_tokens)
+    summary = trainer.fit(resume=resume)
+    if trainer.rank:
+        return summary
+    model.eval()
+    train_slice = Pairs(train_set.pairs[:len(test_set)], train_set.texts[:len(test_set)])
+    summary["train_loss"] = evaluate_loss(model, train_slice, cfg.eval_batch)["loss"]
+    held = evaluate_loss(model, test_set, cfg.eval_batch)
+    summary["test_loss"], summary["test_token_acc_tf"] = held["loss"], held["acc"]
+    k = cfg.n_generate or len(test_set)
+    gen_set = Pairs(test_set.pairs[:k], test_set.texts[:k])
+    summary.update(evaluate_generation(model, gen_set, cfg.eval_batch))
+    n_src = sum(len(s) for s, _ in test_set.pairs) / len(test_set)
+    n_tgt = sum(len(t) for _, t in test_set.pairs) / len(test_set)
+    summary["params"] = count_parameters(model)
+    summary["flops_per_example"] = training_flops(cfg.model, vocab.n_output, round(n_src), round(n_tgt))
+    summary["arch"], summary["hidden"], summary["config_model"] = cfg.model.arch, cfg.model.hidden, cfg.model
+    return summary
+
+
+@torch.no_grad()
+def evaluate_loss(model: Seq2SeqModel, data: Pairs, batch_size: int = 128) -> dict[str, float]:
+    """Mean output-part loss (nats per token, [EOS] included) and teacher-forced token accuracy."""
+    was = model.training
+    model.eval()
+    batcher = collate(model.cfg.arch)
+    loss_sum, hits, count = 0.0, 0, 0
+    for start in range(0, len(data), batch_size):
+        batch = batcher(data.pairs[start:start + batch_size])
+        _, losses, hit = output_loss(model, batch)
+        loss_sum, hits, count = loss_sum + float(losses.sum()), hits + int(hit.sum()), count + losses.numel()
+    model.train(was)
+    return {"loss": loss_sum / count, "acc": hits / count}
+
+
+@torch.no_grad()
+def evaluate_generation(model: Seq2SeqModel, data: Pairs, batch_size: int = 128, cache: bool = True
+                        ) -> dict[str, float]:
+    """Greedy decoding (up to |input| + 1 tokens): exact match of the whole output, and token accuracy =
+    matching positions of the reference `output [EOS]` (a missing or extra token counts as wrong)."""
+    was = model.training
+    model.eval()
+    by_len: dict[int, list[int]] = defaultdict(list)
+    for i, (s, _) in enumerate(data.pairs):
+        by_len[len(s)].append(i)  # one input length per batch: no padding inside the cached prefix
+    exact, correct, total = 0, 0, 0
+    for m, idx in sorted(by_len.items()):
+        for start in range(0, len(idx), batch_size):
+            rows = [data.pairs[i] for i in idx[start:start + batch_size]]
+            src = torch.tensor([s for s, _ in rows])
+            out = model.generate(src, m + 1, SEP, EOS, cache=cache).tolist()
+            for (_, t), pred in zip(rows, out):
+                ref = t + [EOS]
+                pred = pred[:pred.index(EOS) + 1] if EOS in pred else pred
+                exact += pred == ref
+                correct += sum(a == b for a, b in zip(pred, ref))
+                total += len(ref)
+    model.train(was)
+    return {"exact_match": exact / len(data), "token_acc": correct / total}
+
+
+def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | Path, *,
+            match: str | None = "params", data: tuple | None = None, progress: bool = False) -> dict[str, list[dict]]:
+    """Each arch × seed on one data set. `archs` may include "encdec@params" / "encdec@flops" (the encoder-
+    decoder's width matched to base's) next to plain "encdec" (base's depth and width); a plain "encdec"
+    follows `match` (None: as given). Returns {arch: [summary per seed]}."""
+    data = data or build_task(base.task)
+    train_set, test_set, vocab = data
+    n_src = round(sum(len(s) for s, _ in train_set.pairs) / len(train_set))
+    n_tgt = round(sum(len(t) for _, t in train_set.pairs) / len(train_set))
+    results: dict[str, list[dict]] = {}
+    for name in archs:
+        arch, _, by = name.partition("@")
+        by = by or (match if arch == "encdec" else None)
+        model_cfg = replace(base.model, arch=arch)
+        if by:
+            model_cfg = match_width(replace(base.model, arch="decoder"), arch, len(vocab), by, n_src, n_tgt,
+                                    vocab.n_output)
+        rows = []
+        for seed in range(seeds):
+            cfg = replace(base, model=model_cfg, train=replace(base.train, seed=seed))
+            t0 = time.perf_counter()
+            s = run(cfg, Path(out_dir) / name.replace("@", "_") / f"seed{seed}", data=data, progress=progress)
+            s["wall_seconds"] = time.perf_counter() - t0
+            rows.append(s)
+        results[name] = rows
+    return results
