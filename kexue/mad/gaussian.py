@@ -69,7 +69,8 @@ class GaussianFamily:
         self.identity = bool(torch.equal(self.Sigma0, torch.eye(self.d, dtype=torch.float64)))
         evals, evecs = torch.linalg.eigh(self.Sigma0)
         self.Sigma0_half = evecs @ torch.diag(evals.clamp(min=0).sqrt()) @ evecs.T
-        self.min_points = self.d + 1  # an unbiased covariance of full rank needs n ≥ d + 1
+        self.min_points = self.d + 1  # a generation's covariance has full rank only with n ≥ d + 1
+        self.min_ini = 2  # G_1 may be fitted on fewer (the paper: n_ini = 100 in d = 100); Σ_1 is then singular
 
     @property
     def B(self) -> int:
@@ -107,11 +108,13 @@ class GaussianFamily:
             raise ValueError(f"fit: a covariance needs at least 2 points, got n = {n}")
         if "factor" in data:  # S = G Gᵀ with G lower triangular (Bartlett): F = G/√(n − 1), no factorisation
             return {"mu": data["mean"], "F": data["factor"] / (n - 1) ** 0.5}
-        Sigma = data["scatter"] / (n - 1)
-        F, info = torch.linalg.cholesky_ex((Sigma + Sigma.mT) / 2)
-        if int(info.max()) > 0:
-            raise ValueError(f"fit: the sample covariance of {n} points in d = {self.d} is singular; "
-                             f"use at least d + 1 = {self.d + 1} points per generation")
+        Sigma = (data["scatter"] + data["scatter"].mT) / (2 * (n - 1))
+        F, info = torch.linalg.cholesky_ex(Sigma)
+        bad = info > 0
+        if bool(bad.any()):  # singular (n ≤ d): any F with F Fᵀ = Σ samples it; take V diag(√λ)
+            evals, evecs = torch.linalg.eigh(Sigma[bad])
+            F = F.clone()
+            F[bad] = evecs * evals.clamp(min=0).sqrt()[..., None, :]
         return {"mu": data["mean"], "F": F}
 
     # --- metrics ---
@@ -120,10 +123,13 @@ class GaussianFamily:
         """Per loop: tr Σ_t, ‖μ_t − μ_0‖², log det Σ_t and (every `w2_every` generations) the exact W2."""
         mu, F = model["mu"], model["F"]
         Sigma = F @ F.mT
+        if torch.equal(F, F.tril()):
+            # log det Σ = 2 Σ_i log F_ii for a triangular factor
+            log_det = 2 * F.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)
+        else:
+            log_det = torch.linalg.slogdet(Sigma)[1]
         out = {"tr_sigma": Sigma.diagonal(dim1=-2, dim2=-1).sum(-1),
-               "mean_sq_err": (mu - self.mu0).pow(2).sum(-1),
-               # log det Σ = 2 Σ_i log F_ii
-               "log_det": 2 * F.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)}
+               "mean_sq_err": (mu - self.mu0).pow(2).sum(-1), "log_det": log_det}
         if generation % self.cfg.w2_every == 0 or generation == 1:
             out["w2"] = w2_squared_to(mu, Sigma, self.mu0, self.Sigma0, self.Sigma0_half,
                                       identity=self.identity).clamp(min=0).sqrt()

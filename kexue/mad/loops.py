@@ -51,8 +51,10 @@ class LoopConfig:
     K: int = 1  # `fresh`: the synthetic points come from the K previous models
     seed: int = 0
 
-    def check(self, min_points: int) -> None:
-        """One ValueError naming the first bad setting; `min_points` is the family's minimum set size."""
+    def check(self, min_points: int, min_ini: int | None = None) -> None:
+        """One ValueError naming the first bad setting; `min_points` is the family's minimum set size
+        per generation, `min_ini` G_1's (default the same)."""
+        min_ini = min_points if min_ini is None else min_ini
         if self.loop not in LOOPS:
             raise ValueError(f"loop = {self.loop!r}: choose one of {', '.join(LOOPS)}")
         if not self.lams:
@@ -63,8 +65,8 @@ class LoopConfig:
         for name in ("generations", "seeds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be ≥ 1")
-        if self.n_ini < min_points:
-            raise ValueError(f"n_ini = {self.n_ini}: G_1 needs at least {min_points} real points")
+        if self.n_ini < min_ini:
+            raise ValueError(f"n_ini = {self.n_ini}: G_1 needs at least {min_ini} real points")
         if self.loop == "synthetic" and self.n_s < min_points:
             raise ValueError(f"n_s = {self.n_s}: the fully synthetic loop fits each model on n_s points, "
                              f"which needs n_s ≥ {min_points}")
@@ -74,8 +76,8 @@ class LoopConfig:
         if self.loop == "fresh" and self.n_r < 1:
             raise ValueError(f"n_r = {self.n_r}: the fresh loop needs n_r ≥ 1 real points per generation "
                              "(n_r = 0 is the synthetic loop)")
-        if self.loop != "synthetic" and self.n_r + self.n_s < min_points:
-            raise ValueError(f"n_r + n_s = {self.n_r + self.n_s}: each generation needs at least {min_points} points")
+        if self.loop != "synthetic" and self.n_r + self.n_s < min_ini:
+            raise ValueError(f"n_r + n_s = {self.n_r + self.n_s}: each generation needs at least {min_ini} points")
         if self.n_s < 0 or self.n_r < 0:
             raise ValueError(f"n_s = {self.n_s}, n_r = {self.n_r}: counts must be ≥ 0")
         if self.K < 1 or (self.K > 1 and self.loop != "fresh"):
@@ -90,7 +92,7 @@ class LoopConfig:
 
 class Family(Protocol):
     name: str
-    min_points: int
+    min_points: int  # the fewest points a generation may be fitted on (min_ini: G_1, when it differs)
 
     def real(self, n: int, rng: np.random.Generator) -> dict[str, Tensor]: ...
     def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]: ...
@@ -117,7 +119,7 @@ def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None,
              checkpoint_every: int = 1, extra_config: dict[str, Any] | None = None,
              on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None) -> LoopResult:
     """Run `cfg.generations` generations of the loop on `family`; see the module docstring."""
-    cfg.check(family.min_points)
+    cfg.check(family.min_points, getattr(family, "min_ini", None))
     rng = np.random.default_rng(cfg.seed)
     out = Path(out_dir) if out_dir is not None else None
     config = {"loop": to_dict(cfg), "family": family.name, **(extra_config or {})}

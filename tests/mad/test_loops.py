@@ -58,7 +58,7 @@ def test_resume_with_other_settings_is_refused_and_more_generations_continue(tmp
 
 @pytest.mark.parametrize("changes,match", [
     ({"lams": (0.0,)}, "lam = 0"), ({"lams": (1.2,)}, r"lam = 1.2.*\(0, 1\]"),
-    ({"loop": "synthetic", "n_s": 3}, "n_s = 3.*n_s ≥ 4"), ({"n_ini": 2}, "n_ini = 2"),
+    ({"loop": "synthetic", "n_s": 3}, "n_s = 3.*n_s ≥ 4"), ({"n_ini": 1}, "n_ini = 1"),
     ({"loop": "augment", "n_r": 7}, "n_r = 7.*n_ini"), ({"loop": "weird"}, "loop = 'weird'"),
     ({"K": 2, "loop": "synthetic"}, "K = 2"), ({"generations": 0}, "generations = 0"),
 ])
