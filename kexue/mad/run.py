@@ -15,6 +15,7 @@ import numpy as np
 
 from kexue.config import to_dict
 from kexue.mad import exact
+from kexue.mad.diffusion_family import DiffusionFamilyConfig
 from kexue.mad.gaussian import GaussianConfig, GaussianFamily
 from kexue.mad.gmm import GMMConfig, GMMFamily
 from kexue.mad.loops import LoopConfig, LoopResult, run_loop
@@ -32,6 +33,7 @@ class RunSettings:
     loop: LoopConfig = field(default_factory=LoopConfig)
     gaussian: GaussianConfig = field(default_factory=GaussianConfig)
     gmm: GMMConfig = field(default_factory=GMMConfig)
+    diffusion: DiffusionFamilyConfig = field(default_factory=DiffusionFamilyConfig)
     checkpoint_every: int = 1  # write state.safetensors every this many generations
 
 
