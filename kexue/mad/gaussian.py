@@ -20,7 +20,7 @@ them (tests check that the two agree). Sets are pooled exactly: (n_a, x̄_a, S_a
 has S = S_a + S_b + (n_a n_b / n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ.
 
 Data and models are dicts of tensors (a checkpoint stores them as they are):
-    data  = {"n": [] int64, "mean": [B, d], "scatter": [B, d, d], optionally "factor": [B, d, d]}
+    data  = {"n": [] int64, "mean": [B, d], and "scatter": [B, d, d] or its Bartlett factor "factor": [B, d, d]}
     model = {"mu": [B, d], "F": [B, d, d]}   with Σ = F Fᵀ, F lower triangular
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kexue.mad.wasserstein import w2_squared_to
+from kexue.mad.wasserstein import w2_squared_factor
 
 DRAWS = ("statistics", "samples")
 
@@ -98,7 +98,7 @@ class GaussianFamily:
             diff = out["mean"] - p["mean"]
             # x̄ = (n_a x̄_a + n_b x̄_b)/n,  S = S_a + S_b + (n_a n_b/n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ
             out = {"n": torch.tensor(n), "mean": (na * out["mean"] + nb * p["mean"]) / n,
-                   "scatter": out["scatter"] + p["scatter"] + (na * nb / n) * diff[:, :, None] * diff[:, None, :]}
+                   "scatter": scatter(out) + scatter(p) + (na * nb / n) * diff[:, :, None] * diff[:, None, :]}
         return out
 
     def fit(self, data: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -108,7 +108,8 @@ class GaussianFamily:
             raise ValueError(f"fit: a covariance needs at least 2 points, got n = {n}")
         if "factor" in data:  # S = G Gᵀ with G lower triangular (Bartlett): F = G/√(n − 1), no factorisation
             return {"mu": data["mean"], "F": data["factor"] / (n - 1) ** 0.5}
-        Sigma = (data["scatter"] + data["scatter"].mT) / (2 * (n - 1))
+        S = scatter(data)
+        Sigma = (S + S.mT) / (2 * (n - 1))
         F, info = torch.linalg.cholesky_ex(Sigma)
         bad = info > 0
         if bool(bad.any()):  # singular (n ≤ d): any F with F Fᵀ = Σ samples it; take V diag(√λ)
@@ -122,17 +123,16 @@ class GaussianFamily:
     def measure(self, model: dict[str, Tensor], generation: int) -> dict[str, Tensor]:
         """Per loop: tr Σ_t, ‖μ_t − μ_0‖², log det Σ_t and (every `w2_every` generations) the exact W2."""
         mu, F = model["mu"], model["F"]
-        Sigma = F @ F.mT
         if torch.equal(F, F.tril()):
             # log det Σ = 2 Σ_i log F_ii for a triangular factor
             log_det = 2 * F.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)
         else:
-            log_det = torch.linalg.slogdet(Sigma)[1]
-        out = {"tr_sigma": Sigma.diagonal(dim1=-2, dim2=-1).sum(-1),
-               "mean_sq_err": (mu - self.mu0).pow(2).sum(-1), "log_det": log_det}
+            log_det = torch.linalg.slogdet(F @ F.mT)[1]
+        # tr Σ = ‖F‖_F²
+        out = {"tr_sigma": F.pow(2).sum((-2, -1)), "mean_sq_err": (mu - self.mu0).pow(2).sum(-1), "log_det": log_det}
         if generation % self.cfg.w2_every == 0 or generation == 1:
-            out["w2"] = w2_squared_to(mu, Sigma, self.mu0, self.Sigma0, self.Sigma0_half,
-                                      identity=self.identity).clamp(min=0).sqrt()
+            out["w2"] = w2_squared_factor(mu, F, self.mu0, self.Sigma0, self.Sigma0_half,
+                                          identity=self.identity).clamp(min=0).sqrt()
         return out
 
     def truth_values(self) -> dict[str, float]:
@@ -158,10 +158,14 @@ class GaussianFamily:
         # x̄ = μ + L z/√n ~ N(μ, L Lᵀ/n)
         xbar = mean + (L @ z[:, :, None]).squeeze(-1) / n ** 0.5
         G = L @ wishart_factor(n - 1, d, B, rng)  # S = G Gᵀ ~ Wishart(L Lᵀ, n − 1)
-        out = {"n": torch.tensor(n), "mean": xbar, "scatter": G @ G.mT}
-        if G.shape[-1] == d and n - 1 >= d:
-            out["factor"] = G  # lower triangular with a positive diagonal: a Cholesky factor of S
-        return out
+        if G.shape[-1] == d and n - 1 >= d:  # lower triangular with a positive diagonal: a Cholesky factor of S
+            return {"n": torch.tensor(n), "mean": xbar, "factor": G}
+        return {"n": torch.tensor(n), "mean": xbar, "scatter": G @ G.mT}
+
+
+def scatter(data: dict[str, Tensor]) -> Tensor:
+    """S of a data dict: stored, or G Gᵀ from its Bartlett factor (formed only when a pool needs it)."""
+    return data["scatter"] if "scatter" in data else data["factor"] @ data["factor"].mT
 
 
 def wishart_factor(k: int, d: int, B: int, rng: np.random.Generator) -> Tensor:

@@ -12,9 +12,9 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from kexue.mad import exact
-from kexue.mad.gaussian import GaussianConfig, GaussianFamily, fit_points, wishart_factor
+from kexue.mad.gaussian import GaussianConfig, GaussianFamily, fit_points, scatter, wishart_factor
 from kexue.mad.loops import LoopConfig, run_loop
-from kexue.mad.wasserstein import sqrtm_psd, w2_squared
+from kexue.mad.wasserstein import sqrtm_psd, w2_squared, w2_squared_factor
 
 Z = 4.5  # tolerance in Monte Carlo standard errors (the runs are seeded, so this never flakes)
 
@@ -47,6 +47,13 @@ def test_w2_matches_scipy_sqrtm_and_the_commuting_closed_form():
     assert float(w2_squared(mu1, S1, mu1, S1)) == pytest.approx(0.0, abs=1e-9)
     assert float(w2_squared(mu1, S1, mu0, S0)) == pytest.approx(float(w2_squared(mu0, S0, mu1, S1)), rel=1e-9)
     assert torch.allclose(sqrtm_psd(S0) @ sqrtm_psd(S0), S0, atol=1e-12)
+    # from a factor: Σ₁ = F Fᵀ, singular values of Σ₀^{1/2} F; also when Σ₁ is singular
+    F = torch.linalg.cholesky(S1)
+    assert float(w2_squared_factor(mu1, F, mu0, S0, sqrtm_psd(S0))) == pytest.approx(ref, rel=1e-9)
+    Fs = F[:, :3]
+    # (the eigenvalue route takes √ of round-off eigenvalues of the singular M: ~1e−8 off)
+    assert float(w2_squared_factor(mu1, Fs, mu0, S0, sqrtm_psd(S0))) == pytest.approx(
+        float(w2_squared(mu1, Fs @ Fs.T, mu0, S0)), abs=1e-6)
 
 
 # --- drawing ---
@@ -72,11 +79,11 @@ def test_statistics_and_samples_draws_agree_in_distribution():
         model = fam.fit(fam.real(6, np.random.default_rng(1)))
         out[draw] = fam.synth(model, 5, np.random.default_rng(2))
     for draw, data in out.items():
-        S = data["scatter"].numpy()
+        S = scatter(data).numpy()
         # two stages: E S = 0.7 · 4 · Σ_0 (the model's E Σ = Σ_0); E x̄ = μ_0 = 0
         assert _within(S[:, 0, 1], 0.7 * 4 * float(Sigma0[0, 1])), draw
         assert _within(data["mean"].numpy()[:, 2], 0.0), draw
-    a, b = (out[k]["scatter"][:, 0, 0].pow(2).numpy() for k in ("statistics", "samples"))
+    a, b = (scatter(out[k])[:, 0, 0].pow(2).numpy() for k in ("statistics", "samples"))
     se = math.sqrt(a.var() / a.size + b.var() / b.size)
     assert abs(a.mean() - b.mean()) < Z * se  # a second moment, not only the mean
 
