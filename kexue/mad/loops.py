@@ -92,7 +92,8 @@ class LoopConfig:
 
 class Family(Protocol):
     name: str
-    min_points: int  # the fewest points a generation may be fitted on (min_ini: G_1, when it differs)
+    min_points: int  # the fewest points of a fully synthetic generation (min_ini, optional: of G_1 and a
+    #                  generation with real data, when fewer suffice)
 
     def real(self, n: int, rng: np.random.Generator) -> dict[str, Tensor]: ...
     def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]: ...

@@ -47,13 +47,12 @@ def test_w2_matches_scipy_sqrtm_and_the_commuting_closed_form():
     assert float(w2_squared(mu1, S1, mu1, S1)) == pytest.approx(0.0, abs=1e-9)
     assert float(w2_squared(mu1, S1, mu0, S0)) == pytest.approx(float(w2_squared(mu0, S0, mu1, S1)), rel=1e-9)
     assert torch.allclose(sqrtm_psd(S0) @ sqrtm_psd(S0), S0, atol=1e-12)
-    # from a factor: Σ₁ = F Fᵀ, singular values of Σ₀^{1/2} F; also when Σ₁ is singular
+    # from a factor: Σ₁ = F Fᵀ, M = B Bᵀ with B = Σ₀^{1/2} F; also when Σ₁ is singular
     F = torch.linalg.cholesky(S1)
     assert float(w2_squared_factor(mu1, F, mu0, S0, sqrtm_psd(S0))) == pytest.approx(ref, rel=1e-9)
     Fs = F[:, :3]
-    # (the eigenvalue route takes √ of round-off eigenvalues of the singular M: ~1e−8 off)
     assert float(w2_squared_factor(mu1, Fs, mu0, S0, sqrtm_psd(S0))) == pytest.approx(
-        float(w2_squared(mu1, Fs @ Fs.T, mu0, S0)), abs=1e-6)
+        float(w2_squared(mu1, Fs @ Fs.T, mu0, S0)), abs=1e-6)  # √ of round-off eigenvalues differ
 
 
 # --- drawing ---
