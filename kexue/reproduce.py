@@ -25,7 +25,7 @@ from kexue.config import override
 from kexue.result import TopicResult, save_results
 
 # the topics in the order of the page; each is a package kexue.<name> with reproduce.reproduce
-TOPICS: tuple[str, ...] = ("attention", "roformer", "gplinker", "diffusion", "lru", "decoder_only")
+TOPICS: tuple[str, ...] = ("attention", "roformer", "gplinker", "diffusion", "lru", "decoder_only", "mad")
 # quick: ≤ 3 min a topic on 2 cores; standard: ≤ 10 min a topic, long enough for comparisons to come out
 # either way; full: the post's settings (a GPU); smoke: toy sizes, a wiring test whose verdicts mean nothing
 PRESETS: tuple[str, ...] = ("quick", "standard", "full", "smoke")

@@ -1,0 +1,124 @@
+"""The self-consuming loop engines, measured on this machine (kexue.fm/archives/9687).
+
+    .venv/bin/python benchmarks/mad.py                      # 1000 generations × 100 loops × d = 100
+    .venv/bin/python benchmarks/mad.py --generations 100    # shorter, same per-generation rates
+
+Gaussian engine (kexue/mad/gaussian.py), fully synthetic and fresh loops (n_s = 900, n_r = 100, the
+paper's), λ = 1, `seeds` loops batched, d = 100:
+- statistics  each training set's (x̄, S) drawn from their exact laws (Normal, Wishart by Bartlett);
+              the fully synthetic loop needs no factorisation, the fresh loop one Cholesky a generation
+- samples     the n points themselves drawn and fitted (what a direct implementation does), timed on
+              fewer generations (it costs O(n d²) a loop) and compared per generation
+Each runs with the exact W2 every generation and without it; the share of time in the decomposition
+the W2 needs (one batched eigvalsh of [seeds, d, d] a generation: tr (Σ₀^{1/2} Σ Σ₀^{1/2})^{1/2} is the
+sum of √eig(B Bᵀ), B = Σ₀^{1/2} F, F the model's factor) is timed directly.
+Rates are generations · loops per second. GMM engine: the 25-mode mixture refitted by scikit-learn's
+GaussianMixture, one loop, n = 1000, generations per second with and without metrics.
+Times are the min and median of `repeats` runs; the cores may be shared, so the min is the fair one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+import kexue.mad.wasserstein as wasserstein
+from kexue.mad.gaussian import GaussianConfig, GaussianFamily
+from kexue.mad.gmm import GMMConfig, GMMFamily
+from kexue.mad.loops import LoopConfig, run_loop
+
+
+def time_runs(make, repeats: int) -> tuple[float, float, float]:
+    """(min, median) seconds of `repeats` calls of make(), and the seconds of the fastest spent in the
+    W2's decomposition (eigvalsh of B Bᵀ, B = Σ₀^{1/2} F)."""
+    times, eig = [], []
+    real = torch.linalg.eigvalsh
+    spent = [0.0]
+
+    def timed(*a, **k):
+        t = time.perf_counter()
+        out = real(*a, **k)
+        spent[0] += time.perf_counter() - t
+        return out
+
+    wasserstein.torch.linalg.eigvalsh = timed
+    try:
+        for _ in range(repeats):
+            spent[0] = 0.0
+            t = time.perf_counter()
+            make()
+            times.append(time.perf_counter() - t)
+            eig.append(spent[0])
+    finally:
+        wasserstein.torch.linalg.eigvalsh = real
+    best = times.index(min(times))
+    return min(times), statistics.median(times), eig[best]
+
+
+def gaussian_row(loop: str, draw: str, w2: bool, generations: int, seeds: int, d: int, repeats: int) -> dict:
+    cfg = LoopConfig(loop=loop, lams=(1.0,), generations=generations, seeds=seeds, n_ini=1000, n_r=100,
+                     n_s=900 if loop == "fresh" else 1000)
+    fam_cfg = GaussianConfig(d=d, draw=draw, w2_every=1 if w2 else 10**9)
+    t_min, t_med, eig = time_runs(lambda: run_loop(GaussianFamily(fam_cfg, cfg.lam_rows()), cfg), repeats)
+    return {"loop": loop, "draw": draw, "w2_every_generation": w2, "generations": generations, "loops": seeds,
+            "d": d, "s_min": round(t_min, 3), "s_median": round(t_med, 3),
+            "gen_loops_per_s": round(generations * seeds / t_min, 1), "ms_per_generation": round(1000 * t_min / generations, 2),
+            "eig_share": round(eig / t_min, 3)}
+
+
+def gmm_row(generations: int, measure: bool, repeats: int) -> dict:
+    cfg = LoopConfig(loop="synthetic", lams=(1.0,), generations=generations, seeds=1, n_ini=1000, n_s=1000)
+    gcfg = GMMConfig(measure_every=1 if measure else 10**9)
+    t_min, t_med, _ = time_runs(lambda: run_loop(GMMFamily(gcfg, cfg.lam_rows()), cfg), repeats)
+    return {"family": "gmm", "metrics_every_generation": measure, "generations": generations,
+            "s_min": round(t_min, 3), "s_median": round(t_med, 3), "generations_per_s": round(generations / t_min, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generations", type=int, default=1000)
+    parser.add_argument("--seeds", type=int, default=100)
+    parser.add_argument("--d", type=int, default=100)
+    parser.add_argument("--sample-generations", type=int, default=10, help="generations of the samples baseline")
+    parser.add_argument("--gmm-generations", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "mad.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    G, S, d, R = args.generations, args.seeds, args.d, args.repeats
+    rows = []
+    for loop in ("synthetic", "fresh"):
+        for w2 in (True, False):
+            rows.append(gaussian_row(loop, "statistics", w2, G, S, d, R))
+            print(rows[-1], flush=True)
+        rows.append(gaussian_row(loop, "samples", True, args.sample_generations, S, d, R))
+        print(rows[-1], flush=True)
+    for r in rows:
+        if r["draw"] == "samples":
+            stats = next(x for x in rows if x["loop"] == r["loop"] and x["draw"] == "statistics" and x["w2_every_generation"])
+            r["statistics_speedup_per_generation"] = round(r["ms_per_generation"] / stats["ms_per_generation"], 2)
+    gmm = [gmm_row(args.gmm_generations, m, R) for m in (False, True)]
+    for r in gmm:
+        print(r, flush=True)
+    result = {"benchmark": "mad", "threads": args.threads, "repeats": R, "machine": platform.processor() or platform.machine(),
+              "torch": torch.__version__, "gaussian": rows, "gmm": gmm}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"\n{'loop':10} {'draw':11} {'W2':>3} {'gens':>5} {'s min':>7} {'s med':>7} {'gen·loops/s':>12} {'eig share':>9}")
+    for r in rows:
+        print(f"{r['loop']:10} {r['draw']:11} {'yes' if r['w2_every_generation'] else 'no':>3} {r['generations']:5d} "
+              f"{r['s_min']:7.2f} {r['s_median']:7.2f} {r['gen_loops_per_s']:12.1f} {r['eig_share']:9.1%}")
+    for r in gmm:
+        print(f"gmm metrics={'yes' if r['metrics_every_generation'] else 'no'}: {r['generations_per_s']} generations/s "
+              f"(min {r['s_min']} s, median {r['s_median']} s)")
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

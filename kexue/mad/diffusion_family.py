@@ -1,0 +1,148 @@
+"""The diffusion family: a class-conditional DDPM (kexue/diffusion) retrained from scratch each generation.
+
+Alemohammad et al. 2023, Sec. 3–5 (conditional DDPM on MNIST), discussed in kexue.fm/archives/9687;
+the model and its training are posts 9119/9152's (`kexue.diffusion.train`, Su's U-Net), trained
+class-conditionally with 10 % label dropout so that it can be sampled with classifier-free guidance.
+The paper's mapping of guidance to sampling bias is λ = 1/(1 + w), i.e. w = 1/λ − 1: λ = 1 is plain
+conditional sampling (w = 0), λ = 0.5 is w = 1. Synthetic sets are class-balanced in expectation
+(labels drawn uniformly), as a conditional sampler is used.
+
+Metrics per generation (kexue.diffusion.metrics, never called FID): FD in the dataset classifier's
+feature space, precision and recall with k = 5, the classifier's predicted-label histogram (per-class
+counts: a lost mode shows there) and its normalised entropy, each beside the data-vs-data value of two
+disjoint real halves of the same size (`truth_values`).
+
+Departures: sizes are the `quick` preset of kexue/diffusion (digits 8×8 in about a minute on a CPU)
+unless set; a fresh "real" set on digits is a random subset of the 1,797 images (there are no more);
+every row of the batch (one λ, one seed) trains its own network, in turn.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass
+class DiffusionFamilyConfig:
+    data: str = "digits"  # digits | mnist5k | fashion-mnist
+    preset: str = "quick"  # kexue/diffusion's DiffusionConfig preset (su = the post's recipe, for a GPU)
+    steps: int = 0  # training steps per generation; 0 = the preset's
+    sample_steps: int = 50  # respaced reverse chain for the synthetic data and the metrics
+    n_eval: int = 500  # samples measured per generation
+    cache_dir: str = "runs/mad-cache"  # the dataset classifier of the metrics is cached here
+    device: str = "auto"  # where samples are drawn: auto = cuda when available (training: the Trainer's choice)
+
+    def check(self) -> None:
+        if self.data not in ("digits", "mnist5k", "fashion-mnist"):
+            raise ValueError(f"diffusion.data = {self.data!r}: choose digits, mnist5k or fashion-mnist")
+        if self.n_eval < 10 or self.sample_steps < 1 or self.steps < 0:
+            raise ValueError(f"diffusion: n_eval = {self.n_eval} (≥ 10), sample_steps = {self.sample_steps} (≥ 1), "
+                             f"steps = {self.steps} (≥ 0)")
+
+
+class DiffusionFamily:
+    name = "diffusion"
+
+    def __init__(self, cfg: DiffusionFamilyConfig, lam: Tensor):
+        from kexue.diffusion.metrics import ImageMetrics, load_or_fit_classifier
+        from kexue.diffusion.train import DiffusionConfig, load_data, resolve
+
+        cfg.check()
+        self.cfg, self.lam = cfg, lam.double()
+        base = DiffusionConfig.preset(cfg.preset, cfg.data)
+        base = replace(base, cond=True, cond_drop=0.1, sample_steps=cfg.sample_steps)
+        if cfg.steps:
+            base = replace(base, train=replace(base.train, steps=cfg.steps))
+        self.x, self.y, name = load_data(base)
+        self.dcfg = resolve(base, self.x, self.y)
+        self.num_classes = int(self.y.max()) + 1
+        self.min_points = self.num_classes
+        clf, _ = load_or_fit_classifier(name, self.x, self.y, cfg.cache_dir)
+        g = torch.Generator().manual_seed(12345)
+        perm = torch.randperm(len(self.x), generator=g)
+        n = min(cfg.n_eval, len(self.x) // 2)
+        self.metrics = ImageMetrics(name, self.x[perm[:n]], clf, self.num_classes)
+        self._second_half = self.x[perm[n:2 * n]]
+
+    @property
+    def B(self) -> int:
+        return self.lam.numel()
+
+    def real(self, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        if n > len(self.x):
+            raise ValueError(f"n = {n}: the {self.cfg.data} set has only {len(self.x)} images")
+        idx = [torch.from_numpy(rng.choice(len(self.x), n, replace=False)) for _ in range(self.B)]
+        return {"x": torch.stack([self.x[i] for i in idx]), "y": torch.stack([self.y[i] for i in idx])}
+
+    def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        xs, ys = [], []
+        for b in range(self.B):
+            y = torch.from_numpy(rng.integers(0, self.num_classes, n))
+            xs.append(self._sample(model, b, y, int(rng.integers(2**31))).clamp(-1, 1))
+            ys.append(y)
+        return {"x": torch.stack(xs), "y": torch.stack(ys)}
+
+    def pool(self, parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        parts = [p for p in parts if p["x"].shape[1] > 0]
+        return {k: torch.cat([p[k] for p in parts], dim=1) for k in ("x", "y")}
+
+    def fit(self, data: dict[str, Tensor]) -> dict[str, Tensor]:
+        from kexue.diffusion.train import train
+        from kexue.train import load_model
+
+        out = {}
+        for b in range(self.B):
+            x, y = data["x"][b], data["y"][b]
+            # a seed that is a function of the data: the fit is deterministic, resumed runs stay exact
+            seed = int((x.double().sum() * 1000 + b).abs()) % 2**31
+            cfg = replace(self.dcfg, sample_every=0, sample_n=10, train=replace(self.dcfg.train, seed=seed))
+            # train() builds the network before the Trainer seeds: seed its initialisation here too
+            with tempfile.TemporaryDirectory() as tmp, torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                train(cfg, tmp, progress=False, data=(x, y, self.cfg.data))
+                net = self._net()
+                load_model(net, Path(tmp), ema=True)
+            out.update({f"row{b}.{k}": v.detach().clone() for k, v in net.state_dict().items()})
+        return out
+
+    def measure(self, model: dict[str, Tensor], generation: int) -> dict[str, Tensor]:
+        rows = []
+        for b in range(self.B):
+            y = torch.arange(self.cfg.n_eval) % self.num_classes
+            x = self._sample(model, b, y, 10**6 + generation * 1000 + b)
+            m = self.metrics(x, y)
+            rows.append({"fd": m[self.metrics.fd_key], "precision": m["precision"], "recall": m["recall"],
+                         "class_entropy": m["label_entropy"], "cond_accuracy": m["cond_accuracy"],
+                         **{f"class_{c}": h for c, h in enumerate(m["label_hist"])}})
+        return {k: torch.tensor([float(r[k]) for r in rows]) for k in rows[0]}
+
+    def truth_values(self) -> dict[str, float]:
+        m = self.metrics(self._second_half)
+        return {"fd": m[self.metrics.fd_key], "precision": m["precision"], "recall": m["recall"],
+                "class_entropy": m["label_entropy"]}
+
+    def _net(self):
+        from kexue.diffusion.train import build_model
+
+        return build_model(self.dcfg)
+
+    def _sample(self, model: dict[str, Tensor], b: int, y: Tensor, seed: int) -> Tensor:
+        from kexue.diffusion.ddpm import sample
+        from kexue.diffusion.train import build_schedule
+
+        net = self._net()
+        prefix = f"row{b}."
+        net.load_state_dict({k[len(prefix):]: v for k, v in model.items() if k.startswith(prefix)}, strict=True)
+        dev = ("cuda" if torch.cuda.is_available() else "cpu") if self.cfg.device == "auto" else self.cfg.device
+        net.to(dev).eval()
+        # λ = 1/(1 + w)  ⇒  w = 1/λ − 1
+        w = 1.0 / float(self.lam[b]) - 1.0
+        shape = (len(y), self.dcfg.unet_su.in_channels, self.dcfg.size, self.dcfg.size)
+        g = torch.Generator().manual_seed(seed)
+        return sample(net, build_schedule(self.dcfg), shape, steps=self.cfg.sample_steps, y=y.to(dev), guidance_w=w,
+                      generator=g, sigma=self.dcfg.sample_sigma).cpu()

@@ -1,0 +1,188 @@
+"""The Gaussian family of the self-consuming loop, vectorised over many loops at once.
+
+kexue.fm/archives/9687 (Eq. 1) and Alemohammad et al. 2023, Sec. 3.1: a generation's model is
+N(μ_t, Σ_t) with μ_t the sample mean and Σ_t = 1/(n−1) Σ_i (x_i − μ_t)(x_i − μ_t)ᵀ the unbiased sample
+covariance of its training set; sampling with bias λ draws from N(μ_t, λΣ_t). The true distribution is
+P_r = N(μ_0, Σ_0), N(0, I_d) by default (the paper's fresh-loop experiment uses d = 100).
+
+Every tensor has a leading batch axis B = (number of λ) × (number of seeds): one batched tensor program
+runs every loop of a sweep, no Python loop over seeds.
+
+Departure, for speed, identical in distribution: by default (`draw="statistics"`) a training set is
+never materialised. Its sufficient statistics are drawn directly,
+    x̄ ~ N(μ, λΣ/n),   S = Σ_i (x_i − x̄)(x_i − x̄)ᵀ ~ Wishart(λΣ, n − 1),   x̄ ⫫ S,
+with the Wishart drawn by Bartlett's decomposition (S = (F A)(F A)ᵀ, F the Cholesky factor of λΣ and A
+lower triangular with A_ii² ~ χ²_{n−1−i}, A_ij ~ N(0, 1) below the diagonal) when n − 1 ≥ d, and as
+ZᵀZ of n − 1 normal rows otherwise. This costs O(d³) per generation instead of O(n d²), and in the
+fully synthetic loop the next Cholesky factor is F A/√(n−1) itself (a product of lower-triangular
+matrices), so that loop needs no factorisation at all. `draw="samples"` draws the n points and fits
+them (tests check that the two agree). Sets are pooled exactly: (n_a, x̄_a, S_a) ∪ (n_b, x̄_b, S_b)
+has S = S_a + S_b + (n_a n_b / n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ.
+
+Data and models are dicts of tensors (a checkpoint stores them as they are):
+    data  = {"n": [] int64, "mean": [B, d], and "scatter": [B, d, d] or its Bartlett factor "factor": [B, d, d]}
+    model = {"mu": [B, d], "F": [B, d, d]}   with Σ = F Fᵀ, F lower triangular
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from kexue.mad.wasserstein import w2_squared_factor
+
+DRAWS = ("statistics", "samples")
+
+
+@dataclass
+class GaussianConfig:
+    d: int = 100  # dimension; the paper's P_r = N(0, I_100)
+    draw: str = "statistics"  # "statistics": draw (x̄, S) from their exact laws; "samples": draw the n points
+    w2_every: int = 1  # compute the exact W2 (an eigendecomposition per loop) every this many generations
+
+    def check(self) -> None:
+        if self.d < 1:
+            raise ValueError(f"gaussian.d = {self.d}: the dimension must be ≥ 1")
+        if self.draw not in DRAWS:
+            raise ValueError(f"gaussian.draw = {self.draw!r}: choose one of {', '.join(DRAWS)}")
+        if self.w2_every < 1:
+            raise ValueError(f"gaussian.w2_every = {self.w2_every}: must be ≥ 1")
+
+
+class GaussianFamily:
+    """N(μ, Σ) fitted by sample mean and unbiased covariance; P_r = N(mu0, Sigma0)."""
+
+    name = "gaussian"
+
+    def __init__(self, cfg: GaussianConfig, lam: Tensor, mu0: Tensor | None = None, Sigma0: Tensor | None = None):
+        cfg.check()
+        self.cfg, self.d = cfg, cfg.d
+        self.lam = lam.double()  # [B], the sampling bias of each loop
+        self.mu0 = torch.zeros(self.d, dtype=torch.float64) if mu0 is None else mu0.double()
+        self.Sigma0 = torch.eye(self.d, dtype=torch.float64) if Sigma0 is None else Sigma0.double()
+        if self.mu0.shape != (self.d,) or self.Sigma0.shape != (self.d, self.d):
+            raise ValueError(f"truth: mu0 {tuple(self.mu0.shape)} and Sigma0 {tuple(self.Sigma0.shape)} "
+                             f"must be ({self.d},) and ({self.d}, {self.d})")
+        self.L0 = torch.linalg.cholesky(self.Sigma0)
+        self.identity = bool(torch.equal(self.Sigma0, torch.eye(self.d, dtype=torch.float64)))
+        evals, evecs = torch.linalg.eigh(self.Sigma0)
+        self.Sigma0_half = evecs @ torch.diag(evals.clamp(min=0).sqrt()) @ evecs.T
+        self.min_points = self.d + 1  # a generation's covariance has full rank only with n ≥ d + 1
+        self.min_ini = 2  # G_1 may be fitted on fewer (the paper: n_ini = 100 in d = 100); Σ_1 is then singular
+
+    @property
+    def B(self) -> int:
+        return self.lam.numel()
+
+    # --- data ---
+
+    def real(self, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        """n fresh samples of P_r = N(μ_0, Σ_0) (λ never applies to real data), as statistics."""
+        L = self.L0.expand(self.B, self.d, self.d)
+        return self._draw(self.mu0.expand(self.B, self.d), L, n, rng)
+
+    def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        """n samples of the biased model N(μ, λΣ), as statistics."""
+        # the Cholesky factor of λΣ is √λ F
+        return self._draw(model["mu"], self.lam.sqrt()[:, None, None] * model["F"], n, rng)
+
+    def pool(self, parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        """The statistics of the union of the sets in `parts`."""
+        parts = [p for p in parts if int(p["n"]) > 0]
+        out = parts[0]
+        for p in parts[1:]:
+            na, nb = int(out["n"]), int(p["n"])
+            n = na + nb
+            diff = out["mean"] - p["mean"]
+            # x̄ = (n_a x̄_a + n_b x̄_b)/n,  S = S_a + S_b + (n_a n_b/n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ
+            out = {"n": torch.tensor(n), "mean": (na * out["mean"] + nb * p["mean"]) / n,
+                   "scatter": scatter(out) + scatter(p) + (na * nb / n) * diff[:, :, None] * diff[:, None, :]}
+        return out
+
+    def fit(self, data: dict[str, Tensor]) -> dict[str, Tensor]:
+        """μ = x̄, Σ = S/(n − 1) and its lower Cholesky factor F."""
+        n = int(data["n"])
+        if n < 2:
+            raise ValueError(f"fit: a covariance needs at least 2 points, got n = {n}")
+        if "factor" in data:  # S = G Gᵀ with G lower triangular (Bartlett): F = G/√(n − 1), no factorisation
+            return {"mu": data["mean"], "F": data["factor"] / (n - 1) ** 0.5}
+        S = scatter(data)
+        Sigma = (S + S.mT) / (2 * (n - 1))
+        F, info = torch.linalg.cholesky_ex(Sigma)
+        bad = info > 0
+        if bool(bad.any()):  # singular (n ≤ d): any F with F Fᵀ = Σ samples it; take V diag(√λ)
+            evals, evecs = torch.linalg.eigh(Sigma[bad])
+            F = F.clone()
+            F[bad] = evecs * evals.clamp(min=0).sqrt()[..., None, :]
+        return {"mu": data["mean"], "F": F}
+
+    # --- metrics ---
+
+    def measure(self, model: dict[str, Tensor], generation: int) -> dict[str, Tensor]:
+        """Per loop: tr Σ_t, ‖μ_t − μ_0‖², log det Σ_t and (every `w2_every` generations) the exact W2."""
+        mu, F = model["mu"], model["F"]
+        if torch.equal(F, F.tril()):
+            # log det Σ = 2 Σ_i log F_ii for a triangular factor
+            log_det = 2 * F.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)
+        else:
+            log_det = torch.linalg.slogdet(F @ F.mT)[1]
+        # tr Σ = ‖F‖_F²
+        out = {"tr_sigma": F.pow(2).sum((-2, -1)), "mean_sq_err": (mu - self.mu0).pow(2).sum(-1), "log_det": log_det}
+        if generation % self.cfg.w2_every == 0 or generation == 1:
+            out["w2"] = w2_squared_factor(mu, F, self.mu0, self.Sigma0, self.Sigma0_half,
+                                          identity=self.identity).clamp(min=0).sqrt()
+        return out
+
+    def truth_values(self) -> dict[str, float]:
+        """The metrics of the true distribution itself (what a perfect model would score)."""
+        return {"tr_sigma": float(self.Sigma0.trace()), "mean_sq_err": 0.0, "w2": 0.0,
+                "log_det": float(torch.logdet(self.Sigma0))}
+
+    # --- drawing ---
+
+    def _draw(self, mean: Tensor, L: Tensor, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        """The statistics (n, x̄, S) of n points of N(mean, L Lᵀ), batched over B."""
+        B, d = mean.shape
+        if n == 0:
+            return {"n": torch.tensor(0), "mean": torch.zeros(B, d, dtype=torch.float64),
+                    "scatter": torch.zeros(B, d, d, dtype=torch.float64)}
+        if self.cfg.draw == "samples":
+            z = torch.from_numpy(rng.standard_normal((B, n, d)))
+            x = mean[:, None, :] + z @ L.mT  # x = μ + L z
+            xbar = x.mean(1)
+            xc = x - xbar[:, None, :]
+            return {"n": torch.tensor(n), "mean": xbar, "scatter": xc.mT @ xc}
+        z = torch.from_numpy(rng.standard_normal((B, d)))
+        # x̄ = μ + L z/√n ~ N(μ, L Lᵀ/n)
+        xbar = mean + (L @ z[:, :, None]).squeeze(-1) / n ** 0.5
+        G = L @ wishart_factor(n - 1, d, B, rng)  # S = G Gᵀ ~ Wishart(L Lᵀ, n − 1)
+        if G.shape[-1] == d and n - 1 >= d:  # lower triangular with a positive diagonal: a Cholesky factor of S
+            return {"n": torch.tensor(n), "mean": xbar, "factor": G}
+        return {"n": torch.tensor(n), "mean": xbar, "scatter": G @ G.mT}
+
+
+def scatter(data: dict[str, Tensor]) -> Tensor:
+    """S of a data dict: stored, or G Gᵀ from its Bartlett factor (formed only when a pool needs it)."""
+    return data["scatter"] if "scatter" in data else data["factor"] @ data["factor"].mT
+
+
+def wishart_factor(k: int, d: int, B: int, rng: np.random.Generator) -> Tensor:
+    """A [B, d, m] with A Aᵀ ~ Wishart(I_d, k): Bartlett's lower-triangular A (m = d) when k ≥ d,
+    else Zᵀ for Z [k, d] standard normal (m = k)."""
+    if k < d:
+        return torch.from_numpy(rng.standard_normal((B, k, d))).mT
+    A = torch.from_numpy(np.tril(rng.standard_normal((B, d, d)), -1))
+    # A_ii = √c_i with c_i ~ χ²_{k − i}, i = 0..d−1
+    diag = np.sqrt(rng.chisquare(k - np.arange(d), size=(B, d)))
+    return A + torch.diag_embed(torch.from_numpy(diag))
+
+
+def fit_points(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Sample mean and unbiased sample covariance of points x [..., n, d] (the post's Eq. 1)."""
+    n = x.shape[-2]
+    mu = x.mean(-2)
+    xc = x - mu[..., None, :]
+    # Σ = 1/(n − 1) Σ_i (x_i − μ)(x_i − μ)ᵀ
+    return mu, xc.mT @ xc / (n - 1)

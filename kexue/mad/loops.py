@@ -1,0 +1,239 @@
+"""The autophagous loop engine, shared by every model family.
+
+kexue.fm/archives/9687 and Alemohammad et al. 2023, Sec. 2. Generation t fits a model G_t from scratch
+on its training set D_t, then samples the next generation's synthetic data with bias λ:
+- `synthetic` (fully synthetic): D_1 = n_ini real points; D_t = n_s points of G_{t−1}.
+- `augment` (synthetic augmentation): the same fixed real set (G_1's n_ini points) every generation
+  plus n_s points of G_{t−1}; with `accumulate` the synthetic pool keeps every earlier generation's
+  samples too (the paper's StyleGAN variant).
+- `fresh` (fresh data): n_r new real points every generation plus n_s synthetic points, split evenly
+  over the K previous models (the paper's App. G; K = 1 is the main text).
+
+A family (`GaussianFamily`, `GMMFamily`, `DiffusionFamily`) supplies real(n, rng), synth(model, n, rng),
+pool(parts), fit(data) and measure(model, t); data and models are dicts of tensors. Every row of the
+batch axis is one loop: the rows are λ-major, row = i_λ · seeds + seed. One numpy Generator drives
+all randomness, so a run is a pure function of its settings and `seed`.
+
+Every generation appends one line per λ to `metrics.jsonl` (per-seed lists) and, every
+`checkpoint_every` generations, atomically rewrites `state.safetensors` (the last K models, the fixed
+real set, the pool, the generator's state); `resume=True` continues from it, drops metric lines past
+it, and ends with exactly the numbers of an unbroken run.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from kexue.config import to_dict
+
+LOOPS = ("synthetic", "augment", "fresh")
+
+
+@dataclass
+class LoopConfig:
+    loop: str = "fresh"  # synthetic | augment | fresh
+    lams: tuple[float, ...] = (1.0, 0.8)  # sampling biases λ ∈ (0, 1]; the paper's Gaussian fresh loop
+    generations: int = 50  # the paper's Gaussian fresh loop runs about 50
+    seeds: int = 10  # independent loops per λ
+    n_ini: int = 100  # real points of G_1 (the fixed real set of `augment`)
+    n_r: int = 100  # fresh real points per generation (`fresh`)
+    n_s: int = 900  # synthetic points per generation
+    accumulate: bool = False  # `augment`: keep every past generation's synthetic points in the pool
+    K: int = 1  # `fresh`: the synthetic points come from the K previous models
+    seed: int = 0
+
+    def check(self, min_points: int, min_ini: int | None = None) -> None:
+        """One ValueError naming the first bad setting; `min_points` is the family's minimum set size
+        per generation, `min_ini` G_1's (default the same)."""
+        min_ini = min_points if min_ini is None else min_ini
+        if self.loop not in LOOPS:
+            raise ValueError(f"loop = {self.loop!r}: choose one of {', '.join(LOOPS)}")
+        if not self.lams:
+            raise ValueError("lams: give at least one λ, e.g. --lam 1,0.8")
+        for lam in self.lams:
+            if not 0 < lam <= 1:
+                raise ValueError(f"lam = {lam:g}: the sampling bias λ must lie in (0, 1] (1 = unbiased)")
+        for name in ("generations", "seeds"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be ≥ 1")
+        if self.n_ini < min_ini:
+            raise ValueError(f"n_ini = {self.n_ini}: G_1 needs at least {min_ini} real points")
+        if self.loop == "synthetic" and self.n_s < min_points:
+            raise ValueError(f"n_s = {self.n_s}: the fully synthetic loop fits each model on n_s points, "
+                             f"which needs n_s ≥ {min_points}")
+        if self.loop == "augment" and self.n_r != self.n_ini:
+            raise ValueError(f"n_r = {self.n_r}: in the augment loop the fixed real set is G_1's n_ini = "
+                             f"{self.n_ini} points; set n_r = n_ini")
+        if self.loop == "fresh" and self.n_r < 1:
+            raise ValueError(f"n_r = {self.n_r}: the fresh loop needs n_r ≥ 1 real points per generation "
+                             "(n_r = 0 is the synthetic loop)")
+        if self.loop != "synthetic" and self.n_r + self.n_s < min_ini:
+            raise ValueError(f"n_r + n_s = {self.n_r + self.n_s}: each generation needs at least {min_ini} points")
+        if self.n_s < 0 or self.n_r < 0:
+            raise ValueError(f"n_s = {self.n_s}, n_r = {self.n_r}: counts must be ≥ 0")
+        if self.K < 1 or (self.K > 1 and self.loop != "fresh"):
+            raise ValueError(f"K = {self.K}: K ≥ 1, and K > 1 only in the fresh loop")
+        if self.n_s < self.K and self.n_s > 0:
+            raise ValueError(f"n_s = {self.n_s} < K = {self.K}: each of the K previous models gives at least one point")
+
+    def lam_rows(self) -> Tensor:
+        """λ of every row of the batch, λ-major: [len(lams) · seeds]."""
+        return torch.tensor(self.lams, dtype=torch.float64).repeat_interleave(self.seeds)
+
+
+class Family(Protocol):
+    name: str
+    min_points: int  # the fewest points of a fully synthetic generation (min_ini, optional: of G_1 and a
+    #                  generation with real data, when fewer suffice)
+
+    def real(self, n: int, rng: np.random.Generator) -> dict[str, Tensor]: ...
+    def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]: ...
+    def pool(self, parts: list[dict[str, Tensor]]) -> dict[str, Tensor]: ...
+    def fit(self, data: dict[str, Tensor]) -> dict[str, Tensor]: ...
+    def measure(self, model: dict[str, Tensor], generation: int) -> dict[str, Tensor]: ...
+
+
+@dataclass
+class LoopResult:
+    """history[name] is [generations, B] (NaN where not measured); rows are λ-major."""
+
+    cfg: LoopConfig
+    history: dict[str, np.ndarray]
+    models: list[dict[str, Tensor]]  # the last K models
+
+    def per_lam(self, name: str, lam: float) -> np.ndarray:
+        """[generations, seeds] of one metric at one λ."""
+        i = self.cfg.lams.index(lam)
+        return self.history[name][:, i * self.cfg.seeds:(i + 1) * self.cfg.seeds]
+
+
+def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None, resume: bool = False,
+             checkpoint_every: int = 1, extra_config: dict[str, Any] | None = None,
+             on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None) -> LoopResult:
+    """Run `cfg.generations` generations of the loop on `family`; see the module docstring."""
+    cfg.check(family.min_points, getattr(family, "min_ini", None))
+    rng = np.random.default_rng(cfg.seed)
+    out = Path(out_dir) if out_dir is not None else None
+    config = {"loop": to_dict(cfg), "family": family.name, **(extra_config or {})}
+    t, models, real_fixed, pool = 0, [], None, None
+    lines: list[dict] = []
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if resume and (out / "state.safetensors").exists():
+            saved = json.loads((out / "config.json").read_text())
+            if _without_generations(saved) != _without_generations(json.loads(json.dumps(config))):
+                raise ValueError(f"{out}/config.json: the run there has other settings than this one; "
+                                 "resume with the same settings or use a new --out")
+            t, models, real_fixed, pool = _load_state(out / "state.safetensors", rng)
+            lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines() if s.strip()]
+            lines = [r for r in lines if r["generation"] <= t]
+        (out / "config.json").write_text(json.dumps(config, indent=2))
+        _write_lines(out / "metrics.jsonl", lines)
+    history = _history_from_lines(lines, cfg)
+    while t < cfg.generations:
+        t += 1
+        if t == 1:
+            data = family.real(cfg.n_ini, rng)
+            if cfg.loop == "augment":
+                real_fixed = data
+        else:
+            data, pool = _next_data(family, cfg, models, real_fixed, pool, rng)
+        model = family.fit(data)
+        models = (models + [model])[-cfg.K:]
+        measured = {k: np.asarray(v, dtype=float) for k, v in family.measure(model, t).items()}
+        new = _lines(t, measured, cfg)
+        lines += new
+        for name, v in measured.items():
+            history.setdefault(name, np.full((cfg.generations, len(v)), np.nan))[t - 1] = v
+        if out is not None:
+            with open(out / "metrics.jsonl", "a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in new)
+            if t % checkpoint_every == 0 or t == cfg.generations:
+                _save_state(out / "state.safetensors", t, models, real_fixed, pool, rng)
+        if on_generation:
+            on_generation(t, measured)
+    return LoopResult(cfg, history, models)
+
+
+def _without_generations(config: dict) -> dict:
+    """A run may be resumed with more (or fewer) generations; every other setting must match."""
+    return {**config, "loop": {k: v for k, v in config["loop"].items() if k != "generations"}}
+
+
+def _next_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool, rng):
+    """D_t for t ≥ 2 and the (possibly grown) synthetic pool."""
+    if cfg.loop == "synthetic":
+        return family.synth(models[-1], cfg.n_s, rng), pool
+    if cfg.loop == "augment":
+        fresh = family.synth(models[-1], cfg.n_s, rng)
+        if cfg.accumulate:
+            pool = fresh if pool is None else family.pool([pool, fresh])
+            return family.pool([real_fixed, pool]), pool
+        return family.pool([real_fixed, fresh]), pool
+    # fresh: n_r new real points, n_s synthetic split over the last K models (the remainder to the newest)
+    k = len(models)
+    counts = [cfg.n_s // k] * k
+    counts[-1] += cfg.n_s - sum(counts)
+    parts = [family.real(cfg.n_r, rng)] + [family.synth(m, c, rng) for m, c in zip(models, counts) if c > 0]
+    return family.pool(parts), pool
+
+
+def _lines(t: int, measured: dict[str, np.ndarray], cfg: LoopConfig) -> list[dict]:
+    rows = []
+    for i, lam in enumerate(cfg.lams):
+        sl = slice(i * cfg.seeds, (i + 1) * cfg.seeds)
+        rows.append({"generation": t, "lam": lam, **{k: [float(x) for x in v[sl]] for k, v in measured.items()}})
+    return rows
+
+
+def _history_from_lines(lines: list[dict], cfg: LoopConfig) -> dict[str, np.ndarray]:
+    history: dict[str, np.ndarray] = {}
+    for r in lines:
+        i = cfg.lams.index(r["lam"])
+        for k, v in r.items():
+            if k in ("generation", "lam"):
+                continue
+            h = history.setdefault(k, np.full((cfg.generations, len(cfg.lams) * cfg.seeds), np.nan))
+            h[r["generation"] - 1, i * cfg.seeds:(i + 1) * cfg.seeds] = v
+    return history
+
+
+def _write_lines(path: Path, lines: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    os.replace(tmp, path)
+
+
+def _save_state(path: Path, t: int, models: list, real_fixed, pool, rng: np.random.Generator) -> None:
+    tensors = {f"model{i}.{k}": v.clone().contiguous() for i, m in enumerate(models) for k, v in m.items()}
+    for prefix, d in (("real", real_fixed), ("pool", pool)):
+        tensors.update({f"{prefix}.{k}": v.clone().contiguous() for k, v in (d or {}).items()})
+    meta = {"generation": str(t), "models": str(len(models)), "rng": json.dumps(rng.bit_generator.state)}
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)  # a run killed here keeps the previous state whole
+
+
+def _load_state(path: Path, rng: np.random.Generator):
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    tensors = load_file(str(path))
+    rng.bit_generator.state = json.loads(meta["rng"])
+
+    def group(prefix: str) -> dict[str, Tensor] | None:
+        d = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        return d or None
+
+    models = [group(f"model{i}") for i in range(int(meta["models"]))]
+    return int(meta["generation"]), models, group("real"), group("pool")

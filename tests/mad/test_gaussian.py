@@ -1,0 +1,171 @@
+"""The Gaussian family and its exact predictions, by Monte Carlo against the closed forms of
+kexue.fm/archives/9687 and Alemohammad et al. 2023 (Sec. 3.1), with tolerances from the Monte Carlo
+standard error and negative controls (the shifted exponent λ^t, a fresh loop that remembers n_ini)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from hypothesis import given, settings, strategies as st
+
+from kexue.mad import exact
+from kexue.mad.gaussian import GaussianConfig, GaussianFamily, fit_points, scatter, wishart_factor
+from kexue.mad.loops import LoopConfig, run_loop
+from kexue.mad.wasserstein import sqrtm_psd, w2_squared, w2_squared_factor
+
+Z = 4.5  # tolerance in Monte Carlo standard errors (the runs are seeded, so this never flakes)
+
+
+def _spd(d: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(d, d, generator=g, dtype=torch.float64)
+    return A @ A.T / d + 0.5 * torch.eye(d, dtype=torch.float64)
+
+
+def _within(values: np.ndarray, target: float, z: float = Z) -> bool:
+    se = values.std(ddof=1) / math.sqrt(len(values))
+    return abs(values.mean() - target) <= z * se
+
+
+# --- W2 ---
+
+def test_w2_matches_scipy_sqrtm_and_the_commuting_closed_form():
+    S1, S0 = _spd(5, 1), _spd(5, 2)
+    mu1, mu0 = torch.arange(5.0, dtype=torch.float64), torch.zeros(5, dtype=torch.float64)
+    r = scipy.linalg.sqrtm(S0.numpy())
+    cross = scipy.linalg.sqrtm(r @ S1.numpy() @ r).real
+    ref = float(mu1.pow(2).sum()) + np.trace(S1.numpy()) + np.trace(S0.numpy()) - 2 * np.trace(cross)
+    assert float(w2_squared(mu1, S1, mu0, S0)) == pytest.approx(ref, rel=1e-9)
+    # diagonal (commuting) covariances: W2² = ‖Δμ‖² + Σ_i (√a_i − √b_i)²
+    a, b = torch.tensor([1.0, 4.0, 0.25], dtype=torch.float64), torch.tensor([9.0, 1.0, 1.0], dtype=torch.float64)
+    got = w2_squared(torch.zeros(3, dtype=torch.float64), torch.diag(a), torch.ones(3, dtype=torch.float64), torch.diag(b))
+    assert float(got) == pytest.approx(3 + float((a.sqrt() - b.sqrt()).pow(2).sum()), rel=1e-12)
+    # a distance: zero to itself, symmetric
+    assert float(w2_squared(mu1, S1, mu1, S1)) == pytest.approx(0.0, abs=1e-9)
+    assert float(w2_squared(mu1, S1, mu0, S0)) == pytest.approx(float(w2_squared(mu0, S0, mu1, S1)), rel=1e-9)
+    assert torch.allclose(sqrtm_psd(S0) @ sqrtm_psd(S0), S0, atol=1e-12)
+    # from a factor: Σ₁ = F Fᵀ, M = B Bᵀ with B = Σ₀^{1/2} F; also when Σ₁ is singular
+    F = torch.linalg.cholesky(S1)
+    assert float(w2_squared_factor(mu1, F, mu0, S0, sqrtm_psd(S0))) == pytest.approx(ref, rel=1e-9)
+    Fs = F[:, :3]
+    assert float(w2_squared_factor(mu1, Fs, mu0, S0, sqrtm_psd(S0))) == pytest.approx(
+        float(w2_squared(mu1, Fs @ Fs.T, mu0, S0)), abs=1e-6)  # √ of round-off eigenvalues differ
+
+
+# --- drawing ---
+
+@pytest.mark.parametrize("k,d", [(12, 3), (2, 3)])  # Bartlett (k ≥ d) and Gram (k < d)
+def test_wishart_factor_has_the_wishart_first_and_second_moments(k, d):
+    A = wishart_factor(k, d, 20000, np.random.default_rng(0))
+    W = (A @ A.mT).numpy()
+    # E W = k I;  E W_00² = k² + 2k (a χ²_k);  E W_01² = k
+    assert _within(W[:, 0, 0], k) and _within(W[:, 1, 2], 0.0)
+    assert _within(W[:, 0, 0] ** 2, k * k + 2 * k) and _within(W[:, 0, 1] ** 2, k)
+    assert not _within(W[:, 0, 0], k + 1)  # negative control: the wrong degrees of freedom are caught
+    if k >= d:
+        assert torch.equal(A, A.tril()) and bool((A.diagonal(dim1=-2, dim2=-1) > 0).all())
+
+
+def test_statistics_and_samples_draws_agree_in_distribution():
+    Sigma0 = _spd(3, 5)
+    lam = torch.full((8000,), 0.7, dtype=torch.float64)
+    out = {}
+    for draw in ("statistics", "samples"):
+        fam = GaussianFamily(GaussianConfig(d=3, draw=draw), lam, Sigma0=Sigma0)
+        model = fam.fit(fam.real(6, np.random.default_rng(1)))
+        out[draw] = fam.synth(model, 5, np.random.default_rng(2))
+    for draw, data in out.items():
+        S = scatter(data).numpy()
+        # two stages: E S = 0.7 · 4 · Σ_0 (the model's E Σ = Σ_0); E x̄ = μ_0 = 0
+        assert _within(S[:, 0, 1], 0.7 * 4 * float(Sigma0[0, 1])), draw
+        assert _within(data["mean"].numpy()[:, 2], 0.0), draw
+    a, b = (scatter(out[k])[:, 0, 0].pow(2).numpy() for k in ("statistics", "samples"))
+    se = math.sqrt(a.var() / a.size + b.var() / b.size)
+    assert abs(a.mean() - b.mean()) < Z * se  # a second moment, not only the mean
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 9), st.integers(2, 9), st.integers(1, 4), st.integers(0, 10**6))
+def test_pooled_statistics_equal_the_statistics_of_the_union(na, nb, d, seed):
+    fam = GaussianFamily(GaussianConfig(d=d, draw="samples"), torch.ones(2, dtype=torch.float64))
+    x = torch.from_numpy(np.random.default_rng(seed).standard_normal((2, na + nb, d)))
+
+    def stats(p):
+        m = p.mean(1)
+        c = p - m[:, None]
+        return {"n": torch.tensor(p.shape[1]), "mean": m, "scatter": c.mT @ c}
+
+    pooled, whole = fam.pool([stats(x[:, :na]), stats(x[:, na:])]), stats(x)
+    assert torch.allclose(pooled["mean"], whole["mean"], atol=1e-12)
+    assert torch.allclose(pooled["scatter"], whole["scatter"], atol=1e-10)
+    mu, Sigma = fit_points(x)
+    assert torch.allclose(fam.fit(whole)["F"] @ fam.fit(whole)["F"].mT, Sigma, atol=1e-10)
+
+
+# --- the loops against the exact moments ---
+
+def _run(loop: str, lams=(1.0, 0.8), G=12, seeds=3000, d=2, n_ini=8, n_r=6, n_s=5, draw="statistics", Sigma0=None, **kw):
+    cfg = LoopConfig(loop=loop, lams=lams, generations=G, seeds=seeds, n_ini=n_ini, n_r=n_r, n_s=n_s, **kw)
+    fam = GaussianFamily(GaussianConfig(d=d, draw=draw), cfg.lam_rows(), Sigma0=Sigma0)
+    return run_loop(fam, cfg), fam
+
+
+@pytest.mark.parametrize("loop,draw", [("synthetic", "statistics"), ("synthetic", "samples"),
+                                       ("augment", "statistics"), ("fresh", "statistics")])
+def test_loop_moments_match_the_exact_recurrence(loop, draw):
+    Sigma0 = _spd(2, 3)
+    n_r = 8 if loop == "augment" else 6
+    seeds = 3000 if draw == "statistics" else 1500
+    res, fam = _run(loop, seeds=seeds, n_r=n_r, draw=draw, Sigma0=Sigma0)
+    tr0 = float(Sigma0.trace())
+    for lam in (1.0, 0.8):
+        a, b = exact.moments(loop, lam, 12, n_ini=8, n_r=n_r, n_s=5)
+        tr, err = res.per_lam("tr_sigma", lam) / tr0, res.per_lam("mean_sq_err", lam)
+        for t in (1, 4, 11):  # generations 2, 5, 12
+            assert _within(tr[t], a[t]), (loop, lam, t, tr[t].mean(), a[t])
+            # E‖μ_t − μ_0‖² = b_t tr Σ_0
+            assert _within(err[t], b[t] * tr0), (loop, lam, t, err[t].mean(), b[t] * tr0)
+
+
+def test_synthetic_loop_closed_forms_and_the_shifted_exponent_is_caught():
+    a, b = exact.moments("synthetic", 0.8, 12, n_ini=8, n_r=0, n_s=5)
+    t = np.arange(1, 13)
+    assert np.allclose(a, 0.8 ** (t - 1))  # E Σ_t = λ^{t−1} Σ_0: real data are unbiased
+    assert np.allclose(b, 1 / 8 + np.array([sum(0.8**k for k in range(1, s)) for s in t]) / 5)
+    # the post's form: λ = 1, n_ini = n_s = n  ⇒  Cov(μ_t) = (t/n) Σ_0
+    assert np.allclose(exact.moments("synthetic", 1.0, 12, n_ini=5, n_r=0, n_s=5)[1], t / 5)
+    res, _ = _run("synthetic", lams=(0.8,), seeds=4000, n_ini=20, n_s=20)
+    tr = res.per_lam("tr_sigma", 0.8) / 2
+    assert _within(tr[11], 0.8**11)
+    assert not _within(tr[11], 0.8**12)  # negative control: E Σ_t = λ^t Σ_0 (bias on the real data) is rejected
+
+
+def test_collapse_at_lambda_one_median_falls_while_mean_stays():
+    res, _ = _run("synthetic", lams=(1.0,), G=40, seeds=4000, d=2, n_ini=10, n_s=10)
+    tr, logdet = res.per_lam("tr_sigma", 1.0) / 2, res.per_lam("log_det", 1.0)
+    assert _within(tr[39], 1.0) and _within(tr[9], 1.0)  # E tr Σ_t = tr Σ_0 at λ = 1
+    assert np.median(tr[39]) < 0.5 * np.median(tr[0])  # ... yet the typical loop has collapsed
+    pred = exact.expected_log_det(1.0, 40, n_ini=10, n_s=10, d=2)
+    assert pred[39] < pred[0] < 0 and exact.wishart_log_det_drift(9, 2) < 0
+    for t in (0, 9, 39):
+        assert _within(logdet[t], pred[t]), (t, logdet[t].mean(), pred[t])
+    assert not _within(logdet[39], pred[0])  # negative control: no drift would be rejected
+
+
+def test_fresh_limit_does_not_depend_on_n_ini():
+    lam, n_r, n_s = 0.8, 6, 5
+    a_inf, b_inf = exact.fresh_limit(lam, n_r, n_s)
+    for n_ini in (4, 400):
+        a, b = exact.moments("fresh", lam, 60, n_ini=n_ini, n_r=n_r, n_s=n_s)
+        assert a[-1] == pytest.approx(a_inf, rel=1e-9) and b[-1] == pytest.approx(b_inf, rel=1e-9)
+    means = {}
+    for n_ini in (3, 300):
+        res, _ = _run("fresh", lams=(lam,), G=25, seeds=3000, d=2, n_ini=n_ini, n_r=n_r, n_s=n_s)
+        tr, err = res.per_lam("tr_sigma", lam) / 2, res.per_lam("mean_sq_err", lam) / 2
+        assert _within(tr[-1], a_inf) and _within(err[-1], b_inf)
+        means[n_ini] = err[0]
+    # negative control: at generation 1 the two loops differ by far more than the noise
+    assert not _within(means[3], means[300].mean())
