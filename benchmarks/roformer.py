@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kexue.roformer.config import bert_variant, preset  # noqa: E402
-from kexue.roformer.speed import step_times, train_flops_per_token, train_step_fn  # noqa: E402
+from kexue.roformer.speed import each_step_seconds, step_times, train_flops_per_token, train_step_fn  # noqa: E402
 from kexue.timing import matmul_flops  # noqa: E402
 
 
@@ -43,8 +43,6 @@ def hf_bert_times(cfg, batch: int, n: int, device: str, amp: bool, warmup: int, 
         from transformers import BertConfig, BertForMaskedLM
     except ImportError:
         return None
-    import time
-
     dev = torch.device(device)
     torch.manual_seed(0)
     hf_cfg = BertConfig(vocab_size=cfg.vocab_size, hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
@@ -53,18 +51,7 @@ def hf_bert_times(cfg, batch: int, n: int, device: str, amp: bool, warmup: int, 
     model = BertForMaskedLM(hf_cfg).to(dev).train()
     ids = torch.randint(5, cfg.vocab_size, (batch, n), device=dev)
     step = train_step_fn(model, ids, lambda m, x: m(input_ids=x).logits, amp)
-    now = time.process_time if dev.type == "cpu" else time.perf_counter
-    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(steps):
-        t = now()
-        step()
-        sync()
-        times.append(now() - t)
-    return times
+    return each_step_seconds(step, dev, warmup, steps)
 
 
 def against(target: float, best: float, median: float) -> str:

@@ -58,13 +58,19 @@ def step_times(cfg: RoFormerV2Config, batch: int, n: int, device: str = "cpu", a
                warmup: int = 2, steps: int = 5) -> list[float]:
     """Seconds of each of `steps` train steps of kexue's RoFormerV2 (either variant) after `warmup`,
     on the process's CPU clock on the CPU: every repeat, for an interval rather than a best."""
-    import time
-
     dev = torch.device(device)
     torch.manual_seed(0)
     model = RoFormerV2(cfg).to(dev).train()
     ids = torch.randint(5, cfg.vocab_size, (batch, n), device=dev)
     step = train_step_fn(model, ids, lambda m, x: m.mlm_logits(m(x)), amp)
+    return each_step_seconds(step, dev, warmup, steps)
+
+
+def each_step_seconds(step: Callable[[], None], dev: torch.device, warmup: int, steps: int) -> list[float]:
+    """Seconds of each of `steps` calls of `step` after `warmup`: the process's CPU clock on the CPU (other
+    processes on a shared machine do not count), wall-clock with a synchronise on a GPU."""
+    import time
+
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     now = time.process_time if dev.type == "cpu" else time.perf_counter
     for _ in range(warmup):
