@@ -100,13 +100,19 @@ def _task_app(task: str) -> typer.Typer:
         resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint, rebuilt from "
                                                 "its gplinker.json and vocab.txt (--encoder not needed)"),
         device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda when there is one)"),
+        overwrite: bool = typer.Option(False, help="replace the kexue run already in --out (else a non-empty "
+                                                   "--out is refused)"),
     ) -> None:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
         with dev data best.safetensors + best.json (the best dev evaluation's weights)."""
         from kexue.gplinker.tasks import builtin_data, get_task
         from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe, start_run
+        from kexue.runs import open_run, record_session
         try:
+            # refuse another command's folder, a non-empty one without --resume/--overwrite, before any work
+            run = open_run(out, f"kexue gplinker {task} train", resume=resume, overwrite=overwrite,
+                           options={"encoder": str(encoder) if encoder else None})
             if train_file is None and (dev_file is not None or schema is not None):
                 raise ValueError(f"{'--dev' if dev_file is not None else '--schema'} is given without --train; "
                                  "give --train FILE too (without --train the built-in data is used)")
@@ -125,6 +131,8 @@ def _task_app(task: str) -> typer.Typer:
                 cfg, recipe = fine_tune_recipe(cfg, len(rows))
             cfg = override(cfg, set_)
             g, how = start_run(cfg, labels, [r.text for r in rows], out, resume=resume, encoder=encoder, sets=set_)
+            run.sets = list(set_ or [])
+            record_session(run)
             console.print(recipe if how != "resume" else f"resuming {out} with its own settings", soft_wrap=True)
             g.data = data if how != "resume" else (g.data or data)
             summary = g.fit(rows, dev, out, progress=True, resume=resume, device=device)

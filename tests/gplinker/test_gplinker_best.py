@@ -101,13 +101,16 @@ def test_evaluate_uses_the_best_weights(best_run, tmp_path):
     assert r.exit_code == 0 and "weights: model.safetensors (the last step, 6)" in r.output, r.output
 
 
-def test_new_run_drops_a_stale_best_and_keep_best_false_keeps_none(best_run, tmp_path):
+def test_new_run_drops_a_stale_best_and_keep_best_false_keeps_none(tmp_path):
+    """A new run in an old run's folder (--overwrite; without it the folder is refused) keeps no stale best."""
     run = tmp_path / "run"
-    run.mkdir()
-    (run / BEST_FILE).write_bytes((best_run / BEST_FILE).read_bytes())
-    r = runner.invoke(app, ["events", "train", "--train", str(fixture("duee_sample.json")), "--dev",
-                            str(fixture("duee_sample.json")), "--out", str(run), "--set", "train.steps=2",
-                            "--set", "keep_best=false", *TINY])
+    args = ["events", "train", "--train", str(fixture("duee_sample.json")), "--dev",
+            str(fixture("duee_sample.json")), "--out", str(run), "--set", "train.steps=2"]
+    assert runner.invoke(app, [*args, *TINY]).exit_code == 0
+    assert (run / BEST_FILE).exists()
+    r = runner.invoke(app, [*args, "--set", "keep_best=false", *TINY])
+    assert r.exit_code == 2 and "--overwrite" in r.output and (run / BEST_FILE).exists()
+    r = runner.invoke(app, [*args, "--set", "keep_best=false", "--overwrite", *TINY])
     assert r.exit_code == 0, r.output
     assert not (run / BEST_FILE).exists() and not (run / BEST_RECORD).exists()
     assert "weights: model.safetensors (the last step, 2)" in r.output

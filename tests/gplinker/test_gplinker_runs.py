@@ -103,3 +103,24 @@ def test_fine_tune_recipe_is_the_posts():
     assert cfg.train.steps == 20 * 16 and "duie_v1.py" in line
     cfg, _ = fine_tune_recipe(GPLinkerConfig(task="events"), 64)
     assert cfg.train.steps == 200 * 2 and cfg.train.batch_size == 32
+
+
+def test_a_second_train_into_the_same_folder_is_refused_before_any_work(event_run):
+    """A second `train` into a run folder used to delete the first run's best.safetensors."""
+    best = (event_run / "best.safetensors").read_bytes()
+    r = runner.invoke(app, ["events", "train", "--train", str(fixture("duee_sample.json")), "--out", str(event_run),
+                            *TINY])
+    _one_line_error(r, str(event_run), "--resume", "--overwrite")
+    assert (event_run / "best.safetensors").read_bytes() == best
+    r = runner.invoke(app, ["relations", "train", "--out", str(event_run), *TINY])
+    _one_line_error(r, "kexue gplinker events train")  # another command's run, named
+
+
+def test_overwrite_replaces_a_run_and_records_the_command(tmp_path):
+    out = tmp_path / "run"
+    args = ["events", "train", "--train", str(fixture("duee_sample.json")), "--out", str(out), *TINY]
+    assert runner.invoke(app, args).exit_code == 0
+    assert json.loads((out / "run.json").read_text())["command"] == "kexue gplinker events train"
+    r = runner.invoke(app, [*args, "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert len(json.loads((out / "run.json").read_text())["sessions"]) == 1  # a new run, not a continued one
