@@ -75,7 +75,7 @@ def guard(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        from kexue.train.loop import TrainingInterrupted
+        from kexue.train.interrupt import TrainingInterrupted
 
         try:
             return fn(*args, **kwargs)

@@ -10,7 +10,8 @@ from kexue.train.batches import ShardedBatchSampler, to_device
 from kexue.train.checkpoint import atomic_path, load_model, save_model
 from kexue.train.distributed import cleanup_distributed, init_distributed, leave_and_exit
 from kexue.train.ema import EMA
-from kexue.train.loop import Trainer, TrainingInterrupted, may_change_on_resume
+from kexue.train.interrupt import TrainingInterrupted
+from kexue.train.loop import Trainer, may_change_on_resume
 from kexue.train.optim import decay_groups
 from kexue.train.progress import read_metrics
 from kexue.train.rng import seed_everything

@@ -33,8 +33,6 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import json
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -57,6 +55,7 @@ from kexue.train.ema import EMA
 from kexue.train.optim import build_optimizer
 from kexue.train.progress import MetricsLog, StepProgress, print_summary
 from kexue.train.rng import rng_state, seed_everything, set_rng_state
+from kexue.train.interrupt import TrainingInterrupted, _StopSignals
 from kexue.train.schedule import lr_factor
 from kexue.train.settings import MAY_CHANGE_ON_RESUME, TrainConfig
 
@@ -75,38 +74,6 @@ def may_change_on_resume(*names: str) -> Iterator[None]:
         yield
     finally:
         _MAY_CHANGE.reset(token)
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped a run after `step`, whose checkpoint is written; exit_code is 128 + signal."""
-
-    def __init__(self, step: int, signum: int, out_dir: Path):
-        self.step, self.signum, self.out_dir = step, signum, out_dir
-        self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM
-        super().__init__(f"interrupted at step {step}; continue with --resume")
-
-
-class _StopSignals:
-    """While active, SIGINT/SIGTERM set a flag instead of killing; a second signal interrupts at once."""
-
-    def __init__(self) -> None:
-        self.signum = 0
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():  # handlers live in the main thread only
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum:  # asked twice: stop now, without the checkpoint
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 class Trainer:
