@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import statistics
 import time
 from dataclasses import dataclass, field, replace
@@ -50,15 +49,13 @@ from kexue.config import override  # noqa: E402
 from kexue.data import CharTokenizer, load_msra  # noqa: E402
 from kexue.gplinker import fixture  # noqa: E402
 from kexue.gplinker import claims as claims_rules  # noqa: E402
-from kexue.gplinker.cliques import clique_search, events_of  # noqa: E402
-from kexue.gplinker.data import (TRIGGER, EventSample, EventSchema, NERSample, RelationSample,  # noqa: E402
-                                 RelationSchema, read_duee, read_duie)
-from kexue.gplinker.events import decode_events, encode_events, oracle_logits, recoverable  # noqa: E402
-from kexue.gplinker.metrics import event_prf  # noqa: E402
+from kexue.gplinker.cliques import events_of  # noqa: E402
+from kexue.gplinker.data import EventSchema, NERSample, RelationSchema, read_duee, read_duie  # noqa: E402
+from kexue.gplinker.events import recoverable  # noqa: E402
 from kexue.gplinker.generate import generate_events, generate_relations  # noqa: E402
+from kexue.gplinker.measure import cliques_agree, long_document_f1, time_losses, time_steps  # noqa: E402
 from kexue.gplinker.model import EncoderConfig, HeadConfig, count_parameters  # noqa: E402
 from kexue.gplinker.train import GPLinker, GPLinkerConfig  # noqa: E402
-from kexue.nn.losses import global_pointer_crossentropy  # noqa: E402
 from kexue.result import Claim, TopicResult  # noqa: E402
 from kexue.verdicts import not_checkable  # noqa: E402
 from kexue.train import TrainConfig, read_metrics  # noqa: E402
@@ -333,94 +330,6 @@ def published_claims(cfg: GPLinkerPreset, paths: dict[str, Path | None], runs: P
             claim.measured = setup + f"(s, p, o) F1 {m['spo/f1']:.4f} (post: 0.8268)"
             claim.verdict = "held" if m["spo/f1"] >= 0.8268 - 0.01 else "not held"
     return [duee, duie]
-
-
-def time_losses(batch: int, heads: int, n: int, positives: int = 3, repeats: int = 5) -> dict[str, float]:
-    """Seconds per forward+backward of the sparse and the dense GP loss on the same logits and labels."""
-    g = torch.Generator().manual_seed(0)
-    logits = torch.randn(batch, heads, n, n, generator=g, requires_grad=True)
-    i = torch.randint(1, n, (batch, heads, positives, 2), generator=g).sort(-1).values
-    dense = torch.zeros(batch, heads, n * n)
-    dense.scatter_(-1, i[..., 0] * n + i[..., 1], 1.0)
-    dense = dense.view(batch, heads, n, n)
-    out = {}
-    for name, fn in (("sparse", lambda: global_pointer_crossentropy(logits, i)),
-                     ("dense", lambda: global_pointer_crossentropy(logits, dense, sparse=False))):
-        fn().backward()  # warm-up
-        t = time.perf_counter()
-        for _ in range(repeats):
-            logits.grad = None
-            fn().backward()
-        out[f"{name}_s"] = (time.perf_counter() - t) / repeats
-    out["dense_over_sparse"] = out["dense_s"] / out["sparse_s"]
-    return out
-
-
-def cliques_agree(graphs: int, search, seed: int = 0, max_nodes: int = 8) -> int:
-    """On how many of `graphs` random graphs `search(nodes, adjacent)` equals the post's recursion."""
-    rng = random.Random(seed)
-    same = 0
-    for _ in range(graphs):
-        n = rng.randint(1, max_nodes)
-        edges = {(u, v) for u in range(n) for v in range(u + 1, n) if rng.random() < 0.5}
-        adj = lambda u, v, e=edges: (min(u, v), max(u, v)) in e  # noqa: E731
-        same += set(search(range(n), adj)) == set(clique_search(list(range(n)), adj))
-    return same
-
-
-def long_document_f1(n_events: int = 10, n_roles: int = 6) -> float:
-    """Event F1 of the oracle round trip of one document with n_events same-type events of n_roles
-    arguments each (plus a trigger), all on distinct two-character spans."""
-    roles = [f"角色{k}" for k in range(n_roles)]
-    labels = [("比赛", TRIGGER)] + [("比赛", r) for r in roles]
-    text, events = "", []
-    for _ in range(n_events):
-        event = []
-        for role in [TRIGGER] + roles:
-            word = chr(0x4E00 + len(text)) + chr(0x4E01 + len(text))
-            event.append(("比赛", role, word, len(text)))
-            text += word
-        events.append(tuple(sorted(event)))
-    offsets = [(0, 0)] + [(i, i + 1) for i in range(len(text))] + [(0, 0)]
-    sample = EventSample(text, events)
-    got = decode_events(*oracle_logits(encode_events(sample, labels, offsets), len(offsets)), text, offsets, labels)
-    return event_prf([got], [events])["event_level/f1"]
-
-
-def time_steps(encoder: EncoderConfig, batch: int, predicates: int, chars: int, repeats: int = 5,
-               seed: int = 0) -> dict[str, list[float] | float]:
-    """Seconds of one whole training step (forward, loss, backward, AdamW update) of the same relations
-    model on the same batch, with the sparse and with the dense loss, alternated so load drift hits both."""
-    rng = random.Random(seed)
-    names = [f"谓词{k}" for k in range(predicates)]
-    samples = []
-    for _ in range(batch):
-        text = "".join(chr(0x4E00 + rng.randrange(500)) for _ in range(chars))
-        a, b = sorted(rng.sample(range(chars - 3), 2))
-        samples.append(RelationSample(text, [(text[a:a + 2], a, rng.choice(names), text[b:b + 3], b)]))
-    torch.manual_seed(seed)
-    tok = CharTokenizer.build([s.text for s in samples])
-    linkers = {}
-    for dense in (False, True):
-        torch.manual_seed(seed)
-        linkers[dense] = GPLinker(GPLinkerConfig(task="relations", encoder=encoder, dense_loss=dense,
-                                                 max_len=chars + 2), names, tok)
-    times: dict[bool, list[float]] = {False: [], True: []}
-    for k in range(repeats + 1):
-        for dense in ((False, True) if k % 2 else (True, False)):
-            g = linkers[dense]
-            opt = torch.optim.AdamW(g.model.parameters(), lr=1e-3)
-            batch_t = g.collate(samples)
-            t = time.perf_counter()
-            loss = g.loss(g.model, batch_t)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if k:  # the first round warms up
-                times[dense].append(time.perf_counter() - t)
-    sparse, dense = times[False], times[True]
-    return {"sparse_s": sparse, "dense_s": dense,
-            "dense_over_sparse": float(statistics.median(dense) / statistics.median(sparse))}
 
 
 def _curve(run: Path, metric: str) -> list[tuple[int, float]]:

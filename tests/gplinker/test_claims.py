@@ -3,7 +3,7 @@ import pytest
 
 from kexue.gplinker import claims as c
 from kexue.gplinker.cliques import events_of
-from kexue.gplinker.reproduce import cliques_agree, long_document_f1
+from kexue.gplinker.measure import cliques_agree, long_document_f1
 
 
 @pytest.mark.parametrize("gp, egp, gp_params, egp_params, verdict", [

@@ -1,5 +1,6 @@
 """reproduce('smoke') runs every claim end to end and writes its figure."""
-from kexue.gplinker.reproduce import reproduce, time_losses
+from kexue.gplinker.measure import time_losses
+from kexue.gplinker.reproduce import reproduce
 
 
 def test_reproduce_smoke(tmp_path):
