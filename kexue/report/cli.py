@@ -1,7 +1,8 @@
-"""`kexue report render|check`: write the page from a results.json, and check a page in headless Chromium.
+"""`kexue report render|merge|check`: write the page from a results.json, merge runs, check a page.
 
 `kexue reproduce` renders the page itself; `render` redoes it (after editing results.json, or on
-another machine) and `check` opens it in headless Chromium and fails (exit 1) when it did not load,
+another machine); `merge` makes one page of several reproduce folders (topics run one at a time, or on
+different machines); `check` opens a page in headless Chromium and fails (exit 1) when it did not load,
 an image did not decode, the console showed an error, or the page tried to reach the network.
 """
 from __future__ import annotations
@@ -14,9 +15,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from kexue.cli_common import fail
 from kexue.report.browser import BrowserError, check_page
 from kexue.report.html import render_report
 from kexue.report.load import ReportError
+from kexue.report.merge import merge_runs
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="The HTML page of `kexue reproduce`: render it, check it in a browser.")
@@ -29,8 +32,21 @@ def render(out: Path = typer.Argument(Path("runs/reproduce"), help="the folder h
     try:
         page = render_report(out)
     except ReportError as e:
-        console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e))
+    console.print(f"page: {page}", markup=False)
+
+
+@app.command()
+def merge(
+    sources: list[Path] = typer.Argument(..., help="folders of `kexue reproduce` runs of one preset"),
+    out: Path = typer.Option(..., "--out", help="a new (or empty) folder for the merged results.json and page"),
+) -> None:
+    """Write one page from several reproduce folders (each topic once, one preset)."""
+    from kexue.reproduce import TOPICS
+    try:
+        page = merge_runs(list(sources), out, order=list(TOPICS))
+    except ReportError as e:
+        fail(str(e))
     console.print(f"page: {page}", markup=False)
 
 
@@ -46,8 +62,7 @@ def check(
     try:
         report = check_page(page, timeout=timeout, screenshot=screenshot, width=width)
     except (BrowserError, FileNotFoundError) as e:
-        console.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(str(e))
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
     status = "[green]ok[/]" if report["ok"] else "[red]FAILED[/]"
