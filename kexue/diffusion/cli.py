@@ -75,7 +75,7 @@ def train_cmd(
 ) -> None:
     """Train a DDPM; sample grids land in OUT/samples every `sample_every` steps and at the end."""
     from kexue.diffusion.train import DiffusionConfig, train
-    from kexue.train.loop import may_change_on_resume
+    from kexue.train import may_change_on_resume
 
     cfg = C.settings(DiffusionConfig.preset(preset, data, size, channels), config, set_)
     cfg, run = C.start_training(ctx, COMMAND, "diffusion", cfg, DiffusionConfig, out=out, resume=resume,
