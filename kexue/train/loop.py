@@ -3,14 +3,16 @@
 One optimizer step, for step t = 0, 1, ...:
   1. every parameter group gets lr_t = lr · lr_scale · factor(t)                  (schedule.py)
   2. grad_accum micro-steps: loss_fn(model, batch) under autocast (cfg.precision bf16 or fp16; amp = bf16),
-     and backward of loss / grad_accum (times the gradient scaler's factor under fp16), so the gradient is that of the mean loss over the whole global batch; under
-     DDP the ranks' gradients are averaged once, at the last micro-step
+     and backward of loss / grad_accum (times the gradient scaler's factor under fp16), so the gradient
+     is that of the mean loss over the whole global batch; under DDP the ranks' gradients are averaged
+     once, at the last micro-step
   3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py)
   4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
-     averaged over the steps since the last record and over ranks), eval_fn on rank 0 (with the EMA
-     weights swapped in when EMA is on; its keys then read `eval_ema/...`, else `eval/...`) and the
-     on_eval hook, and an atomic checkpoint (checkpoint.py) at ckpt_every steps, when ckpt_minutes of
-     wall-clock time have passed since the last one, and at the end.
+     averaged over the steps since the last record and over ranks; with cfg.log = "tensorboard" also
+     TensorBoard scalars), eval_fn on rank 0 (with the EMA weights swapped in when EMA is on; its keys
+     then read `eval_ema/...`, else `eval/...`) and the on_eval hook, and an atomic checkpoint
+     (checkpoint.py) at ckpt_every steps, when ckpt_minutes of wall-clock time have passed since the
+     last one, and at the end.
   5. SIGINT or SIGTERM (Ctrl-C, `kill`, a SLURM pre-emption) lets the step under way finish, writes a
      checkpoint and raises TrainingInterrupted (a KeyboardInterrupt) naming the step; the command line
      prints "interrupted at step N; continue with --resume" and exits 130 / 143. Under torchrun the
@@ -168,7 +170,8 @@ class Trainer:
             seed_everything(cfg.seed + self.rank)
         if self.is_main:
             write_json(self.out_dir / CONFIG_FILE, self._config_dict())
-        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from)
+        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from,
+                         tensorboard=cfg.log == "tensorboard")
         self._stream = MicroBatches(self.train_data, batch_size=cfg.batch_size, world_size=self.world_size,
                                     rank=self.rank, grad_accum=cfg.grad_accum, seed=cfg.seed, steps=cfg.steps,
                                     start=start, data_position=position, collate_fn=self.collate_fn,
@@ -211,6 +214,7 @@ class Trainer:
                         raise TrainingInterrupted(self.step, signum, self.out_dir)
         finally:
             bar.close()
+            log.close()
         return self._summary(resumed_from, tokens)
 
     def save(self) -> None:
