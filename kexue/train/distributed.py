@@ -116,6 +116,16 @@ def gather_to_all(obj: Any) -> list[Any]:
     return out
 
 
+def broadcast_from_main(obj: Any) -> Any:
+    """Rank 0's `obj` on every rank (pickled; the other ranks' `obj` is ignored and they wait for rank
+    0's); `obj` itself without a process group."""
+    if world()[1] == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def barrier() -> None:
     if world()[1] > 1:
         dist.barrier()
