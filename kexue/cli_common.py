@@ -214,14 +214,16 @@ def print_config(cfg: Any) -> None:
 # ---- the options every training command shares (defined in kexue/cli_options.py) ----
 
 def start_run(opts: RunOptions, command: str, topic: str, preset: T, cls: type[T], *,
-              options: dict[str, Any] | None = None, may_change: tuple[str, ...] = ()) -> tuple[T, Any]:
+              options: dict[str, Any] | None = None, may_change: tuple[str, ...] = (),
+              section: str | None = None) -> tuple[T, Any]:
     """`start_training` for a command decorated with `train_options`: the preset, then --config and
     --set, then the run folder. Returns (settings to train with, kexue.runs.Run)."""
     cfg = settings(preset, opts.config, opts.sets)
     return start_training(opts.ctx, command, topic, cfg, cls, out=opts.out, resume=opts.resume,
                           auto_resume=opts.auto_resume, overwrite=opts.overwrite, config=opts.config,
                           sets=opts.sets, device=opts.device, precision=opts.precision,
-                          show_config=opts.show_config, options=options, may_change=may_change, log=opts.log)
+                          show_config=opts.show_config, options=options, may_change=may_change, log=opts.log,
+                          section=section)
 
 
 # ---- devices, precision, run folders ----
@@ -256,9 +258,10 @@ def start_training(ctx: typer.Context, command: str, topic: str, cfg: T, cls: ty
                    resume: bool, auto_resume: bool, overwrite: bool, config: Path | None, sets: list[str] | None,
                    device: str | None, precision: str | None, show_config: bool,
                    options: dict[str, Any] | None = None, may_change: tuple[str, ...] = (),
-                   log: str | None = None) -> tuple[T, Any]:
+                   log: str | None = None, section: str | None = None) -> tuple[T, Any]:
     """The preamble of a training command: --print-config, the run folder, the run's own settings on a
-    resume. `cfg` is the preset with --config and --set applied (what a new run trains with).
+    resume. `cfg` is the preset with --config and --set applied (what a new run trains with); `section`:
+    where config.json's `run` keeps it, when not at the top (see kexue.runs.resume_settings).
 
     Returns (settings to train with, kexue.runs.Run); everything is checked before any data is read.
     Under torchrun rank 0 alone looks at the folder (refuses, clears it for --overwrite, writes run.json,
@@ -284,8 +287,8 @@ def start_training(ctx: typer.Context, command: str, topic: str, cfg: T, cls: ty
             if config is not None:
                 raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
                                  f"({out}/config.json); drop --config")
-            settled = with_device(resume_settings(out, cls, sets, may_change, recorded_sets(run.recorded)),
-                                  device, precision, log)
+            settled = with_device(resume_settings(out, cls, sets, may_change, recorded_sets(run.recorded),
+                                                  section), device, precision, log)
             say(f"resuming {out} with its own settings")
         train = getattr(settled, "train", None)
         if train is not None:

@@ -113,7 +113,7 @@ def finetune(
     cfg, folder = C.start_run(
         opts, "kexue roformer finetune", "roformer-finetune", cfg, FinetuneConfig,
         options={"task": task, "pretrained": cfg.pretrained, "size": size, "train": cfg.train_file,
-                 "dev": cfg.dev_file})
+                 "dev": cfg.dev_file}, section="finetune")  # its run_config: {"finetune": ..., "labels": ...}
     summary = run(cfg, folder.out, progress=opts.progress, resume=folder.resume)
     _summary("fine-tuning", summary)
 
