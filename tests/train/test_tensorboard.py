@@ -94,3 +94,19 @@ def test_under_torchrun_rank_0_alone_writes_events(tmp_path):
     assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1
     assert torch.load(tmp_path / "trainer_state.pt", weights_only=True)["world_size"] == 2
     assert_board_is_metrics(tmp_path)
+
+
+def test_the_command_lines_log_option(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from kexue.cli import app
+
+    args = ["lru", "train", "--preset", "smoke", "--no-progress", "--set", "train.steps=2", "--set", "train.log_every=1"]
+    r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r"), "--log", "tensorboard"])
+    assert r.exit_code == 0, r.output
+    assert_board_is_metrics(tmp_path / "r")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x"), "--log", "tensorboard"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "kexue[log]" in r.stderr
+    assert not (tmp_path / "x").exists()  # refused before anything was written
