@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # the `test` extra has it
 from torch import nn
 
 from kexue.train import TrainConfig, Trainer, read_metrics
 from tests.train.test_distributed import SCRIPT, free_port
 from tests.train.test_loop import mlp, mse, regression
 
-pytest.importorskip("tensorboard", reason="the `log` extra")  # in the `test` extra too
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 
 def scalars(out: Path) -> dict[str, dict[int, float]]:
