@@ -11,7 +11,9 @@ A topic adopts it in one line at the end of its cli.py, `adopt(app)`, which wrap
 Typer app (`kexue.cli` adopts every topic's app again; wrapping is idempotent). For settings, a training
 command takes `--config FILE` (JSON or TOML, a run's own config.json included), `--set key=value` on top
 and `--print-config` (every key, its value for the chosen preset and its type), through `settings()`;
-`--device` and `--precision` through `with_device()`; its folder through `run_folder()` (kexue/runs.py).
+`--device`, `--precision` and `--log` through `with_device()`; its folder through `run_folder()` (kexue/runs.py).
+Those options are defined once: `@train_options(topic)` gives a command all of them as one `opts:
+RunOptions`, and `start_run(opts, ...)` is the preamble that uses them (`start_training`).
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ try:  # typer ≥ 0.20 carries its own copy of click, whose exceptions are not c
 except ImportError:  # pragma: no cover - an older typer on plain click
     from click import exceptions as click_exceptions
 
+from kexue.cli_options import (RunOptions, opt_auto_resume, opt_config, opt_device, opt_log,  # noqa: F401
+                                opt_out, opt_overwrite, opt_precision, opt_print_config, opt_progress, opt_resume,
+                                opt_set, train_options)
 from kexue.config import _strip_optional, did_you_mean, override, parse_value
 
 T = TypeVar("T")
@@ -206,47 +211,19 @@ def print_config(cfg: Any) -> None:
         typer.echo(f"{line:<{width}}  # {tp}" if value != "null" else f"# {key} = (none)  # {tp}")
 
 
-# ---- the options every training command shares ----
+# ---- the options every training command shares (defined in kexue/cli_options.py) ----
 
-def opt_config():
-    return typer.Option(None, "--config", help="a JSON or TOML file of settings (a run's config.json too); "
-                                               "--set applies on top")
-
-
-def opt_print_config():
-    return typer.Option(False, "--print-config", help="print every setting (value, type) of the chosen preset "
-                                                      "and exit")
-
-
-def opt_set(example: str = "train.steps=800"):
-    return typer.Option(None, "--set", help=f"override a setting, e.g. --set {example} (repeatable)")
-
-
-def opt_out(topic: str):
-    return typer.Option(None, "--out", help=f"the run folder (default: a new runs/{topic}/version_N)")
-
-
-def opt_resume():
-    return typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint, with the "
-                                                "run's own settings (only steps and frequencies may change)")
-
-
-def opt_auto_resume():
-    return typer.Option(False, "--auto-resume", help="continue the run in --out if it has a checkpoint, "
-                                                     "else start one there")
-
-
-def opt_overwrite():
-    return typer.Option(False, "--overwrite", help="replace the run in --out (without it a non-empty --out is "
-                                                   "refused)")
-
-
-def opt_device():
-    return typer.Option(None, "--device", help="cpu | cuda | cuda:N | mps (default: cuda if available)")
-
-
-def opt_precision():
-    return typer.Option(None, "--precision", help="fp32 | bf16 | fp16 (fp16 with a gradient scaler)")
+def start_run(opts: RunOptions, command: str, topic: str, preset: T, cls: type[T], *,
+              options: dict[str, Any] | None = None, may_change: tuple[str, ...] = (),
+              section: str | None = None) -> tuple[T, Any]:
+    """`start_training` for a command decorated with `train_options`: the preset, then --config and
+    --set, then the run folder. Returns (settings to train with, kexue.runs.Run)."""
+    cfg = settings(preset, opts.config, opts.sets)
+    return start_training(opts.ctx, command, topic, cfg, cls, out=opts.out, resume=opts.resume,
+                          auto_resume=opts.auto_resume, overwrite=opts.overwrite, config=opts.config,
+                          sets=opts.sets, device=opts.device, precision=opts.precision,
+                          show_config=opts.show_config, options=options, may_change=may_change, log=opts.log,
+                          section=section)
 
 
 # ---- devices, precision, run folders ----
@@ -257,14 +234,11 @@ def given(ctx: typer.Context, names) -> tuple[str, ...]:
     return tuple(n for n, src in sources.items() if src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT"))
 
 
-def with_device(cfg: T, device: str | None, precision: str | None) -> T:
-    """cfg with train.device / train.precision set from `--device` / `--precision` (None: keep)."""
-    sets = []
-    if device is not None:
-        sets.append(f"train.device={device}")
-    if precision is not None:
-        sets.append(f"train.precision={precision}")
-    return override(cfg, sets)
+def with_device(cfg: T, device: str | None, precision: str | None, log: str | None = None) -> T:
+    """cfg with train.device / train.precision / train.log set from `--device` / `--precision` / `--log`
+    (None: keep)."""
+    given_ = {"device": device, "precision": precision, "log": log}
+    return override(cfg, [f"train.{k}={v}" for k, v in given_.items() if v is not None])
 
 
 def run_folder(out: Path | None, topic: str) -> Path:
@@ -283,31 +257,71 @@ def run_folder(out: Path | None, topic: str) -> Path:
 def start_training(ctx: typer.Context, command: str, topic: str, cfg: T, cls: type[T], *, out: Path | None,
                    resume: bool, auto_resume: bool, overwrite: bool, config: Path | None, sets: list[str] | None,
                    device: str | None, precision: str | None, show_config: bool,
-                   options: dict[str, Any] | None = None, may_change: tuple[str, ...] = ()) -> tuple[T, Any]:
+                   options: dict[str, Any] | None = None, may_change: tuple[str, ...] = (),
+                   log: str | None = None, section: str | None = None) -> tuple[T, Any]:
     """The preamble of a training command: --print-config, the run folder, the run's own settings on a
-    resume. `cfg` is the preset with --config and --set applied (what a new run trains with).
+    resume. `cfg` is the preset with --config and --set applied (what a new run trains with); `section`:
+    where config.json's `run` keeps it, when not at the top (see kexue.runs.resume_settings).
 
     Returns (settings to train with, kexue.runs.Run); everything is checked before any data is read.
+    Under torchrun rank 0 alone looks at the folder (refuses, clears it for --overwrite, writes run.json,
+    reads the run's settings); the other ranks wait for its answer, so none reads a folder being cleared.
     """
     from kexue.runs import open_run, record_session, recorded_sets, resume_settings
 
-    cfg = with_device(cfg, device, precision)
+    cfg = with_device(cfg, device, precision, log)
     if show_config:
-        print_config(cfg)
+        if is_main():
+            print_config(cfg)
         raise typer.Exit(0)
     out = run_folder(out, topic)
-    options = dict(options or {})
-    run = open_run(out, command, resume=resume, auto_resume=auto_resume, overwrite=overwrite, options=options,
-                   given=given(ctx, options))
-    if run.note:
-        say(run.note)
-    if run.resume:
-        if config is not None:
-            raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
-                             f"({out}/config.json); drop --config")
-        cfg = with_device(resume_settings(out, cls, sets, may_change, recorded_sets(run.recorded)), device,
-                          precision)
-        say(f"resuming {out} with its own settings")
-    run.sets = list(sets or [])
-    record_session(run)
-    return cfg, run
+
+    def prepare() -> tuple[T, Any]:
+        chosen = dict(options or {})
+        run = open_run(out, command, resume=resume, auto_resume=auto_resume, overwrite=overwrite, options=chosen,
+                       given=given(ctx, chosen))
+        if run.note:
+            say(run.note)
+        settled = cfg
+        if run.resume:
+            if config is not None:
+                raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
+                                 f"({out}/config.json); drop --config")
+            settled = with_device(resume_settings(out, cls, sets, may_change, recorded_sets(run.recorded),
+                                                  section), device, precision, log)
+            say(f"resuming {out} with its own settings")
+        train = getattr(settled, "train", None)
+        if train is not None:
+            train.check()  # e.g. log=tensorboard without its package: one line before any data is read
+        run.sets = list(sets or [])
+        record_session(run)
+        return settled, run
+
+    train = getattr(cfg, "train", None)
+    return rank_zero_first(prepare, getattr(train, "device", "auto"))
+
+
+def rank_zero_first(prepare: Callable[[], T], device: str = "auto") -> T:
+    """prepare() on rank 0; under torchrun (joining its process group on `device`) the other ranks
+    wait for rank 0's result and return it, or leave with its exit status when it failed (rank 0 says
+    why, in one line)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return prepare()
+    from kexue.train.distributed import broadcast_from_main, init_distributed
+
+    init_distributed(None if device == "auto" else device)
+    if not is_main():
+        ok, value = broadcast_from_main(None)
+        if not ok:
+            raise typer.Exit(value)
+        return value
+    try:
+        value = prepare()
+    except typer.Exit as e:
+        broadcast_from_main((False, e.exit_code))
+        raise
+    except BaseException as e:
+        broadcast_from_main((False, 2 if isinstance(e, (*USER_ERRORS, click_exceptions.ClickException)) else 1))
+        raise
+    broadcast_from_main((True, value))
+    return value

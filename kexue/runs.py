@@ -5,7 +5,8 @@ any data. That
   - refuses, in one line, a path that is a file, a folder of another command ("runs/ee is a `kexue
     gplinker events` run"), a non-empty folder without `--resume` (or `--overwrite`, which empties a
     kexue run folder and nothing else), and `--resume` where there is nothing to resume
-    (`auto_resume=True` then starts afresh and says so);
+    (`auto_resume=True` then starts afresh and says so, also in a folder whose run of this command
+    stopped before its first checkpoint: there is nothing else to do with it);
   - and, once the caller's own checks passed too, `record_session(run)` writes run.json: the command, its
     argv, the kexue version, the options that chose the preset, and one entry per session.
 `default_out("lru")` is a fresh runs/lru/version_N (N one past the largest there), as Lightning's.
@@ -127,8 +128,10 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
                              "--resume to start a new run (or pass --auto-resume)")
     if auto_resume:
         note = f"--auto-resume: nothing to resume in {out}; starting a new run"
+        if recorded is not None:  # a run of this command stopped before its first checkpoint: start it again
+            note = f"--auto-resume: the run in {out} has no checkpoint yet; starting it anew"
     if _is_main() and out.is_dir() and any(out.iterdir()):
-        if not overwrite:
+        if not (overwrite or (auto_resume and recorded is not None)):
             what = f"a `{recorded['command']}` run" if recorded else "files"
             raise RunFolderError(f"{out} already holds {what}; continue it with --resume, replace it with "
                                  "--overwrite, or give another --out")
@@ -140,18 +143,25 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
 
 
 def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
-                    may_change: tuple[str, ...] = (), restated: list[str] | tuple[str, ...] = ()) -> T:
+                    may_change: tuple[str, ...] = (), restated: list[str] | tuple[str, ...] = (),
+                    section: str | None = None) -> T:
     """The run's own settings (config.json's `run` section as a `cls`), with the allowed `--set`s applied.
 
     A `--set` in `restated` (one the run was started with: `recorded_sets(run.json)`) is left
     out: the run's value stands, also where the run resolved it further (roformer's vocab_size = the
-    vocabulary built, not the `--set model.vocab_size=800` that capped it)."""
+    vocabulary built, not the `--set model.vocab_size=800` that capped it). `section` names the key of
+    the `run` section that holds the `cls` (roformer finetune's run is {"finetune": ..., "labels": ...})."""
     file = Path(out) / "config.json"
     if not file.is_file():
         raise RunFolderError(f"{file}: not found; this folder has no settings to resume from")
     raw = json.loads(file.read_text(encoding="utf-8"))
+    raw = raw["run"] if "run" in raw else raw
+    if section is not None:
+        if not isinstance(raw.get(section), dict):
+            raise RunFolderError(f"{file}: no '{section}' settings in its run section; not a run of this command")
+        raw = raw[section]
     try:
-        cfg = from_dict(cls, raw["run"] if "run" in raw else raw)
+        cfg = from_dict(cls, raw)
     except (TypeError, ValueError) as e:
         raise RunFolderError(f"{file}: not the settings of a {cls.__name__} of this kexue version ({e})") from None
     for item in sets or []:

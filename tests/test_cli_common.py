@@ -126,3 +126,35 @@ def test_with_device_sets_the_train_settings():
     assert C.with_device(Settings(), None, None) == Settings()
     with pytest.raises(ValueError, match="must be one of fp32, bf16, fp16"):
         C.with_device(Settings(), None, "fp8")
+
+
+def test_train_options_are_one_definition_handed_over_as_run_options(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "220")  # the help on one line an option
+    app = typer.Typer()
+    seen = {}
+
+    @app.command()
+    @C.train_options("toy", "width=3")
+    def train(width: int = typer.Option(2, help="the toy's width"), *, opts: C.RunOptions) -> None:
+        seen.update(width=width, opts=opts, given=C.given(opts.ctx, ("width",)))
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    r = runner.invoke(app, ["train", "--width", "5", "--set", "a=1", "--set", "b=2", "--out", "o", "--resume",
+                            "--device", "cpu", "--log", "tensorboard", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    opts = seen["opts"]
+    assert seen["width"] == 5 and seen["given"] == ("width",)
+    assert (opts.sets, str(opts.out), opts.resume, opts.auto_resume, opts.overwrite) == (["a=1", "b=2"], "o", True,
+                                                                                         False, False)
+    assert (opts.device, opts.precision, opts.log, opts.progress, opts.config, opts.show_config) == \
+        ("cpu", None, "tensorboard", False, None, False)
+    runner.invoke(app, ["train"])
+    assert seen["given"] == () and seen["opts"].progress and seen["opts"].sets is None
+    text = runner.invoke(app, ["train", "--help"]).stdout
+    flags = ["--width", "--set", "--config", "--print-config", "--out", "--resume", "--auto-resume", "--overwrite",
+             "--device", "--precision", "--log", "--progress"]
+    assert [f for f in sorted(flags, key=text.index)] == flags  # its own first, then the shared, in order
+    assert "e.g. --set width=3" in text and "runs/toy/version_N" in text

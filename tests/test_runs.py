@@ -82,6 +82,18 @@ def test_resume_and_auto_resume_and_overwrite(tmp_path):
     (tmp_path / "r" / "old-grid.png").write_text("")
     run = open_run(tmp_path / "r", "kexue x train", overwrite=True)
     assert not run.resume and not (tmp_path / "r").exists()  # emptied: no stale grids beside the new run
+    # a run stopped before its first checkpoint: --resume has nothing, --auto-resume starts it anew
+    trained(tmp_path / "cut")
+    (tmp_path / "cut" / "trainer_state.pt").unlink()
+    with pytest.raises(RunFolderError, match="no checkpoint to continue"):
+        open_run(tmp_path / "cut", "kexue x train", resume=True)
+    run = open_run(tmp_path / "cut", "kexue x train", auto_resume=True)
+    assert not run.resume and "has no checkpoint yet; starting it anew" in run.note
+    assert not (tmp_path / "cut").exists()
+    (tmp_path / "notes").mkdir()  # not a run: --auto-resume refuses as a new run would
+    (tmp_path / "notes" / "a.txt").write_text("keep")
+    with pytest.raises(RunFolderError, match="already holds files"):
+        open_run(tmp_path / "notes", "kexue x train", auto_resume=True)
     # a folder of several runs (attention quality) has something to resume when one of them has
     (tmp_path / "multi" / "lm").mkdir(parents=True)
     (tmp_path / "multi" / "lm" / "trainer_state.pt").write_bytes(b"")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich import box
@@ -108,19 +107,10 @@ def measure(
 
 
 @app.command()
+@C.train_options("attention-quality", "train.steps=800")
 def quality(
-    ctx: typer.Context,
     preset: str = typer.Option("quick", help="smoke | quick | full (the reproduce presets' quality settings)"),
-    set_: Optional[list[str]] = C.opt_set("train.steps=800"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
-    out: Optional[Path] = C.opt_out("attention-quality"),
-    resume: bool = C.opt_resume(),
-    auto_resume: bool = C.opt_auto_resume(),
-    overwrite: bool = C.opt_overwrite(),
-    device: Optional[str] = C.opt_device(),
-    precision: Optional[str] = C.opt_precision(),
-    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+    *, opts: C.RunOptions,
 ) -> None:
     """Train softmax vs linear attention as a causal LM and as an MLM on People's Daily."""
     from kexue.attention.quality import QualityConfig, compare, relative_gaps
@@ -128,14 +118,11 @@ def quality(
     from kexue.config import to_dict
     from kexue.train.checkpoint import write_json
 
-    cfg = C.settings(get_preset(preset).quality, config, set_)
-    cfg, run = C.start_training(ctx, "kexue attention quality", "attention-quality", cfg, QualityConfig, out=out,
-                                resume=resume, auto_resume=auto_resume, overwrite=overwrite, config=config,
-                                sets=set_, device=device, precision=precision, show_config=print_config,
-                                options={"preset": preset})
+    cfg, run = C.start_run(opts, "kexue attention quality", "attention-quality", get_preset(preset).quality,
+                           QualityConfig, options={"preset": preset})
     if C.is_main():  # the settings the four runs share, for --resume and --config
         write_json(run.out / "config.json", {"run": to_dict(cfg)})
-    rows = compare(cfg, run.out, progress=progress, resume=run.resume)
+    rows = compare(cfg, run.out, progress=opts.progress, resume=run.resume)
     if not C.is_main():
         return
     t = Table(title="held-out loss (nats/char)")

@@ -56,35 +56,23 @@ def _load(checkpoint: Path, raw: bool, device: str):
 
 
 @app.command("train")
+@C.train_options("diffusion", "train.steps=2000")
 def train_cmd(
-    ctx: typer.Context,
     data: str = typer.Option("digits", help="digits | mnist5k | fashion-mnist | a folder of images"),
     preset: str = typer.Option("su", help="su (the post's recipe) | ho2020 (Ho's) | quick (CPU minutes) | smoke"),
     size: int = typer.Option(0, help="image side; 0 = the data's own (a folder: 64)"),
     channels: int = typer.Option(3, help="a folder's channels: 1 grey or 3 RGB"),
-    set_: Optional[list[str]] = C.opt_set("train.steps=2000"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
-    out: Optional[Path] = C.opt_out("diffusion"),
-    resume: bool = C.opt_resume(),
-    auto_resume: bool = C.opt_auto_resume(),
-    overwrite: bool = C.opt_overwrite(),
-    device: Optional[str] = C.opt_device(),
-    precision: Optional[str] = C.opt_precision(),
-    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+    *, opts: C.RunOptions,
 ) -> None:
     """Train a DDPM; sample grids land in OUT/samples every `sample_every` steps and at the end."""
     from kexue.diffusion.train import DiffusionConfig, train
-    from kexue.train.loop import may_change_on_resume
+    from kexue.train import may_change_on_resume
 
-    cfg = C.settings(DiffusionConfig.preset(preset, data, size, channels), config, set_)
-    cfg, run = C.start_training(ctx, COMMAND, "diffusion", cfg, DiffusionConfig, out=out, resume=resume,
-                                auto_resume=auto_resume, overwrite=overwrite, config=config, sets=set_,
-                                device=device, precision=precision, show_config=print_config,
-                                options={"data": data, "preset": preset, "size": size, "channels": channels},
-                                may_change=("sample_every",))
+    cfg, run = C.start_run(opts, COMMAND, "diffusion", DiffusionConfig.preset(preset, data, size, channels),
+                           DiffusionConfig, may_change=("sample_every",),
+                           options={"data": data, "preset": preset, "size": size, "channels": channels})
     with may_change_on_resume("sample_every"):
-        summary = train(cfg, run.out, resume=run.resume, progress=progress)
+        summary = train(cfg, run.out, resume=run.resume, progress=opts.progress)
     if summary["rank"]:  # under torchrun only rank 0 samples and reports
         return
     t = Table(title=f"kexue diffusion train --preset {run.options.get('preset', preset)}")

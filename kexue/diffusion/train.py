@@ -41,7 +41,7 @@ from kexue.diffusion.images import save_grid
 from kexue.diffusion.schedule import Schedule
 from kexue.diffusion.unet_ho import UNetHo, UNetHoConfig
 from kexue.diffusion.unet_su import UNetSu, UNetSuConfig
-from kexue.train import TrainConfig, Trainer, load_model
+from kexue.train import TrainConfig, Trainer, load_model, seed_everything
 
 NAMED_DATA = ("digits", "mnist5k", "fashion-mnist")
 NATIVE_SIZE = {"digits": 8, "mnist5k": 28, "fashion-mnist": 28}
@@ -170,6 +170,9 @@ def train(cfg: DiffusionConfig, out_dir: str | Path, resume: bool = False, progr
     """Train a DDPM as `cfg` says into out_dir; return the Trainer's summary (plus the grid paths)."""
     x, y, _ = data if data is not None else load_data(cfg)
     cfg = resolve(cfg, x, y)
+    # the U-Net's initial weights come from the run's seed, not from whatever ran before (every rank
+    # alike; the Trainer seeds again, with seed + rank, when training starts)
+    seed_everything(cfg.train.seed)
     model, schedule = build_model(cfg), build_schedule(cfg)
     dataset = TensorDataset(x, y) if cfg.cond else TensorDataset(x)
     out_dir = Path(out_dir)

@@ -30,32 +30,20 @@ def _config(task: str, model: str, preset: str):
 
 
 @app.command()
+@C.train_options("lru", "train.steps=800 --set model.d_state=128 --set task.length=500")
 def train(
-    ctx: typer.Context,
     task: str = typer.Option("copy", help="listops | copy | adding | selective | recall | smnist | sfashion"),
     model: str = typer.Option("lru", help="lru | slru | transformer | rnn | lstm | dense | diag_reim | diag_exp | "
                                           "stable_exp"),
     preset: str = typer.Option("quick", help="sizes from a reproduce preset: smoke | quick | standard | full"),
-    set_: Optional[list[str]] = C.opt_set("train.steps=800 --set model.d_state=128 --set task.length=500"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
-    out: Optional[Path] = C.opt_out("lru"),
-    resume: bool = C.opt_resume(),
-    auto_resume: bool = C.opt_auto_resume(),
-    overwrite: bool = C.opt_overwrite(),
-    device: Optional[str] = C.opt_device(),
-    precision: Optional[str] = C.opt_precision(),
-    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+    *, opts: C.RunOptions,
 ) -> None:
     """Train a deep model (the paper's block) on a long-range task and report its test accuracy."""
     from kexue.lru.train import RunConfig, run
 
-    cfg = C.settings(_config(task, model, preset), config, set_)
-    cfg, folder = C.start_training(ctx, "kexue lru train", "lru", cfg, RunConfig, out=out, resume=resume,
-                                   auto_resume=auto_resume, overwrite=overwrite, config=config, sets=set_,
-                                   device=device, precision=precision, show_config=print_config,
-                                   options={"task": task, "model": model, "preset": preset})
-    summary = run(cfg, folder.out, progress=progress, resume=folder.resume)
+    cfg, folder = C.start_run(opts, "kexue lru train", "lru", _config(task, model, preset), RunConfig,
+                              options={"task": task, "model": model, "preset": preset})
+    summary = run(cfg, folder.out, progress=opts.progress, resume=folder.resume)
     if summary["rank"]:  # under torchrun only rank 0 evaluates and reports
         return
     t = Table(title=f"kexue lru train --task {cfg.task.task} --model {cfg.model.model}")

@@ -56,8 +56,8 @@ def pretrain_preset(name: str):
 
 
 @app.command()
+@C.train_options("roformer-pretrain", "train.steps=1000")
 def pretrain(
-    ctx: typer.Context,
     preset: str = typer.Option("quick", help="quick (a laptop, minutes) | standard | smoke | post (the post's "
                                              "base recipe: 1M steps at batch 512, for GPUs)"),
     corpus: Optional[Path] = typer.Option(None, help="a .txt file (one text a line) or a folder of them; "
@@ -66,16 +66,7 @@ def pretrain(
     variant: str = typer.Option("roformer_v2", help="roformer_v2 or bert (the un-simplified baseline)"),
     tokenizer: str = typer.Option("char", help="char or wordpiece"),
     vocab: Optional[Path] = typer.Option(None, help="a vocab.txt to use instead of building one"),
-    set_: Optional[list[str]] = C.opt_set("train.steps=1000"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
-    out: Optional[Path] = C.opt_out("roformer-pretrain"),
-    resume: bool = C.opt_resume(),
-    auto_resume: bool = C.opt_auto_resume(),
-    overwrite: bool = C.opt_overwrite(),
-    device: Optional[str] = C.opt_device(),
-    precision: Optional[str] = C.opt_precision(),
-    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+    *, opts: C.RunOptions,
 ) -> None:
     """Whole-word MLM pretraining from scratch (a laptop-sized recipe by default; --preset post is the post's)."""
     from dataclasses import replace
@@ -92,35 +83,23 @@ def pretrain(
         raise ValueError(f"--tokenizer {tokenizer!r}: choose char or wordpiece")
     cfg = replace(base, model=model, corpus=str(corpus) if corpus else None, tokenizer=tokenizer,
                   vocab=str(vocab) if vocab else None)
-    cfg = C.settings(cfg, config, set_)
-    cfg, folder = C.start_training(
-        ctx, "kexue roformer pretrain", "roformer-pretrain", cfg, PretrainConfig, out=out, resume=resume,
-        auto_resume=auto_resume, overwrite=overwrite, config=config, sets=set_, device=device,
-        precision=precision, show_config=print_config,
+    cfg, folder = C.start_run(
+        opts, "kexue roformer pretrain", "roformer-pretrain", cfg, PretrainConfig,
         options={"preset": preset, "corpus": str(corpus) if corpus else None, "size": size, "variant": variant,
                  "tokenizer": tokenizer, "vocab": str(vocab) if vocab else None})
-    summary = run(cfg, folder.out, progress=progress, resume=folder.resume)
+    summary = run(cfg, folder.out, progress=opts.progress, resume=folder.resume)
     _summary("pretraining", summary)
 
 
 @app.command()
+@C.train_options("roformer-finetune", "train.lr=1e-4")
 def finetune(
-    ctx: typer.Context,
     task: str = typer.Option("classify", help="classify (the only task)"),
     train: Optional[Path] = typer.Option(None, help="CLUE-style JSONL; default: the review sentiment set"),
     dev: Optional[Path] = typer.Option(None, help="CLUE-style JSONL for accuracy"),
     pretrained: Optional[Path] = typer.Option(None, help="a kexue roformer folder (pretrain or import output)"),
     size: str = typer.Option("small", help="size of a new model when --pretrained is not given"),
-    set_: Optional[list[str]] = C.opt_set("train.lr=1e-4"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
-    out: Optional[Path] = C.opt_out("roformer-finetune"),
-    resume: bool = C.opt_resume(),
-    auto_resume: bool = C.opt_auto_resume(),
-    overwrite: bool = C.opt_overwrite(),
-    device: Optional[str] = C.opt_device(),
-    precision: Optional[str] = C.opt_precision(),
-    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+    *, opts: C.RunOptions,
 ) -> None:
     """Fine-tune [CLS] + linear for classification; prints dev accuracy."""
     from kexue.roformer.finetune import FinetuneConfig, finetune as run
@@ -131,14 +110,11 @@ def finetune(
                                 "pretrain` or `kexue roformer import`")
     cfg = FinetuneConfig(pretrained=str(pretrained) if pretrained else None, model=_size(size),
                          train_file=str(train) if train else None, dev_file=str(dev) if dev else None)
-    cfg = C.settings(cfg, config, set_)
-    cfg, folder = C.start_training(
-        ctx, "kexue roformer finetune", "roformer-finetune", cfg, FinetuneConfig, out=out, resume=resume,
-        auto_resume=auto_resume, overwrite=overwrite, config=config, sets=set_, device=device,
-        precision=precision, show_config=print_config,
+    cfg, folder = C.start_run(
+        opts, "kexue roformer finetune", "roformer-finetune", cfg, FinetuneConfig,
         options={"task": task, "pretrained": cfg.pretrained, "size": size, "train": cfg.train_file,
-                 "dev": cfg.dev_file})
-    summary = run(cfg, folder.out, progress=progress, resume=folder.resume)
+                 "dev": cfg.dev_file}, section="finetune")  # its run_config: {"finetune": ..., "labels": ...}
+    summary = run(cfg, folder.out, progress=opts.progress, resume=folder.resume)
     _summary("fine-tuning", summary)
 
 

@@ -11,9 +11,10 @@ from kexue.train.checkpoint import atomic_path, load_model, save_model
 from kexue.train.distributed import cleanup_distributed, init_distributed, leave_and_exit
 from kexue.train.ema import EMA
 from kexue.train.interrupt import TrainingInterrupted
-from kexue.train.loop import Trainer, may_change_on_resume
+from kexue.train.loop import Trainer
 from kexue.train.optim import decay_groups
 from kexue.train.progress import read_metrics
+from kexue.train.resume import may_change_on_resume
 from kexue.train.rng import seed_everything
 from kexue.train.schedule import lr_factor, piecewise_linear, warmup_cosine
 from kexue.train.settings import TrainConfig

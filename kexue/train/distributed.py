@@ -31,6 +31,10 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {str(device)!r}: MPS is not available here; use cpu")
     if dist.is_available() and dist.is_initialized():
+        # the group may have been joined earlier (a command's preamble) for another device: NCCL has no CPU
+        if device.type == "cpu" and dist.get_backend() == "nccl":
+            raise ValueError("device 'cpu': this torchrun process group was started on CUDA (nccl); give the "
+                             "device on the command line (--device cpu or --set train.device=cpu)")
         return dist.get_rank(), dist.get_world_size(), device
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1 or "RANK" not in os.environ:
@@ -114,6 +118,16 @@ def gather_to_all(obj: Any) -> list[Any]:
     out: list[Any] = [None] * world_size
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast_from_main(obj: Any) -> Any:
+    """Rank 0's `obj` on every rank (pickled; the other ranks' `obj` is ignored and they wait for rank
+    0's); `obj` itself without a process group."""
+    if world()[1] == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier() -> None:

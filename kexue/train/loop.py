@@ -3,14 +3,16 @@
 One optimizer step, for step t = 0, 1, ...:
   1. every parameter group gets lr_t = lr · lr_scale · factor(t)                  (schedule.py)
   2. grad_accum micro-steps: loss_fn(model, batch) under autocast (cfg.precision bf16 or fp16; amp = bf16),
-     and backward of loss / grad_accum (times the gradient scaler's factor under fp16), so the gradient is that of the mean loss over the whole global batch; under
-     DDP the ranks' gradients are averaged once, at the last micro-step
+     and backward of loss / grad_accum (times the gradient scaler's factor under fp16), so the gradient
+     is that of the mean loss over the whole global batch; under DDP the ranks' gradients are averaged
+     once, at the last micro-step
   3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py)
   4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
-     averaged over the steps since the last record and over ranks), eval_fn on rank 0 (with the EMA
-     weights swapped in when EMA is on; its keys then read `eval_ema/...`, else `eval/...`) and the
-     on_eval hook, and an atomic checkpoint (checkpoint.py) at ckpt_every steps, when ckpt_minutes of
-     wall-clock time have passed since the last one, and at the end.
+     averaged over the steps since the last record and over ranks; with cfg.log = "tensorboard" also
+     TensorBoard scalars), eval_fn on rank 0 (with the EMA weights swapped in when EMA is on; its keys
+     then read `eval_ema/...`, else `eval/...`) and the on_eval hook, and an atomic checkpoint
+     (checkpoint.py) at ckpt_every steps, when ckpt_minutes of wall-clock time have passed since the
+     last one, and at the end.
   5. SIGINT or SIGTERM (Ctrl-C, `kill`, a SLURM pre-emption) lets the step under way finish, writes a
      checkpoint and raises TrainingInterrupted (a KeyboardInterrupt) naming the step; the command line
      prints "interrupted at step N; continue with --resume" and exits 130 / 143. Under torchrun the
@@ -19,7 +21,8 @@ One optimizer step, for step t = 0, 1, ...:
 Resuming (`fit(resume=True)`) continues the run in out_dir with the settings it was trained with: a
 TrainConfig or run_config that differs from its config.json in anything but MAY_CHANGE_ON_RESUME
 (steps, log/eval/checkpoint frequency, workers) and the caller's `may_change` is an error, as are a
-folder with nothing to resume (`resume="auto"` then starts afresh) and a run already past cfg.steps.
+folder with nothing to resume (`resume="auto"` then starts afresh) and a run already past cfg.steps
+(resume.py).
 
 Choices that differ from common practice:
   - `fit()` seeds python, numpy and torch with cfg.seed + rank, so the same settings give the same
@@ -30,13 +33,12 @@ Choices that differ from common practice:
 """
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import json
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -56,24 +58,12 @@ from kexue.train.optim import build_optimizer
 from kexue.train.progress import MetricsLog, StepProgress, print_summary
 from kexue.train.rng import rng_state, seed_everything, set_rng_state
 from kexue.train.interrupt import TrainingInterrupted, _StopSignals
+from kexue.train.resume import allowed_on_resume, check_resume
+from kexue.train.resume import may_change_on_resume  # noqa: F401  (kept importable from here)
 from kexue.train.schedule import lr_factor
-from kexue.train.settings import MAY_CHANGE_ON_RESUME, TrainConfig
+from kexue.train.settings import TrainConfig
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict[str, float]]"]
-
-
-_MAY_CHANGE: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("may_change", default=())
-
-
-@contextmanager
-def may_change_on_resume(*names: str) -> Iterator[None]:
-    """Within the block, a resumed Trainer also lets these run_config fields differ (e.g. "sample_every"):
-    for a caller that builds the Trainer deep inside a topic function."""
-    token = _MAY_CHANGE.set(_MAY_CHANGE.get() + names)
-    try:
-        yield
-    finally:
-        _MAY_CHANGE.reset(token)
 
 
 class Trainer:
@@ -131,7 +121,7 @@ class Trainer:
         self.ema = EMA(self._model, cfg.ema) if cfg.ema is not None else None
         # fp16: the loss is scaled by S before backward and the gradients by 1/S before the update
         self.scaler = torch.amp.GradScaler(self.device.type) if self._autocast is torch.float16 else None
-        self.may_change = tuple(may_change) + _MAY_CHANGE.get()
+        self.may_change = allowed_on_resume(may_change)
         self.step = 0
         self._stream: MicroBatches | None = None
         self._reset_window()
@@ -167,7 +157,8 @@ class Trainer:
             remove_stale_temps(self.out_dir)
         start, position, resumed_from = 0, None, None
         if resume and (self.out_dir / STATE_FILE).exists():
-            self._check_resume()
+            check_resume(self.out_dir, cfg.steps, self._config_dict(), self.run_config is not None,
+                         self.may_change)
             start, position = self._restore()
             resumed_from = start
         else:
@@ -179,7 +170,8 @@ class Trainer:
             seed_everything(cfg.seed + self.rank)
         if self.is_main:
             write_json(self.out_dir / CONFIG_FILE, self._config_dict())
-        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from)
+        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from,
+                         tensorboard=cfg.log == "tensorboard")
         self._stream = MicroBatches(self.train_data, batch_size=cfg.batch_size, world_size=self.world_size,
                                     rank=self.rank, grad_accum=cfg.grad_accum, seed=cfg.seed, steps=cfg.steps,
                                     start=start, data_position=position, collate_fn=self.collate_fn,
@@ -222,6 +214,7 @@ class Trainer:
                         raise TrainingInterrupted(self.step, signum, self.out_dir)
         finally:
             bar.close()
+            log.close()
         return self._summary(resumed_from, tokens)
 
     def save(self) -> None:
@@ -365,27 +358,6 @@ class Trainer:
 
     # ---- resume and summary ----
 
-    def _check_resume(self) -> None:
-        """The run in out_dir must be the one these settings describe, and not past cfg.steps."""
-        state = torch.load(self.out_dir / STATE_FILE, map_location="cpu", weights_only=True)
-        if state["step"] > self.cfg.steps:
-            raise ValueError(f"{self.out_dir}: the run is at step {state['step']}, past train.steps="
-                             f"{self.cfg.steps}; resume with train.steps ≥ {state['step']}")
-        file = self.out_dir / CONFIG_FILE
-        if not file.is_file():
-            return
-        saved, now = _flatten(json.loads(file.read_text(encoding="utf-8"))), _flatten(self._config_dict())
-        allowed = {f"train.{k}" for k in MAY_CHANGE_ON_RESUME} | {f"run.{k}" for k in self.may_change}
-        if self.run_config is None:  # config.json is the TrainConfig itself
-            allowed |= set(MAY_CHANGE_ON_RESUME)
-        differ = [k for k in now if k in saved and saved[k] != now[k]
-                  and not any(k == a or k.endswith("." + a) for a in allowed)]
-        if differ:
-            shown = "; ".join(f"{k} = {now[k]!r}, the run's {saved[k]!r}" for k in differ[:4])
-            raise ValueError(f"{file}: resuming with settings the run was not trained with: {shown}; drop them "
-                             f"(a resume keeps the run's settings; only {', '.join(MAY_CHANGE_ON_RESUME)}"
-                             f"{''.join(', ' + k for k in self.may_change)} may change)")
-
     def _restore(self) -> tuple[int, dict[str, int]]:
         state = load_trainer_state(self.out_dir)
         load_model(self._model, self.out_dir / MODEL_FILE)
@@ -430,13 +402,3 @@ class Trainer:
             print_summary(summary)
         return summary
 
-
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} → {"a.b": 1}: the settings of a config.json as dotted keys."""
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else str(k)
-        out.update(_flatten(v, key) if isinstance(v, dict) and v and k != "piecewise" else {key: v})
-    return out

@@ -3,7 +3,7 @@
 Only rank 0 shows or writes anything. On a terminal a rich bar (on stderr) shows the last logged loss,
 the current learning rate, the rate and the time left; in a log, a plain line every 30 s says the same
 (StepProgress). `phase(...)` gives evaluation, sampling, prediction and data generation theirs. metrics.jsonl gets one JSON object per
-logged step; on resume, the records after the checkpoint's step (written by the run that died) are
+logged step (and, with TrainConfig.log = "tensorboard", an events file beside it); on resume, the records after the checkpoint's step (written by the run that died) are
 dropped first, so the file reads as if the run had never stopped.
 """
 from __future__ import annotations
@@ -125,9 +125,13 @@ def phase(description: str, total: int | None = None, enabled: bool = True) -> I
 class MetricsLog:
     """metrics.jsonl: one JSON object per line, appended and flushed as each record comes."""
 
-    def __init__(self, path: Path, enabled: bool, keep_until: int | None = None):
-        """Start the file anew, or with keep_until=k keep the records of steps ≤ k (a resume)."""
+    def __init__(self, path: Path, enabled: bool, keep_until: int | None = None, tensorboard: bool = False):
+        """Start the file anew, or with keep_until=k keep the records of steps ≤ k (a resume); with
+        tensorboard=True every record also goes to an events file beside it (tensorboard_log.py)."""
+        from kexue.train.tensorboard_log import TensorBoardLog
+
         self.path, self.enabled = path, enabled
+        self.board = TensorBoardLog(path.parent, enabled and tensorboard, keep_until)
         if not enabled:
             return
         kept: list[str] = []
@@ -152,6 +156,10 @@ class MetricsLog:
             return
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.board.write(record)
+
+    def close(self) -> None:
+        self.board.close()
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
     device: str = "auto"  # cuda:LOCAL_RANK when CUDA is available, else cpu; or e.g. "cpu", "cuda:1", "mps"
+    log: Literal["jsonl", "tensorboard"] = "jsonl"  # tensorboard: also event files beside metrics.jsonl
 
     def __post_init__(self) -> None:
         positive = {"steps": self.steps, "batch_size": self.batch_size, "grad_accum": self.grad_accum,
@@ -54,6 +55,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.precision={self.precision!r}: must be fp32, bf16 or fp16")
         if not (isinstance(self.ckpt_minutes, (int, float)) and self.ckpt_minutes >= 0):
             raise ValueError(f"TrainConfig.ckpt_minutes={self.ckpt_minutes!r}: must be a number ≥ 0 (0 = off)")
+        if self.log not in ("jsonl", "tensorboard"):
+            raise ValueError(f"TrainConfig.log={self.log!r}: must be jsonl or tensorboard")
         if self.optimizer not in ("adamw", "adam", "sgd", "lamb"):
             raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: must be adamw, adam, sgd or lamb")
         if self.schedule not in ("constant", "cosine", "piecewise"):
@@ -69,7 +72,12 @@ class TrainConfig:
             self.piecewise = _int_keys(self.piecewise)
 
     def check(self) -> None:
-        """The checks across fields, made when training starts (`--set` changes one field at a time)."""
+        """The checks across fields, made when training starts (`--set` changes one field at a time), and
+        that log="tensorboard" finds its package."""
+        if self.log == "tensorboard":
+            from kexue.train.tensorboard_log import require_tensorboard
+
+            require_tensorboard()
         if self.amp and self.precision == "fp16":
             raise ValueError("TrainConfig.amp=True means bf16 but precision='fp16'; set one of them")
         if self.schedule == "piecewise":
@@ -81,9 +89,10 @@ class TrainConfig:
                                  "warm-up (it starts from 0 at step 0); set warmup=0")
 
 
-# What a resumed run may change: how long it runs and how often it logs, evaluates and checkpoints.
+# What a resumed run may change: how long it runs, how often (and where) it logs, evaluates and checkpoints.
 # Anything else (model, data, optimizer, schedule, seed) is the run's own and stays as it was trained.
-MAY_CHANGE_ON_RESUME = ("steps", "log_every", "eval_every", "ckpt_every", "ckpt_minutes", "num_workers", "device")
+MAY_CHANGE_ON_RESUME = ("steps", "log_every", "eval_every", "ckpt_every", "ckpt_minutes", "num_workers", "device",
+                        "log")
 
 
 def _int_keys(schedule: dict) -> dict[int, float]:

@@ -102,3 +102,18 @@ def test_ranks_with_different_settings_stop_in_one_line_instead_of_hanging(tmp_p
                         "--master_addr=127.0.0.1", f"--master_port={free_port()}", str(SCRIPT), str(tmp_path / "x"),
                         "--steps", "8"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "the torchrun ranks were given different settings" in r.stdout + r.stderr
+
+
+def test_a_cpu_device_in_a_group_started_on_cuda_is_one_line(monkeypatch):
+    """A command's preamble joins the group for the device it knows; a resumed run's saved device
+    "cpu" cannot use an NCCL group: a clear error, not a hang in the first collective."""
+    import torch.distributed as dist
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_rank", lambda: 0)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    monkeypatch.setattr(dist, "get_backend", lambda: "nccl")
+    with pytest.raises(ValueError, match="started on CUDA \\(nccl\\); give the device on the command line"):
+        init_distributed("cpu")
+    monkeypatch.setattr(dist, "get_backend", lambda: "gloo")
+    assert init_distributed("cpu") == (0, 2, torch.device("cpu"))

@@ -1,6 +1,7 @@
 """A tiny training run for the resume and DDP tests, run as a script (also under torchrun).
 
     python tiny_run.py OUT_DIR [--resume] [--dropout P] [--float64] [--accum A] [--steps N] [--device D]
+                               [--tensorboard]
 
 With KEXUE_TEST_KILL_AT=k in the environment the process SIGKILLs itself after optimizer step k
 (after that step's record and checkpoint are written), as a crash would; with KEXUE_TEST_SIGNAL_AT=k
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--log-every", type=int, default=3)
     ap.add_argument("--ckpt-every", type=int, default=5)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--tensorboard", action="store_true")  # not --log: torchrun would take it for its --log-dir
     args = ap.parse_args()
     if os.environ.get("RANK") == "1" and os.environ.get("KEXUE_TEST_RANK1_STEPS"):  # a rank that disagrees
         args.steps = int(os.environ["KEXUE_TEST_RANK1_STEPS"])
@@ -67,7 +69,8 @@ def main() -> None:
 
     cfg = TrainConfig(steps=args.steps, batch_size=16, grad_accum=args.accum, lr=3e-2, weight_decay=0.01,
                       schedule="cosine", warmup=3, min_lr_ratio=0.1, clip=1.0, ema=0.9,
-                      log_every=args.log_every, eval_every=7, ckpt_every=args.ckpt_every, seed=11)
+                      log_every=args.log_every, eval_every=7, ckpt_every=args.ckpt_every, seed=11,
+                      log="tensorboard" if args.tensorboard else "jsonl")
     try:
         Trainer(model, cfg, TensorDataset(x, y), loss_fn, args.out, eval_fn=eval_fn, progress=False,
                 device=args.device, on_step=on_step).fit(resume=args.resume)
