@@ -14,8 +14,8 @@
    uncached forward the cache must equal). EOS never stops it (eos_id = −1). Besides wall time, the
    process's CPU time of each (one thread), which waiting for a shared core does not inflate.
 Times: `repeats` timed calls after one untimed (wall and CPU time of the same calls); min and median
-reported (the cores may be shared:
-other load only adds time, so the min is the better estimate; the median shows the spread). The
+reported (the cores may be shared: other load only adds time, so the min is the better estimate; the
+median shows the spread). The
 training steps of the three run round-robin, one of each per round, so that a burst of load on
 shared cores falls on all three alike.
 """
