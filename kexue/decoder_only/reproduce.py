@@ -28,7 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from kexue.decoder_only import claims as rules  # noqa: E402
-from kexue.decoder_only.mlm import MLMRunConfig, MLMTaskConfig, build_mlm_task, run_mlm  # noqa: E402
+from kexue.decoder_only.mlm import MLMRunConfig, MLMTaskConfig, build_mlm_task, compare_mlm  # noqa: E402
 from kexue.decoder_only.model import ModelConfig, Seq2SeqModel, attention_qk  # noqa: E402
 from kexue.decoder_only.rank import (RankConfig, attention_matrix, effective_rank, mixed_direction,  # noqa: E402
                                      rank_table)
@@ -235,15 +235,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
 def _mlm_runs(cfg: DecoderOnlyPreset, out: Path, progress: bool) -> dict:
     """Each direction × seed on one masked data set; per-run held-out loss, accuracy and the curves' paths."""
     data = build_mlm_task(cfg.mlm.task)
-    runs = {}
-    for direction in cfg.mlm_directions:
-        rows = []
-        for seed in range(cfg.seeds):
-            run_cfg = replace(cfg.mlm, direction=direction, train=replace(cfg.mlm.train, seed=seed))
-            s = run_mlm(run_cfg, out / direction / f"seed{seed}", data=data, progress=progress)
-            rows.append({k: s.get(k) for k in ("test_loss", "test_acc", "params", "tokens_per_s", "seconds",
-                                               "out_dir")})
-        runs[direction] = rows
+    runs = compare_mlm(cfg.mlm, cfg.mlm_directions, cfg.seeds, out, data=data, progress=progress)
     return {"unigram_loss": data[3], "runs": runs}
 
 

@@ -38,13 +38,13 @@ def test_compare_trains_and_prints_the_table(tmp_path):
     assert r.exit_code == 0, r.output
     for word in ("decoder-only", "prefix-LM", "enc-dec, equal FLOPs", "held-out loss", "exact match", "unigram floor"):
         assert word in r.output
-    assert (tmp_path / "prefix" / "seed0" / "model.safetensors").is_file()
+    assert (tmp_path / "prefix-seed0" / "model.safetensors").is_file()
 
 
 def test_compare_rejects_bad_input(tmp_path):
     r = runner.invoke(app, ["compare", "--arch", "gpt", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "gpt" in r.output
-    r = runner.invoke(app, ["compare", "--set", "model.hidden=ten", "--out", str(tmp_path)])
+    r = runner.invoke(app, ["compare", "--set", "model.hidden=ten", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "model.hidden" in r.output
 
 
@@ -76,5 +76,5 @@ def test_mlm_trains_each_direction(tmp_path):
                             "--set", "task.n_test=8", "--set", "model.hidden=16"])
     assert r.exit_code == 0, r.output
     assert "mixed" in r.output and "held-out loss" in r.output and "unigram floor" in r.output
-    r = runner.invoke(app, ["mlm", "--direction", "sideways", "--out", str(tmp_path)])
+    r = runner.invoke(app, ["mlm", "--direction", "sideways", "--out", str(tmp_path / "y")])
     assert r.exit_code == 2 and "sideways" in r.output
