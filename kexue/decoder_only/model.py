@@ -144,6 +144,17 @@ class Seq2SeqModel(nn.Module):
             x = block(x, mask, memory_kv=kv, memory_mask=memory_mask)
         return self.norm(x)
 
+    def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """The training forward: (mean loss, per-token losses, hits) of the cross-entropy on the output part
+        only. The logits are computed there alone (the vocabulary projection of the input is wasted work)."""
+        h = self.hidden_states(batch["ids"], batch.get("prefix_len"), batch.get("src"), batch.get("src_len"))
+        labels = batch["labels"]
+        keep = labels >= 0
+        logits = self.logits(h[keep])
+        target = labels[keep]
+        losses = F.cross_entropy(logits, target, reduction="none")
+        return losses.mean(), losses, logits.argmax(-1) == target
+
     def logits(self, h: Tensor) -> Tensor:
         # logits = h E_outᵀ (tied embedding, output rows only)
         return h @ self.embed.weight[:self.n_output].T
@@ -292,13 +303,7 @@ def match_width(base: ModelConfig, arch: str, vocab_size: int, by: Literal["para
     return min(candidates, key=lambda c: (abs(math.log(size(c) / target)), c.hidden))
 
 
-def output_loss(model: Seq2SeqModel, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+def output_loss(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
     """Cross-entropy on the output part only; returns (mean loss, per-token losses, hits) over the labelled
-    positions. The logits are computed there alone (the vocabulary projection of the input is wasted work)."""
-    h = model.hidden_states(batch["ids"], batch.get("prefix_len"), batch.get("src"), batch.get("src_len"))
-    labels = batch["labels"]
-    keep = labels >= 0
-    logits = model.logits(h[keep])
-    target = labels[keep]
-    losses = F.cross_entropy(logits, target, reduction="none")
-    return losses.mean(), losses, logits.argmax(-1) == target
+    positions. `model` is a Seq2SeqModel or its DDP wrapper (calling it runs Seq2SeqModel.forward)."""
+    return model(batch)
