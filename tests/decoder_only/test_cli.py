@@ -57,7 +57,7 @@ def test_reproduce_smoke(tmp_path):
     result = reproduce("smoke", tmp_path)
     assert isinstance(result, TopicResult) and result.post == 9529
     verdicts = {c.claim[:40]: c.verdict for c in result.claims}
-    assert len(result.claims) == 10
+    assert len(result.claims) == 11
     # the exact statements hold at any size; the post's literal "rank ≤ d" does not
     assert [c.verdict for c in result.claims[:3]] == ["held", "held", "not held"]
     assert result.claims[4].verdict == "held", verdicts
@@ -66,6 +66,8 @@ def test_reproduce_smoke(tmp_path):
     assert all((tmp_path / f).is_file() for f in result.figures)
     assert set(result.metrics["compare"]) == {"decoder", "prefix", "encdec@params", "encdec@flops"}
     assert set(result.metrics["mlm"]["runs"]) == {"bidirectional", "mixed", "alternate"}
+    assert set(result.metrics["reverse"]["runs"]) == {"decoder", "prefix", "encdec@params"}
+    assert "compare_reverse.png" in result.figures and any("words in reverse order" in c.claim for c in result.claims)
     import json
     json.dumps(result.to_dict())  # the page's results.json takes it as it is
 
