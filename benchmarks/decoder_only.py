@@ -10,14 +10,14 @@
    the FLOP/s column divides kexue's closed-form training FLOPs by the time, beside this machine's
    1024² matmul rate.
 2. Greedy generation of 256 tokens after a 32-token input, batch 1 and 8, decoder-only: with the KV
-   cache (the prefix once, then one lean step a token on buffers allocated once: cache.py) vs without (the whole sequence every step, the
-   uncached forward the cache must equal). EOS never stops it (eos_id = −1). Besides wall time, the
-   process's CPU time of each (one thread), which waiting for a shared core does not inflate.
+   cache (the prefix once, then one lean step a token on buffers allocated once: cache.py) vs
+   without (the whole sequence every step, the uncached forward the cache must equal). EOS never
+   stops it (eos_id = −1). Besides wall time, the process's CPU time of each (one thread), which
+   waiting for a shared core does not inflate.
 Times: `repeats` timed calls after one untimed (wall and CPU time of the same calls); min and median
 reported (the cores may be shared: other load only adds time, so the min is the better estimate; the
-median shows the spread). The
-training steps of the three run round-robin, one of each per round, so that a burst of load on
-shared cores falls on all three alike.
+median shows the spread). The training steps of the three run round-robin, one of each per round, so
+that a burst of load on shared cores falls on all three alike.
 """
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ to the (shared) token embedding.
 Generation is greedy. `generate(..., cache=True)` keeps each layer's K, V (a KV cache): the
 prefix `input [SEP]` runs once under its mask (bidirectional inside it for the prefix-LM: the
 output never changes what the input sees), then each new token attends to the cache (cache.py:
-buffers allocated once, written in place, and a lean one-token step). `cache=False` re-runs the whole sequence under the mask for every token: the reference the cache must equal.
+buffers allocated once, written in place, and a lean one-token step). `cache=False` re-runs the
+whole sequence under the mask for every token: the reference the cache must equal.
 
 Where we depart: the post gives no architecture beyond "same model, different mask" (its GPT and
 UniLM are 1B models); the block is kexue's usual one (kexue/nn), sized by `ModelConfig`.
@@ -35,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kexue.decoder_only.cache import DecodeStep, KVCache, LayerKV, cached_self_attention
-from kexue.nn.attention import CrossAttention, MultiHeadAttention, attention, causal_mask, padding_mask, prefix_mask
+from kexue.nn.attention import CrossAttention, MultiHeadAttention, causal_mask, padding_mask, prefix_mask
 from kexue.nn.norm import RMSNorm
 
 Arch = Literal["decoder", "prefix", "encdec"]

@@ -110,10 +110,12 @@ def test_print_config_and_config_files(tmp_path):
         assert "train.lr = 0.05" in lines and key in lines, (command, lines)
         assert any(line.startswith("model.hidden = ") and line.endswith("# int") for line in r.stdout.splitlines())
         (tmp_path / f"{command}.toml").write_text(r.stdout)
-        back = runner.invoke(app, ["decoder-only", command, "--print-config", "--config", str(tmp_path / f"{command}.toml")])
+        back = runner.invoke(app, ["decoder-only", command, "--print-config", "--config",
+                                   str(tmp_path / f"{command}.toml")])
         assert back.exit_code == 0 and back.stdout == r.stdout, command
     (tmp_path / "c.json").write_text(json.dumps({"model": {"hiden": 8}}))
-    r = runner.invoke(app, ["decoder-only", "train", "--config", str(tmp_path / "c.json"), "--out", str(tmp_path / "x")])
+    r = runner.invoke(app, ["decoder-only", "train", "--config", str(tmp_path / "c.json"),
+                            "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "unknown setting 'model.hiden' (did you mean 'hidden'?)" in r.stderr
     assert r.stderr.count("\n") == 1 and not (tmp_path / "x").exists()
 
