@@ -10,13 +10,14 @@
    the FLOP/s column divides kexue's closed-form training FLOPs by the time, beside this machine's
    1024² matmul rate.
 2. Greedy generation of 256 tokens after a 32-token input, batch 1 and 8, decoder-only: with the KV
-   cache (the prefix once, then one token a step) vs without (the whole sequence every step, the
-   uncached forward the cache must equal). EOS never stops it (eos_id = −1). Besides wall time, the
-   process's CPU time of each (one thread), which waiting for a shared core does not inflate.
-Times: `repeats` timed calls after one untimed; min and median reported (the cores may be shared:
-other load only adds time, so the min is the better estimate; the median shows the spread). The
-training steps of the three run round-robin, one of each per round, so that a burst of load on
-shared cores falls on all three alike.
+   cache (the prefix once, then one lean step a token on buffers allocated once: cache.py) vs
+   without (the whole sequence every step, the uncached forward the cache must equal). EOS never
+   stops it (eos_id = −1). Besides wall time, the process's CPU time of each (one thread), which
+   waiting for a shared core does not inflate.
+Times: `repeats` timed calls after one untimed (wall and CPU time of the same calls); min and median
+reported (the cores may be shared: other load only adds time, so the min is the better estimate; the
+median shows the spread). The training steps of the three run round-robin, one of each per round, so
+that a burst of load on shared cores falls on all three alike.
 """
 from __future__ import annotations
 
@@ -38,14 +39,16 @@ from kexue.timing import matmul_flops
 VOCAB, N_OUTPUT = 2000, 400
 
 
-def times(fn, repeats: int, clock=time.perf_counter) -> list[float]:
+def times(fn, repeats: int) -> tuple[list[float], list[float]]:
+    """Wall and process CPU seconds of `repeats` calls, after one untimed."""
     fn()
-    out = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = clock()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        out.append(clock() - t0)
-    return out
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
 def train_rows(base: ModelConfig, repeats: int, batch: int = 32, n_src: int = 20, n_tgt: int = 20) -> list[dict]:
@@ -97,13 +100,12 @@ def generation_rows(base: ModelConfig, repeats: int, new: int = 256, n_src: int 
         same = torch.equal(model.generate(src, 8, SEP, -1, cache=True), model.generate(src, 8, SEP, -1, cache=False))
         row = {"batch": batch, "new_tokens": new, "input": n_src, "cache_equals_uncached_8_tokens": same}
         for cache in (True, False):
-            ts = times(lambda: model.generate(src, new, SEP, -1, cache=cache), repeats)
+            ts, cpu = times(lambda: model.generate(src, new, SEP, -1, cache=cache), repeats)
             key = "cache" if cache else "no_cache"
             row[f"{key}_s_min"], row[f"{key}_s_median"] = min(ts), statistics.median(ts)
             row[f"{key}_tokens_per_s"] = batch * new / min(ts)
             # this process's CPU time (one thread): what waiting for a shared core does not inflate
-            row[f"{key}_cpu_s_min"] = min(times(lambda: model.generate(src, new, SEP, -1, cache=cache), repeats,
-                                                time.process_time))
+            row[f"{key}_cpu_s_min"] = min(cpu)
         row["cache_speedup_min"] = row["no_cache_s_min"] / row["cache_s_min"]
         row["cache_speedup_median"] = row["no_cache_s_median"] / row["cache_s_median"]
         row["cache_speedup_cpu"] = row["no_cache_cpu_s_min"] / row["cache_cpu_s_min"]
@@ -144,7 +146,7 @@ def main() -> None:
                           "torch": torch.__version__, "matmul_gflops": matmul_flops() / 1e9},
               "model": f"{base.layers} layers × {base.hidden}, {base.heads} heads, vocab {VOCAB} ({N_OUTPUT} output)",
               "repeats": args.repeats,
-              "train": train_rows(base, args.repeats), "generation": generation_rows(base, max(2, args.repeats // 2))}
+              "train": train_rows(base, args.repeats), "generation": generation_rows(base, args.repeats)}
     result["seconds"] = time.perf_counter() - t0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

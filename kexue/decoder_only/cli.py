@@ -1,4 +1,11 @@
-"""`kexue decoder-only rank|compare|mlm`: post 9529 from the command line."""
+"""`kexue decoder-only rank|train|compare|mlm`: post 9529 from the command line.
+
+`train` is one Trainer run (one architecture, one seed). `compare` and `mlm` are one run folder holding
+several Trainer runs (architecture or direction × seed, each in `NAME-seedS/`) and the settings they
+share (config.json's `run`); `--resume` continues the run that was cut, trains the ones not yet started
+and reads the finished ones' result.json, so the table is the one an unbroken command prints. Errors,
+run folders, --config/--print-config, --device/--precision: kexue/cli_common.py.
+"""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -9,11 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kexue.config import override
+from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 9529: why LLMs are decoder-only (attention rank; GPT vs "
                                              "prefix-LM vs encoder-decoder).")
-console = Console()
+console = Console()  # results on stdout; notes and errors on stderr (cli_common)
 SIZES = {"tiny": "quick", "small": "standard", "base": "full"}  # --size → the reproduce preset it comes from
 
 
@@ -21,9 +28,9 @@ def _ints(text: str, name: str) -> tuple[int, ...]:
     try:
         values = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise typer.BadParameter(f"--{name} {text!r}: expected comma-separated integers, e.g. 64,256") from None
+        raise ValueError(f"--{name} {text!r}: expected comma-separated integers, e.g. 64,256") from None
     if not values or min(values) < 1:
-        raise typer.BadParameter(f"--{name} {text!r}: expected positive integers")
+        raise ValueError(f"--{name} {text!r}: expected positive integers")
     return values
 
 
@@ -73,8 +80,78 @@ def rank(
                       f"{spread(m['bidirectional_effective_rank']).fmt()}")
 
 
+def _run_config(task: str, size: str, arch: str = "decoder"):
+    """The RunConfig of the reproduce preset behind --size, for --task and --arch."""
+    from kexue.decoder_only.reproduce import preset
+    from kexue.decoder_only.tasks import TASKS
+
+    if task not in TASKS:
+        raise ValueError(f"--task {task!r}: choose one of {', '.join(TASKS)}")
+    if size not in SIZES:
+        raise ValueError(f"--size {size!r}: choose one of {', '.join(SIZES)}")
+    base = preset(SIZES[size]).compare
+    return replace(base, task=replace(base.task, task=task), model=replace(base.model, arch=arch))
+
+
+def _archs(arch: str) -> tuple[str, ...]:
+    from kexue.decoder_only.model import ARCHS
+
+    archs = tuple(a.strip() for a in arch.split(",") if a.strip())
+    bad = [a for a in archs if a.partition("@")[0] not in ARCHS or a.partition("@")[2] not in ("", "params", "flops")]
+    if bad or not archs:
+        raise ValueError(f"--arch: {bad or arch!r} not among decoder, prefix, encdec[@params|@flops]")
+    return archs
+
+
+def _cell(rows: list[dict], key: str, scale: float = 1.0, digits: int = 4) -> str:
+    from kexue.verdicts import spread
+
+    return spread([scale * r[key] for r in rows]).fmt(digits)
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin) | reverse (sentence → its words reversed)"),
+    arch: str = typer.Option("decoder", help="decoder | prefix | encdec"),
+    size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
+    set_: Optional[list[str]] = C.opt_set("train.steps=400 --set model.hidden=128 --set task.n_train=4000"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
+    out: Optional[Path] = C.opt_out("decoder_only"),
+    resume: bool = C.opt_resume(),
+    auto_resume: bool = C.opt_auto_resume(),
+    overwrite: bool = C.opt_overwrite(),
+    device: Optional[str] = C.opt_device(),
+    precision: Optional[str] = C.opt_precision(),
+    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+) -> None:
+    """Train one architecture on one task (one seed: --set train.seed=S) and measure it on held-out sentences."""
+    from kexue.decoder_only.model import ARCHS
+    from kexue.decoder_only.train import RunConfig, run
+
+    if arch not in ARCHS:
+        raise ValueError(f"--arch {arch!r}: choose one of {', '.join(ARCHS)} (compare matches widths)")
+    cfg = C.settings(_run_config(task, size, arch), config, set_)
+    cfg, folder = C.start_training(ctx, "kexue decoder-only train", "decoder_only", cfg, RunConfig, out=out,
+                                   resume=resume, auto_resume=auto_resume, overwrite=overwrite, config=config,
+                                   sets=set_, device=device, precision=precision, show_config=print_config,
+                                   options={"task": task, "arch": arch, "size": size})
+    s = run(cfg, folder.out, progress=progress, resume=folder.resume)
+    if s.get("rank"):  # under torchrun only rank 0 measures and reports
+        return
+    t = Table(title=f"kexue decoder-only train --task {cfg.task.task} --arch {cfg.model.arch}")
+    for col in ("params", "steps", "train loss", "held-out loss", "exact match", "token acc", "tokens/s"):
+        t.add_column(col, justify="right")
+    t.add_row(f"{s['params']:,}", str(s["steps"]), f"{s['train_loss']:.4f}", f"{s['test_loss']:.4f}",
+              f"{100 * s['exact_match']:.2f} %", f"{100 * s['token_acc']:.2f} %", f"{s['tokens_per_s'] or 0:,.0f}")
+    console.print(t)
+    console.print(f"run folder: {folder.out}", soft_wrap=True)
+
+
 @app.command()
 def compare(
+    ctx: typer.Context,
     task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin) | reverse (sentence → its words reversed)"),
     arch: str = typer.Option("decoder,prefix,encdec", help="decoder | prefix | encdec | encdec@params | "
                                                            "encdec@flops, comma-separated"),
@@ -82,89 +159,112 @@ def compare(
     seeds: int = typer.Option(3, min=1),
     match: str = typer.Option("params", help="a plain encdec's width matched to decoder-only by params | flops | "
                                              "none (same depth and width: ≈ equal FLOPs, 2× params)"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=400 "
-                                                                 "--set model.hidden=128 --set task.n_train=4000"),
-    out: Path = typer.Option(Path("runs/decoder_only"), help="folder for each run's checkpoint and metrics"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    set_: Optional[list[str]] = C.opt_set("train.steps=400 --set model.hidden=128 --set task.n_train=4000"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
+    out: Optional[Path] = C.opt_out("decoder_only"),
+    resume: bool = C.opt_resume(),
+    auto_resume: bool = C.opt_auto_resume(),
+    overwrite: bool = C.opt_overwrite(),
+    device: Optional[str] = C.opt_device(),
+    precision: Optional[str] = C.opt_precision(),
+    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
 ) -> None:
     """Train each architecture × seed on one task and print the table (mean ± std over seeds)."""
-    from kexue.decoder_only.model import ARCHS
-    from kexue.decoder_only.reproduce import LABELS, preset
-    from kexue.decoder_only.tasks import TASKS, build_task, unigram_loss
-    from kexue.decoder_only.train import compare as run_compare
-    from kexue.verdicts import spread
+    from kexue.config import to_dict
+    from kexue.decoder_only.reproduce import LABELS
+    from kexue.decoder_only.tasks import build_task, unigram_loss
+    from kexue.decoder_only.train import RunConfig, compare as run_compare
+    from kexue.train.checkpoint import write_json
 
-    if task not in TASKS:
-        raise typer.BadParameter(f"--task {task!r}: choose one of {', '.join(TASKS)}")
-    if size not in SIZES:
-        raise typer.BadParameter(f"--size {size!r}: choose one of {', '.join(SIZES)}")
+    _archs(arch)
     if match not in ("params", "flops", "none"):
-        raise typer.BadParameter(f"--match {match!r}: choose params, flops or none")
-    archs = tuple(a.strip() for a in arch.split(",") if a.strip())
-    bad = [a for a in archs if a.partition("@")[0] not in ARCHS or a.partition("@")[2] not in ("", "params", "flops")]
-    if bad or not archs:
-        raise typer.BadParameter(f"--arch: {bad or arch!r} not among decoder, prefix, encdec[@params|@flops]")
-    try:
-        base = override(preset(SIZES[size]).compare, set_)
-        base = replace(base, task=replace(base.task, task=task))
-        data = build_task(base.task)
-        results = run_compare(base, archs, seeds, out, match=None if match == "none" else match, data=data,
-                              progress=progress)
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise ValueError(f"--match {match!r}: choose params, flops or none")
+    cfg = C.settings(_run_config(task, size), config, set_)
+    cfg, run = C.start_training(ctx, "kexue decoder-only compare", "decoder_only", cfg, RunConfig, out=out,
+                                resume=resume, auto_resume=auto_resume, overwrite=overwrite, config=config,
+                                sets=set_, device=device, precision=precision, show_config=print_config,
+                                options={"task": task, "arch": arch, "size": size, "seeds": seeds, "match": match})
+    # on a resume, the run's own architectures, seeds and matching (run.json), not this command line's defaults
+    archs, seeds, match = _archs(run.options["arch"]), int(run.options["seeds"]), run.options["match"]
+    if C.is_main():  # the settings the runs share, for --resume and --config
+        write_json(run.out / "config.json", {"run": to_dict(cfg)})
+    data = build_task(cfg.task)
+    results = run_compare(cfg, archs, seeds, run.out, match=None if match == "none" else match, data=data,
+                          progress=progress, resume=run.resume)
+    if not C.is_main():
+        return
     train_set, test_set, vocab = data
     unigram = unigram_loss(train_set, test_set, vocab.n_output)
-    t = Table(title=f"{task}: {len(train_set)} train / {len(test_set)} held-out sentences, {seeds} seeds, "
-                    f"{base.train.steps} steps; unigram floor {unigram:.3f} nats")
+    t = Table(title=f"{cfg.task.task}: {len(train_set)} train / {len(test_set)} held-out sentences, {seeds} seeds, "
+                    f"{cfg.train.steps} steps; unigram floor {unigram:.3f} nats")
     for col in ("arch", "params", "train GFLOPs/example", "train loss", "held-out loss", "exact match",
                 "token acc", "tokens/s"):
         t.add_column(col, justify="right")
     for name, rows in results.items():
-        def col(key: str, scale: float = 1.0, digits: int = 4) -> str:
-            return spread([scale * r[key] for r in rows]).fmt(digits)
         t.add_row(LABELS.get(name, name) + (f" (hidden {rows[0]['hidden']})" if name.startswith("encdec") else ""),
-                  f"{rows[0]['params']:,}", f"{rows[0]['flops_per_example'] / 1e9:.4f}", col("train_loss"),
-                  col("test_loss"), col("exact_match", 100, 3), col("token_acc", 100, 3),
-                  col("tokens_per_s", 1, 3))
+                  f"{rows[0]['params']:,}", f"{rows[0]['flops_per_example'] / 1e9:.4f}", _cell(rows, "train_loss"),
+                  _cell(rows, "test_loss"), _cell(rows, "exact_match", 100, 3), _cell(rows, "token_acc", 100, 3),
+                  _cell(rows, "tokens_per_s", 1, 3))
     console.print(t)
-    console.print(f"runs: {out}")
+    console.print(f"run folder: {run.out}", soft_wrap=True)
 
 
 @app.command()
 def mlm(
+    ctx: typer.Context,
     direction: str = typer.Option("bidirectional,mixed,alternate", help="bidirectional | mixed (half heads causal, "
                                                                         "half anti-causal) | alternate (by layer)"),
     size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
     seeds: int = typer.Option(3, min=1),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="override a setting, e.g. --set train.steps=400 "
-                                                                 "--set model.layers=4 --set task.n_train=4000"),
-    out: Path = typer.Option(Path("runs/decoder_only_mlm"), help="folder for each run's checkpoint and metrics"),
-    progress: bool = typer.Option(True, help="show a progress bar"),
+    set_: Optional[list[str]] = C.opt_set("train.steps=400 --set model.layers=4 --set task.n_train=4000"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
+    out: Optional[Path] = C.opt_out("decoder_only_mlm"),
+    resume: bool = C.opt_resume(),
+    auto_resume: bool = C.opt_auto_resume(),
+    overwrite: bool = C.opt_overwrite(),
+    device: Optional[str] = C.opt_device(),
+    precision: Optional[str] = C.opt_precision(),
+    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
 ) -> None:
     """Whole-word MLM on People's Daily with each attention direction × seed; held-out loss, mean ± std."""
-    from kexue.decoder_only.mlm import DIRECTIONS, build_mlm_task, run_mlm
+    from kexue.config import to_dict
+    from kexue.decoder_only.mlm import DIRECTIONS, MLMRunConfig, build_mlm_task, compare_mlm
     from kexue.decoder_only.reproduce import preset
-    from kexue.verdicts import spread
+    from kexue.train.checkpoint import write_json
 
+    def directions_of(text: str) -> tuple[str, ...]:
+        found = tuple(d.strip() for d in text.split(",") if d.strip())
+        bad = [d for d in found if d not in DIRECTIONS]
+        if bad or not found:
+            raise ValueError(f"--direction: {bad or text!r} not among {', '.join(DIRECTIONS)}")
+        return found
+
+    directions_of(direction)
     if size not in SIZES:
-        raise typer.BadParameter(f"--size {size!r}: choose one of {', '.join(SIZES)}")
-    directions = tuple(d.strip() for d in direction.split(",") if d.strip())
-    bad = [d for d in directions if d not in DIRECTIONS]
-    if bad or not directions:
-        raise typer.BadParameter(f"--direction: {bad or direction!r} not among {', '.join(DIRECTIONS)}")
-    try:
-        base = override(preset(SIZES[size]).mlm, set_)
-        data = build_mlm_task(base.task)
-        results = {d: [run_mlm(replace(base, direction=d, train=replace(base.train, seed=s)), out / d / f"seed{s}",
-                               data=data, progress=progress) for s in range(seeds)] for d in directions}
-    except ValueError as e:
-        raise typer.BadParameter(str(e)) from None
+        raise ValueError(f"--size {size!r}: choose one of {', '.join(SIZES)}")
+    cfg = C.settings(preset(SIZES[size]).mlm, config, set_)
+    cfg, run = C.start_training(ctx, "kexue decoder-only mlm", "decoder_only_mlm", cfg, MLMRunConfig, out=out,
+                                resume=resume, auto_resume=auto_resume, overwrite=overwrite, config=config,
+                                sets=set_, device=device, precision=precision, show_config=print_config,
+                                options={"direction": direction, "size": size, "seeds": seeds})
+    directions, seeds = directions_of(run.options["direction"]), int(run.options["seeds"])
+    if C.is_main():
+        write_json(run.out / "config.json", {"run": to_dict(cfg)})
+    data = build_mlm_task(cfg.task)
+    results = compare_mlm(cfg, directions, seeds, run.out, data=data, progress=progress, resume=run.resume)
+    if not C.is_main():
+        return
     t = Table(title=f"whole-word MLM: {len(data[0])} train / {len(data[1])} held-out sentences, {seeds} seeds, "
-                    f"{base.train.steps} steps; unigram floor {data[3]:.3f} nats")
+                    f"{cfg.train.steps} steps; unigram floor {data[3]:.3f} nats")
     for col in ("direction", "params", "held-out loss", "held-out acc %", "tokens/s"):
         t.add_column(col, justify="right")
     for d, rows in results.items():
-        t.add_row(d, f"{rows[0]['params']:,}", spread([r["test_loss"] for r in rows]).fmt(4),
-                  spread([100 * r["test_acc"] for r in rows]).fmt(3), spread([r["tokens_per_s"] for r in rows]).fmt(3))
+        t.add_row(d, f"{rows[0]['params']:,}", _cell(rows, "test_loss"), _cell(rows, "test_acc", 100, 3),
+                  _cell(rows, "tokens_per_s", 1, 3))
     console.print(t)
-    console.print(f"runs: {out}")
+    console.print(f"run folder: {run.out}", soft_wrap=True)
+
+
+C.adopt(app)

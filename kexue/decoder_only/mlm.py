@@ -20,10 +20,11 @@ and the masking is re-implemented here (a topic does not import another topic's 
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,7 @@ def evaluate_mlm(model: MLMModel, data: MaskedSentences, batch_size: int = 128) 
 
 
 def run_mlm(cfg: MLMRunConfig, out_dir: str | Path, *, data: tuple | None = None, progress: bool = True,
-            resume: bool = False) -> dict[str, Any]:
+            resume: bool | str = False) -> dict[str, Any]:
     """Train one direction; the Trainer's summary with held-out MLM loss and accuracy."""
     train, test, tokens, unigram = data if data is not None else build_mlm_task(cfg.task)
     torch.manual_seed(cfg.train.seed)
@@ -216,3 +217,31 @@ def run_mlm(cfg: MLMRunConfig, out_dir: str | Path, *, data: tuple | None = None
     summary.update(test_loss=held["loss"], test_acc=held["acc"], unigram_loss=unigram,
                    params=count_parameters(model), direction=cfg.direction)
     return summary
+
+
+def compare_mlm(base: MLMRunConfig, directions: tuple[str, ...], seeds: int, out_dir: str | Path, *,
+                data: tuple | None = None, progress: bool = False, resume: bool = False) -> dict[str, list[dict]]:
+    """Each direction × seed on one masked data set, in out_dir/`direction-seed{s}` (its measurements in
+    result.json); resume=True continues the cut run, starts the missing ones and reads the finished ones."""
+    from kexue.train.checkpoint import write_json
+
+    data = data or build_mlm_task(base.task)
+    keys = ("test_loss", "test_acc", "params", "tokens_per_s", "seconds", "out_dir", "final_loss", "steps")
+    results: dict[str, list[dict]] = {}
+    for direction in directions:
+        rows = []
+        for seed in range(seeds):
+            folder = Path(out_dir) / f"{direction}-seed{seed}"
+            if resume and (folder / "result.json").is_file():
+                rows.append(json.loads((folder / "result.json").read_text(encoding="utf-8")))
+                continue
+            cfg = replace(base, direction=direction, train=replace(base.train, seed=seed))
+            s = run_mlm(cfg, folder, data=data, progress=progress, resume="auto" if resume else False)
+            if s.get("rank"):
+                rows.append(s)
+                continue
+            row = {k: s.get(k) for k in keys}
+            write_json(folder / "result.json", row)
+            rows.append(row)
+        results[direction] = rows
+    return results

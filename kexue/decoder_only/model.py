@@ -18,8 +18,9 @@ to the (shared) token embedding.
 
 Generation is greedy. `generate(..., cache=True)` keeps each layer's K, V (a KV cache): the
 prefix `input [SEP]` runs once under its mask (bidirectional inside it for the prefix-LM: the
-output never changes what the input sees), then each new token attends to the cache. `cache=False`
-re-runs the whole sequence under the mask for every token: the reference the cache must equal.
+output never changes what the input sees), then each new token attends to the cache (cache.py:
+buffers allocated once, written in place, and a lean one-token step). `cache=False` re-runs the
+whole sequence under the mask for every token: the reference the cache must equal.
 
 Where we depart: the post gives no architecture beyond "same model, different mask" (its GPT and
 UniLM are 1B models); the block is kexue's usual one (kexue/nn), sized by `ModelConfig`.
@@ -34,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kexue.nn.attention import CrossAttention, MultiHeadAttention, attention, causal_mask, padding_mask, prefix_mask
+from kexue.decoder_only.cache import DecodeStep, KVCache, LayerKV, cached_self_attention
+from kexue.nn.attention import CrossAttention, MultiHeadAttention, causal_mask, padding_mask, prefix_mask
 from kexue.nn.norm import RMSNorm
 
 Arch = Literal["decoder", "prefix", "encdec"]
@@ -79,11 +81,11 @@ class Block(nn.Module):
                                  nn.Linear(cfg.ffn_mult * h, h, bias=False))
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, mask: Tensor | None, offset: int = 0, cache: dict | None = None,
+    def forward(self, x: Tensor, mask: Tensor | None, offset: int = 0, cache: LayerKV | None = None,
                 memory_kv: tuple[Tensor, Tensor] | None = None, memory_mask: Tensor | None = None) -> Tensor:
         y = self.norm1(x)
         # x ← x + SelfAttn(RMSNorm(x))
-        x = x + self.drop(self.attn(y, mask, offset) if cache is None else _cached_self_attention(
+        x = x + self.drop(self.attn(y, mask, offset) if cache is None else cached_self_attention(
             self.attn, y, mask, offset, cache))
         if self.cross is not None:
             # x ← x + CrossAttn(RMSNorm(x), memory)
@@ -143,6 +145,17 @@ class Seq2SeqModel(nn.Module):
             x = block(x, mask, memory_kv=kv, memory_mask=memory_mask)
         return self.norm(x)
 
+    def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """The training forward: (mean loss, per-token losses, hits) of the cross-entropy on the output part
+        only. The logits are computed there alone (the vocabulary projection of the input is wasted work)."""
+        h = self.hidden_states(batch["ids"], batch.get("prefix_len"), batch.get("src"), batch.get("src_len"))
+        labels = batch["labels"]
+        keep = labels >= 0
+        logits = self.logits(h[keep])
+        target = labels[keep]
+        losses = F.cross_entropy(logits, target, reduction="none")
+        return losses.mean(), losses, logits.argmax(-1) == target
+
     def logits(self, h: Tensor) -> Tensor:
         # logits = h E_outᵀ (tied embedding, output rows only)
         return h @ self.embed.weight[:self.n_output].T
@@ -152,7 +165,16 @@ class Seq2SeqModel(nn.Module):
     @torch.no_grad()
     def generate(self, src: Tensor, max_new: int, sep_id: int, eos_id: int, cache: bool = True) -> Tensor:
         """Greedy decoding of the output for src [b, m] (every row a real input of length m, no padding);
-        returns [b, max_new] token ids, positions after an [EOS] filled with [EOS]."""
+        returns [b, max_new] token ids, positions after an [EOS] filled with [EOS]. Runs in eval mode
+        (no dropout) and restores the model's mode."""
+        was = self.training
+        self.eval()
+        try:
+            return self._generate(src, max_new, sep_id, eos_id, cache)
+        finally:
+            self.train(was)
+
+    def _generate(self, src: Tensor, max_new: int, sep_id: int, eos_id: int, cache: bool) -> Tensor:
         b, m = src.shape
         sep = torch.full((b, 1), sep_id, dtype=src.dtype, device=src.device)
         out = torch.full((b, max_new), eos_id, dtype=src.dtype, device=src.device)
@@ -164,33 +186,41 @@ class Seq2SeqModel(nn.Module):
         else:
             memory_kv, memory_mask = [None] * len(self.blocks), None
             seq, start = torch.cat((src, sep), 1), m + 1
-        caches = [{} for _ in self.blocks] if cache else None
-        fed = 0  # tokens of `seq` already in the cache
+        if cache:
+            # the prefix (`input [SEP]`, or encdec's [SEP]) once through the blocks, under its mask
+            n_max = seq.shape[1] + max_new
+            attn = self.blocks[0].attn
+            kv = KVCache(len(self.blocks), b, attn.heads, n_max, attn.head_size, self.embed.weight.dtype,
+                         src.device)
+            x, mask = self.embed(seq), self._step_mask(seq.shape[1], 0, start, src.device)
+            for block, mem, c in zip(self.blocks, memory_kv, kv):
+                x = block(x, mask, cache=c, memory_kv=mem, memory_mask=memory_mask)
+            logits, step = self.logits(self.norm(x[:, -1])), DecodeStep(self, kv, memory_kv, n_max)
         for t in range(max_new):
-            if cache:
-                x, mask = self.embed(seq[:, fed:]), self._step_mask(seq.shape[1], fed, start, src.device)
-                for block, kv, c in zip(self.blocks, memory_kv, caches):
-                    x = block(x, mask, offset=fed, cache=c, memory_kv=kv, memory_mask=memory_mask)
-                fed = seq.shape[1]
-            else:
+            if not cache:
                 n = seq.shape[1]
                 prefix = torch.full((b,), start, device=src.device) if self.cfg.arch == "prefix" else None
                 mask, x = self.mask(n, prefix).to(src.device), self.embed(seq)
-                for block, kv in zip(self.blocks, memory_kv):
-                    x = block(x, mask, memory_kv=kv, memory_mask=memory_mask)
-            token = self.logits(self.norm(x[:, -1])).argmax(-1)
+                for block, mem in zip(self.blocks, memory_kv):
+                    x = block(x, mask, memory_kv=mem, memory_mask=memory_mask)
+                logits = self.logits(self.norm(x[:, -1]))
+            token = logits.argmax(-1)
             token = torch.where(done, torch.full_like(token, eos_id), token)
             out[:, t] = token
             done |= token == eos_id
-            if done.all():
+            if t + 1 == max_new or done.all():
                 break
-            seq = torch.cat((seq, token[:, None]), 1)
+            if cache:
+                # the new token at position seq_len + t: one lean step through every layer's cache
+                logits = step(token, seq.shape[1] + t)
+            else:
+                seq = torch.cat((seq, token[:, None]), 1)
         return out
 
     def _step_mask(self, n: int, fed: int, start: int, device: torch.device) -> Tensor | None:
         """Mask of the new queries fed..n−1 over the keys 0..n−1 of a cached step."""
         if fed > 0:
-            return None  # one new output token: it sees everything before it
+            return None  # new output tokens only: each sees everything before it
         if self.cfg.arch == "prefix":
             return prefix_mask(n, start, device)  # the first pass is the prefix itself (or encdec's [SEP])
         return causal_mask(n, device)
@@ -215,21 +245,6 @@ def attention_qk(model: Seq2SeqModel, ids: Tensor, prefix_len: int | None = None
         out.append((q[0], k[0]))
         x = block(x, mask)
     return out
-
-
-def _cached_self_attention(mha: MultiHeadAttention, x: Tensor, mask: Tensor | None, offset: int,
-                           cache: dict) -> Tensor:
-    """MultiHeadAttention's formula for new positions offset..offset+n−1, keys and values appended to
-    `cache` ({"k", "v"}: [b, heads, offset, head_size]) and attended together."""
-    b, n, _ = x.shape
-    q, k, v = (proj(x).view(b, n, mha.heads, mha.head_size).transpose(1, 2) for proj in (mha.q, mha.k, mha.v))
-    if mha.rope is not None:
-        q, k = mha.rope(q, offset), mha.rope(k, offset)
-    if "k" in cache:
-        k, v = torch.cat((cache["k"], k), 2), torch.cat((cache["v"], v), 2)
-    cache["k"], cache["v"] = k, v
-    out = attention(q, k, v, mask)
-    return mha.o(out.transpose(1, 2).reshape(b, n, mha.heads * mha.head_size))
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -289,13 +304,7 @@ def match_width(base: ModelConfig, arch: str, vocab_size: int, by: Literal["para
     return min(candidates, key=lambda c: (abs(math.log(size(c) / target)), c.hidden))
 
 
-def output_loss(model: Seq2SeqModel, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+def output_loss(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
     """Cross-entropy on the output part only; returns (mean loss, per-token losses, hits) over the labelled
-    positions. The logits are computed there alone (the vocabulary projection of the input is wasted work)."""
-    h = model.hidden_states(batch["ids"], batch.get("prefix_len"), batch.get("src"), batch.get("src_len"))
-    labels = batch["labels"]
-    keep = labels >= 0
-    logits = model.logits(h[keep])
-    target = labels[keep]
-    losses = F.cross_entropy(logits, target, reduction="none")
-    return losses.mean(), losses, logits.argmax(-1) == target
+    positions. `model` is a Seq2SeqModel or its DDP wrapper (calling it runs Seq2SeqModel.forward)."""
+    return model(batch)

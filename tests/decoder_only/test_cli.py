@@ -38,13 +38,13 @@ def test_compare_trains_and_prints_the_table(tmp_path):
     assert r.exit_code == 0, r.output
     for word in ("decoder-only", "prefix-LM", "enc-dec, equal FLOPs", "held-out loss", "exact match", "unigram floor"):
         assert word in r.output
-    assert (tmp_path / "prefix" / "seed0" / "model.safetensors").is_file()
+    assert (tmp_path / "prefix-seed0" / "model.safetensors").is_file()
 
 
 def test_compare_rejects_bad_input(tmp_path):
     r = runner.invoke(app, ["compare", "--arch", "gpt", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "gpt" in r.output
-    r = runner.invoke(app, ["compare", "--set", "model.hidden=ten", "--out", str(tmp_path)])
+    r = runner.invoke(app, ["compare", "--set", "model.hidden=ten", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "model.hidden" in r.output
 
 
@@ -57,7 +57,7 @@ def test_reproduce_smoke(tmp_path):
     result = reproduce("smoke", tmp_path)
     assert isinstance(result, TopicResult) and result.post == 9529
     verdicts = {c.claim[:40]: c.verdict for c in result.claims}
-    assert len(result.claims) == 10
+    assert len(result.claims) == 11
     # the exact statements hold at any size; the post's literal "rank ≤ d" does not
     assert [c.verdict for c in result.claims[:3]] == ["held", "held", "not held"]
     assert result.claims[4].verdict == "held", verdicts
@@ -66,6 +66,8 @@ def test_reproduce_smoke(tmp_path):
     assert all((tmp_path / f).is_file() for f in result.figures)
     assert set(result.metrics["compare"]) == {"decoder", "prefix", "encdec@params", "encdec@flops"}
     assert set(result.metrics["mlm"]["runs"]) == {"bidirectional", "mixed", "alternate"}
+    assert set(result.metrics["reverse"]["runs"]) == {"decoder", "prefix", "encdec@params"}
+    assert "compare_reverse.png" in result.figures and any("words in reverse order" in c.claim for c in result.claims)
     import json
     json.dumps(result.to_dict())  # the page's results.json takes it as it is
 
@@ -76,5 +78,5 @@ def test_mlm_trains_each_direction(tmp_path):
                             "--set", "task.n_test=8", "--set", "model.hidden=16"])
     assert r.exit_code == 0, r.output
     assert "mixed" in r.output and "held-out loss" in r.output and "unigram floor" in r.output
-    r = runner.invoke(app, ["mlm", "--direction", "sideways", "--out", str(tmp_path)])
+    r = runner.invoke(app, ["mlm", "--direction", "sideways", "--out", str(tmp_path / "y")])
     assert r.exit_code == 2 and "sideways" in r.output

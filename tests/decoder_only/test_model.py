@@ -5,6 +5,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, count_parameters, match_width, output_loss,
                                       parameter_count, training_flops)
+from kexue.decoder_only.cache import DecodeStep, KVCache
 from kexue.decoder_only.tasks import EOS, IGNORE, PAD, SEP, collate
 
 ROWS = [([10, 11, 12, 13, 14], [4, 5, 6]), ([15, 16], [7, 8, 9, 4])]  # (input, output) ids
@@ -88,12 +89,12 @@ def test_kv_cache_generation_equals_the_uncached_forward(arch):
 
 @pytest.mark.parametrize("arch", ["decoder", "prefix"])
 def test_cached_hidden_states_equal_the_full_forward(arch):
-    # Block(cache=...) runs _cached_self_attention: the prefix once, then one token at a time
+    # Block(cache=...) runs cached_self_attention: the prefix once, then one token at a time
     model = _model(arch, seed=4).eval()
     seq = torch.randint(10, 20, (2, 9))
     p = 5  # the prefix: run once, then one token at a time
     full = model.hidden_states(seq, torch.full((2,), p))
-    caches = [{} for _ in model.blocks]
+    caches = KVCache(len(model.blocks), 2, 2, 9, 8, torch.float64)
     outs = []
     for lo, hi in [(0, p)] + [(i, i + 1) for i in range(p, 9)]:
         x = model.embed(seq[:, lo:hi])
@@ -102,6 +103,34 @@ def test_cached_hidden_states_equal_the_full_forward(arch):
             x = block(x, mask, offset=lo, cache=c)
         outs.append(model.norm(x))
     assert torch.allclose(torch.cat(outs, 1), full, atol=1e-12)
+
+
+@pytest.mark.parametrize("arch", ["decoder", "prefix", "encdec"])
+def test_the_lean_decode_step_equals_the_full_forward(arch):
+    # generate(cache=True): the prefix through the Blocks into the preallocated cache, then DecodeStep per token
+    model = _model(arch, seed=5).eval()
+    b, m, n = 2, 5, 4
+    src, tgt = torch.randint(10, 20, (b, m)), torch.randint(4, 10, (b, n))
+    sep = torch.full((b, 1), SEP)
+    if arch == "encdec":
+        seq, start = torch.cat((sep, tgt), 1), 1
+        lengths = torch.full((b,), m)
+        full = model.hidden_states(seq, src=src, src_len=lengths)
+        memory, memory_mask = model.encode(src, lengths)
+        memory_kv = [block.cross.memory_kv(memory) for block in model.blocks]
+    else:
+        seq, start = torch.cat((src, sep, tgt), 1), m + 1
+        full = model.hidden_states(seq, torch.full((b,), start))
+        memory_kv, memory_mask = [None] * len(model.blocks), None
+    ref = model.logits(full)
+    cache = KVCache(len(model.blocks), b, 2, seq.shape[1], 8, torch.float64)
+    x, mask = model.embed(seq[:, :start]), model._step_mask(start, 0, start, seq.device)
+    for block, mem, c in zip(model.blocks, memory_kv, cache):
+        x = block(x, mask, cache=c, memory_kv=mem, memory_mask=memory_mask)
+    step = DecodeStep(model, cache, memory_kv, seq.shape[1])
+    for t in range(start, seq.shape[1]):
+        assert torch.allclose(step(seq[:, t], t), ref[:, t], atol=1e-12), t
+    assert cache[0].length == seq.shape[1]
 
 
 def test_output_loss_is_cross_entropy_on_the_output_positions():

@@ -66,3 +66,26 @@ def test_reverse_task_reverses_the_words():
         expected = "".join(reversed(words[text]))
         assert vocab.decode(t) == [ch if ch in vocab.index else "[UNK]" for ch in expected]
         assert sorted(s) == sorted(t)  # the same characters, reordered
+
+
+def test_pinyin_keeps_tones_and_tones_false_is_snownlps_toneless_table():
+    from kexue.data.pinyin import load_pinyin_table
+
+    cfg = TaskConfig(min_len=6, max_len=12, n_train=300, n_test=50, max_chars=800)
+    train, test, vocab = build_task(cfg)
+    syllables = vocab.tokens[len(SPECIALS):vocab.n_output]
+    assert all(s[-1] in "12345" and s[:-1].isalpha() for s in syllables)
+    assert {"zhong1", "guo2", "de5"} <= set(syllables)
+    plain, plain_test, plain_vocab = build_task(TaskConfig(**{**cfg.__dict__, "tones": False}))
+    # the same shuffle: the splits differ only where one dictionary gives a sentence no syllable at all
+    # (full-width Latin letters have none in pypinyin)
+    assert len(set(plain.texts) & set(train.texts)) > 0.95 * len(train)
+    table = {s for readings in load_pinyin_table().values() for s in readings}
+    assert set(plain_vocab.tokens[len(SPECIALS):plain_vocab.n_output]) <= table
+    # one syllable each way: the toneless reading of a tone token is the token less its digit (mostly:
+    # the two dictionaries disagree on a few polyphones)
+    plain_of = dict(zip(plain_test.texts, plain_test.pairs))
+    same = [a[:-1] == b for (_, t), text in zip(test.pairs, test.texts) if text in plain_of
+            for u in [plain_of[text][1]] if len(t) == len(u)
+            for a, b in zip(vocab.decode(t), plain_vocab.decode(u))]
+    assert len(same) > 300 and sum(same) / len(same) > 0.9
