@@ -20,6 +20,7 @@ app = typer.Typer(no_args_is_help=True, help="GPLinker (posts 8926, 8888) on Glo
 console = Console()
 err = Console(stderr=True)  # what must not mix with --json on stdout
 TASKS = ("ner", "events", "relations")
+DEVICE_HELP = "cpu, cuda, cuda:1 ... (default: cuda when there is one, as train)"
 LAST_HELP = "use the last step's weights (model.safetensors), not the best dev ones (best.safetensors)"
 
 
@@ -40,12 +41,14 @@ def _read(task: str, path: Path, schema_path: Optional[Path], skip_bad: bool):
     return rows, labels
 
 
-def _run_for(task: str, model: Path) -> dict:
-    """The run folder's gplinker.json, checked to be a `task` run before anything is read or written."""
+def _run_for(task: str, model: Path, verb: str) -> dict:
+    """The run folder's gplinker.json, checked to be a `task` run before anything is read or written; another
+    task's run is one line naming the command that takes it."""
     from kexue.gplinker.train import run_meta
     meta = run_meta(model)
     if meta["task"] != task:
-        raise ValueError(f"{model} is a {meta['task']} run; use `kexue gplinker {meta['task']} ...` on it")
+        article = "an" if meta["task"] in ("events", "ner") else "a"
+        raise ValueError(f"{model} is {article} {meta['task']} run; use `kexue gplinker {meta['task']} {verb}`")
     return meta
 
 
@@ -151,16 +154,18 @@ def _task_app(task: str) -> typer.Typer:
         schema: Optional[Path] = typer.Option(None, "--schema", help="default: the run's schema"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
         last: bool = typer.Option(False, "--last", help=LAST_HELP),
-        device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ..."),
+        device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     ) -> None:
         """The post's metrics on labelled data, each named (event_level/*, argument_level/*, spo/*, entity/*),
         with their counts."""
+        from kexue.gplinker.extractor import resolve_device
         from kexue.gplinker.train import load_run
         try:
-            meta = _run_for(task, model)
+            meta = _run_for(task, model, "evaluate")
+            where = resolve_device(device)
             schema = schema or (Path(meta["data"]["schema"]) if meta["data"].get("schema") else None)
             rows = _read(task, data, schema, False)[0] if data else _dev_of_run(task, model, meta)
-            g = load_run(model, device=device, last=last)
+            g = load_run(model, device=str(where), last=last)
             m = g.evaluate(rows)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
@@ -180,6 +185,7 @@ def _task_app(task: str) -> typer.Typer:
         resume: bool = typer.Option(False, help="continue an interrupted run: keep --output's complete lines and "
                                                 "predict the input lines after them"),
         batch_size: int = typer.Option(32, help="texts per forward pass (a window of lines is sorted by length)"),
+        device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     ) -> None:
         """Stream the input (any size, constant memory) to one JSON line per input line, items with scores."""
         import sys
@@ -191,10 +197,11 @@ def _task_app(task: str) -> typer.Typer:
         from kexue.gplinker.predict import PredictConfig, predict_file
         src = sys.stdin.buffer if str(input) == "-" else input
         try:
+            _run_for(task, model, "predict")  # before --output is touched
             cfg = PredictConfig(batch_size=batch_size)
             if src is input and not input.is_file():
                 raise FileNotFoundError(f"--input {input}: no such file")
-            ex = Extractor.from_pretrained(model, last=last, batch_size=batch_size)
+            ex = Extractor.from_pretrained(model, device=device, last=last, batch_size=batch_size)
             total = input.stat().st_size if src is input else None
             with Progress(TextColumn("predict"), BarColumn(), TextColumn("{task.fields[lines]} lines, "
                           "{task.fields[rate]} lines/s"), TimeElapsedColumn(), console=err) as bar:
@@ -225,6 +232,7 @@ def serve(
     host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     max_chars: int = typer.Option(510, help="longest text accepted"),
     last: bool = typer.Option(False, "--last", help="serve the last step's weights, not the best dev ones"),
+    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="a service setting, e.g. --set max_batch=32 "
                                              "--set max_wait_ms=5 --set batching=false --set max_concurrent=64 "
                                              "--set timeout_s=30 --set idle_timeout_s=5 --set max_body=1048576"),
@@ -238,12 +246,13 @@ def serve(
         _fail(ImportError(f"{e.msg}; the service needs the serve extra: pip install 'kexue[serve]'"))
     try:
         cfg = override(ServeConfig(host=host, port=port, max_chars=max_chars), set_)
-        ex = Extractor.from_pretrained(model, last=last)
+        ex = Extractor.from_pretrained(model, device=device, last=last)
     except (ValueError, TypeError, FileNotFoundError) as e:
         _fail(e)
     batching = f"on ({cfg.max_batch} texts, {cfg.max_wait_ms:g} ms)" if cfg.batching else "off"
-    console.print(f"serving {ex.task} on http://{cfg.host}:{cfg.port}/extract (docs: /docs) with {ex.weights}; "
-                  f"micro-batching {batching}; Ctrl-C or SIGTERM stops after the requests in flight")
+    console.print(f"serving task {ex.task} ({len(ex.labels)} labels, {ex.weights}) on {ex.device} at "
+                  f"http://{cfg.host}:{cfg.port}/extract (docs: /docs); micro-batching {batching}; Ctrl-C or "
+                  "SIGTERM stops after the requests in flight", soft_wrap=True)
     run(ex, cfg)
 
 

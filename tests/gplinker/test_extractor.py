@@ -13,7 +13,8 @@ from hypothesis import given, settings, strategies as st
 from kexue.gplinker import fixture
 from kexue.gplinker.data import EventSample, EventSchema, RelationSample, RelationSchema, read_duee, read_duie
 from kexue.gplinker.events import encode_events, oracle_logits, recoverable
-from kexue.gplinker.extractor import Extractor, score_entities, score_events, score_relations
+from kexue.gplinker.extractor import Extractor
+from kexue.gplinker.scores import score_entities, score_events, score_relations
 from kexue.gplinker.relations import encode_relations
 from tests.gplinker._tiny import fresh_run, tiny_linker
 

@@ -58,8 +58,45 @@ def test_evaluate_without_a_dev_file_says_it_needs_data(tmp_path):
 def test_the_wrong_tasks_command_names_the_right_one(event_run, tmp_path):
     before = sorted(p.name for p in event_run.iterdir())
     _one_line_error(runner.invoke(app, ["relations", "evaluate", "--model", str(event_run)]),
-                    "is a events run", "kexue gplinker events")
+                    f"{event_run} is an events run; use `kexue gplinker events evaluate`")
+    src = tmp_path / "in.txt"
+    src.write_text("马云创办了阿里巴巴。\n", encoding="utf-8")
+    for task in ("relations", "ner"):
+        _one_line_error(runner.invoke(app, [task, "predict", "--model", str(event_run), "--input", str(src),
+                                            "--output", str(tmp_path / "out.jsonl")]),
+                        f"{event_run} is an events run; use `kexue gplinker events predict`")
+        assert not (tmp_path / "out.jsonl").exists()  # nothing written before the check
     assert sorted(p.name for p in event_run.iterdir()) == before
+    # the right command on the same run works
+    r = runner.invoke(app, ["events", "predict", "--model", str(event_run), "--input", str(src),
+                            "--output", str(tmp_path / "out.jsonl"), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("device, says", [("tpu0", "not a device"), ("cuda:7", "CUDA device"),
+                                          ("meta", "not a device GPLinker runs on")])
+@pytest.mark.parametrize("command", ["evaluate", "predict", "serve"])
+def test_a_bad_device_is_one_line(event_run, tmp_path, command, device, says):
+    import torch
+    if device == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    args = {"evaluate": ["events", "evaluate", "--model", str(event_run)],
+            "predict": ["events", "predict", "--model", str(event_run), "--input", str(fixture("duee_sample.json")),
+                        "--output", str(tmp_path / "out.jsonl")],
+            "serve": ["serve", "--model", str(event_run), "--port", "1"]}[command]
+    _one_line_error(runner.invoke(app, [*args, "--device", device]), f"--device {device}", says)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_resolve_device_is_trains_default():
+    import torch
+
+    from kexue.gplinker.extractor import resolve_device
+    assert resolve_device(None) == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device; use cpu"):
+            resolve_device("cuda")
 
 
 @pytest.mark.parametrize("flag", ["--dev", "--schema"])
