@@ -4,6 +4,9 @@ kexue.fm/archives/8926 and 8888 give the models; serving them is ours. Routes (O
 - `POST /extract` {"text": "..."} or {"texts": ["...", ...]} → {"results": [...]}, per text what
   `Extractor` returns: events (DuEE form), triples (DuIE form) or entities, character offsets and a
   score per item;
+- `GET /docs` and `GET /redoc`, the OpenAPI pages with their scripts, styles and icon served from
+  /docs-assets out of the fastapi-offline package (FastAPI's defaults load them from a CDN: a service
+  without internet access showed a blank /docs);
 - `GET /health` (the process answers), `GET /ready` (model loaded, batcher running; 503 otherwise),
   `GET /info` (task, labels, weights file, limits, batching counters).
 Concurrent requests are run as one forward pass (batcher.py: `max_batch` texts, `max_wait_ms`; no wait
@@ -34,14 +37,18 @@ import asyncio
 import contextlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import h11
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kexue.gplinker.batcher import MicroBatcher
@@ -146,8 +153,9 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
         yield
         await batcher.stop()
 
-    app = FastAPI(title="kexue GPLinker", lifespan=lifespan,
+    app = FastAPI(title="kexue GPLinker", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Events (kexue.fm/archives/8926), triples (8888) or entities (8373) with scores.")
+    _offline_docs(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -204,6 +212,32 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
 
     limits = Limits(app, cfg)
     return limits
+
+
+DOCS_ASSETS = "/docs-assets"  # where the OpenAPI pages' scripts, styles and icon are served
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with every asset served by this process, none from a CDN."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-assets")
+    redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+                                   oauth2_redirect_url=redirect, swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+
+    @app.get(redirect, include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
 class Limits:
