@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kexue.cli_common import opt_config, opt_print_config, settings
+from kexue.cli_common import print_config as show_settings
 from kexue.config import override
 
 app = typer.Typer(no_args_is_help=True, help="GPLinker (posts 8926, 8888) on GlobalPointer (8373, 8877).")
@@ -82,6 +84,20 @@ def _metrics_table(title: str, m: dict) -> Table:
     return t
 
 
+def _train_settings(task: str, train_file: Optional[Path], schema: Optional[Path], generate: int,
+                    encoder: Optional[Path], skip_bad: bool, config: Optional[Path], sets: Optional[list[str]]):
+    """What `train --print-config` shows: train's recipe (from scratch, or with --encoder the post's
+    fine-tuning, whose steps count the training data: the data is read then, nothing is written), then
+    --config, then --set."""
+    from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe
+    cfg = GPLinkerConfig(task=task)
+    if encoder is not None:
+        from kexue.gplinker.tasks import builtin_data
+        n_train = len(_read(task, train_file, schema, skip_bad)[0] if train_file else builtin_data(task, generate)[0])
+        cfg = fine_tune_recipe(cfg, n_train)[0]
+    return settings(cfg, config, sets)
+
+
 def _task_app(task: str) -> typer.Typer:
     sub = typer.Typer(no_args_is_help=True, help=f"GPLinker {task}: train, evaluate, predict.")
 
@@ -105,6 +121,8 @@ def _task_app(task: str) -> typer.Typer:
         device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda when there is one)"),
         overwrite: bool = typer.Option(False, help="replace the kexue run already in --out (else a non-empty "
                                                    "--out is refused)"),
+        config: Optional[Path] = opt_config(),
+        print_config: bool = opt_print_config(),
     ) -> None:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
@@ -113,6 +131,12 @@ def _task_app(task: str) -> typer.Typer:
         from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe, start_run
         from kexue.runs import open_run, record_session
         try:
+            if print_config:  # the settings this command would train with, then exit: nothing is written
+                show_settings(_train_settings(task, train_file, schema, generate, encoder, skip_bad, config, set_))
+                raise typer.Exit(0)
+            if resume and config is not None:
+                raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
+                                 f"({out}/gplinker.json); drop --config")
             # refuse another command's folder, a non-empty one without --resume/--overwrite, before any work
             run = open_run(out, f"kexue gplinker {task} train", resume=resume, overwrite=overwrite,
                            options={"encoder": str(encoder) if encoder else None})
@@ -132,7 +156,7 @@ def _task_app(task: str) -> typer.Typer:
             cfg, recipe = GPLinkerConfig(task=task), "recipe: from scratch (GPLinkerConfig's defaults)"
             if encoder is not None:
                 cfg, recipe = fine_tune_recipe(cfg, len(rows))
-            cfg = override(cfg, set_)
+            cfg = settings(cfg, config, set_)
             g, how = start_run(cfg, labels, [r.text for r in rows], out, resume=resume, encoder=encoder, sets=set_)
             run.sets = list(set_ or [])
             record_session(run)
