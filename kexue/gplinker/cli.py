@@ -22,6 +22,7 @@ app = typer.Typer(no_args_is_help=True, help="GPLinker (posts 8926, 8888) on Glo
 console = Console()
 err = Console(stderr=True)  # what must not mix with --json on stdout
 TASKS = ("ner", "events", "relations")
+GENERATE = 1200  # the default of train's --generate (sentences of built-in data)
 DEVICE_HELP = "cpu, cuda, cuda:1 ... (default: cuda when there is one, as train)"
 LAST_HELP = "use the last step's weights (model.safetensors), not the best dev ones (best.safetensors)"
 
@@ -98,6 +99,30 @@ def _train_settings(task: str, train_file: Optional[Path], schema: Optional[Path
     return settings(cfg, config, sets)
 
 
+def _run_data(out: Path, train_file: Optional[Path], dev_file: Optional[Path], schema: Optional[Path],
+              generate: int) -> tuple[Optional[Path], Optional[Path], Optional[Path], int]:
+    """On --resume: (--train, --dev, --schema, --generate) of the run in `out` as its gplinker.json records them;
+    data given on the command line must be the run's own (else one line saying what the run was trained on).
+    Without a run in `out` (nothing to resume yet) the command line's, unchanged."""
+    from kexue.gplinker.train import RUN_FILE, run_meta
+    if not (out / RUN_FILE).is_file():
+        return train_file, dev_file, schema, generate
+    data = run_meta(out)["data"]
+    builtin = data.get("train") in ("generated", "msra")
+    recorded = {"--train": None if builtin else data.get("train") or None,
+                "--dev": None if builtin else data.get("dev") or None, "--schema": data.get("schema") or None}
+    for flag, path in (("--train", train_file), ("--dev", dev_file), ("--schema", schema)):
+        if path is not None and str(path.resolve()) != recorded[flag]:
+            raise ValueError(f"{flag} {path}: the run in {out} was trained with {flag} {recorded[flag]} "
+                             f"({'the built-in data' if builtin else 'its own files'}); drop {flag} to resume on the "
+                             "run's own data")
+    n = int(data.get("n", generate)) if builtin else generate
+    if builtin and generate not in (n, GENERATE):
+        raise ValueError(f"--generate {generate}: the run in {out} was trained on {n} built-in sentences; drop "
+                         "--generate to resume on them")
+    return (*(Path(recorded[f]) if recorded[f] else None for f in ("--train", "--dev", "--schema")), n)
+
+
 def _task_app(task: str) -> typer.Typer:
     sub = typer.Typer(no_args_is_help=True, help=f"GPLinker {task}: train, evaluate, predict.")
 
@@ -140,6 +165,8 @@ def _task_app(task: str) -> typer.Typer:
             # refuse another command's folder, a non-empty one without --resume/--overwrite, before any work
             run = open_run(out, f"kexue gplinker {task} train", resume=resume, overwrite=overwrite,
                            options={"encoder": str(encoder) if encoder else None})
+            if resume:  # the run's own data, as recorded in its gplinker.json
+                train_file, dev_file, schema, generate = _run_data(out, train_file, dev_file, schema, generate)
             if train_file is None and (dev_file is not None or schema is not None):
                 raise ValueError(f"{'--dev' if dev_file is not None else '--schema'} is given without --train; "
                                  "give --train FILE too (without --train the built-in data is used)")

@@ -134,6 +134,22 @@ def test_registry_and_start_decision(tmp_path):
         start_run(cfg, ["LOC"], ["x"], tmp_path, resume=True)
 
 
+def test_a_fresh_run_starts_from_train_seed(tmp_path):
+    """Two processes running the same train command start from the same weights (train.seed), whatever
+    the global RNG did before; another seed, other weights."""
+    import torch
+    cfg = GPLinkerConfig(task="ner")
+    torch.manual_seed(123)
+    one, _ = start_run(cfg, ["PER"], ["马云来了"], tmp_path / "a")
+    torch.rand(7)
+    two, _ = start_run(cfg, ["PER"], ["马云来了"], tmp_path / "b")
+    for (name, a), b in zip(one.model.state_dict().items(), two.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    from kexue.config import override
+    three, _ = start_run(override(cfg, ["train.seed=1"]), ["PER"], ["马云来了"], tmp_path / "c")
+    assert not torch.equal(one.model.encoder.embed.weight, three.model.encoder.embed.weight)
+
+
 def test_fine_tune_recipe_is_the_posts():
     cfg, line = fine_tune_recipe(GPLinkerConfig(task="relations"), 1000)
     assert cfg.train.lr == 2e-5 and cfg.train.optimizer == "adam" and cfg.train.batch_size == 64
