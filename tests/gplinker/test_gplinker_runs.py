@@ -114,9 +114,18 @@ def test_a_file_of_another_task_is_an_error_naming_the_field(tmp_path):
 
 
 def test_metric_table_shows_counts(event_run):
+    """Each row's counts (predicted, gold, correct) beside its P/R/F1 are the metrics' own counts."""
     r = runner.invoke(app, ["events", "evaluate", "--model", str(event_run)])
     assert r.exit_code == 0, r.output
-    assert "predicted" in r.output and "gold" in r.output and "correct" in r.output
+    header = next(x for x in r.output.splitlines() if "metric" in x)
+    assert [c.strip() for c in header.strip("┃│ ").split("┃")] == ["metric", "precision", "recall", "f1", "predicted",
+                                                                 "gold", "correct"]
+    m = json.loads(runner.invoke(app, ["events", "evaluate", "--model", str(event_run), "--json"]).stdout)
+    for group in ("event_level", "argument_level"):
+        row = next(x for x in r.output.splitlines() if x.strip("│ ").startswith(group))
+        cells = [c.strip() for c in row.strip("│ ").split("│")]
+        assert cells[1:4] == [f"{m[f'{group}/{k}']:.4f}" for k in ("precision", "recall", "f1")]
+        assert cells[4:] == [str(m[f"{group}/{k}"]) for k in ("predicted", "gold", "correct")]
 
 
 def test_registry_and_start_decision(tmp_path):
