@@ -286,7 +286,8 @@ def serve(
     device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="a service setting, e.g. --set max_batch=32 "
                                              "--set max_wait_ms=5 --set batching=false --set max_concurrent=64 "
-                                             "--set timeout_s=30 --set idle_timeout_s=5 --set max_body=1048576"),
+                                             "--set timeout_s=30 --set idle_timeout_s=5 --set max_body=1048576 "
+                                             "--set threads=1"),
 ) -> None:
     """POST /extract {"text": ...} or {"texts": [...]} → events / triples / entities with offsets and scores;
     GET /health, /ready, /info; OpenAPI at /docs. Micro-batched, with hard limits (see --set)."""

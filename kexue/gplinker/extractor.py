@@ -8,8 +8,9 @@ form (subject, predicate, object with their start indices) or entities (start, e
 offset in characters of the text as given, every item with a `score` (scores.py; the posts report
 none: where we depart and why is said there).
 
-A batch is padded to its longest text (not to max_len), and `__call__` sorts texts by length before
-batching them, so short texts are run with short ones.
+Not from the posts (they predict a file in fixed batches): `__call__` sorts texts by length before
+batching them, and `extract_batch` (a server's micro-batch) cuts its texts into length buckets, each one
+forward pass padded to its own longest text (not to max_len), so short texts are run with short ones.
 """
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from typing import Any
 import torch
 
 from kexue.gplinker.train import GPLinker, load_run
+
+SLACK = 1.25  # a forward pass may hold up to 25 % padding (length_buckets)
+LEAST = 8  # texts a length bucket holds before it may be closed
 
 
 def resolve_device(device: str | None = None) -> torch.device:
@@ -46,10 +50,12 @@ def resolve_device(device: str | None = None) -> torch.device:
 class Extractor:
     """Callable on a text or a list of texts → one JSON-ready dict per text, each item with a `score`."""
 
-    def __init__(self, g: GPLinker, batch_size: int = 32, threshold: float = 0.0):
+    def __init__(self, g: GPLinker, batch_size: int = 32, threshold: float = 0.0, slack: float = SLACK):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"Extractor batch_size={batch_size!r}: must be an integer ≥ 1")
-        self.g, self.batch_size, self.threshold = g, batch_size, threshold
+        if not slack >= 1:
+            raise ValueError(f"Extractor slack={slack!r}: must be ≥ 1 (padded tokens over real tokens in a pass)")
+        self.g, self.batch_size, self.threshold, self.slack = g, batch_size, threshold, slack
         self.g.model.eval()
 
     @classmethod
@@ -93,12 +99,20 @@ class Extractor:
 
     @torch.no_grad()
     def extract_batch(self, texts: list[str]) -> list[dict[str, Any]]:
-        """One forward pass over `texts` as given (the server's micro-batches), decoded and scored."""
+        """`texts` as one batch (the server's micro-batches), decoded and scored, in order: run as forward
+        passes over texts of similar length (length_buckets), each padded to its own longest text."""
         if not texts:
             return []
+        encoded = [self.g.encode(t) for t in texts]
+        out: list[Any] = [None] * len(texts)
+        for bucket in length_buckets([len(ids) for ids, _ in encoded], self.slack):
+            for k, result in zip(bucket, self._forward([texts[k] for k in bucket], [encoded[k] for k in bucket])):
+                out[k] = result
+        return out
+
+    def _forward(self, texts: list[str], encoded: list[tuple[list[int], list[tuple[int, int]]]]) -> list[dict]:
+        """One forward pass, padded to the longest text, then the task's to_json of each text."""
         g = self.g
-        encoded = [g.encode(t) for t in texts]
-        # padded to the batch's longest text
         n = max(len(ids) for ids, _ in encoded)
         ids = torch.full((len(texts), n), g.tokenizer.pad_id, dtype=torch.long)
         for b, (row, _) in enumerate(encoded):
@@ -108,3 +122,25 @@ class Extractor:
         to_json = g.task.to_json
         return [to_json([o[b] for o in outputs], text, offsets, g.labels, self.threshold)
                 for b, (text, (_, offsets)) in enumerate(zip(texts, encoded))]
+
+
+def length_buckets(lengths: list[int], slack: float = SLACK, least: int = LEAST) -> list[list[int]]:
+    """The indices of `lengths` sorted by length and cut into buckets, one forward pass each: a bucket is
+    closed before the text that would make its padded size (count × longest) exceed `slack` × its real
+    tokens, once it holds `least` texts (fewer would lose more to per-pass overhead than padding costs).
+    Texts of 7 to 58 characters in a batch of 32 went from one pass to three, 20 % less time on a CPU."""
+    order = sorted(range(len(lengths)), key=lambda k: lengths[k])
+    buckets: list[list[int]] = []
+    bucket: list[int] = []
+    real = 0
+    for k in order:
+        n = lengths[k]
+        # padded (|bucket| + 1) · n against slack · (real tokens + n)
+        if len(bucket) >= least and (len(bucket) + 1) * n > slack * (real + n):
+            buckets.append(bucket)
+            bucket, real = [], 0
+        bucket.append(k)
+        real += n
+    if bucket:
+        buckets.append(bucket)
+    return buckets

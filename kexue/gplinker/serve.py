@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import h11
+import torch
 import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,6 +71,7 @@ class ServeConfig:
     idle_timeout_s: float = 5.0  # a connection without a request head for this long is closed
     retry_after_s: int = 1  # the Retry-After of a 503
     switch_interval_ms: float = 0.5  # Python's GIL switch interval in the server (its default is 5 ms)
+    threads: int = 0  # torch's intra-op threads for the forward pass; 0 keeps torch's default (one per core)
 
     def __post_init__(self) -> None:
         for name in ("max_chars", "max_texts", "max_body", "max_batch", "max_concurrent", "retry_after_s"):
@@ -78,6 +80,8 @@ class ServeConfig:
         for name in ("max_wait_ms", "timeout_s", "idle_timeout_s"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"ServeConfig.{name}={getattr(self, name)!r}: must be ≥ 0")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ValueError(f"ServeConfig.threads={self.threads!r}: must be an integer ≥ 0 (0: torch's default)")
         if not self.switch_interval_ms > 0:
             raise ValueError(f"ServeConfig.switch_interval_ms={self.switch_interval_ms!r}: must be > 0")
 
@@ -208,7 +212,8 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
     @app.get("/info")
     async def info() -> dict[str, Any]:
         return {"task": extractor.task, "labels": [list(x) if isinstance(x, tuple) else x for x in extractor.labels],
-                "weights": extractor.weights, "limits": asdict(cfg), "batching": asdict(batcher.stats)}
+                "weights": extractor.weights, "device": str(extractor.device), "torch_threads": torch.get_num_threads(),
+                "limits": asdict(cfg), "batching": asdict(batcher.stats)}
 
     limits = Limits(app, cfg)
     return limits
@@ -391,6 +396,10 @@ def run(extractor: Extractor, cfg: ServeConfig | None = None) -> None:
     # the forward thread needs the GIL back between torch ops; with the default 5 ms switch interval a busy
     # event loop delays each of its ops by up to 5 ms (a convoy that made batched passes 10× slower)
     sys.setswitchinterval(cfg.switch_interval_ms / 1000)
+    if cfg.threads:
+        # on a machine whose cores are busy with other work, one thread per forward pass wasted far less CPU
+        # time than one per core (benchmarks/serve.py: OpenMP threads waiting for a core)
+        torch.set_num_threads(cfg.threads)
     # uvicorn's keep-alive timeout is also our request-head deadline (_Protocol); a float works in both
     config = uvicorn.Config(create_app(extractor, cfg), host=cfg.host, port=cfg.port, http=_Protocol,
                             timeout_keep_alive=cfg.idle_timeout_s, timeout_graceful_shutdown=int(cfg.timeout_s) + 1,

@@ -21,7 +21,7 @@ from tests.gplinker._tiny import fresh_run
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = {"max_body": 2000, "max_chars": 40, "max_texts": 4, "max_concurrent": 3, "timeout_s": 1.5,
-          "idle_timeout_s": 1.0, "max_wait_ms": 100, "max_batch": 16, "retry_after_s": 2}
+          "idle_timeout_s": 1.0, "max_wait_ms": 100, "max_batch": 16, "retry_after_s": 2, "threads": 2}
 
 
 def free_port() -> int:
@@ -123,6 +123,8 @@ def test_routes_answer(server):
     info = json.loads(get(port, "/info")[2])
     assert info["task"] == "relations" and info["labels"] == ["出生地", "创始人", "总部地点", "妻子"]
     assert info["weights"].startswith("model.safetensors") and info["limits"]["max_chars"] == 40
+    # --set threads=2 reached torch (the process was started with OMP_NUM_THREADS=1)
+    assert info["device"] == "cpu" and info["torch_threads"] == 2
     code, _, body = get(port, "/openapi.json")
     spec = json.loads(body)
     assert code == 200 and {"/extract", "/health", "/ready", "/info"} <= spec["paths"].keys()
@@ -173,6 +175,12 @@ def test_the_service_predict_and_the_extractor_give_one_json(server, served_run,
         assert code == 200
         from_service, from_python = json.loads(body)["results"][0], ex(text)
         assert from_service == from_python == from_predict  # items, offsets and scores to the sixth digit
+
+
+def test_serve_settings_are_checked():
+    from kexue.gplinker.serve import ServeConfig
+    with pytest.raises(ValueError, match=r"ServeConfig.threads=-1: must be an integer ≥ 0"):
+        ServeConfig(threads=-1)
 
 
 CHUNKED = "Transfer-Encoding: chunked\r\n"
