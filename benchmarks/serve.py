@@ -106,8 +106,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(run: Path, port: int, batching: bool, threads: int) -> subprocess.Popen:
-    sets = ["max_concurrent=256", "max_batch=32", "max_wait_ms=5", f"batching={str(batching).lower()}",
+def start_server(run: Path, port: int, batching: bool, threads: int, max_wait_ms: float) -> subprocess.Popen:
+    sets = ["max_concurrent=256", "max_batch=32", f"max_wait_ms={max_wait_ms:g}", f"batching={str(batching).lower()}",
             "timeout_s=60", "idle_timeout_s=30", f"threads={threads}"]
     cmd = [sys.executable, "-m", "kexue.cli", "gplinker", "serve", "--model", str(run), "--port", str(port)]
     for s in sets:
@@ -179,7 +179,7 @@ async def stats(port: int) -> dict:
 
 async def main_async(args, run: Path, texts: list[str]) -> dict:
     ports = {"on": free_port(), "off": free_port()}
-    procs = {mode: start_server(run, ports[mode], mode == "on", args.threads) for mode in ports}
+    procs = {mode: start_server(run, ports[mode], mode == "on", args.threads, args.max_wait_ms) for mode in ports}
     try:
         for mode in ports:
             await wait_ready(ports[mode], procs[mode])
@@ -221,6 +221,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    ap.add_argument("--max-wait-ms", type=float, default=5.0, help="the batched server's max_wait_ms")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of each server (0: torch's default, one "
                                                          "per core)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "serve.json")
@@ -254,7 +255,7 @@ def main() -> None:
     args.out.write_text(json.dumps({
         "machine": f"{os.cpu_count()} CPU cores, shared with other work (timings under load)",
         "model": str(args.model) if args.model else "default events shape, untrained, logits shifted so that as many argument cells are positive per text as the gold has",
-        "torch_threads_per_server": args.threads or "torch's default", "seconds_per_cell": args.seconds,
+        "torch_threads_per_server": args.threads or "torch's default", "max_wait_ms": args.max_wait_ms, "seconds_per_cell": args.seconds,
         "repeats": args.repeats, "texts": len(texts),
         "rows": rows, "ratios": ratios, "forward_passes": result["forward_passes"]}, indent=1, ensure_ascii=False))
     print(f"wrote {args.out}")
