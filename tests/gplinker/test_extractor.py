@@ -134,7 +134,7 @@ def test_entity_score_is_sigma_of_its_logit():
 
 @pytest.mark.parametrize("task", ["events", "relations", "ner"])
 def test_extractor_matches_predict_and_does_not_depend_on_the_batch(task, tmp_path):
-    run = fresh_run(task, tmp_path / task)
+    run = fresh_run(task, tmp_path / task, shift=-1.0)  # an untrained model at shift 0 takes a minute to decode
     g, rows = tiny_linker(task)
     texts = [r.text for r in rows] + ["短", "一句没有任何东西的话。"]
     ex = Extractor.from_pretrained(run, batch_size=3)
@@ -190,7 +190,7 @@ def test_predict_writes_what_the_extractor_returns(tmp_path):
     from typer.testing import CliRunner
 
     from kexue.gplinker.cli import app
-    run = fresh_run("events", tmp_path / "ev")
+    run = fresh_run("events", tmp_path / "ev", shift=-1.0)
     src = tmp_path / "in.txt"
     src.write_text('今天北京的天气很好。\n\n{"text": "苹果公司裁员200人。", "id": "x"}\n', encoding="utf-8")
     r = CliRunner().invoke(app, ["events", "predict", "--model", str(run), "--input", str(src),
