@@ -14,12 +14,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kexue.cli_common import opt_config, opt_print_config, settings
+from kexue.cli_common import print_config as show_settings
 from kexue.config import override
 
 app = typer.Typer(no_args_is_help=True, help="GPLinker (posts 8926, 8888) on GlobalPointer (8373, 8877).")
 console = Console()
 err = Console(stderr=True)  # what must not mix with --json on stdout
 TASKS = ("ner", "events", "relations")
+GENERATE = 1200  # the default of train's --generate (sentences of built-in data)
+DEVICE_HELP = "cpu, cuda, cuda:1 ... (default: cuda when there is one, as train)"
 LAST_HELP = "use the last step's weights (model.safetensors), not the best dev ones (best.safetensors)"
 
 
@@ -40,12 +44,14 @@ def _read(task: str, path: Path, schema_path: Optional[Path], skip_bad: bool):
     return rows, labels
 
 
-def _run_for(task: str, model: Path) -> dict:
-    """The run folder's gplinker.json, checked to be a `task` run before anything is read or written."""
+def _run_for(task: str, model: Path, verb: str) -> dict:
+    """The run folder's gplinker.json, checked to be a `task` run before anything is read or written; another
+    task's run is one line naming the command that takes it."""
     from kexue.gplinker.train import run_meta
     meta = run_meta(model)
     if meta["task"] != task:
-        raise ValueError(f"{model} is a {meta['task']} run; use `kexue gplinker {meta['task']} ...` on it")
+        article = "an" if meta["task"] in ("events", "ner") else "a"
+        raise ValueError(f"{model} is {article} {meta['task']} run; use `kexue gplinker {meta['task']} {verb}`")
     return meta
 
 
@@ -79,6 +85,44 @@ def _metrics_table(title: str, m: dict) -> Table:
     return t
 
 
+def _train_settings(task: str, train_file: Optional[Path], schema: Optional[Path], generate: int,
+                    encoder: Optional[Path], skip_bad: bool, config: Optional[Path], sets: Optional[list[str]]):
+    """What `train --print-config` shows: train's recipe (from scratch, or with --encoder the post's
+    fine-tuning, whose steps count the training data: the data is read then, nothing is written), then
+    --config, then --set."""
+    from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe
+    cfg = GPLinkerConfig(task=task)
+    if encoder is not None:
+        from kexue.gplinker.tasks import builtin_data
+        n_train = len(_read(task, train_file, schema, skip_bad)[0] if train_file else builtin_data(task, generate)[0])
+        cfg = fine_tune_recipe(cfg, n_train)[0]
+    return settings(cfg, config, sets)
+
+
+def _run_data(out: Path, train_file: Optional[Path], dev_file: Optional[Path], schema: Optional[Path],
+              generate: int) -> tuple[Optional[Path], Optional[Path], Optional[Path], int]:
+    """On --resume: (--train, --dev, --schema, --generate) of the run in `out` as its gplinker.json records them;
+    data given on the command line must be the run's own (else one line saying what the run was trained on).
+    Without a run in `out` (nothing to resume yet) the command line's, unchanged."""
+    from kexue.gplinker.train import RUN_FILE, run_meta
+    if not (out / RUN_FILE).is_file():
+        return train_file, dev_file, schema, generate
+    data = run_meta(out)["data"]
+    builtin = data.get("train") in ("generated", "msra")
+    recorded = {"--train": None if builtin else data.get("train") or None,
+                "--dev": None if builtin else data.get("dev") or None, "--schema": data.get("schema") or None}
+    for flag, path in (("--train", train_file), ("--dev", dev_file), ("--schema", schema)):
+        if path is not None and str(path.resolve()) != recorded[flag]:
+            raise ValueError(f"{flag} {path}: the run in {out} was trained with {flag} {recorded[flag]} "
+                             f"({'the built-in data' if builtin else 'its own files'}); drop {flag} to resume on the "
+                             "run's own data")
+    n = int(data.get("n", generate)) if builtin else generate
+    if builtin and generate not in (n, GENERATE):
+        raise ValueError(f"--generate {generate}: the run in {out} was trained on {n} built-in sentences; drop "
+                         "--generate to resume on them")
+    return (*(Path(recorded[f]) if recorded[f] else None for f in ("--train", "--dev", "--schema")), n)
+
+
 def _task_app(task: str) -> typer.Typer:
     sub = typer.Typer(no_args_is_help=True, help=f"GPLinker {task}: train, evaluate, predict.")
 
@@ -102,6 +146,8 @@ def _task_app(task: str) -> typer.Typer:
         device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda when there is one)"),
         overwrite: bool = typer.Option(False, help="replace the kexue run already in --out (else a non-empty "
                                                    "--out is refused)"),
+        config: Optional[Path] = opt_config(),
+        print_config: bool = opt_print_config(),
     ) -> None:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
@@ -110,9 +156,17 @@ def _task_app(task: str) -> typer.Typer:
         from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe, start_run
         from kexue.runs import open_run, record_session
         try:
+            if print_config:  # the settings this command would train with, then exit: nothing is written
+                show_settings(_train_settings(task, train_file, schema, generate, encoder, skip_bad, config, set_))
+                raise typer.Exit(0)
+            if resume and config is not None:
+                raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
+                                 f"({out}/gplinker.json); drop --config")
             # refuse another command's folder, a non-empty one without --resume/--overwrite, before any work
             run = open_run(out, f"kexue gplinker {task} train", resume=resume, overwrite=overwrite,
                            options={"encoder": str(encoder) if encoder else None})
+            if resume:  # the run's own data, as recorded in its gplinker.json
+                train_file, dev_file, schema, generate = _run_data(out, train_file, dev_file, schema, generate)
             if train_file is None and (dev_file is not None or schema is not None):
                 raise ValueError(f"{'--dev' if dev_file is not None else '--schema'} is given without --train; "
                                  "give --train FILE too (without --train the built-in data is used)")
@@ -129,7 +183,7 @@ def _task_app(task: str) -> typer.Typer:
             cfg, recipe = GPLinkerConfig(task=task), "recipe: from scratch (GPLinkerConfig's defaults)"
             if encoder is not None:
                 cfg, recipe = fine_tune_recipe(cfg, len(rows))
-            cfg = override(cfg, set_)
+            cfg = settings(cfg, config, set_)
             g, how = start_run(cfg, labels, [r.text for r in rows], out, resume=resume, encoder=encoder, sets=set_)
             run.sets = list(set_ or [])
             record_session(run)
@@ -151,16 +205,18 @@ def _task_app(task: str) -> typer.Typer:
         schema: Optional[Path] = typer.Option(None, "--schema", help="default: the run's schema"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
         last: bool = typer.Option(False, "--last", help=LAST_HELP),
-        device: str = typer.Option("cpu", help="cpu, cuda, cuda:1 ..."),
+        device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     ) -> None:
         """The post's metrics on labelled data, each named (event_level/*, argument_level/*, spo/*, entity/*),
         with their counts."""
+        from kexue.gplinker.extractor import resolve_device
         from kexue.gplinker.train import load_run
         try:
-            meta = _run_for(task, model)
+            meta = _run_for(task, model, "evaluate")
+            where = resolve_device(device)
             schema = schema or (Path(meta["data"]["schema"]) if meta["data"].get("schema") else None)
             rows = _read(task, data, schema, False)[0] if data else _dev_of_run(task, model, meta)
-            g = load_run(model, device=device, last=last)
+            g = load_run(model, device=str(where), last=last)
             m = g.evaluate(rows)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
@@ -180,6 +236,7 @@ def _task_app(task: str) -> typer.Typer:
         resume: bool = typer.Option(False, help="continue an interrupted run: keep --output's complete lines and "
                                                 "predict the input lines after them"),
         batch_size: int = typer.Option(32, help="texts per forward pass (a window of lines is sorted by length)"),
+        device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     ) -> None:
         """Stream the input (any size, constant memory) to one JSON line per input line, items with scores."""
         import sys
@@ -191,10 +248,11 @@ def _task_app(task: str) -> typer.Typer:
         from kexue.gplinker.predict import PredictConfig, predict_file
         src = sys.stdin.buffer if str(input) == "-" else input
         try:
+            _run_for(task, model, "predict")  # before --output is touched
             cfg = PredictConfig(batch_size=batch_size)
             if src is input and not input.is_file():
                 raise FileNotFoundError(f"--input {input}: no such file")
-            ex = Extractor.from_pretrained(model, last=last, batch_size=batch_size)
+            ex = Extractor.from_pretrained(model, device=device, last=last, batch_size=batch_size)
             total = input.stat().st_size if src is input else None
             with Progress(TextColumn("predict"), BarColumn(), TextColumn("{task.fields[lines]} lines, "
                           "{task.fields[rate]} lines/s"), TimeElapsedColumn(), console=err) as bar:
@@ -225,9 +283,11 @@ def serve(
     host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     max_chars: int = typer.Option(510, help="longest text accepted"),
     last: bool = typer.Option(False, "--last", help="serve the last step's weights, not the best dev ones"),
+    device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="a service setting, e.g. --set max_batch=32 "
                                              "--set max_wait_ms=5 --set batching=false --set max_concurrent=64 "
-                                             "--set timeout_s=30 --set idle_timeout_s=5 --set max_body=1048576"),
+                                             "--set timeout_s=30 --set idle_timeout_s=5 --set max_body=1048576 "
+                                             "--set threads=1"),
 ) -> None:
     """POST /extract {"text": ...} or {"texts": [...]} → events / triples / entities with offsets and scores;
     GET /health, /ready, /info; OpenAPI at /docs. Micro-batched, with hard limits (see --set)."""
@@ -238,12 +298,13 @@ def serve(
         _fail(ImportError(f"{e.msg}; the service needs the serve extra: pip install 'kexue[serve]'"))
     try:
         cfg = override(ServeConfig(host=host, port=port, max_chars=max_chars), set_)
-        ex = Extractor.from_pretrained(model, last=last)
+        ex = Extractor.from_pretrained(model, device=device, last=last)
     except (ValueError, TypeError, FileNotFoundError) as e:
         _fail(e)
     batching = f"on ({cfg.max_batch} texts, {cfg.max_wait_ms:g} ms)" if cfg.batching else "off"
-    console.print(f"serving {ex.task} on http://{cfg.host}:{cfg.port}/extract (docs: /docs) with {ex.weights}; "
-                  f"micro-batching {batching}; Ctrl-C or SIGTERM stops after the requests in flight")
+    console.print(f"serving task {ex.task} ({len(ex.labels)} labels, {ex.weights}) on {ex.device} at "
+                  f"http://{cfg.host}:{cfg.port}/extract (docs: /docs); micro-batching {batching}; Ctrl-C or "
+                  "SIGTERM stops after the requests in flight", soft_wrap=True)
     run(ex, cfg)
 
 

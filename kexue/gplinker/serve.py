@@ -4,10 +4,17 @@ kexue.fm/archives/8926 and 8888 give the models; serving them is ours. Routes (O
 - `POST /extract` {"text": "..."} or {"texts": ["...", ...]} → {"results": [...]}, per text what
   `Extractor` returns: events (DuEE form), triples (DuIE form) or entities, character offsets and a
   score per item;
+- `GET /docs` and `GET /redoc`, the OpenAPI pages with their scripts, styles and icon served from
+  /docs-assets out of the fastapi-offline package (FastAPI's defaults load them from a CDN: a service
+  without internet access showed a blank /docs);
 - `GET /health` (the process answers), `GET /ready` (model loaded, batcher running; 503 otherwise),
   `GET /info` (task, labels, weights file, limits, batching counters).
-Concurrent requests are run as one forward pass (batcher.py: `max_batch` texts, `max_wait_ms`; no wait
-when the batch already holds every request in flight). The server sets Python's GIL switch interval
+Concurrent requests are run as one micro-batch (batcher.py: `max_batch` texts, `max_wait_ms`; no wait
+when the batch already holds every request in flight), in length buckets (extractor.py). What batching
+buys on a CPU is bounded: benchmarks/serve.py measured 2.4× less server CPU per request at concurrency
+32 (2.5 ms against 6.0 ms unbatched), since a batched forward pass costs about half a single one per text
+and the HTTP and event-loop work of a request is not shared; by Little's law, p99 at concurrency 32
+then stays near 32 / 2.4 ≈ 13× the one-at-a-time latency (issue 14's ≤ 2× needs 16× the throughput). The server sets Python's GIL switch interval
 to 0.5 ms: with the default 5 ms, a busy event loop held the GIL for up to 5 ms between the torch ops
 of the forward thread.
 
@@ -34,14 +41,19 @@ import asyncio
 import contextlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import h11
+import torch
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kexue.gplinker.batcher import MicroBatcher
@@ -63,6 +75,7 @@ class ServeConfig:
     idle_timeout_s: float = 5.0  # a connection without a request head for this long is closed
     retry_after_s: int = 1  # the Retry-After of a 503
     switch_interval_ms: float = 0.5  # Python's GIL switch interval in the server (its default is 5 ms)
+    threads: int = 0  # torch's intra-op threads for the forward pass; 0 keeps torch's default (one per core)
 
     def __post_init__(self) -> None:
         for name in ("max_chars", "max_texts", "max_body", "max_batch", "max_concurrent", "retry_after_s"):
@@ -71,6 +84,8 @@ class ServeConfig:
         for name in ("max_wait_ms", "timeout_s", "idle_timeout_s"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"ServeConfig.{name}={getattr(self, name)!r}: must be ≥ 0")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ValueError(f"ServeConfig.threads={self.threads!r}: must be an integer ≥ 0 (0: torch's default)")
         if not self.switch_interval_ms > 0:
             raise ValueError(f"ServeConfig.switch_interval_ms={self.switch_interval_ms!r}: must be > 0")
 
@@ -146,8 +161,9 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
         yield
         await batcher.stop()
 
-    app = FastAPI(title="kexue GPLinker", lifespan=lifespan,
+    app = FastAPI(title="kexue GPLinker", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Events (kexue.fm/archives/8926), triples (8888) or entities (8373) with scores.")
+    _offline_docs(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -200,10 +216,37 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
     @app.get("/info")
     async def info() -> dict[str, Any]:
         return {"task": extractor.task, "labels": [list(x) if isinstance(x, tuple) else x for x in extractor.labels],
-                "weights": extractor.weights, "limits": asdict(cfg), "batching": asdict(batcher.stats)}
+                "weights": extractor.weights, "device": str(extractor.device), "torch_threads": torch.get_num_threads(),
+                "limits": asdict(cfg), "batching": asdict(batcher.stats)}
 
     limits = Limits(app, cfg)
     return limits
+
+
+DOCS_ASSETS = "/docs-assets"  # where the OpenAPI pages' scripts, styles and icon are served
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with every asset served by this process, none from a CDN."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-assets")
+    redirect = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+                                   oauth2_redirect_url=redirect, swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+
+    @app.get(redirect, include_in_schema=False)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
 class Limits:
@@ -357,6 +400,10 @@ def run(extractor: Extractor, cfg: ServeConfig | None = None) -> None:
     # the forward thread needs the GIL back between torch ops; with the default 5 ms switch interval a busy
     # event loop delays each of its ops by up to 5 ms (a convoy that made batched passes 10× slower)
     sys.setswitchinterval(cfg.switch_interval_ms / 1000)
+    if cfg.threads:
+        # on a machine whose cores are busy with other work, one thread per forward pass wasted far less CPU
+        # time than one per core (benchmarks/serve.py: OpenMP threads waiting for a core)
+        torch.set_num_threads(cfg.threads)
     # uvicorn's keep-alive timeout is also our request-head deadline (_Protocol); a float works in both
     config = uvicorn.Config(create_app(extractor, cfg), host=cfg.host, port=cfg.port, http=_Protocol,
                             timeout_keep_alive=cfg.idle_timeout_s, timeout_graceful_shutdown=int(cfg.timeout_s) + 1,

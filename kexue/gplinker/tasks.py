@@ -10,6 +10,7 @@ up its models), so no other module branches on the task's name.
 - ner (kexue.fm/archives/8373): {"text", "entities"} JSONL, the types found in the training file, one
   output; entity P/R/F1; best by entity/f1.
 
+`Task.to_json` is the one JSON output (with scores) of predict, the service and Extractor;
 `Task.read` returns the samples with the label space; `Task.has_labels` says whether any sample carries
 the task's labels (a DuIE file given to the events task carries none: an error naming `label_field`).
 """
@@ -23,13 +24,14 @@ from typing import Any
 from torch import Tensor
 
 from kexue.gplinker import fixture
-from kexue.gplinker.data import (TRIGGER, EventSample, EventSchema, NERSample, Problems, RelationSample,
+from kexue.gplinker.data import (EventSample, EventSchema, NERSample, Problems, RelationSample,
                                  RelationSchema, read_duee, read_duie, read_ner_jsonl)
 from kexue.gplinker.events import decode_events, drop_subset_events, encode_events
 from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf, spo_key
 from kexue.gplinker.model import EventModel, NERModel, RelationModel
 from kexue.gplinker.ner import decode_entities, encode_entities
 from kexue.gplinker.relations import decode_relations, encode_relations
+from kexue.gplinker.scores import score_entities, score_events, score_relations
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ class Task:
     label_sets: Callable[[Any, list, list], list[list[set]]]  # (sample, labels, offsets) → per output, per head
     decode: Callable[..., Any]  # (outputs of one text, text, offsets, labels, **options) → result
     score: Callable[[list, list], dict[str, float]]  # (predictions, gold samples) → named metrics
-    to_json: Callable[[str, Any], dict]  # (text, result) → the DuEE / DuIE / entity JSON of one text
+    # (outputs of one text, text, offsets, labels, threshold) → its DuEE / DuIE / entity JSON, items scored
+    # (scores.py): the one JSON form of predict, the service and Extractor
+    to_json: Callable[..., dict]
     has_labels: Callable[[Any], bool]  # whether a sample carries any label of the task
 
     def read(self, path: str | Path, schema: str | Path | None = None, skip_bad: bool = False,
@@ -85,15 +89,8 @@ def _score_events(pred: list, samples: list[EventSample]) -> dict[str, float]:
     return {**event_prf(pred, gold), **soft_argument_prf(pred, gold, [s.aliases for s in samples])}
 
 
-def _events_json(text: str, result: list) -> dict:
-    out = []
-    for event in result:
-        trig = next((a for a in event if a[1] == TRIGGER), None)
-        out.append({"event_type": event[0][0], "trigger": trig[2] if trig else None,
-                    "trigger_start_index": trig[3] if trig else None,
-                    "arguments": [{"role": r, "argument": a, "argument_start_index": s}
-                                  for _, r, a, s in event if r != TRIGGER]})
-    return {"text": text, "event_list": out}
+def _events_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
+    return {"text": text, "event_list": score_events(out[0], out[1][0], out[2][0], text, offsets, labels, threshold)}
 
 
 # --- relations ---
@@ -106,9 +103,8 @@ def _score_relations(pred: list, samples: list[RelationSample]) -> dict[str, flo
     return set_prf(pred, [s.spo() for s in samples], key=spo_key, prefix="spo")
 
 
-def _relations_json(text: str, result: set) -> dict:
-    return {"text": text, "spo_list": [{"subject": s, "subject_start_index": text.find(s), "predicate": p,
-                                        "object": o, "object_start_index": text.find(o)} for s, p, o in sorted(result)]}
+def _relations_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
+    return {"text": text, "spo_list": score_relations(out[0], out[1], out[2], text, offsets, labels, threshold)}
 
 
 # --- ner ---
@@ -121,9 +117,8 @@ def _score_entities(pred: list, samples: list[NERSample]) -> dict[str, float]:
     return set_prf(pred, [set(s.entities) for s in samples], prefix="entity")
 
 
-def _entities_json(text: str, result: set) -> dict:
-    return {"text": text,
-            "entities": [{"start": a, "end": b, "type": t, "text": text[a:b]} for a, b, t in sorted(result)]}
+def _entities_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
+    return {"text": text, "entities": score_entities(out[0], text, offsets, labels, threshold)}
 
 
 TASKS: dict[str, Task] = {

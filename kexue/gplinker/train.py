@@ -32,6 +32,7 @@ from kexue.gplinker.tasks import TASKS
 from kexue.train import Trainer
 from kexue.train.best import BEST_FILE, BEST_RECORD, BestWeights, read_best
 from kexue.train.checkpoint import MODEL_FILE, STATE_FILE, load_model
+from kexue.train.rng import seed_everything
 
 RUN_FILE = "gplinker.json"
 # the dev F1 the scripts keep the best of: duee_v1.py best_model.e.weights (event level), duie_v1.py
@@ -121,6 +122,9 @@ def start_run(cfg: GPLinkerConfig, labels: list, texts: list[str], out_dir: str 
             raise ValueError(f"--resume {out_dir}: --encoder {encoder} is not the encoder the run was trained "
                              f"on ({g.cfg.encoder.source or g.cfg.encoder.kind}); drop --encoder to resume")
         return g, "resume"
+    # the new weights (a fresh encoder, a pretrained encoder's heads) come from train.seed: the same command
+    # builds the same model in every process (the Trainer seeds only once the model exists)
+    seed_everything(cfg.train.seed)
     if encoder is not None:
         return GPLinker.pretrained(cfg, labels, encoder), "pretrained"
     return GPLinker(cfg, labels, CharTokenizer.build(texts, max_size=cfg.encoder.vocab)), "fresh"

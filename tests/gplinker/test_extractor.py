@@ -13,7 +13,8 @@ from hypothesis import given, settings, strategies as st
 from kexue.gplinker import fixture
 from kexue.gplinker.data import EventSample, EventSchema, RelationSample, RelationSchema, read_duee, read_duie
 from kexue.gplinker.events import encode_events, oracle_logits, recoverable
-from kexue.gplinker.extractor import Extractor, score_entities, score_events, score_relations
+from kexue.gplinker.extractor import Extractor
+from kexue.gplinker.scores import score_entities, score_events, score_relations
 from kexue.gplinker.relations import encode_relations
 from tests.gplinker._tiny import fresh_run, tiny_linker
 
@@ -133,7 +134,7 @@ def test_entity_score_is_sigma_of_its_logit():
 
 @pytest.mark.parametrize("task", ["events", "relations", "ner"])
 def test_extractor_matches_predict_and_does_not_depend_on_the_batch(task, tmp_path):
-    run = fresh_run(task, tmp_path / task)
+    run = fresh_run(task, tmp_path / task, shift=-1.0)  # an untrained model at shift 0 takes a minute to decode
     g, rows = tiny_linker(task)
     texts = [r.text for r in rows] + ["短", "一句没有任何东西的话。"]
     ex = Extractor.from_pretrained(run, batch_size=3)
@@ -189,7 +190,7 @@ def test_predict_writes_what_the_extractor_returns(tmp_path):
     from typer.testing import CliRunner
 
     from kexue.gplinker.cli import app
-    run = fresh_run("events", tmp_path / "ev")
+    run = fresh_run("events", tmp_path / "ev", shift=-1.0)
     src = tmp_path / "in.txt"
     src.write_text('今天北京的天气很好。\n\n{"text": "苹果公司裁员200人。", "id": "x"}\n', encoding="utf-8")
     r = CliRunner().invoke(app, ["events", "predict", "--model", str(run), "--input", str(src),
@@ -200,3 +201,36 @@ def test_predict_writes_what_the_extractor_returns(tmp_path):
     assert [without_scores(r) for r in rows] == [without_scores(w) for w in want[:1]] + [
         {"id": "x", **without_scores(want[1])}]
     assert scores(rows) == pytest.approx(scores(want), abs=1e-5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lengths=st.lists(st.integers(1, 130), max_size=70), slack=st.floats(1.0, 3.0), least=st.integers(1, 10))
+def test_length_buckets_partition_by_length_within_the_slack(lengths, slack, least):
+    from kexue.gplinker.extractor import length_buckets
+    buckets = length_buckets(lengths, slack, least)
+    assert sorted(k for b in buckets for k in b) == list(range(len(lengths)))  # each text once
+    flat = [lengths[k] for b in buckets for k in b]
+    assert flat == sorted(lengths)  # sorted, so buckets hold neighbouring lengths
+    for b in buckets:
+        longest, real = max(lengths[k] for k in b), sum(lengths[k] for k in b)
+        # the padding bound holds for every bucket, up to its `least`-th text
+        for m in range(least + 1, len(b) + 1):
+            assert m * lengths[b[m - 1]] <= slack * sum(lengths[k] for k in b[:m]) + 1e-9
+        assert longest * len(b) >= real
+    for one, two in zip(buckets, buckets[1:]):  # a bucket is closed only when the next text broke the bound
+        assert len(one) >= least
+        assert (len(one) + 1) * lengths[two[0]] > slack * (sum(lengths[k] for k in one) + lengths[two[0]])
+
+
+def test_a_micro_batch_in_length_buckets_gives_what_one_pass_gives(tmp_path):
+    """extract_batch's buckets against one forward pass over the whole batch (slack = ∞): same items, scores
+    equal up to float rounding of the padding."""
+    run = fresh_run("ner", tmp_path / "ner")
+    texts = ["张三", "张三在北京大学读书。" * 5, "李四去了上海。", "李四" * 30, "上海"] * 4
+    bucketed, whole = Extractor.from_pretrained(run), Extractor.from_pretrained(run, batch_size=64)
+    whole.slack = float("inf")
+    from kexue.gplinker.extractor import length_buckets
+    assert len(length_buckets([len(t) for t in texts], bucketed.slack)) > 1
+    a, b = bucketed.extract_batch(texts), whole.extract_batch(texts)
+    assert [without_scores(x) for x in a] == [without_scores(x) for x in b] and sum(len(x["entities"]) for x in a)
+    assert scores(a) == pytest.approx(scores(b), abs=1e-5)

@@ -58,8 +58,45 @@ def test_evaluate_without_a_dev_file_says_it_needs_data(tmp_path):
 def test_the_wrong_tasks_command_names_the_right_one(event_run, tmp_path):
     before = sorted(p.name for p in event_run.iterdir())
     _one_line_error(runner.invoke(app, ["relations", "evaluate", "--model", str(event_run)]),
-                    "is a events run", "kexue gplinker events")
+                    f"{event_run} is an events run; use `kexue gplinker events evaluate`")
+    src = tmp_path / "in.txt"
+    src.write_text("马云创办了阿里巴巴。\n", encoding="utf-8")
+    for task in ("relations", "ner"):
+        _one_line_error(runner.invoke(app, [task, "predict", "--model", str(event_run), "--input", str(src),
+                                            "--output", str(tmp_path / "out.jsonl")]),
+                        f"{event_run} is an events run; use `kexue gplinker events predict`")
+        assert not (tmp_path / "out.jsonl").exists()  # nothing written before the check
     assert sorted(p.name for p in event_run.iterdir()) == before
+    # the right command on the same run works
+    r = runner.invoke(app, ["events", "predict", "--model", str(event_run), "--input", str(src),
+                            "--output", str(tmp_path / "out.jsonl"), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("device, says", [("tpu0", "not a device"), ("cuda:7", "CUDA device"),
+                                          ("meta", "not a device GPLinker runs on")])
+@pytest.mark.parametrize("command", ["evaluate", "predict", "serve"])
+def test_a_bad_device_is_one_line(event_run, tmp_path, command, device, says):
+    import torch
+    if device == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    args = {"evaluate": ["events", "evaluate", "--model", str(event_run)],
+            "predict": ["events", "predict", "--model", str(event_run), "--input", str(fixture("duee_sample.json")),
+                        "--output", str(tmp_path / "out.jsonl")],
+            "serve": ["serve", "--model", str(event_run), "--port", "1"]}[command]
+    _one_line_error(runner.invoke(app, [*args, "--device", device]), f"--device {device}", says)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_resolve_device_is_trains_default():
+    import torch
+
+    from kexue.gplinker.extractor import resolve_device
+    assert resolve_device(None) == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device; use cpu"):
+            resolve_device("cuda")
 
 
 @pytest.mark.parametrize("flag", ["--dev", "--schema"])
@@ -77,9 +114,18 @@ def test_a_file_of_another_task_is_an_error_naming_the_field(tmp_path):
 
 
 def test_metric_table_shows_counts(event_run):
+    """Each row's counts (predicted, gold, correct) beside its P/R/F1 are the metrics' own counts."""
     r = runner.invoke(app, ["events", "evaluate", "--model", str(event_run)])
     assert r.exit_code == 0, r.output
-    assert "predicted" in r.output and "gold" in r.output and "correct" in r.output
+    header = next(x for x in r.output.splitlines() if "metric" in x)
+    assert [c.strip() for c in header.strip("┃│ ").split("┃")] == ["metric", "precision", "recall", "f1", "predicted",
+                                                                 "gold", "correct"]
+    m = json.loads(runner.invoke(app, ["events", "evaluate", "--model", str(event_run), "--json"]).stdout)
+    for group in ("event_level", "argument_level"):
+        row = next(x for x in r.output.splitlines() if x.strip("│ ").startswith(group))
+        cells = [c.strip() for c in row.strip("│ ").split("│")]
+        assert cells[1:4] == [f"{m[f'{group}/{k}']:.4f}" for k in ("precision", "recall", "f1")]
+        assert cells[4:] == [str(m[f"{group}/{k}"]) for k in ("predicted", "gold", "correct")]
 
 
 def test_registry_and_start_decision(tmp_path):
@@ -95,6 +141,22 @@ def test_registry_and_start_decision(tmp_path):
     assert how == "resume" and g2.cfg.max_len == g.cfg.max_len and (tmp_path / RUN_FILE).is_file()
     with pytest.raises(ValueError, match="labels differ"):
         start_run(cfg, ["LOC"], ["x"], tmp_path, resume=True)
+
+
+def test_a_fresh_run_starts_from_train_seed(tmp_path):
+    """Two processes running the same train command start from the same weights (train.seed), whatever
+    the global RNG did before; another seed, other weights."""
+    import torch
+    cfg = GPLinkerConfig(task="ner")
+    torch.manual_seed(123)
+    one, _ = start_run(cfg, ["PER"], ["马云来了"], tmp_path / "a")
+    torch.rand(7)
+    two, _ = start_run(cfg, ["PER"], ["马云来了"], tmp_path / "b")
+    for (name, a), b in zip(one.model.state_dict().items(), two.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    from kexue.config import override
+    three, _ = start_run(override(cfg, ["train.seed=1"]), ["PER"], ["马云来了"], tmp_path / "c")
+    assert not torch.equal(one.model.encoder.embed.weight, three.model.encoder.embed.weight)
 
 
 def test_fine_tune_recipe_is_the_posts():

@@ -6,6 +6,7 @@ stops the server with SIGTERM while a request is in flight.
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ from tests.gplinker._tiny import fresh_run
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = {"max_body": 2000, "max_chars": 40, "max_texts": 4, "max_concurrent": 3, "timeout_s": 1.5,
-          "idle_timeout_s": 1.0, "max_wait_ms": 100, "max_batch": 16, "retry_after_s": 2}
+          "idle_timeout_s": 1.0, "max_wait_ms": 100, "max_batch": 16, "retry_after_s": 2, "threads": 2}
 
 
 def free_port() -> int:
@@ -82,8 +83,13 @@ def get(port: int, path: str) -> tuple[int, dict, bytes]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    run = fresh_run("relations", tmp_path_factory.mktemp("serve") / "run", shift=-1.0)
+def served_run(tmp_path_factory):
+    return fresh_run("relations", tmp_path_factory.mktemp("serve") / "run", shift=-1.0)
+
+
+@pytest.fixture(scope="module")
+def server(served_run):
+    run = served_run
     port = free_port()
     sets = [x for k, v in LIMITS.items() for x in ("--set", f"{k}={v}")]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -117,14 +123,64 @@ def test_routes_answer(server):
     info = json.loads(get(port, "/info")[2])
     assert info["task"] == "relations" and info["labels"] == ["出生地", "创始人", "总部地点", "妻子"]
     assert info["weights"].startswith("model.safetensors") and info["limits"]["max_chars"] == 40
+    # --set threads=2 reached torch (the process was started with OMP_NUM_THREADS=1)
+    assert info["device"] == "cpu" and info["torch_threads"] == 2
     code, _, body = get(port, "/openapi.json")
     spec = json.loads(body)
     assert code == 200 and {"/extract", "/health", "/ready", "/info"} <= spec["paths"].keys()
-    assert "ExtractRequest" in spec["components"]["schemas"] and get(port, "/docs")[0] == 200
+    assert "ExtractRequest" in spec["components"]["schemas"]
     # curl -d sends a form Content-Type: the body is still read as JSON
     code, _, body = exchange(port, post("/extract", b'{"text": "ab"}').replace(b"application/json",
                                                                               b"application/x-www-form-urlencoded"))
     assert code == 200 and json.loads(body)["results"][0]["text"] == "ab"
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_load_nothing_from_outside(server, page):
+    """Swagger UI and ReDoc reference only this server's URLs, and each of them answers (an offline /docs
+    is not blank)."""
+    _, port = server
+    code, headers, body = get(port, page)
+    html = body.decode("utf-8")
+    assert code == 200 and headers["content-type"].startswith("text/html")
+    assert not re.findall(r"(?:https?:)?//[\w.-]+\.\w+", html), "a URL of another host in " + page
+    urls = set(re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", html))
+    assets = {u for u in urls if u.startswith("/docs-assets/")}
+    assert len(assets) >= 2 and "/openapi.json" in urls and urls <= assets | {"/openapi.json"}
+    for u in sorted(urls):
+        code, _, asset = get(port, u)
+        assert code == 200 and len(asset) > 1000, u
+
+
+def test_the_service_predict_and_the_extractor_give_one_json(server, served_run, tmp_path):
+    """One text through POST /extract, `kexue gplinker relations predict` and Extractor(...): the same items
+    and the same scores (the registry's to_json in all three)."""
+    from typer.testing import CliRunner
+
+    from kexue.gplinker.cli import app
+    from kexue.gplinker.extractor import Extractor
+    _, port = server
+    ex = Extractor.from_pretrained(served_run)
+    texts = ["马云创办了阿里巴巴。", "周恩来出生于淮安，他的妻子邓颖超出生于南宁。", "一句话"]
+    # a text the untrained model decodes a triple from, so that scores are compared, not only empty lists
+    assert any(ex(t)["spo_list"] for t in texts), "the tiny model should decode a triple from one of the texts"
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["relations", "predict", "--model", str(served_run), "--input", str(src),
+                                 "--output", str(tmp_path / "out.jsonl"), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    predicted = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    for text, from_predict in zip(texts, predicted):
+        code, _, body = exchange(port, post("/extract", json.dumps({"text": text}).encode()))
+        assert code == 200
+        from_service, from_python = json.loads(body)["results"][0], ex(text)
+        assert from_service == from_python == from_predict  # items, offsets and scores to the sixth digit
+
+
+def test_serve_settings_are_checked():
+    from kexue.gplinker.serve import ServeConfig
+    with pytest.raises(ValueError, match=r"ServeConfig.threads=-1: must be an integer ≥ 0"):
+        ServeConfig(threads=-1)
 
 
 CHUNKED = "Transfer-Encoding: chunked\r\n"
@@ -257,4 +313,6 @@ def test_sigterm_finishes_the_request_in_flight_then_exits(server):
         assert code == 200 and json.loads(body)["results"][0]["text"] == "最后"
     # uvicorn re-raises the signal once it has shut down cleanly: the exit status says "ended by SIGTERM"
     assert proc.wait(timeout=15) == -signal.SIGTERM
-    assert b"Traceback" not in proc.stdout.read()
+    said = proc.stdout.read().decode("utf-8")
+    assert "Traceback" not in said
+    assert "serving task relations (4 labels, model.safetensors" in said and "on cpu" in said  # says what it serves
