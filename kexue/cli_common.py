@@ -126,15 +126,18 @@ def _one_line(text: str) -> str:
 
 # ---- settings: --config FILE, --set, --print-config ----
 
-def settings(cfg: T, config_file: Path | None = None, sets: list[str] | None = None) -> T:
-    """The preset `cfg`, then the settings of config_file, then the `--set key=value`s."""
+def settings(cfg: T, config_file: Path | None = None, sets: list[str] | None = None,
+             section: str | None = None) -> T:
+    """The preset `cfg`, then the settings of config_file, then the `--set key=value`s; `section`: the key
+    under which a run's config.json keeps them, when not at the top of its `run` section."""
     if config_file is not None:
-        cfg = merge(cfg, read_config_file(config_file), str(config_file))
+        cfg = merge(cfg, read_config_file(config_file, section), str(config_file))
     return override(cfg, sets)
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """A JSON or TOML file of settings; a run's config.json gives its `run` section."""
+def read_config_file(path: Path, section: str | None = None) -> dict[str, Any]:
+    """A JSON or TOML file of settings; a run's config.json gives its `run` section (its `section` key,
+    when given and present: roformer finetune's run is {"finetune": ..., "labels": ...})."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--config {path}: no such file")
@@ -147,7 +150,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ValueError(f"--config {path}: not valid TOML ({e})") from None
     if not isinstance(data, dict):
         raise ValueError(f"--config {path}: expected an object of settings, got {type(data).__name__}")
-    return data["run"] if isinstance(data.get("run"), dict) else data
+    data = data["run"] if isinstance(data.get("run"), dict) else data
+    return data[section] if section is not None and isinstance(data.get(section), dict) else data
 
 
 def merge(cfg: T, values: dict[str, Any], where: str, prefix: str = "") -> T:
@@ -218,7 +222,7 @@ def start_run(opts: RunOptions, command: str, topic: str, preset: T, cls: type[T
               section: str | None = None) -> tuple[T, Any]:
     """`start_training` for a command decorated with `train_options`: the preset, then --config and
     --set, then the run folder. Returns (settings to train with, kexue.runs.Run)."""
-    cfg = settings(preset, opts.config, opts.sets)
+    cfg = settings(preset, opts.config, opts.sets, section)
     return start_training(opts.ctx, command, topic, cfg, cls, out=opts.out, resume=opts.resume,
                           auto_resume=opts.auto_resume, overwrite=opts.overwrite, config=opts.config,
                           sets=opts.sets, device=opts.device, precision=opts.precision,

@@ -73,3 +73,16 @@ def test_auto_resume_starts_anew_a_run_stopped_before_its_first_checkpoint(files
     assert r.exit_code == 0, r.output
     assert f"--auto-resume: the run in {out} has no checkpoint yet; starting it anew" in r.stderr.splitlines()
     assert checkpointed(out) and len(json.loads((out / "run.json").read_text())["sessions"]) == 1
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_runs_own_config_json_is_a_config_file(command, files, tmp_path):
+    """`--config RUN/config.json --print-config` prints the run's settings (a setting the run changed from
+    the preset included) — roformer finetune keeps them one level down, under "finetune"."""
+    out = tmp_path / "run"
+    r = runner.invoke(app, [*COMMANDS[command](files), "--set", "train.log_every=3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    shown = runner.invoke(app, [*COMMANDS[command](files)[:2], "--config", str(out / "config.json"),
+                                "--print-config"])
+    assert shown.exit_code == 0, shown.output
+    assert "train.log_every = 3" in shown.output
