@@ -52,7 +52,7 @@ def default_settings(family: str) -> RunSettings:
 def make_family(settings: RunSettings):
     lam = settings.loop.lam_rows()
     if settings.family == "gaussian":
-        return GaussianFamily(settings.gaussian, lam)
+        return GaussianFamily(settings.gaussian, lam, last=settings.loop.generations)
     if settings.family == "gmm":
         return GMMFamily(settings.gmm, lam)
     if settings.family == "diffusion":
