@@ -69,7 +69,8 @@ def run(settings: RunSettings, out: str | Path | None, resume: bool = False,
     family = make_family(settings)
     fam_cfg = getattr(settings, settings.family, None)
     result = run_loop(family, settings.loop, out, resume=resume, checkpoint_every=settings.checkpoint_every,
-                      extra_config={"family_settings": to_dict(fam_cfg) if fam_cfg is not None else None},
+                      extra_config={"family_settings": to_dict(fam_cfg) if fam_cfg is not None else None,
+                                    "run": to_dict(settings)},  # what `kexue mad run --config` reads back
                       on_generation=on_generation)
     floor = family.truth_values()
     info = {"floor": floor, "figure": None}
