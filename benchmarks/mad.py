@@ -75,9 +75,16 @@ def gaussian_row(loop: str, draw: str, w2_at: str, generations: int, seeds: int,
            "s_min": round(t_min, 3), "s_median": round(t_med, 3),
            "gen_loops_per_s": round(generations * seeds / t_min, 1), "ms_per_generation": round(1000 * t_min / generations, 2),
            "eig_share": round(eig / t_min, 3)}
-    if draw == "statistics" and w2_at == "log" and generations == 1000 and seeds == 100 and d == 100:
-        # met: the fastest run within 10 s; within noise: the fastest within, the median not; else not met
-        row["target"] = "met" if t_med <= TARGET_S else "within noise" if t_min <= TARGET_S else "not met"
+    if draw == "statistics" and w2_at == "log" and seeds == 100 and d == 100:
+        # 1000 generations: measured, or projected from fewer (the per-generation cost is flat; the log grid
+        # adds 9 W2 points a decade, charged at the measured eigendecomposition cost)
+        per_w2 = eig / max(1, sum(GaussianConfig(w2_at="log").w2_due(t, generations) for t in range(1, generations + 1)))
+        project = lambda s: (s - eig) * 1000 / generations + 28 * per_w2  # noqa: E731
+        row["s_1000_min"], row["s_1000_median"] = round(project(t_min), 2), round(project(t_med), 2)
+        row["projected"] = generations != 1000
+        # met: the median within 10 s; within noise: the fastest within, the median not; else not met
+        row["target"] = "met" if row["s_1000_median"] <= TARGET_S else "within noise" \
+            if row["s_1000_min"] <= TARGET_S else "not met"
     return row
 
 
@@ -124,7 +131,9 @@ def main() -> None:
           f"{'ms/gen':>7} {'eig share':>9}  target")
     for r in rows:
         print(f"{r['loop']:10} {r['draw']:11} {r['w2_at']:>6} {r['generations']:5d} {r['s_min']:7.2f} {r['s_median']:7.2f} "
-              f"{r['gen_loops_per_s']:12.1f} {r['ms_per_generation']:7.1f} {r['eig_share']:9.1%}  {r.get('target', '')}")
+              f"{r['gen_loops_per_s']:12.1f} {r['ms_per_generation']:7.1f} {r['eig_share']:9.1%}  {r.get('target', '')}"
+              + (f" (1000 generations: {r['s_1000_min']} s min, {r['s_1000_median']} s median"
+                 + (", projected)" if r["projected"] else ")") if "target" in r else ""))
     for r in gmm:
         print(f"gmm metrics={'yes' if r['metrics_every_generation'] else 'no'}: {r['generations_per_s']} generations/s "
               f"(min {r['s_min']} s, median {r['s_median']} s)")

@@ -96,7 +96,7 @@ def run_cmd(
         console.print(f"generation {t}/{cfg.generations}{parts}  ({time.perf_counter() - t0:.1f} s)", soft_wrap=True)
 
     try:
-        result, info = run(settings, out, resume=resume, on_generation=progress)
+        result, info = run(settings, out, resume=resume, on_generation=progress, interruptible=True)
     except ValueError as e:
         _user_error(e)
     table = Table(title=f"kexue mad run --family {family} --loop {cfg.loop}: generation {cfg.generations}, median over {cfg.seeds} seeds")

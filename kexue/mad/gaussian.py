@@ -151,7 +151,7 @@ class GaussianFamily:
         """Per loop: tr Σ_t, ‖μ_t − μ_0‖², log det Σ_t every generation and, on the `w2_at` grid, the exact W2
         (the only eigendecomposition)."""
         mu, F = model["mu"], model["F"]  # F is lower triangular (fit makes it so)
-        out = {"tr_sigma": F.square().sum((-2, -1)),  # tr Σ = ‖F‖_F²
+        out = {"tr_sigma": torch.linalg.vector_norm(F, dim=(-2, -1)).square(),  # tr Σ = ‖F‖_F², no temporary
                "mean_sq_err": (mu - self.mu0).square().sum(-1),
                # log det Σ = 2 Σ_i log |F_ii| for a triangular factor
                "log_det": 2 * F.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)}

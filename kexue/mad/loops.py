@@ -17,7 +17,8 @@ all randomness, so a run is a pure function of its settings and `seed`.
 Every generation appends one line per λ to `metrics.jsonl` (per-seed lists) and, every
 `checkpoint_every` generations, atomically rewrites `state.safetensors` (the last K models, the fixed
 real set, the pool, the generator's state); `resume=True` continues from it, drops metric lines past
-it, and ends with exactly the numbers of an unbroken run. With a folder, SIGINT/SIGTERM only set a flag:
+it, and ends with exactly the numbers of an unbroken run. With a folder and `interruptible` (what
+`kexue mad run` asks for), SIGINT/SIGTERM only set a flag:
 the generation in progress finishes, the state is written and `LoopInterrupted` ("interrupted at
 generation t; continue with --resume", exit 130/143 under the CLI) is raised; a second signal stops at
 once (the last checkpoint stays whole). A signal caught by a family's own trainer (the diffusion family)
@@ -125,8 +126,10 @@ class LoopResult:
 
 def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None, resume: bool = False,
              checkpoint_every: int = 1, extra_config: dict[str, Any] | None = None,
-             on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None) -> LoopResult:
-    """Run `cfg.generations` generations of the loop on `family`; see the module docstring."""
+             on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+             interruptible: bool = False) -> LoopResult:
+    """Run `cfg.generations` generations of the loop on `family`; see the module docstring (`interruptible`:
+    the stop-at-a-generation handling of SIGINT/SIGTERM, for a command that can be resumed)."""
     cfg.check(family.min_points, getattr(family, "min_ini", None))
     rng = np.random.default_rng(cfg.seed)
     out = Path(out_dir) if out_dir is not None else None
@@ -147,7 +150,7 @@ def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None,
         _write_lines(out / "metrics.jsonl", lines)
     history = _history_from_lines(lines, cfg)
     saved = t
-    with _StopFlag(active=out is not None) as stop:
+    with _StopFlag(active=interruptible and out is not None) as stop:
         while t < cfg.generations:
             t += 1
             try:
@@ -159,7 +162,7 @@ def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None,
                     data, pool = _next_data(family, cfg, models, real_fixed, pool, rng)
                 model = family.fit(data)
             except TrainingInterrupted as e:  # a family's trainer caught the signal: stop at the last checkpoint
-                if isinstance(e, LoopInterrupted):
+                if isinstance(e, LoopInterrupted) or not stop.active:
                     raise
                 raise LoopInterrupted(saved, e.signum, out) from None
             models = (models + [model])[-cfg.K:]

@@ -64,14 +64,14 @@ def make_family(settings: RunSettings, out: str | Path | None = None):
 
 def run(settings: RunSettings, out: str | Path | None, resume: bool = False,
         on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-        plot: bool = True) -> tuple[LoopResult, dict]:
+        plot: bool = True, interruptible: bool = False) -> tuple[LoopResult, dict]:
     """Run the loop; return the result and {"floor": data-vs-data values, "figure": path or None}."""
     family = make_family(settings, out)
     fam_cfg = getattr(settings, settings.family, None)
     result = run_loop(family, settings.loop, out, resume=resume, checkpoint_every=settings.checkpoint_every,
                       extra_config={"family_settings": to_dict(fam_cfg) if fam_cfg is not None else None,
                                     "run": to_dict(settings)},  # what `kexue mad run --config` reads back
-                      on_generation=on_generation)
+                      on_generation=on_generation, interruptible=interruptible)
     floor = family.truth_values()
     info = {"floor": floor, "figure": None}
     if plot and out is not None:
