@@ -80,12 +80,16 @@ def synthetic_helps(with_synth: Sequence[float], real_only: Sequence[float]) -> 
 
 
 def precision_holds_recall_falls(p_first: Sequence[float], p_last: Sequence[float], r_first: Sequence[float],
-                                 r_last: Sequence[float], tolerance: float, floor: Floor | None = None) -> Decision:
-    """Finding 2 (λ < 1): precision does not fall by more than `tolerance`, recall falls."""
+                                 r_last: Sequence[float], tolerance: float,
+                                 floor: Floor | Sequence[Floor] | None = None) -> Decision:
+    """Finding 2 (λ < 1): precision does not fall by more than `tolerance`, recall falls; every floor
+    (generation 1 learned) must be met, else "inconclusive"."""
     d = all_of([no_better(p_first, p_last, tolerance=tolerance, names=("precision at t=1", "precision at t=T")),
                 better(r_first, r_last, names=("recall at t=1", "recall at t=T"))],
                f"precision at T no lower than at t = 1 by more than {tolerance:g} and recall lower (Welch 95 %)")
-    return floors([floor], d) if floor else d
+    if floor is None:
+        return d
+    return floors([floor] if isinstance(floor, Floor) else list(floor), d)
 
 
 def both_fall(p_first, p_last, r_first, r_last, floor: Floor | None = None) -> Decision:

@@ -3,8 +3,13 @@
     kexue mad run --family gaussian --loop synthetic --lam 1,0.8 --generations 50 --seeds 20 --out runs/mad
     kexue mad run --family gmm --loop synthetic --lam 1,0.8 --generations 200 --out runs/mad-gmm
     kexue mad ess --n-r 100,250 --n-s 0,100,400,900 --lam 1,0.85,0.7 --out runs/mad-ess
+    kexue mad run --print-config                       # every setting, its default and type
+    kexue mad run --config runs/mad/config.json --set seeds=5 --out runs/mad2   # a run's settings again
 
-A bad setting is one line on stderr naming it, exit code 2; a failure at run time exits 1.
+Settings: the family's defaults, then `--config FILE` (JSON or TOML, a run's own config.json included),
+then the options given on the command line, then `--set key=value`. A bad setting is one line on stderr
+naming it, exit code 2; a failure at run time exits 1; SIGINT/SIGTERM finish the generation in progress,
+write the state and exit 130/143 with "interrupted at generation t; continue with --resume".
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kexue.config import override
+from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 9687: self-consuming generative loops (MAD).")
 console = Console(stderr=True)
@@ -42,8 +47,12 @@ def _ints(text: str, name: str) -> tuple[int, ...]:
         raise ValueError(f"--{name} {text!r}: expected whole numbers separated by commas, e.g. 100,900") from None
 
 
+LOOP_OPTIONS = ("loop", "lam", "generations", "seeds", "n_ini", "n_r", "n_s", "accumulate", "k", "seed")
+
+
 @app.command("run")
 def run_cmd(
+    ctx: typer.Context,
     family: str = typer.Option("gaussian", help="gaussian | gmm | diffusion"),
     loop: str = typer.Option("synthetic", help="synthetic | augment | fresh"),
     lam: str = typer.Option("1,0.8", help="sampling biases λ ∈ (0, 1], comma-separated (1 = unbiased)"),
@@ -55,43 +64,42 @@ def run_cmd(
     accumulate: bool = typer.Option(False, help="augment loop: keep all past synthetic points in the pool"),
     k: int = typer.Option(1, "--K", help="fresh loop: synthetic points from the K previous models"),
     seed: int = typer.Option(0, help="seed of the whole run"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="a family setting, e.g. --set gaussian.d=10 "
-                                             "--set gmm.sigma=0.1 --set checkpoint_every=10"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="any setting, e.g. --set gaussian.d=10 "
+                                             "--set gmm.sigma=0.1 --set loop.n_s=500 --set checkpoint_every=10"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
     out: Path = typer.Option(Path("runs/mad"), help="folder for metrics.jsonl, config.json, state and curves.png"),
     resume: bool = typer.Option(False, help="continue the run in --out from the generation it reached"),
 ) -> None:
     """Run a self-consuming loop and plot its metrics against the generation."""
-    from kexue.mad.run import METRICS, default_settings, run
+    from kexue.mad.run import METRICS, run
 
     try:
-        settings = default_settings(family)
-        changes = {"loop": loop, "lams": _floats(lam, "lam"), "accumulate": accumulate, "K": k, "seed": seed}
-        for name, value in (("generations", generations), ("seeds", seeds), ("n_ini", n_ini), ("n_r", n_r),
-                            ("n_s", n_s)):
-            if value is not None:
-                changes[name] = value
-        if loop == "augment" and n_r is None:
-            changes["n_r"] = changes.get("n_ini", settings.loop.n_ini)  # the fixed real set is G_1's
-        settings.loop = type(settings.loop)(**{**settings.loop.__dict__, **changes})
-        settings = override(settings, set_)
-        settings.loop.check(1)  # the family checks its own minimum when it is built
+        settings = run_settings(family, config, set_, given=C.given(ctx, LOOP_OPTIONS + ("family",)),
+                                options=dict(loop=loop, lam=lam, generations=generations, seeds=seeds, n_ini=n_ini,
+                                             n_r=n_r, n_s=n_s, accumulate=accumulate, k=k, seed=seed))
     except ValueError as e:
         _user_error(e)
+    if print_config:
+        C.print_config(settings)
+        raise typer.Exit(0)
+    family = settings.family
     cfg, t0 = settings.loop, time.perf_counter()
-    shown = METRICS[family][0]
 
     def progress(t: int, measured: dict) -> None:
-        if shown not in measured:
-            return
-        v = np.asarray(measured[shown]).reshape(len(cfg.lams), cfg.seeds)
-        parts = ", ".join(f"λ={la:g}: {np.median(row):.4g}" for la, row in zip(cfg.lams, v))
-        console.print(f"generation {t}/{cfg.generations}  median {shown}  {parts}  ({time.perf_counter() - t0:.1f} s)")
+        """A line a generation, with the median of the first of the family's metrics measured this time."""
+        shown = next((m for m in METRICS[family] if m in measured), None)
+        parts = ""
+        if shown is not None:
+            v = np.asarray(measured[shown]).reshape(len(cfg.lams), cfg.seeds)
+            parts = f"  median {shown}  " + ", ".join(f"λ={la:g}: {np.median(row):.4g}" for la, row in zip(cfg.lams, v))
+        console.print(f"generation {t}/{cfg.generations}{parts}  ({time.perf_counter() - t0:.1f} s)", soft_wrap=True)
 
     try:
-        result, info = run(settings, out, resume=resume, on_generation=progress)
+        result, info = run(settings, out, resume=resume, on_generation=progress, interruptible=True)
     except ValueError as e:
         _user_error(e)
-    table = Table(title=f"kexue mad run --family {family} --loop {loop}: generation {cfg.generations}, median over {cfg.seeds} seeds")
+    table = Table(title=f"kexue mad run --family {family} --loop {cfg.loop}: generation {cfg.generations}, median over {cfg.seeds} seeds")
     names = [m for m in METRICS[family] if m in result.history]
     for col in ["λ"] + names:
         table.add_column(col, justify="right")
@@ -107,25 +115,77 @@ def run_cmd(
     console.print(f"metrics: {out / 'metrics.jsonl'}\nfigure: {info['figure']}")
 
 
+def run_settings(family: str, config: Path | None, sets: list[str] | None, given: tuple[str, ...], options: dict):
+    """The settings of `kexue mad run`: the family's defaults, --config, the options given on the command
+    line (all of them without --config: their defaults are the command's), then --set."""
+    from kexue.mad.run import RunSettings, default_settings
+
+    data = C.read_config_file(config) if config is not None else {}
+    if "family" in data and "family" not in given:
+        family = data["family"]
+    settings = default_settings(family)
+    if config is not None:
+        settings = C.merge(settings, data, str(config))
+    use = lambda name: config is None or name in given  # noqa: E731
+    changes = {}
+    if use("loop"):
+        changes["loop"] = options["loop"]
+    if use("lam"):
+        changes["lams"] = _floats(options["lam"], "lam")
+    for name in ("accumulate", "seed"):
+        if use(name):
+            changes[name] = options[name]
+    if use("k"):
+        changes["K"] = options["k"]
+    for name in ("generations", "seeds", "n_ini", "n_r", "n_s"):
+        if options[name] is not None:
+            changes[name] = options[name]
+    if changes.get("loop", settings.loop.loop) == "augment" and options["n_r"] is None and \
+            (config is None or "n_ini" in changes):
+        changes["n_r"] = changes.get("n_ini", settings.loop.n_ini)  # the fixed real set is G_1's
+    settings.loop = type(settings.loop)(**{**settings.loop.__dict__, **changes})
+    settings = C.settings(settings, None, sets)
+    if not isinstance(settings, RunSettings) or settings.family != family and "family" not in data:
+        raise ValueError(f"--set family={settings.family}: choose the family with --family")
+    settings.loop.check(1)  # the family checks its own minimum when it is built
+    return settings
+
+
+ESS_OPTIONS = {"n_r": "n_r", "n_s": "n_s", "lam": "lams", "d": "d", "seeds": "seeds", "generations": "generations"}
+
+
 @app.command("ess")
 def ess_cmd(
+    ctx: typer.Context,
     n_r: str = typer.Option("100,250,1000", "--n-r", help="real points per generation, comma-separated"),
     n_s: str = typer.Option("0,100,300,900,2700", "--n-s", help="synthetic points per generation"),
     lam: str = typer.Option("1,0.85,0.7", help="sampling biases λ"),
     d: int = typer.Option(100, help="dimension of P_r = N(0, I_d)"),
     seeds: int = typer.Option(20, help="Monte Carlo loops per cell"),
     generations: int = typer.Option(40, help="generations run before the limit is read"),
+    set_: Optional[list[str]] = C.opt_set("reference_seeds=20"),
+    config: Optional[Path] = C.opt_config(),
+    print_config: bool = C.opt_print_config(),
     out: Path = typer.Option(Path("runs/mad-ess"), help="folder for ess.json and ess.png"),
 ) -> None:
     """The fresh loop's effective sample size n_e/n_r over (n_r, n_s, λ): the paper's phase map."""
     from kexue.mad.ess import ESSConfig, ess_map, plot_ess
 
     try:
-        cfg = ESSConfig(n_r=_ints(n_r, "n-r"), n_s=_ints(n_s, "n-s"), lams=_floats(lam, "lam"), d=d, seeds=seeds,
-                        generations=generations)
+        options = {"n_r": _ints(n_r, "n-r"), "n_s": _ints(n_s, "n-s"), "lam": _floats(lam, "lam"), "d": d,
+                   "seeds": seeds, "generations": generations}
+        given = C.given(ctx, tuple(ESS_OPTIONS))
+        cfg = C.settings(ESSConfig(), config, None)
+        # the options' defaults are the command's; with --config only those given on the command line apply
+        cfg = C.merge(cfg, {ESS_OPTIONS[k]: v for k, v in options.items() if config is None or k in given},
+                      "the command line")
+        cfg = C.settings(cfg, None, set_)
         cfg.check()
     except ValueError as e:
         _user_error(e)
+    if print_config:
+        C.print_config(cfg)
+        raise typer.Exit(0)
     t0 = time.perf_counter()
     table_data = ess_map(cfg, on_cell=lambda c: console.print(
         f"n_r={c['n_r']} n_s={c['n_s']} λ={c['lam']:g}: W2 {c['w2']:.4g}, n_e/n_r {c['ratio']:.3g} "
@@ -133,6 +193,8 @@ def ess_cmd(
     out.mkdir(parents=True, exist_ok=True)
     import json
 
-    (out / "ess.json").write_text(json.dumps(table_data, indent=2))
+    from kexue.config import to_dict
+
+    (out / "ess.json").write_text(json.dumps({**table_data, "run": to_dict(cfg)}, indent=2))  # --config reads "run"
     fig = plot_ess(table_data, out / "ess.png")
     console.print(f"table: {out / 'ess.json'}\nfigure: {fig}")

@@ -12,9 +12,15 @@ feature space, precision and recall with k = 5, the classifier's predicted-label
 counts: a lost mode shows there) and its normalised entropy, each beside the data-vs-data value of two
 disjoint real halves of the same size (`truth_values`).
 
+Each measured generation also writes a sample grid per λ (`grid_dir`/samples_t{t}_lam{λ}.png: the first
+seed's first 100 samples, one column per class), so the loss of diversity can be seen.
+
 Departures: sizes are the `quick` preset of kexue/diffusion (digits 8×8 in about a minute on a CPU)
-unless set; a fresh "real" set on digits is a random subset of the 1,797 images (there are no more);
-every row of the batch (one λ, one seed) trains its own network, in turn.
+unless set (`steps`, `sample_steps`, `n_eval` shrink it further for the reproduce presets, stated on
+the page); a fresh "real" set on digits is a random subset of the 1,797 images (there are no more);
+every row of the batch (one λ, one seed) trains its own network, in turn, except that rows with the
+same training set train one network: G_1 of seed s is fitted on the same real subset for every λ
+(λ only acts when sampling), so generation 1 costs one training per seed and the λ's start paired.
 """
 from __future__ import annotations
 
@@ -48,12 +54,17 @@ class DiffusionFamilyConfig:
 class DiffusionFamily:
     name = "diffusion"
 
-    def __init__(self, cfg: DiffusionFamilyConfig, lam: Tensor):
+    def __init__(self, cfg: DiffusionFamilyConfig, lam: Tensor, seeds: int | None = None,
+                 grid_dir: str | Path | None = None):
         from kexue.diffusion.metrics import ImageMetrics, load_or_fit_classifier
         from kexue.diffusion.train import DiffusionConfig, load_data, resolve
 
         cfg.check()
         self.cfg, self.lam = cfg, lam.double()
+        self.seeds = seeds or lam.numel()  # rows are λ-major: row = i_λ · seeds + seed
+        if lam.numel() % self.seeds:
+            raise ValueError(f"seeds = {self.seeds}: the {lam.numel()} rows are λ-major, a multiple of the seeds")
+        self.grid_dir = Path(grid_dir) if grid_dir is not None else None
         base = DiffusionConfig.preset(cfg.preset, cfg.data)
         base = replace(base, cond=True, cond_drop=0.1, sample_steps=cfg.sample_steps)
         if cfg.steps:
@@ -76,7 +87,9 @@ class DiffusionFamily:
     def real(self, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
         if n > len(self.x):
             raise ValueError(f"n = {n}: the {self.cfg.data} set has only {len(self.x)} images")
-        idx = [torch.from_numpy(rng.choice(len(self.x), n, replace=False)) for _ in range(self.B)]
+        # one subset per seed, the same for every λ (real data are never biased)
+        idx = [torch.from_numpy(rng.choice(len(self.x), n, replace=False)) for _ in range(self.seeds)]
+        idx = idx * (self.B // self.seeds)
         return {"x": torch.stack([self.x[i] for i in idx]), "y": torch.stack([self.y[i] for i in idx])}
 
     def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]:
@@ -95,11 +108,16 @@ class DiffusionFamily:
         from kexue.diffusion.train import train
         from kexue.train import load_model
 
-        out = {}
+        out: dict[str, Tensor] = {}
+        trained: list[tuple[Tensor, Tensor, int]] = []  # (x, y, row) of the networks trained in this call
         for b in range(self.B):
             x, y = data["x"][b], data["y"][b]
+            same = next((r for tx, ty, r in trained if torch.equal(tx, x) and torch.equal(ty, y)), None)
+            if same is not None:  # the same training set (G_1 across λ): the same network
+                out.update({f"row{b}.{k[len(f'row{same}.'):]}": v for k, v in out.items() if k.startswith(f"row{same}.")})
+                continue
             # a seed that is a function of the data: the fit is deterministic, resumed runs stay exact
-            seed = int((x.double().sum() * 1000 + b).abs()) % 2**31
+            seed = int((x.double().sum() * 1000).abs()) % 2**31
             cfg = replace(self.dcfg, sample_every=0, sample_n=10, train=replace(self.dcfg.train, seed=seed))
             # train() builds the network before the Trainer seeds: seed its initialisation here too
             with tempfile.TemporaryDirectory() as tmp, torch.random.fork_rng(devices=[]):
@@ -108,6 +126,7 @@ class DiffusionFamily:
                 net = self._net()
                 load_model(net, Path(tmp), ema=True)
             out.update({f"row{b}.{k}": v.detach().clone() for k, v in net.state_dict().items()})
+            trained.append((x, y, b))
         return out
 
     def measure(self, model: dict[str, Tensor], generation: int) -> dict[str, Tensor]:
@@ -116,6 +135,12 @@ class DiffusionFamily:
             y = torch.arange(self.cfg.n_eval) % self.num_classes
             x = self._sample(model, b, y, 10**6 + generation * 1000 + b)
             m = self.metrics(x, y)
+            if self.grid_dir is not None and b % self.seeds == 0:  # the first seed of each λ
+                from kexue.diffusion.images import save_grid
+
+                k = min(100, len(y)) // self.num_classes * self.num_classes
+                # y = arange % C: sample i is class i mod C, so rows of C are one sample of each class
+                save_grid(x[:k], self.grid_dir / grid_name(generation, float(self.lam[b])), nrow=self.num_classes)
             rows.append({"fd": m[self.metrics.fd_key], "precision": m["precision"], "recall": m["recall"],
                          "class_entropy": m["label_entropy"], "cond_accuracy": m["cond_accuracy"],
                          **{f"class_{c}": h for c, h in enumerate(m["label_hist"])}})
@@ -146,3 +171,8 @@ class DiffusionFamily:
         g = torch.Generator().manual_seed(seed)
         return sample(net, build_schedule(self.dcfg), shape, steps=self.cfg.sample_steps, y=y.to(dev), guidance_w=w,
                       generator=g, sigma=self.dcfg.sample_sigma).cpu()
+
+
+def grid_name(generation: int, lam: float) -> str:
+    """The file of generation t's sample grid at bias λ."""
+    return f"samples_t{generation:03d}_lam{lam:g}.png"

@@ -15,7 +15,11 @@ with the Wishart drawn by Bartlett's decomposition (S = (F A)(F A)ᵀ, F the Cho
 lower triangular with A_ii² ~ χ²_{n−1−i}, A_ij ~ N(0, 1) below the diagonal) when n − 1 ≥ d, and as
 ZᵀZ of n − 1 normal rows otherwise. This costs O(d³) per generation instead of O(n d²), and in the
 fully synthetic loop the next Cholesky factor is F A/√(n−1) itself (a product of lower-triangular
-matrices), so that loop needs no factorisation at all. `draw="samples"` draws the n points and fits
+matrices), so that loop needs no factorisation at all; augment and fresh pool the scatters in place
+(baddbmm) and take one Cholesky. Cheap numbers (tr Σ_t = ‖F‖², ‖μ_t − μ_0‖², log det Σ_t from F's
+diagonal) are recorded every generation; the exact W2, whose eigendecomposition dominates the cost,
+on the grid `w2_at` ("log": 1–10, 20–100, 200–1000, …, and always the first and last generation).
+`draw="samples"` draws the n points and fits
 them (tests check that the two agree). Sets are pooled exactly: (n_a, x̄_a, S_a) ∪ (n_b, x̄_b, S_b)
 has S = S_a + S_b + (n_a n_b / n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ.
 
@@ -34,6 +38,7 @@ from torch import Tensor
 from kexue.mad.wasserstein import w2_squared_factor
 
 DRAWS = ("statistics", "samples")
+W2_AT = ("every", "log")
 
 
 @dataclass
@@ -41,6 +46,7 @@ class GaussianConfig:
     d: int = 100  # dimension; the paper's P_r = N(0, I_100)
     draw: str = "statistics"  # "statistics": draw (x̄, S) from their exact laws; "samples": draw the n points
     w2_every: int = 1  # compute the exact W2 (an eigendecomposition per loop) every this many generations
+    w2_at: str = "every"  # "every": generation 1 and every `w2_every`; "log": 1–10, 20–100, 200–1000, … and the last
 
     def check(self) -> None:
         if self.d < 1:
@@ -49,6 +55,17 @@ class GaussianConfig:
             raise ValueError(f"gaussian.draw = {self.draw!r}: choose one of {', '.join(DRAWS)}")
         if self.w2_every < 1:
             raise ValueError(f"gaussian.w2_every = {self.w2_every}: must be ≥ 1")
+        if self.w2_at not in W2_AT:
+            raise ValueError(f"gaussian.w2_at = {self.w2_at!r}: choose one of {', '.join(W2_AT)}")
+
+    def w2_due(self, generation: int, last: int | None = None) -> bool:
+        """Whether generation t gets the exact W2: t = 1 always, the last one always, then the grid."""
+        if generation == 1 or generation == last:
+            return True
+        if self.w2_at == "log":  # 1, 2, …, 9, 10, 20, …, 90, 100, 200, …: the leading digit times a power of 10
+            step = 10 ** (len(str(generation)) - 1)
+            return generation % step == 0
+        return generation % self.w2_every == 0
 
 
 class GaussianFamily:
@@ -56,10 +73,12 @@ class GaussianFamily:
 
     name = "gaussian"
 
-    def __init__(self, cfg: GaussianConfig, lam: Tensor, mu0: Tensor | None = None, Sigma0: Tensor | None = None):
+    def __init__(self, cfg: GaussianConfig, lam: Tensor, mu0: Tensor | None = None, Sigma0: Tensor | None = None,
+                 last: int | None = None):
         cfg.check()
-        self.cfg, self.d = cfg, cfg.d
+        self.cfg, self.d, self.last = cfg, cfg.d, last  # last: the run's final generation (always gets W2)
         self.lam = lam.double()  # [B], the sampling bias of each loop
+        self.unbiased = bool((self.lam == 1).all())
         self.mu0 = torch.zeros(self.d, dtype=torch.float64) if mu0 is None else mu0.double()
         self.Sigma0 = torch.eye(self.d, dtype=torch.float64) if Sigma0 is None else Sigma0.double()
         if self.mu0.shape != (self.d,) or self.Sigma0.shape != (self.d, self.d):
@@ -80,57 +99,63 @@ class GaussianFamily:
 
     def real(self, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
         """n fresh samples of P_r = N(μ_0, Σ_0) (λ never applies to real data), as statistics."""
-        L = self.L0.expand(self.B, self.d, self.d)
+        L = None if self.identity else self.L0.expand(self.B, self.d, self.d)
         return self._draw(self.mu0.expand(self.B, self.d), L, n, rng)
 
     def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]:
         """n samples of the biased model N(μ, λΣ), as statistics."""
-        # the Cholesky factor of λΣ is √λ F
-        return self._draw(model["mu"], self.lam.sqrt()[:, None, None] * model["F"], n, rng)
+        # the Cholesky factor of λΣ is √λ F (no product at all when every λ = 1)
+        L = model["F"] if self.unbiased else self.lam.sqrt()[:, None, None] * model["F"]
+        return self._draw(model["mu"], L, n, rng)
 
     def pool(self, parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         """The statistics of the union of the sets in `parts`."""
         parts = [p for p in parts if int(p["n"]) > 0]
-        out = parts[0]
+        if len(parts) == 1:
+            return parts[0]
+        n_out, mean = int(parts[0]["n"]), parts[0]["mean"]
+        first = parts[0]
+        S = first["scatter"].clone() if "scatter" in first else first["factor"] @ first["factor"].mT
         for p in parts[1:]:
-            na, nb = int(out["n"]), int(p["n"])
-            n = na + nb
-            diff = out["mean"] - p["mean"]
+            na, nb = n_out, int(p["n"])
+            n_out = na + nb
+            diff = mean - p["mean"]
             # x̄ = (n_a x̄_a + n_b x̄_b)/n,  S = S_a + S_b + (n_a n_b/n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ
-            out = {"n": torch.tensor(n), "mean": (na * out["mean"] + nb * p["mean"]) / n,
-                   "scatter": scatter(out) + scatter(p) + (na * nb / n) * diff[:, :, None] * diff[:, None, :]}
-        return out
+            mean = (na * mean + nb * p["mean"]) / n_out
+            if "scatter" in p:
+                S.add_(p["scatter"])
+            else:  # + G Gᵀ, accumulated in place
+                S.baddbmm_(p["factor"], p["factor"].mT)
+            S.baddbmm_(diff[:, :, None], diff[:, None, :], alpha=na * nb / n_out)
+        return {"n": torch.tensor(n_out), "mean": mean, "scatter": S}
 
     def fit(self, data: dict[str, Tensor]) -> dict[str, Tensor]:
-        """μ = x̄, Σ = S/(n − 1) and its lower Cholesky factor F."""
+        """μ = x̄, Σ = S/(n − 1) and a lower-triangular factor F (Σ = F Fᵀ)."""
         n = int(data["n"])
         if n < 2:
             raise ValueError(f"fit: a covariance needs at least 2 points, got n = {n}")
         if "factor" in data:  # S = G Gᵀ with G lower triangular (Bartlett): F = G/√(n − 1), no factorisation
             return {"mu": data["mean"], "F": data["factor"] / (n - 1) ** 0.5}
-        S = scatter(data)
-        Sigma = (S + S.mT) / (2 * (n - 1))
+        # Σ = S/(n − 1); Cholesky reads the lower triangle only, so S need not be symmetrised
+        Sigma = data["scatter"] / (n - 1)
         F, info = torch.linalg.cholesky_ex(Sigma)
         bad = info > 0
-        if bool(bad.any()):  # singular (n ≤ d): any F with F Fᵀ = Σ samples it; take V diag(√λ)
+        if bool(bad.any()):  # singular (n ≤ d): Σ = M Mᵀ with M = V diag(√λ); Mᵀ = Q R gives Σ = Rᵀ R, F = Rᵀ
             evals, evecs = torch.linalg.eigh(Sigma[bad])
-            F = F.clone()
-            F[bad] = evecs * evals.clamp(min=0).sqrt()[..., None, :]
+            F[bad] = torch.linalg.qr((evecs * evals.clamp(min=0).sqrt()[..., None, :]).mT, mode="r")[1].mT
         return {"mu": data["mean"], "F": F}
 
     # --- metrics ---
 
     def measure(self, model: dict[str, Tensor], generation: int) -> dict[str, Tensor]:
-        """Per loop: tr Σ_t, ‖μ_t − μ_0‖², log det Σ_t and (every `w2_every` generations) the exact W2."""
-        mu, F = model["mu"], model["F"]
-        if torch.equal(F, F.tril()):
-            # log det Σ = 2 Σ_i log F_ii for a triangular factor
-            log_det = 2 * F.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)
-        else:
-            log_det = torch.linalg.slogdet(F @ F.mT)[1]
-        # tr Σ = ‖F‖_F²
-        out = {"tr_sigma": F.pow(2).sum((-2, -1)), "mean_sq_err": (mu - self.mu0).pow(2).sum(-1), "log_det": log_det}
-        if generation % self.cfg.w2_every == 0 or generation == 1:
+        """Per loop: tr Σ_t, ‖μ_t − μ_0‖², log det Σ_t every generation and, on the `w2_at` grid, the exact W2
+        (the only eigendecomposition)."""
+        mu, F = model["mu"], model["F"]  # F is lower triangular (fit makes it so)
+        out = {"tr_sigma": torch.linalg.vector_norm(F, dim=(-2, -1)).square(),  # tr Σ = ‖F‖_F², no temporary
+               "mean_sq_err": (mu - self.mu0).square().sum(-1),
+               # log det Σ = 2 Σ_i log |F_ii| for a triangular factor
+               "log_det": 2 * F.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)}
+        if self.cfg.w2_due(generation, self.last):
             out["w2"] = w2_squared_factor(mu, F, self.mu0, self.Sigma0, self.Sigma0_half,
                                           identity=self.identity).clamp(min=0).sqrt()
         return out
@@ -142,22 +167,22 @@ class GaussianFamily:
 
     # --- drawing ---
 
-    def _draw(self, mean: Tensor, L: Tensor, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
-        """The statistics (n, x̄, S) of n points of N(mean, L Lᵀ), batched over B."""
+    def _draw(self, mean: Tensor, L: Tensor | None, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
+        """The statistics (n, x̄, S) of n points of N(mean, L Lᵀ), batched over B; L = None is the identity."""
         B, d = mean.shape
         if n == 0:
             return {"n": torch.tensor(0), "mean": torch.zeros(B, d, dtype=torch.float64),
                     "scatter": torch.zeros(B, d, d, dtype=torch.float64)}
         if self.cfg.draw == "samples":
             z = torch.from_numpy(rng.standard_normal((B, n, d)))
-            x = mean[:, None, :] + z @ L.mT  # x = μ + L z
+            x = mean[:, None, :] + (z if L is None else z @ L.mT)  # x = μ + L z
             xbar = x.mean(1)
             xc = x - xbar[:, None, :]
             return {"n": torch.tensor(n), "mean": xbar, "scatter": xc.mT @ xc}
-        z = torch.from_numpy(rng.standard_normal((B, d)))
+        z, A = wishart_draw(n - 1, d, B, rng)
         # x̄ = μ + L z/√n ~ N(μ, L Lᵀ/n)
-        xbar = mean + (L @ z[:, :, None]).squeeze(-1) / n ** 0.5
-        G = L @ wishart_factor(n - 1, d, B, rng)  # S = G Gᵀ ~ Wishart(L Lᵀ, n − 1)
+        xbar = mean + (z if L is None else (L @ z[:, :, None]).squeeze(-1)) / n ** 0.5
+        G = A if L is None else L @ A  # S = G Gᵀ ~ Wishart(L Lᵀ, n − 1)
         if G.shape[-1] == d and n - 1 >= d:  # lower triangular with a positive diagonal: a Cholesky factor of S
             return {"n": torch.tensor(n), "mean": xbar, "factor": G}
         return {"n": torch.tensor(n), "mean": xbar, "scatter": G @ G.mT}
@@ -168,15 +193,31 @@ def scatter(data: dict[str, Tensor]) -> Tensor:
     return data["scatter"] if "scatter" in data else data["factor"] @ data["factor"].mT
 
 
-def wishart_factor(k: int, d: int, B: int, rng: np.random.Generator) -> Tensor:
-    """A [B, d, m] with A Aᵀ ~ Wishart(I_d, k): Bartlett's lower-triangular A (m = d) when k ≥ d,
-    else Zᵀ for Z [k, d] standard normal (m = k)."""
+_TRIL: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def wishart_draw(k: int, d: int, B: int, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
+    """(z [B, d] standard normal, A [B, d, m]) with A Aᵀ ~ Wishart(I_d, k), z independent of A: every normal
+    in one generator call, every χ² in another. A is Bartlett's lower-triangular factor (m = d) when
+    k ≥ d, else Zᵀ for Z [k, d] standard normal (m = k)."""
     if k < d:
-        return torch.from_numpy(rng.standard_normal((B, k, d))).mT
-    A = torch.from_numpy(np.tril(rng.standard_normal((B, d, d)), -1))
+        g = rng.standard_normal((B, d + k * d))
+        return torch.from_numpy(g[:, :d]), torch.from_numpy(g[:, d:]).view(B, k, d).mT
+    if d not in _TRIL:  # flat positions of the strict lower triangle and of the diagonal in a row-major d × d
+        rows, cols = np.tril_indices(d, -1)
+        _TRIL[d] = (rows * d + cols, np.arange(d) * (d + 1))
+    below, diag = _TRIL[d]
+    g = rng.standard_normal((B, d + below.size))
+    A = np.zeros((B, d * d))  # numpy's fancy assignment: ~50× faster than torch's index_put here
+    A[:, below] = g[:, d:]  # A_ij ~ N(0, 1) below the diagonal
     # A_ii = √c_i with c_i ~ χ²_{k − i}, i = 0..d−1
-    diag = np.sqrt(rng.chisquare(k - np.arange(d), size=(B, d)))
-    return A + torch.diag_embed(torch.from_numpy(diag))
+    A[:, diag] = np.sqrt(rng.chisquare(k - np.arange(d), size=(B, d)))
+    return torch.from_numpy(g[:, :d]), torch.from_numpy(A).view(B, d, d)
+
+
+def wishart_factor(k: int, d: int, B: int, rng: np.random.Generator) -> Tensor:
+    """A [B, d, m] with A Aᵀ ~ Wishart(I_d, k) (see `wishart_draw`)."""
+    return wishart_draw(k, d, B, rng)[1]
 
 
 def fit_points(x: Tensor) -> tuple[Tensor, Tensor]:

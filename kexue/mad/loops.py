@@ -17,12 +17,19 @@ all randomness, so a run is a pure function of its settings and `seed`.
 Every generation appends one line per λ to `metrics.jsonl` (per-seed lists) and, every
 `checkpoint_every` generations, atomically rewrites `state.safetensors` (the last K models, the fixed
 real set, the pool, the generator's state); `resume=True` continues from it, drops metric lines past
-it, and ends with exactly the numbers of an unbroken run.
+it, and ends with exactly the numbers of an unbroken run. With a folder and `interruptible` (what
+`kexue mad run` asks for), SIGINT/SIGTERM only set a flag:
+the generation in progress finishes, the state is written and `LoopInterrupted` ("interrupted at
+generation t; continue with --resume", exit 130/143 under the CLI) is raised; a second signal stops at
+once (the last checkpoint stays whole). A signal caught by a family's own trainer (the diffusion family)
+ends the loop the same way, at the last checkpoint.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from kexue.config import to_dict
+from kexue.train.interrupt import TrainingInterrupted
 
 LOOPS = ("synthetic", "augment", "fresh")
 
@@ -118,8 +126,10 @@ class LoopResult:
 
 def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None, resume: bool = False,
              checkpoint_every: int = 1, extra_config: dict[str, Any] | None = None,
-             on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None) -> LoopResult:
-    """Run `cfg.generations` generations of the loop on `family`; see the module docstring."""
+             on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+             interruptible: bool = False) -> LoopResult:
+    """Run `cfg.generations` generations of the loop on `family`; see the module docstring (`interruptible`:
+    the stop-at-a-generation handling of SIGINT/SIGTERM, for a command that can be resumed)."""
     cfg.check(family.min_points, getattr(family, "min_ini", None))
     rng = np.random.default_rng(cfg.seed)
     out = Path(out_dir) if out_dir is not None else None
@@ -139,34 +149,84 @@ def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None,
         (out / "config.json").write_text(json.dumps(config, indent=2))
         _write_lines(out / "metrics.jsonl", lines)
     history = _history_from_lines(lines, cfg)
-    while t < cfg.generations:
-        t += 1
-        if t == 1:
-            data = family.real(cfg.n_ini, rng)
-            if cfg.loop == "augment":
-                real_fixed = data
-        else:
-            data, pool = _next_data(family, cfg, models, real_fixed, pool, rng)
-        model = family.fit(data)
-        models = (models + [model])[-cfg.K:]
-        measured = {k: np.asarray(v, dtype=float) for k, v in family.measure(model, t).items()}
-        new = _lines(t, measured, cfg)
-        lines += new
-        for name, v in measured.items():
-            history.setdefault(name, np.full((cfg.generations, len(v)), np.nan))[t - 1] = v
-        if out is not None:
-            with open(out / "metrics.jsonl", "a") as f:
-                f.writelines(json.dumps(r) + "\n" for r in new)
-            if t % checkpoint_every == 0 or t == cfg.generations:
-                _save_state(out / "state.safetensors", t, models, real_fixed, pool, rng)
-        if on_generation:
-            on_generation(t, measured)
+    saved = t
+    with _StopFlag(active=interruptible and out is not None) as stop:
+        while t < cfg.generations:
+            t += 1
+            try:
+                if t == 1:
+                    data = family.real(cfg.n_ini, rng)
+                    if cfg.loop == "augment":
+                        real_fixed = data
+                else:
+                    data, pool = _next_data(family, cfg, models, real_fixed, pool, rng)
+                model = family.fit(data)
+            except TrainingInterrupted as e:  # a family's trainer caught the signal: stop at the last checkpoint
+                if isinstance(e, LoopInterrupted) or not stop.active:
+                    raise
+                raise LoopInterrupted(saved, e.signum, out) from None
+            models = (models + [model])[-cfg.K:]
+            measured = {k: np.asarray(v, dtype=float) for k, v in family.measure(model, t).items()}
+            new = _lines(t, measured, cfg)
+            lines += new
+            for name, v in measured.items():
+                history.setdefault(name, np.full((cfg.generations, len(v)), np.nan))[t - 1] = v
+            if out is not None:
+                with open(out / "metrics.jsonl", "a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in new)
+                if t % checkpoint_every == 0 or t == cfg.generations or stop.signum:
+                    _save_state(out / "state.safetensors", t, models, real_fixed, pool, rng)
+                    saved = t
+            if on_generation:
+                on_generation(t, measured)
+            if stop.signum and t < cfg.generations:
+                raise LoopInterrupted(t, stop.signum, out)
     return LoopResult(cfg, history, models)
 
 
+class LoopInterrupted(TrainingInterrupted):
+    """SIGINT/SIGTERM stopped a loop after `generation`, whose state is written; exit_code = 128 + signal."""
+
+    def __init__(self, generation: int, signum: int, out_dir: Path | None):
+        self.step, self.generation, self.signum, self.out_dir = generation, generation, signum, out_dir
+        self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM
+        KeyboardInterrupt.__init__(self, f"interrupted at generation {generation}; continue with --resume")
+
+
+class _StopFlag:
+    """While active (and in the main thread), SIGINT/SIGTERM set `signum` instead of stopping; a second
+    signal raises KeyboardInterrupt at once."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active and threading.current_thread() is threading.main_thread()
+        self.signum = 0
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        if self.active:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def _without_generations(config: dict) -> dict:
-    """A run may be resumed with more (or fewer) generations; every other setting must match."""
-    return {**config, "loop": {k: v for k, v in config["loop"].items() if k != "generations"}}
+    """A run may be resumed with more (or fewer) generations (and another checkpoint frequency); every other
+    setting must match."""
+    out = {**config, "loop": {k: v for k, v in config["loop"].items() if k != "generations"}}
+    if isinstance(config.get("run"), dict):  # the full settings `kexue mad run --config` can read back
+        run = config["run"]
+        out["run"] = {**{k: v for k, v in run.items() if k != "checkpoint_every"},
+                      "loop": {k: v for k, v in run.get("loop", {}).items() if k != "generations"}}
+    return out
 
 
 def _next_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool, rng):

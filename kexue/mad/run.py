@@ -49,28 +49,29 @@ def default_settings(family: str) -> RunSettings:
     raise ValueError(f"family = {family!r}: choose one of {', '.join(FAMILIES)}")
 
 
-def make_family(settings: RunSettings):
+def make_family(settings: RunSettings, out: str | Path | None = None):
     lam = settings.loop.lam_rows()
     if settings.family == "gaussian":
-        return GaussianFamily(settings.gaussian, lam)
+        return GaussianFamily(settings.gaussian, lam, last=settings.loop.generations)
     if settings.family == "gmm":
         return GMMFamily(settings.gmm, lam)
     if settings.family == "diffusion":
         from kexue.mad.diffusion_family import DiffusionFamily
 
-        return DiffusionFamily(settings.diffusion, lam)
+        return DiffusionFamily(settings.diffusion, lam, seeds=settings.loop.seeds, grid_dir=out)
     raise ValueError(f"family = {settings.family!r}: choose one of {', '.join(FAMILIES)}")
 
 
 def run(settings: RunSettings, out: str | Path | None, resume: bool = False,
         on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-        plot: bool = True) -> tuple[LoopResult, dict]:
+        plot: bool = True, interruptible: bool = False) -> tuple[LoopResult, dict]:
     """Run the loop; return the result and {"floor": data-vs-data values, "figure": path or None}."""
-    family = make_family(settings)
+    family = make_family(settings, out)
     fam_cfg = getattr(settings, settings.family, None)
     result = run_loop(family, settings.loop, out, resume=resume, checkpoint_every=settings.checkpoint_every,
-                      extra_config={"family_settings": to_dict(fam_cfg) if fam_cfg is not None else None},
-                      on_generation=on_generation)
+                      extra_config={"family_settings": to_dict(fam_cfg) if fam_cfg is not None else None,
+                                    "run": to_dict(settings)},  # what `kexue mad run --config` reads back
+                      on_generation=on_generation, interruptible=interruptible)
     floor = family.truth_values()
     info = {"floor": floor, "figure": None}
     if plot and out is not None:

@@ -80,3 +80,19 @@ def test_modal_not_total():
     assert rules.modal_not_total(around(5e-3, 1e-4), around(1e-3, 1e-4), around(16), around(16), 1.6).verdict == "held"
     assert rules.modal_not_total(around(5e-3, 1e-4), around(1e-3, 1e-4), around(16), around(10), 1.6).verdict == "not held"
     assert rules.modal_not_total(around(5e-3, 1e-4), around(4e-3, 5e-3, 3), around(16), around(16), 1.6).verdict == "inconclusive"
+
+
+def test_diffusion_bias_rule_with_two_floors_every_branch():
+    """The diffusion claim: floors on generation 1's precision and recall; three seeds a side."""
+    p_ok = Floor("precision t=1", 0.8, 0.45, higher_is_better=True)
+    r_ok = Floor("recall t=1", 0.5, 0.2, higher_is_better=True)
+    r_bad = Floor("recall t=1", 0.1, 0.2, higher_is_better=True)
+    p1, r1 = around(0.85, 0.01, 3), around(0.55, 0.01, 3)
+    rule = rules.precision_holds_recall_falls
+    assert rule(p1, around(0.86, 0.01, 3), r1, around(0.3, 0.01, 3), 0.05, [p_ok, r_ok]).verdict == "held"
+    assert rule(p1, around(0.6, 0.01, 3), r1, around(0.3, 0.01, 3), 0.05, [p_ok, r_ok]).verdict == "not held"
+    assert rule(p1, around(0.6, 0.01, 3), r1, around(0.6, 0.01, 3), 0.05, [p_ok, r_ok]).verdict == "not held"
+    # inside the noise: two seeds far apart
+    assert rule(p1, around(0.85, 0.2, 3), r1, around(0.45, 0.2, 3), 0.05, [p_ok, r_ok]).verdict == "inconclusive"
+    d = rule(p1, around(0.86, 0.01, 3), r1, around(0.3, 0.01, 3), 0.05, [p_ok, r_bad])
+    assert d.verdict == "inconclusive" and "did not learn" in d.why and "recall t=1" in d.why

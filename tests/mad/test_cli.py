@@ -42,3 +42,76 @@ def test_reproduce_smoke_puts_mad_on_the_page(tmp_path):
     assert all(c.rule for c in mad.claims)
     for f in mad.figures:
         assert (tmp_path / f).is_file(), f
+
+
+def test_print_config_lists_every_setting_with_its_type_and_exits():
+    r = runner.invoke(app, ["mad", "run", "--family", "gmm", "--set", "gmm.n_eval=300", "--print-config"])
+    assert r.exit_code == 0, r.output
+    assert 'family = "gmm"' in r.output and "gmm.n_eval = 300" in r.output and "# int" in r.output
+    assert "loop.lams = [1.0, 0.8]" in r.output and "checkpoint_every = 1" in r.output
+    r = runner.invoke(app, ["mad", "ess", "--seeds", "3", "--set", "reference_seeds=7", "--print-config"])
+    assert r.exit_code == 0, r.output
+    assert "seeds = 3" in r.output and "reference_seeds = 7" in r.output
+
+
+def test_config_file_of_a_run_reproduces_it_and_set_goes_on_top(tmp_path):
+    args = ["mad", "run", "--family", "gaussian", "--loop", "augment", "--lam", "0.9", "--generations", "2",
+            "--seeds", "2", "--n-ini", "8", "--n-s", "6", "--set", "gaussian.d=3"]
+    assert runner.invoke(app, args + ["--out", str(tmp_path / "a")]).exit_code == 0
+    # the run's own config.json: the same settings, so the same numbers; --set and given options on top
+    r = runner.invoke(app, ["mad", "run", "--config", str(tmp_path / "a" / "config.json"), "--print-config",
+                            "--seeds", "5", "--set", "gaussian.d=4"])
+    assert r.exit_code == 0, r.output
+    for line in ('loop.loop = "augment"', "loop.lams = [0.9]", "loop.n_r = 8", "loop.seeds = 5", "gaussian.d = 4"):
+        assert line in r.output, line
+    assert runner.invoke(app, ["mad", "run", "--config", str(tmp_path / "a" / "config.json"),
+                               "--out", str(tmp_path / "b")]).exit_code == 0
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
+    toml = tmp_path / "s.toml"
+    toml.write_text('family = "gaussian"\n[loop]\nloop = "synthetic"\nlams = [1.0]\nn_ini = 9\nn_s = 9\n'
+                    'generations = 2\nseeds = 2\n[gaussian]\nd = 2\n')
+    r = runner.invoke(app, ["mad", "run", "--config", str(toml), "--print-config"])
+    assert r.exit_code == 0 and "loop.n_s = 9" in r.output and "gaussian.d = 2" in r.output, r.output
+    toml.write_text("[loop]\nseedz = 2\n")
+    r = runner.invoke(app, ["mad", "run", "--config", str(toml)])
+    assert r.exit_code == 2 and "seedz" in r.output
+
+
+def test_sigint_at_a_random_generation_then_resume_is_bit_identical(tmp_path):
+    """A real `kexue mad run` subprocess, stopped by SIGINT once a randomly chosen generation has printed."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    base = [sys.executable, "-m", "kexue.cli", "mad", "run", "--family", "gaussian", "--loop", "fresh", "--lam",
+            "1,0.8", "--generations", "400", "--seeds", "3", "--n-ini", "5", "--n-r", "6", "--n-s", "6",
+            "--set", "gaussian.d=3", "--set", "gaussian.w2_at=log"]
+    stop_after = random.Random().randint(2, 30)
+    p = subprocess.Popen(base + ["--out", str(tmp_path / "cut")], env=env, cwd=root, stderr=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, text=True)
+    seen = []
+    for line in p.stderr:
+        seen.append(line)
+        if line.startswith(f"generation {stop_after}/"):
+            p.send_signal(signal.SIGINT)
+            break
+    err = "".join(seen) + p.stderr.read()
+    assert p.wait(timeout=120) == 130, err
+    cut = [x for x in err.splitlines() if x.startswith("interrupted at generation")]
+    assert cut and "continue with --resume" in cut[0], err
+    t = int(cut[0].split()[3].rstrip(";"))
+    assert stop_after <= t < 400
+    done = [json.loads(s)["generation"] for s in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert max(done) == t  # the generation in progress finished, nothing past it
+    r = subprocess.run(base + ["--out", str(tmp_path / "cut"), "--resume"], env=env, cwd=root, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(base + ["--out", str(tmp_path / "whole")], env=env, cwd=root, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "cut" / "metrics.jsonl").read_text() == (tmp_path / "whole" / "metrics.jsonl").read_text()

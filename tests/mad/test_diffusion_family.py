@@ -38,3 +38,23 @@ def test_diffusion_loop_runs_and_resumes_to_the_same_numbers(tmp_path, monkeypat
     resumed = run_loop(DiffusionFamily(_cfg(tmp_path), loop.lam_rows()), loop, tmp_path / "split", resume=True)
     np.testing.assert_array_equal(resumed.history["fd"], whole.history["fd"])
     assert all(torch.equal(whole.models[-1][k], resumed.models[-1][k]) for k in whole.models[-1])
+
+
+def test_generation_one_is_shared_across_lambda_and_grids_are_written(tmp_path):
+    loop = LoopConfig(loop="synthetic", lams=(1.0, 0.5), generations=2, seeds=2, n_ini=30, n_r=30, n_s=30)
+    fam = DiffusionFamily(_cfg(tmp_path), loop.lam_rows(), seeds=2, grid_dir=tmp_path / "run")
+    rng = np.random.default_rng(0)
+    real = fam.real(30, rng)
+    # rows are λ-major: seed s of λ = 1 (row s) and of λ = 0.5 (row 2 + s) see the same real set ...
+    assert torch.equal(real["x"][0], real["x"][2]) and torch.equal(real["x"][1], real["x"][3])
+    assert not torch.equal(real["x"][0], real["x"][1])
+    g1 = fam.fit(real)
+    same = lambda a, b: all(torch.equal(g1[f"row{a}.{k}"], g1[f"row{b}.{k}"])  # noqa: E731
+                            for k in (n[len("row0."):] for n in g1 if n.startswith("row0.")))
+    assert same(0, 2) and same(1, 3) and not same(0, 1)  # ... so they share one network, seeds differ
+    run_loop(fam, loop, tmp_path / "run")
+    from kexue.mad.diffusion_family import grid_name
+
+    for t in (1, 2):
+        for lam in (1.0, 0.5):
+            assert (tmp_path / "run" / grid_name(t, lam)).stat().st_size > 0

@@ -169,3 +169,27 @@ def test_fresh_limit_does_not_depend_on_n_ini():
         means[n_ini] = err[0]
     # negative control: at generation 1 the two loops differ by far more than the noise
     assert not _within(means[3], means[300].mean())
+
+
+# --- the engine's shortcuts ---
+
+def test_w2_grid_log_and_every():
+    log = GaussianConfig(d=2, w2_at="log")
+    got = [t for t in range(1, 1001) if log.w2_due(t, last=1000)]
+    assert got == list(range(1, 10)) + list(range(10, 100, 10)) + list(range(100, 1001, 100))
+    assert log.w2_due(457, last=457) and not log.w2_due(457, last=500)  # the last generation always
+    every = GaussianConfig(d=2, w2_every=5)
+    assert [t for t in range(1, 13) if every.w2_due(t)] == [1, 5, 10]
+    with pytest.raises(ValueError, match="w2_at"):
+        GaussianConfig(d=2, w2_at="sometimes").check()
+
+
+def test_singular_fit_gives_a_lower_triangular_factor_of_sigma():
+    # n = 3 ≤ d = 5: Σ is singular, Cholesky fails; F must still be lower triangular with F Fᵀ = Σ
+    fam = GaussianFamily(GaussianConfig(d=5, draw="samples"), torch.ones(4, dtype=torch.float64))
+    data = fam.real(3, np.random.default_rng(0))
+    F = fam.fit(data)["F"]
+    Sigma = scatter(data) / 2
+    assert torch.equal(F, F.tril()) and torch.allclose(F @ F.mT, Sigma, atol=1e-10)
+    log_det = fam.measure(fam.fit(data), 2)["log_det"]
+    assert bool((log_det < -20).all())  # log det of a singular Σ: −∞ or round-off
