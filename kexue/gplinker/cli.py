@@ -7,6 +7,7 @@ offline. Bad input ends in one line naming file, line and field (exit code 2), n
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -91,7 +92,12 @@ def _task_app(task: str) -> typer.Typer:
         schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema (with "
                                               "--train)"),
         out: Path = typer.Option(Path(f"runs/gplinker-{task}"), help="run folder"),
-        generate: int = typer.Option(1200, help="sentences of built-in data when --train is not given"),
+        recipe: Optional[str] = typer.Option(None, help="a named from-scratch recipe (kexue/gplinker/recipes.py): "
+                                             "ner msra, events/relations generated (the defaults on the built-in "
+                                             "data: epochs to a plateau, best dev weights, early stopping), or quick "
+                                             "(300 steps; the default with --train)"),
+        generate: Optional[int] = typer.Option(None, help="training sentences of built-in data when --train is not "
+                                               "given (default: the recipe's)"),
         encoder: Optional[Path] = typer.Option(None, help="a pretrained encoder: a kexue roformer folder or a local "
                                                      "HF checkpoint folder (config.json, weights, vocab.txt); "
                                                      "switches to the post's fine-tuning recipe"),
@@ -106,7 +112,8 @@ def _task_app(task: str) -> typer.Typer:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
         with dev data best.safetensors + best.json (the best dev evaluation's weights)."""
-        from kexue.gplinker.tasks import builtin_data, get_task
+        from kexue.gplinker.recipes import apply_recipe, describe, get_recipe, recipe_data
+        from kexue.gplinker.tasks import get_task
         from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe, start_run
         from kexue.runs import open_run, record_session
         try:
@@ -116,29 +123,36 @@ def _task_app(task: str) -> typer.Typer:
             if train_file is None and (dev_file is not None or schema is not None):
                 raise ValueError(f"{'--dev' if dev_file is not None else '--schema'} is given without --train; "
                                  "give --train FILE too (without --train the built-in data is used)")
+            if encoder is not None and recipe is not None:
+                raise ValueError(f"--recipe {recipe} is a from-scratch recipe; --encoder brings the post's fine-tuning "
+                                 "recipe: drop one of them")
+            # no options: the task's recipe to a plateau; a --train file keeps the short run unless --recipe says
+            chosen = get_recipe(task, recipe or ("quick" if train_file is not None else None))
             if train_file is None:
-                rows, dev, labels = builtin_data(task, generate)
-                data = {"train": "generated" if task != "ner" else "msra", "dev": "generated" if task != "ner"
-                        else "msra", "n": str(generate)}
+                rows, dev, labels, data = recipe_data(task, chosen, generate)
             else:
                 rows, labels = _read(task, train_file, schema, skip_bad)
                 get_task(task).check_labelled(rows, train_file)
                 dev = _read(task, dev_file, schema, False)[0] if dev_file else None  # dev is never filtered
                 data = {"train": str(train_file.resolve()), "dev": str(dev_file.resolve()) if dev_file else "",
                         "schema": str(schema.resolve()) if schema else ""}
-            cfg, recipe = GPLinkerConfig(task=task), "recipe: from scratch (GPLinkerConfig's defaults)"
             if encoder is not None:
-                cfg, recipe = fine_tune_recipe(cfg, len(rows))
-            cfg = override(cfg, set_)
+                cfg, line = fine_tune_recipe(GPLinkerConfig(task=task), len(rows))
+                cfg = override(replace(cfg, recipe="fine-tune"), set_)
+            else:
+                cfg = override(apply_recipe(GPLinkerConfig(task=task), chosen, len(rows)), set_)
+                line = describe(task, cfg, len(rows), len(dev or []))
             g, how = start_run(cfg, labels, [r.text for r in rows], out, resume=resume, encoder=encoder, sets=set_)
             run.sets = list(set_ or [])
             record_session(run)
-            console.print(recipe if how != "resume" else f"resuming {out} with its own settings", soft_wrap=True)
+            console.print(line if how != "resume" else f"resuming {out} with its own settings", soft_wrap=True)
             g.data = data if how != "resume" else (g.data or data)
             summary = g.fit(rows, dev, out, progress=True, resume=resume, device=device)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
-        console.print(f"final loss {summary['final_loss']:.4f} after {summary['steps']} steps")
+        loss = f"{summary['final_loss']:.4f}" if summary["final_loss"] is not None else "-"
+        console.print(f"final loss {loss} after {summary['steps']} steps"
+                      + (f" (early stop: {summary['stopped']})" if summary["stopped"] else ""), soft_wrap=True)
         console.print(f"weights: {g.weights}")
         if dev:
             console.print(_metrics_table(f"{task} dev ({len(dev)} sentences)", summary["dev"]))
