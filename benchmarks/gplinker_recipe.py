@@ -75,10 +75,12 @@ def main() -> None:
     test = recipe_test(args.task, get_recipe(args.task, meta["config"]["recipe"]))
     m = g.evaluate(test)
     test_s = time.perf_counter() - t1
+    seen = None if args.task == "ner" else round(g.evaluate(recipe_test(args.task, get_recipe(
+        args.task, meta["config"]["recipe"]), seen=True))[metric], 4)
     report = {
         "task": args.task, "command": " ".join(cmd[1:]), "recipe": recipe_line, "end": stopped,
         "weights": g.weights, "test_sentences": len(test), "test": {k: round(v, 4) for k, v in m.items()},
-        "test_f1": round(m[metric], 4), "dev_curve": curve, "loss_curve": losses,
+        "test_f1": round(m[metric], 4), "seen_templates_f1": seen, "dev_curve": curve, "loss_curve": losses,
         "train_wall_s": round(train_s, 1), "test_eval_s": round(test_s, 1),
         "total_minutes": round((train_s + test_s) / 60, 2),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""), "cpus": os.cpu_count(),
@@ -89,7 +91,7 @@ def main() -> None:
     result.parent.mkdir(parents=True, exist_ok=True)
     result.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"{args.task}: test {metric} {m[metric]:.4f} ({g.weights}); train {train_s / 60:.1f} min + test "
-          f"{test_s:.0f} s; load average median {report['load_average']['median']} → {result}")
+          f"{test_s:.0f} s; seen-template F1 {seen}; load average median {report['load_average']['median']} → {result}")
 
 
 if __name__ == "__main__":

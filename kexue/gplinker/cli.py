@@ -112,7 +112,7 @@ def _task_app(task: str) -> typer.Typer:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
         with dev data best.safetensors + best.json (the best dev evaluation's weights)."""
-        from kexue.gplinker.recipes import apply_recipe, describe, get_recipe, recipe_data
+        from kexue.gplinker.recipes import apply_recipe, describe, get_recipe, recipe_data, vocab_texts
         from kexue.gplinker.tasks import get_task
         from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe, start_run
         from kexue.runs import open_run, record_session
@@ -142,7 +142,8 @@ def _task_app(task: str) -> typer.Typer:
             else:
                 cfg = override(apply_recipe(GPLinkerConfig(task=task), chosen, len(rows)), set_)
                 line = describe(task, cfg, len(rows), len(dev or []))
-            g, how = start_run(cfg, labels, [r.text for r in rows], out, resume=resume, encoder=encoder, sets=set_)
+            texts = vocab_texts(task, chosen, rows, dev) if train_file is None else [r.text for r in rows]
+            g, how = start_run(cfg, labels, texts, out, resume=resume, encoder=encoder, sets=set_)
             run.sets = list(set_ or [])
             record_session(run)
             console.print(line if how != "resume" else f"resuming {out} with its own settings", soft_wrap=True)

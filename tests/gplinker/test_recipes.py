@@ -1,6 +1,7 @@
 """The from-scratch recipes (kexue/gplinker/recipes.py): named and printed, early stopping on a synthetic dev
 curve, the best weights kept, the settings in config.json, sort-by-length batches, and `quick` = the old run."""
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 from kexue.gplinker.cli import app
 from kexue.gplinker.linker import GPLinkerConfig
 from kexue.gplinker.recipes import (QUICK, RECIPES, EarlyStopping, LengthBuckets, StopTraining, apply_recipe,
-                                    describe, get_recipe)
+                                    describe, get_recipe, recipe_data, recipe_test, vocab_texts)
 from kexue.gplinker.train import BEST_FILE, read_best
 from kexue.train import read_metrics
 from kexue.train.checkpoint import read_safetensors
@@ -138,20 +139,35 @@ def test_fit_stops_early_and_ends_on_the_best_weights(tmp_path, monkeypatch):
     assert read_safetensors(tmp_path / "model.safetensors")[1]["step"] == "8"  # the stop step was saved
 
 
-def test_cli_prints_the_recipe_and_writes_its_settings(tmp_path):
+def test_cli_prints_the_recipe_and_writes_its_settings(tmp_path, monkeypatch):
+    # the recipe with a small dev and test set (an untrained model decodes slowly)
+    monkeypatch.setitem(RECIPES["relations"], "generated", replace(RECIPES["relations"]["generated"], n_dev=20,
+                                                                   n_test=20))
     out = tmp_path / "run"
-    r = runner.invoke(app, ["events", "train", "--generate", "40", "--out", str(out), "--set", "train.steps=4",
+    r = runner.invoke(app, ["relations", "train", "--generate", "40", "--out", str(out), "--set", "train.steps=4",
                             "--set", "eval_every=2", *TINY])
     assert r.exit_code == 0, r.output
-    assert "recipe events/generated: TinyEncoder 16×1 layers from scratch, AdamW lr 0.003 cosine after 100" in r.output
+    assert "recipe relations/generated: TinyEncoder 16×1 layers from scratch, AdamW lr 0.003 cosine after 100" in r.output
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))["run"]
-    assert config["recipe"] == "generated" and config["patience"] == RECIPES["events"]["generated"].patience
+    assert config["recipe"] == "generated" and config["patience"] == RECIPES["relations"]["generated"].patience
     assert config["sort_by_length"] is True and config["train"]["schedule"] == "cosine"
     meta = json.loads((out / "gplinker.json").read_text(encoding="utf-8"))
-    assert meta["config"]["recipe"] == "generated" and "held-out" in meta["data"]["split"]
+    assert meta["config"]["recipe"] == "generated" and "test: held-out" in meta["data"]["split"]
     quick = runner.invoke(app, ["ner", "train", "--recipe", "quick", "--generate", "20", "--out", str(tmp_path / "q"),
                                 "--set", "train.steps=2", *TINY])
     assert quick.exit_code == 0, quick.output
     assert "recipe ner/quick:" in quick.output and "2 steps" in quick.output
     bad = runner.invoke(app, ["ner", "train", "--recipe", "fast", "--out", str(tmp_path / "b")])
     assert bad.exit_code == 2 and "no such ner recipe" in bad.output
+
+
+def test_generated_vocabulary_covers_the_held_out_names():
+    """Held-out names are drawn from other MSRA names: built from the training texts alone the vocabulary
+    would read a third of their characters as [UNK]; the generated recipes build it over dev and test too."""
+    r = replace(get_recipe("relations"), n_train=200, n_dev=50, n_test=50)
+    train, dev, _, _ = recipe_data("relations", r)
+    chars = set("".join(vocab_texts("relations", r, train, dev)))
+    test_chars = set("".join(s.text for s in recipe_test("relations", r)))
+    assert test_chars <= chars and not test_chars <= set("".join(s.text for s in train))
+    msra = SimpleNamespace(data="msra")
+    assert vocab_texts("ner", msra, train, dev) == [s.text for s in train]
