@@ -7,6 +7,7 @@ offline. Bad input ends in one line naming file, line and field (exit code 2), n
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -22,7 +23,6 @@ app = typer.Typer(no_args_is_help=True, help="GPLinker (posts 8926, 8888) on Glo
 console = Console()
 err = Console(stderr=True)  # what must not mix with --json on stdout
 TASKS = ("ner", "events", "relations")
-GENERATE = 1200  # the default of train's --generate (sentences of built-in data)
 DEVICE_HELP = "cpu, cuda, cuda:1 ... (default: cuda when there is one, as train)"
 LAST_HELP = "use the last step's weights (model.safetensors), not the best dev ones (best.safetensors)"
 
@@ -85,18 +85,17 @@ def _metrics_table(title: str, m: dict) -> Table:
     return t
 
 
-def _train_settings(task: str, train_file: Optional[Path], schema: Optional[Path], generate: int,
-                    encoder: Optional[Path], skip_bad: bool, config: Optional[Path], sets: Optional[list[str]]):
-    """What `train --print-config` shows: train's recipe (from scratch, or with --encoder the post's
-    fine-tuning, whose steps count the training data: the data is read then, nothing is written), then
-    --config, then --set."""
+def _train_settings(task: str, chosen, rows: list, dev: Optional[list], encoder: Optional[Path],
+                    config: Optional[Path], sets: Optional[list[str]]):
+    """(settings, the line that names them): the recipe `chosen` (or with --encoder the post's fine-tuning,
+    whose steps count the training rows), then --config, then --set."""
+    from kexue.gplinker.recipes import apply_recipe, describe
     from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe
-    cfg = GPLinkerConfig(task=task)
     if encoder is not None:
-        from kexue.gplinker.tasks import builtin_data
-        n_train = len(_read(task, train_file, schema, skip_bad)[0] if train_file else builtin_data(task, generate)[0])
-        cfg = fine_tune_recipe(cfg, n_train)[0]
-    return settings(cfg, config, sets)
+        cfg, line = fine_tune_recipe(GPLinkerConfig(task=task), len(rows))
+        return settings(replace(cfg, recipe="fine-tune"), config, sets), line
+    cfg = settings(apply_recipe(GPLinkerConfig(task=task), chosen, len(rows)), config, sets)
+    return cfg, describe(task, cfg, len(rows), len(dev or []))
 
 
 def _run_data(out: Path, train_file: Optional[Path], dev_file: Optional[Path], schema: Optional[Path],
@@ -116,11 +115,26 @@ def _run_data(out: Path, train_file: Optional[Path], dev_file: Optional[Path], s
             raise ValueError(f"{flag} {path}: the run in {out} was trained with {flag} {recorded[flag]} "
                              f"({'the built-in data' if builtin else 'its own files'}); drop {flag} to resume on the "
                              "run's own data")
-    n = int(data.get("n", generate)) if builtin else generate
-    if builtin and generate not in (n, GENERATE):
+    n = int(data.get("n", generate or 0)) if builtin else generate
+    if builtin and generate is not None and generate != n:
         raise ValueError(f"--generate {generate}: the run in {out} was trained on {n} built-in sentences; drop "
                          "--generate to resume on them")
     return (*(Path(recorded[f]) if recorded[f] else None for f in ("--train", "--dev", "--schema")), n)
+
+
+def _run_recipe(out: Path, recipe: Optional[str]) -> Optional[str]:
+    """On --resume: the recipe the run in `out` was trained with (its data depends on it); a different
+    --recipe is one line. Without a run in `out` yet, --recipe as given."""
+    from kexue.gplinker.train import RUN_FILE, run_meta
+    if not (out / RUN_FILE).is_file():
+        return recipe
+    recorded = run_meta(out)["config"].get("recipe")
+    if recorded in (None, "fine-tune"):
+        return recipe
+    if recipe is not None and recipe != recorded:
+        raise ValueError(f"--recipe {recipe}: the run in {out} was trained with --recipe {recorded}; drop --recipe "
+                         "to resume it")
+    return recorded
 
 
 def _task_app(task: str) -> typer.Typer:
@@ -135,7 +149,12 @@ def _task_app(task: str) -> typer.Typer:
         schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema (with "
                                               "--train)"),
         out: Path = typer.Option(Path(f"runs/gplinker-{task}"), help="run folder"),
-        generate: int = typer.Option(1200, help="sentences of built-in data when --train is not given"),
+        recipe: Optional[str] = typer.Option(None, help="a named from-scratch recipe (kexue/gplinker/recipes.py): "
+                                             "ner msra, events/relations generated (the defaults on the built-in "
+                                             "data: epochs to a plateau, best dev weights, early stopping), or quick "
+                                             "(300 steps; the default with --train)"),
+        generate: Optional[int] = typer.Option(None, help="training sentences of built-in data when --train is not "
+                                               "given (default: the recipe's)"),
         encoder: Optional[Path] = typer.Option(None, help="a pretrained encoder: a kexue roformer folder or a local "
                                                      "HF checkpoint folder (config.json, weights, vocab.txt); "
                                                      "switches to the post's fine-tuning recipe"),
@@ -152,47 +171,53 @@ def _task_app(task: str) -> typer.Typer:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
         with dev data best.safetensors + best.json (the best dev evaluation's weights)."""
-        from kexue.gplinker.tasks import builtin_data, get_task
-        from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe, start_run
+        from kexue.gplinker.recipes import get_recipe, recipe_data, vocab_texts
+        from kexue.gplinker.tasks import get_task
+        from kexue.gplinker.train import start_run
         from kexue.runs import open_run, record_session
         try:
-            if print_config:  # the settings this command would train with, then exit: nothing is written
-                show_settings(_train_settings(task, train_file, schema, generate, encoder, skip_bad, config, set_))
-                raise typer.Exit(0)
             if resume and config is not None:
                 raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
                                  f"({out}/gplinker.json); drop --config")
             # refuse another command's folder, a non-empty one without --resume/--overwrite, before any work
-            run = open_run(out, f"kexue gplinker {task} train", resume=resume, overwrite=overwrite,
-                           options={"encoder": str(encoder) if encoder else None})
-            if resume:  # the run's own data, as recorded in its gplinker.json
+            run = None if print_config else open_run(out, f"kexue gplinker {task} train", resume=resume,
+                                                     overwrite=overwrite,
+                                                     options={"encoder": str(encoder) if encoder else None})
+            if resume:  # the run's own data and recipe, as recorded in its gplinker.json
                 train_file, dev_file, schema, generate = _run_data(out, train_file, dev_file, schema, generate)
+                recipe = _run_recipe(out, recipe)
             if train_file is None and (dev_file is not None or schema is not None):
                 raise ValueError(f"{'--dev' if dev_file is not None else '--schema'} is given without --train; "
                                  "give --train FILE too (without --train the built-in data is used)")
+            if encoder is not None and recipe is not None:
+                raise ValueError(f"--recipe {recipe} is a from-scratch recipe; --encoder brings the post's fine-tuning "
+                                 "recipe: drop one of them")
+            # no options: the task's recipe to a plateau; a --train file keeps the short run unless --recipe says
+            chosen = get_recipe(task, recipe or ("quick" if train_file is not None else None))
             if train_file is None:
-                rows, dev, labels = builtin_data(task, generate)
-                data = {"train": "generated" if task != "ner" else "msra", "dev": "generated" if task != "ner"
-                        else "msra", "n": str(generate)}
+                rows, dev, labels, data = recipe_data(task, chosen, generate)
             else:
                 rows, labels = _read(task, train_file, schema, skip_bad)
                 get_task(task).check_labelled(rows, train_file)
                 dev = _read(task, dev_file, schema, False)[0] if dev_file else None  # dev is never filtered
                 data = {"train": str(train_file.resolve()), "dev": str(dev_file.resolve()) if dev_file else "",
                         "schema": str(schema.resolve()) if schema else ""}
-            cfg, recipe = GPLinkerConfig(task=task), "recipe: from scratch (GPLinkerConfig's defaults)"
-            if encoder is not None:
-                cfg, recipe = fine_tune_recipe(cfg, len(rows))
-            cfg = settings(cfg, config, set_)
-            g, how = start_run(cfg, labels, [r.text for r in rows], out, resume=resume, encoder=encoder, sets=set_)
+            cfg, line = _train_settings(task, chosen, rows, dev, encoder, config, set_)
+            if print_config:  # the settings this command would train with, then exit: nothing is written
+                show_settings(cfg)
+                raise typer.Exit(0)
+            texts = vocab_texts(task, chosen, rows, dev) if train_file is None else [r.text for r in rows]
+            g, how = start_run(cfg, labels, texts, out, resume=resume, encoder=encoder, sets=set_)
             run.sets = list(set_ or [])
             record_session(run)
-            console.print(recipe if how != "resume" else f"resuming {out} with its own settings", soft_wrap=True)
+            console.print(line if how != "resume" else f"resuming {out} with its own settings", soft_wrap=True)
             g.data = data if how != "resume" else (g.data or data)
             summary = g.fit(rows, dev, out, progress=True, resume=resume, device=device)
         except (ValueError, TypeError, FileNotFoundError) as e:
             _fail(e)
-        console.print(f"final loss {summary['final_loss']:.4f} after {summary['steps']} steps")
+        loss = f"{summary['final_loss']:.4f}" if summary["final_loss"] is not None else "-"
+        console.print(f"final loss {loss} after {summary['steps']} steps"
+                      + (f" (early stop: {summary['stopped']})" if summary["stopped"] else ""), soft_wrap=True)
         console.print(f"weights: {g.weights}")
         if dev:
             console.print(_metrics_table(f"{task} dev ({len(dev)} sentences)", summary["dev"]))

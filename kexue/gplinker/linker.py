@@ -36,11 +36,19 @@ class GPLinkerConfig:
     dense_loss: bool = False  # the dense multilabel CE instead of the sparse one (post 8888: 1.5× slower)
     keep_best: bool = True  # with dev data: evaluate every eval_every steps, keep the best weights (Su's Evaluator)
     eval_every: int = 0  # steps between those dev evaluations (replaces train.eval_every); 0 = once per epoch
+    recipe: str = "quick"  # the named recipe these settings came from (recipes.py; a record only)
+    patience: int = 0  # with dev data: stop after this many dev evaluations without a gain (0 = never)
+    max_minutes: float = 0.0  # stop training after this many minutes (0 = no cap)
+    sort_by_length: bool = False  # batches of similar lengths (recipes.LengthBuckets): less padding on a CPU
 
     def __post_init__(self) -> None:
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
             raise ValueError(f"GPLinkerConfig.eval_every={self.eval_every!r}: must be an integer ≥ 0 "
                              "(0 = once per epoch)")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"GPLinkerConfig.patience={self.patience!r}: must be an integer ≥ 0 (0 = never stop early)")
+        if not self.max_minutes >= 0:
+            raise ValueError(f"GPLinkerConfig.max_minutes={self.max_minutes!r}: must be ≥ 0 (0 = no cap)")
 
 
 class Linker:

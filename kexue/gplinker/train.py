@@ -28,10 +28,11 @@ from kexue.data import CharTokenizer
 from kexue.gplinker.encoders import load_encoder, load_tokenizer
 from kexue.gplinker.linker import GPLinkerConfig, Linker, TaskName
 from kexue.gplinker.model import EncoderConfig
+from kexue.gplinker.recipes import EarlyStopping, LengthBuckets, StopTraining
 from kexue.gplinker.tasks import TASKS
 from kexue.train import Trainer
 from kexue.train.best import BEST_FILE, BEST_RECORD, BestWeights, read_best
-from kexue.train.checkpoint import MODEL_FILE, STATE_FILE, load_model
+from kexue.train.checkpoint import METRICS_FILE, MODEL_FILE, STATE_FILE, load_model
 from kexue.train.rng import seed_everything
 
 RUN_FILE = "gplinker.json"
@@ -79,13 +80,22 @@ class GPLinker(Linker):
         eval_fn = (lambda model: self.evaluate(dev)) if dev else None
         continuing = resume and (out_dir / STATE_FILE).is_file()
         keeper = BestWeights(out_dir, SELECT[self.cfg.task], read_best(out_dir) if continuing else None)
-        trainer = Trainer(self.model, tcfg, train, lambda m, b: self.loss(m, b), out_dir, collate_fn=self.collate,
-                          eval_fn=eval_fn, on_eval=keeper if keep else None, run_config=self.cfg, progress=progress,
-                          device=device)
+        # early stopping on the dev curve and the time cap (recipes.py), around the keep-the-best hook
+        stopper = EarlyStopping(keeper if keep else None, SELECT[self.cfg.task], self.cfg.patience if dev else 0,
+                                self.cfg.max_minutes)
+        data = LengthBuckets(train, tcfg.batch_size, tcfg.seed) if self.cfg.sort_by_length else train
+        trainer = Trainer(self.model, tcfg, data, lambda m, b: self.loss(m, b), out_dir, collate_fn=self.collate,
+                          eval_fn=eval_fn, on_eval=stopper.on_eval if dev else None, run_config=self.cfg,
+                          progress=progress, device=device,
+                          on_step=stopper.on_step if stopper.patience or stopper.max_minutes else None)
         if trainer.is_main and not continuing:  # a new run: an earlier run's best is not this run's
             for name in (BEST_FILE, BEST_RECORD):
                 (out_dir / name).unlink(missing_ok=True)
-        summary = trainer.fit(resume=resume)
+        try:
+            summary = {**trainer.fit(resume=resume), "stopped": ""}
+        except StopTraining as stop:  # the checkpoint of stop.step is written; the run ends there
+            summary = {"final_loss": last_loss(out_dir), "steps": stop.step, "stopped": stop.reason}
+        summary["curve"] = stopper.curve
         self.model = trainer.model
         best = read_best(out_dir) if keep else None
         dev_metrics = None
@@ -153,6 +163,15 @@ def load_run(run_dir: str | Path, device: str = "cpu", last: bool = False) -> GP
     g.weights = describe_weights(run_dir, best)
     g.model.to(device).eval()
     return g
+
+
+def last_loss(run_dir: Path) -> float | None:
+    """The training loss of the last metrics.jsonl record that has one (the summary of a stopped run)."""
+    loss = None
+    file = Path(run_dir) / METRICS_FILE
+    for line in file.read_text(encoding="utf-8").splitlines() if file.is_file() else []:
+        loss = json.loads(line).get("loss", loss)
+    return loss
 
 
 def describe_weights(run_dir: Path, best: dict[str, Any] | None) -> str:

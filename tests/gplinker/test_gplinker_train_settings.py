@@ -153,3 +153,22 @@ def test_resume_takes_the_runs_own_data_and_refuses_other_data(tmp_path, ner_fil
     r = runner.invoke(app, ["ner", "train", "--out", str(out), "--resume", "--set", "train.steps=3"])
     assert r.exit_code == 0, r.output
     assert json.loads((out / "gplinker.json").read_text(encoding="utf-8"))["data"]["train"] == str(ner_file.resolve())
+
+
+def test_resume_takes_the_runs_own_recipe_and_refuses_another(tmp_path):
+    """A run trained with --recipe quick on built-in data resumes on that recipe's data without --recipe;
+    --recipe naming another one is one line, nothing trained."""
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["relations", "train", "--recipe", "quick", "--generate", "24", "--out", str(out),
+                            *TINY, "--set", "train.steps=2"])
+    assert r.exit_code == 0, r.output
+    again = runner.invoke(app, ["relations", "train", "--out", str(out), "--resume", "--set", "train.steps=3"])
+    assert again.exit_code == 0, again.output
+    assert "resuming" in again.output
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()
+             if "loss" in json.loads(line)]
+    assert steps[-1] == 3
+    other = runner.invoke(app, ["relations", "train", "--out", str(out), "--resume", "--recipe", "generated",
+                                "--set", "train.steps=4"])
+    assert other.exit_code == 2
+    assert "trained with --recipe quick" in other.output
