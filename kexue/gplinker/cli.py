@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kexue.cli_common import opt_config, opt_print_config, settings
+from kexue.cli_common import opt_config, opt_print_config, rank_zero_first, settings
 from kexue.cli_common import print_config as show_settings
 from kexue.config import override
 
@@ -180,9 +180,10 @@ def _task_app(task: str) -> typer.Typer:
                 raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
                                  f"({out}/gplinker.json); drop --config")
             # refuse another command's folder, a non-empty one without --resume/--overwrite, before any work
-            run = None if print_config else open_run(out, f"kexue gplinker {task} train", resume=resume,
-                                                     overwrite=overwrite,
-                                                     options={"encoder": str(encoder) if encoder else None})
+            # under torchrun rank 0 alone looks at (and for --overwrite clears) the folder; the others wait
+            run = None if print_config else rank_zero_first(lambda: open_run(
+                out, f"kexue gplinker {task} train", resume=resume, overwrite=overwrite,
+                options={"encoder": str(encoder) if encoder else None}), device or "auto")
             if resume:  # the run's own data and recipe, as recorded in its gplinker.json
                 train_file, dev_file, schema, generate = _run_data(out, train_file, dev_file, schema, generate)
                 recipe = _run_recipe(out, recipe)
