@@ -58,10 +58,12 @@ def _run_for(task: str, model: Path, verb: str) -> dict:
 def _dev_of_run(task: str, model: Path, meta: dict):
     """The labelled data a run is evaluated on without --data: its own dev file, or the built-in dev set it
     was trained beside; else an error saying --data is needed."""
-    from kexue.gplinker.tasks import builtin_data
+    from kexue.gplinker.recipes import get_recipe, recipe_data
     dev = meta["data"].get("dev")
-    if dev in ("generated", "msra"):
-        return builtin_data(task, int(meta["data"].get("n", 1000)))[1]
+    if dev in ("generated", "msra"):  # the dev set of the recipe it was trained with (older runs: quick)
+        recipe = meta["config"].get("recipe") or "quick"  # "fine-tune" (--encoder) read the default recipe's data
+        chosen = get_recipe(task, None if recipe == "fine-tune" else recipe)
+        return recipe_data(task, chosen, int(meta["data"].get("n", 1000)))[1]
     if not dev:
         raise ValueError(f"{model} was trained without a dev file; give --data FILE to evaluate it")
     return _read(task, Path(dev), Path(meta["data"]["schema"]) if meta["data"].get("schema") else None, False)[0]
