@@ -9,8 +9,6 @@ run folders, --config/--print-config, --device/--precision: kexue/cli_common.py.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -110,21 +108,12 @@ def _cell(rows: list[dict], key: str, scale: float = 1.0, digits: int = 4) -> st
 
 
 @app.command()
+@C.train_options("decoder_only", "train.steps=400 --set model.hidden=128 --set task.n_train=4000")
 def train(
-    ctx: typer.Context,
     task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin) | reverse (sentence → its words reversed)"),
     arch: str = typer.Option("decoder", help="decoder | prefix | encdec"),
     size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
-    set_: Optional[list[str]] = C.opt_set("train.steps=400 --set model.hidden=128 --set task.n_train=4000"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
-    out: Optional[Path] = C.opt_out("decoder_only"),
-    resume: bool = C.opt_resume(),
-    auto_resume: bool = C.opt_auto_resume(),
-    overwrite: bool = C.opt_overwrite(),
-    device: Optional[str] = C.opt_device(),
-    precision: Optional[str] = C.opt_precision(),
-    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+    *, opts: C.RunOptions,
 ) -> None:
     """Train one architecture on one task (one seed: --set train.seed=S) and measure it on held-out sentences."""
     from kexue.decoder_only.model import ARCHS
@@ -132,12 +121,9 @@ def train(
 
     if arch not in ARCHS:
         raise ValueError(f"--arch {arch!r}: choose one of {', '.join(ARCHS)} (compare matches widths)")
-    cfg = C.settings(_run_config(task, size, arch), config, set_)
-    cfg, folder = C.start_training(ctx, "kexue decoder-only train", "decoder_only", cfg, RunConfig, out=out,
-                                   resume=resume, auto_resume=auto_resume, overwrite=overwrite, config=config,
-                                   sets=set_, device=device, precision=precision, show_config=print_config,
-                                   options={"task": task, "arch": arch, "size": size})
-    s = run(cfg, folder.out, progress=progress, resume=folder.resume)
+    cfg, folder = C.start_run(opts, "kexue decoder-only train", "decoder_only", _run_config(task, size, arch),
+                              RunConfig, options={"task": task, "arch": arch, "size": size})
+    s = run(cfg, folder.out, progress=opts.progress, resume=folder.resume)
     if s.get("rank"):  # under torchrun only rank 0 measures and reports
         return
     t = Table(title=f"kexue decoder-only train --task {cfg.task.task} --arch {cfg.model.arch}")
@@ -150,8 +136,8 @@ def train(
 
 
 @app.command()
+@C.train_options("decoder_only", "train.steps=400 --set model.hidden=128 --set task.n_train=4000")
 def compare(
-    ctx: typer.Context,
     task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin) | reverse (sentence → its words reversed)"),
     arch: str = typer.Option("decoder,prefix,encdec", help="decoder | prefix | encdec | encdec@params | "
                                                            "encdec@flops, comma-separated"),
@@ -159,16 +145,7 @@ def compare(
     seeds: int = typer.Option(3, min=1),
     match: str = typer.Option("params", help="a plain encdec's width matched to decoder-only by params | flops | "
                                              "none (same depth and width: ≈ equal FLOPs, 2× params)"),
-    set_: Optional[list[str]] = C.opt_set("train.steps=400 --set model.hidden=128 --set task.n_train=4000"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
-    out: Optional[Path] = C.opt_out("decoder_only"),
-    resume: bool = C.opt_resume(),
-    auto_resume: bool = C.opt_auto_resume(),
-    overwrite: bool = C.opt_overwrite(),
-    device: Optional[str] = C.opt_device(),
-    precision: Optional[str] = C.opt_precision(),
-    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+    *, opts: C.RunOptions,
 ) -> None:
     """Train each architecture × seed on one task and print the table (mean ± std over seeds)."""
     from kexue.config import to_dict
@@ -180,18 +157,15 @@ def compare(
     _archs(arch)
     if match not in ("params", "flops", "none"):
         raise ValueError(f"--match {match!r}: choose params, flops or none")
-    cfg = C.settings(_run_config(task, size), config, set_)
-    cfg, run = C.start_training(ctx, "kexue decoder-only compare", "decoder_only", cfg, RunConfig, out=out,
-                                resume=resume, auto_resume=auto_resume, overwrite=overwrite, config=config,
-                                sets=set_, device=device, precision=precision, show_config=print_config,
-                                options={"task": task, "arch": arch, "size": size, "seeds": seeds, "match": match})
+    cfg, run = C.start_run(opts, "kexue decoder-only compare", "decoder_only", _run_config(task, size), RunConfig,
+                           options={"task": task, "arch": arch, "size": size, "seeds": seeds, "match": match})
     # on a resume, the run's own architectures, seeds and matching (run.json), not this command line's defaults
     archs, seeds, match = _archs(run.options["arch"]), int(run.options["seeds"]), run.options["match"]
     if C.is_main():  # the settings the runs share, for --resume and --config
         write_json(run.out / "config.json", {"run": to_dict(cfg)})
     data = build_task(cfg.task)
     results = run_compare(cfg, archs, seeds, run.out, match=None if match == "none" else match, data=data,
-                          progress=progress, resume=run.resume)
+                          progress=opts.progress, resume=run.resume)
     if not C.is_main():
         return
     train_set, test_set, vocab = data
@@ -211,22 +185,13 @@ def compare(
 
 
 @app.command()
+@C.train_options("decoder_only_mlm", "train.steps=400 --set model.layers=4 --set task.n_train=4000")
 def mlm(
-    ctx: typer.Context,
     direction: str = typer.Option("bidirectional,mixed,alternate", help="bidirectional | mixed (half heads causal, "
                                                                         "half anti-causal) | alternate (by layer)"),
     size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
     seeds: int = typer.Option(3, min=1),
-    set_: Optional[list[str]] = C.opt_set("train.steps=400 --set model.layers=4 --set task.n_train=4000"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
-    out: Optional[Path] = C.opt_out("decoder_only_mlm"),
-    resume: bool = C.opt_resume(),
-    auto_resume: bool = C.opt_auto_resume(),
-    overwrite: bool = C.opt_overwrite(),
-    device: Optional[str] = C.opt_device(),
-    precision: Optional[str] = C.opt_precision(),
-    progress: bool = typer.Option(True, help="show progress (a bar on a terminal, lines in a log)"),
+    *, opts: C.RunOptions,
 ) -> None:
     """Whole-word MLM on People's Daily with each attention direction × seed; held-out loss, mean ± std."""
     from kexue.config import to_dict
@@ -244,16 +209,13 @@ def mlm(
     directions_of(direction)
     if size not in SIZES:
         raise ValueError(f"--size {size!r}: choose one of {', '.join(SIZES)}")
-    cfg = C.settings(preset(SIZES[size]).mlm, config, set_)
-    cfg, run = C.start_training(ctx, "kexue decoder-only mlm", "decoder_only_mlm", cfg, MLMRunConfig, out=out,
-                                resume=resume, auto_resume=auto_resume, overwrite=overwrite, config=config,
-                                sets=set_, device=device, precision=precision, show_config=print_config,
-                                options={"direction": direction, "size": size, "seeds": seeds})
+    cfg, run = C.start_run(opts, "kexue decoder-only mlm", "decoder_only_mlm", preset(SIZES[size]).mlm,
+                           MLMRunConfig, options={"direction": direction, "size": size, "seeds": seeds})
     directions, seeds = directions_of(run.options["direction"]), int(run.options["seeds"])
     if C.is_main():
         write_json(run.out / "config.json", {"run": to_dict(cfg)})
     data = build_mlm_task(cfg.task)
-    results = compare_mlm(cfg, directions, seeds, run.out, data=data, progress=progress, resume=run.resume)
+    results = compare_mlm(cfg, directions, seeds, run.out, data=data, progress=opts.progress, resume=run.resume)
     if not C.is_main():
         return
     t = Table(title=f"whole-word MLM: {len(data[0])} train / {len(data[1])} held-out sentences, {seeds} seeds, "
