@@ -2,9 +2,7 @@
 written) while the other ranks wait, so no rank reads a folder that is being cleared."""
 import json
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,22 +10,16 @@ from typer.testing import CliRunner
 
 from kexue.cli import app
 from kexue.runs import read_run
+from tests.launch import torchrun_cmd
 
 HELPER = Path(__file__).with_name("slow_rank_zero.py")
 LRU = ["lru", "train", "--preset", "smoke", "--no-progress", "--set", "train.steps=1"]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def torchrun(reads: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "KEXUE_TEST_READS": str(reads)}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                           "--master_addr=127.0.0.1", f"--master_port={_port()}", str(HELPER), *args],
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240)
+    return subprocess.run(torchrun_cmd(2, [str(HELPER), *args]), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=240)
 
 
 def reads(path: Path, rank: int) -> list:

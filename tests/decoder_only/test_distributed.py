@@ -6,14 +6,12 @@ ranks' gradients: that is the whole batch's mean only when both halves hold as m
 reverse task at one sentence length gives exactly that (every output is the input's characters in
 another order, so 8 in → 8 + [EOS] out for every example).
 """
-import os
-import socket
 import subprocess
-import sys
 
 import pytest
 import torch
 
+from tests.launch import launch
 from tests.runs import assert_same_run
 
 COMMON = ["decoder-only", "train", "--task", "reverse", "--arch", "prefix", "--no-progress",
@@ -22,21 +20,8 @@ COMMON = ["decoder-only", "train", "--task", "reverse", "--arch", "prefix", "--n
           "--set", "task.max_chars=200", "--set", "model.hidden=16", "--set", "n_generate=4"]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _launch(out, processes: int) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-    args = [*COMMON, "--out", str(out)]
-    if processes == 1:
-        cmd = [sys.executable, "-m", "kexue", *args]
-    else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
-               "--master_addr=127.0.0.1", f"--master_port={_port()}", "-m", "kexue", *args]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return launch([*COMMON, "--out", str(out)], processes, merge_stderr=False, COLUMNS="200")
 
 
 @pytest.mark.slow

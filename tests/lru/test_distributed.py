@@ -6,15 +6,13 @@ data sharding (each rank takes half of every global batch). LayerNorm makes the 
 function of the global batch; with the paper's BatchNorm each rank normalises its own half (no
 SyncBatchNorm on CPU), which is checked to train and to resume under torchrun.
 """
-import os
-import socket
 import subprocess
-import sys
 
 import pytest
 import torch
 
 from kexue.train.progress import read_metrics
+from tests.launch import launch
 from tests.runs import assert_same_run
 
 COMMON = ["lru", "train", "--task", "copy", "--preset", "smoke", "--no-progress",
@@ -22,21 +20,8 @@ COMMON = ["lru", "train", "--task", "copy", "--preset", "smoke", "--no-progress"
           "--set", "model.d_model=8", "--set", "model.d_state=8"]
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _launch(out, processes: int, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [*COMMON, "--out", str(out), *extra]
-    if processes == 1:
-        cmd = [sys.executable, "-m", "kexue", *args]
-    else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
-               "--master_addr=127.0.0.1", f"--master_port={_port()}", "-m", "kexue", *args]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return launch([*COMMON, "--out", str(out), *extra], processes)
 
 
 def _finish(*procs: subprocess.Popen) -> None:
