@@ -18,7 +18,8 @@ Carlo standard error. The quick preset shortens the loops (30 generations) and r
 loop at λ = 0.5 only (3 generations, 3 seeds, the small `quick` U-Net trained 1000 steps, 40 sampling
 steps: the fewest steps at which generation 1 passes its floors; the sizes are stated on the page);
 standard runs more generations and seeds, a diffusion loop at λ ∈ {1, 0.5} (3 generations, 3 seeds,
-1000 images, 1000 steps) and the effective-sample-size map; full is the paper's sizes (MNIST, Su's recipe, for a GPU).
+1000 images, 1000 steps) and the effective-sample-size map; full is the paper's sizes (MNIST, Su's
+recipe, for a GPU).
 """
 from __future__ import annotations
 
@@ -82,8 +83,9 @@ class MADPreset:
 
 
 def preset(name: str) -> MADPreset:
-    """quick: ≤ 4 minutes on 2 cores (about 3 of them the diffusion loop). standard: longer loops, more seeds, the ESS map. full: the
-    paper's sizes (2000 mixture generations, 100 loops). smoke: toy sizes for tests."""
+    """quick: ≤ 4 minutes of CPU (about 3½ of them the diffusion loop). standard: longer loops, more seeds,
+    the ESS map, ≤ 10 minutes of CPU. full: the paper's sizes (2000 mixture generations, 100 loops).
+    smoke: toy sizes for tests."""
     if name == "quick":
         return MADPreset()
     if name == "standard":
