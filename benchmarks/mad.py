@@ -14,6 +14,10 @@ The target (issue 13): 1000 generations × 100 loops × d = 100 in ≤ 10 s on 2
 ‖μ_t − μ_0‖² and log det Σ_t every generation and the exact W2 on the log grid (`w2_at = "log"`:
 generations 1–10, 20–100, 200–1000: 28 of 1000). The W2 every generation is timed on fewer generations.
 The share of time in the W2's decomposition (one batched eigvalsh of [seeds, d, d]) is timed directly.
+Both precisions of the engine (`GaussianConfig.dtype`): float64 (the default) and float32 (draws by torch's
+generator, the products and factorisations in float32, F = s·G renormalised every generation). The
+triangular product alone ([seeds, d, d] @ [seeds, d, d]) is timed on 1 and 2 threads in both precisions.
+The load average is recorded before and after (the cores may be shared with other work).
 Rates are generations · loops per second. GMM engine: the 25-mode mixture refitted by scikit-learn's
 GaussianMixture, one loop, n = 1000, generations per second with and without metrics.
 Times are the min and median of `repeats` runs; the cores may be shared, so the min is the fair one.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -65,13 +70,14 @@ def time_runs(make, repeats: int) -> tuple[float, float, float]:
 TARGET_S = 10.0  # issue 13: 1000 generations × 100 loops × d = 100
 
 
-def gaussian_row(loop: str, draw: str, w2_at: str, generations: int, seeds: int, d: int, repeats: int) -> dict:
+def gaussian_row(loop: str, draw: str, w2_at: str, generations: int, seeds: int, d: int, repeats: int,
+                 dtype: str = "float64") -> dict:
     cfg = LoopConfig(loop=loop, lams=(1.0,), generations=generations, seeds=seeds, n_ini=1000,
                      n_r=100 if loop == "fresh" else 1000, n_s=900 if loop == "fresh" else 1000)
-    fam_cfg = GaussianConfig(d=d, draw=draw, w2_at=w2_at, w2_every=1)
+    fam_cfg = GaussianConfig(d=d, draw=draw, w2_at=w2_at, w2_every=1, dtype=dtype)
     t_min, t_med, eig = time_runs(lambda: run_loop(GaussianFamily(fam_cfg, cfg.lam_rows(), last=generations), cfg),
                                   repeats)
-    row = {"loop": loop, "draw": draw, "w2_at": w2_at, "generations": generations, "loops": seeds, "d": d,
+    row = {"loop": loop, "draw": draw, "dtype": dtype, "w2_at": w2_at, "generations": generations, "loops": seeds, "d": d,
            "s_min": round(t_min, 3), "s_median": round(t_med, 3),
            "gen_loops_per_s": round(generations * seeds / t_min, 1), "ms_per_generation": round(1000 * t_min / generations, 2),
            "eig_share": round(eig / t_min, 3)}
@@ -86,6 +92,28 @@ def gaussian_row(loop: str, draw: str, w2_at: str, generations: int, seeds: int,
         row["target"] = "met" if row["s_1000_median"] <= TARGET_S else "within noise" \
             if row["s_1000_min"] <= TARGET_S else "not met"
     return row
+
+
+def product_rows(seeds: int, d: int, repeats: int) -> list[dict]:
+    """The generation's triangular product G A alone, per precision and thread count (ms, min and median of
+    `repeats` × 20 products)."""
+    rows, threads = [], torch.get_num_threads()
+    for dtype in (torch.float64, torch.float32):
+        G = torch.randn(seeds, d, d, dtype=dtype).tril()
+        A = torch.randn(seeds, d, d, dtype=dtype).tril()
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            G @ A
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                for _ in range(20):
+                    G @ A
+                times.append((time.perf_counter() - t) / 20)
+            rows.append({"dtype": str(dtype).removeprefix("torch."), "threads": n, "ms_min": round(1000 * min(times), 2),
+                         "ms_median": round(1000 * statistics.median(times), 2)})
+    torch.set_num_threads(threads)
+    return rows
 
 
 def gmm_row(generations: int, measure: bool, repeats: int) -> dict:
@@ -109,10 +137,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     G, S, d, R = args.generations, args.seeds, args.d, args.repeats
-    rows = []
+    rows, load_before = [], os.getloadavg()
     for loop in ("synthetic", "augment", "fresh"):
-        rows.append(gaussian_row(loop, "statistics", "log", G, S, d, R))
-        print(rows[-1], flush=True)
+        for dtype in ("float64", "float32"):
+            rows.append(gaussian_row(loop, "statistics", "log", G, S, d, R, dtype))
+            print(rows[-1], flush=True)
         for draw in ("statistics", "samples"):
             rows.append(gaussian_row(loop, draw, "every", args.sample_generations, S, d, R))
             print(rows[-1], flush=True)
@@ -120,20 +149,26 @@ def main() -> None:
         if r["draw"] == "samples":
             stats = next(x for x in rows if x["loop"] == r["loop"] and x["draw"] == "statistics" and x["w2_at"] == "every")
             r["statistics_speedup_per_generation"] = round(r["ms_per_generation"] / stats["ms_per_generation"], 2)
+    product = product_rows(S, d, R)
     gmm = [gmm_row(args.gmm_generations, m, R) for m in (False, True)]
     for r in gmm:
         print(r, flush=True)
+    load = {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]}
     result = {"benchmark": "mad", "threads": args.threads, "repeats": R, "machine": platform.processor() or platform.machine(),
-              "torch": torch.__version__, "gaussian": rows, "gmm": gmm}
+              "cpus": os.cpu_count(), "load_average_1_5_15": load, "torch": torch.__version__, "gaussian": rows,
+              "product": product, "gmm": gmm}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    print(f"\n{'loop':10} {'draw':11} {'W2 at':>6} {'gens':>5} {'s min':>7} {'s med':>7} {'gen·loops/s':>12} "
+    print(f"\n{'loop':10} {'draw':11} {'dtype':8} {'W2 at':>6} {'gens':>5} {'s min':>7} {'s med':>7} {'gen·loops/s':>12} "
           f"{'ms/gen':>7} {'eig share':>9}  target")
     for r in rows:
-        print(f"{r['loop']:10} {r['draw']:11} {r['w2_at']:>6} {r['generations']:5d} {r['s_min']:7.2f} {r['s_median']:7.2f} "
+        print(f"{r['loop']:10} {r['draw']:11} {r['dtype']:8} {r['w2_at']:>6} {r['generations']:5d} {r['s_min']:7.2f} {r['s_median']:7.2f} "
               f"{r['gen_loops_per_s']:12.1f} {r['ms_per_generation']:7.1f} {r['eig_share']:9.1%}  {r.get('target', '')}"
               + (f" (1000 generations: {r['s_1000_min']} s min, {r['s_1000_median']} s median"
                  + (", projected)" if r["projected"] else ")") if "target" in r else ""))
+    for r in product:
+        print(f"product G A [{S}, {d}, {d}] {r['dtype']}, {r['threads']} thread(s): {r['ms_min']} ms min, {r['ms_median']} ms median")
+    print(f"load average (1, 5, 15 min): before {load['before']}, after {load['after']} on {os.cpu_count()} cpus")
     for r in gmm:
         print(f"gmm metrics={'yes' if r['metrics_every_generation'] else 'no'}: {r['generations_per_s']} generations/s "
               f"(min {r['s_min']} s, median {r['s_median']} s)")

@@ -20,7 +20,16 @@ matrices), so that loop needs no factorisation at all; augment and fresh pool th
 diagonal) are recorded every generation; the exact W2, whose eigendecomposition dominates the cost,
 on the grid `w2_at` ("log": 1–10, 20–100, 200–1000, …, and always the first and last generation).
 `draw="samples"` draws the n points and fits
-them (tests check that the two agree). Sets are pooled exactly: (n_a, x̄_a, S_a) ∪ (n_b, x̄_b, S_b)
+them (tests check that the two agree).
+
+Precision (`dtype`): "float64" (the default, exactness first) or "float32", where the per-generation work
+runs in single precision: the normals and the χ²'s (as 2·Gamma(k/2)) come from torch's generator in one
+call each (seeded from the run's numpy generator every draw, so a run stays a pure function of its seed
+and resumes exactly), and the triangular products, pooled scatters and Cholesky factorisations are
+float32. Σ_t shrinks like λ^t (0.8^1000 ≈ 1e−97 underflows float32), so a float32 model stores
+F = s·G with G renormalised to ‖G‖_F = 1 every generation and log s in float64; the means stay float64,
+and every metric is computed in float64 from s and G (tr Σ = s², log det Σ = 2d log s + 2 Σ log |G_ii|,
+the W2 from the eigenvalues of G Gᵀ scaled by s²). Sets are pooled exactly: (n_a, x̄_a, S_a) ∪ (n_b, x̄_b, S_b)
 has S = S_a + S_b + (n_a n_b / n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ.
 
 Data and models are dicts of tensors (a checkpoint stores them as they are):
@@ -29,6 +38,7 @@ Data and models are dicts of tensors (a checkpoint stores them as they are):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +49,7 @@ from kexue.mad.wasserstein import w2_squared_factor
 
 DRAWS = ("statistics", "samples")
 W2_AT = ("every", "log")
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 @dataclass
@@ -47,6 +58,7 @@ class GaussianConfig:
     draw: str = "statistics"  # "statistics": draw (x̄, S) from their exact laws; "samples": draw the n points
     w2_every: int = 1  # compute the exact W2 (an eigendecomposition per loop) every this many generations
     w2_at: str = "every"  # "every": generation 1 and every `w2_every`; "log": 1–10, 20–100, 200–1000, … and the last
+    dtype: str = "float64"  # the per-generation work: "float64" (exact to round-off) or "float32" (F = s·G rescaled)
 
     def check(self) -> None:
         if self.d < 1:
@@ -57,6 +69,10 @@ class GaussianConfig:
             raise ValueError(f"gaussian.w2_every = {self.w2_every}: must be ≥ 1")
         if self.w2_at not in W2_AT:
             raise ValueError(f"gaussian.w2_at = {self.w2_at!r}: choose one of {', '.join(W2_AT)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"gaussian.dtype = {self.dtype!r}: choose one of {', '.join(DTYPES)}")
+        if self.dtype != "float64" and self.draw != "statistics":
+            raise ValueError(f"gaussian.dtype = {self.dtype!r} needs draw = 'statistics' (the samples path is float64)")
 
     def w2_due(self, generation: int, last: int | None = None) -> bool:
         """Whether generation t gets the exact W2: t = 1 always, the last one always, then the grid."""
@@ -77,6 +93,8 @@ class GaussianFamily:
                  last: int | None = None):
         cfg.check()
         self.cfg, self.d, self.last = cfg, cfg.d, last  # last: the run's final generation (always gets W2)
+        self.dtype = DTYPES[cfg.dtype]
+        self.rescale = self.dtype != torch.float64  # models carry F = s·G, ‖G‖_F = 1, and log s (float64)
         self.lam = lam.double()  # [B], the sampling bias of each loop
         self.unbiased = bool((self.lam == 1).all())
         self.mu0 = torch.zeros(self.d, dtype=torch.float64) if mu0 is None else mu0.double()
@@ -84,7 +102,7 @@ class GaussianFamily:
         if self.mu0.shape != (self.d,) or self.Sigma0.shape != (self.d, self.d):
             raise ValueError(f"truth: mu0 {tuple(self.mu0.shape)} and Sigma0 {tuple(self.Sigma0.shape)} "
                              f"must be ({self.d},) and ({self.d}, {self.d})")
-        self.L0 = torch.linalg.cholesky(self.Sigma0)
+        self.L0 = torch.linalg.cholesky(self.Sigma0).to(self.dtype)
         self.identity = bool(torch.equal(self.Sigma0, torch.eye(self.d, dtype=torch.float64)))
         evals, evecs = torch.linalg.eigh(self.Sigma0)
         self.Sigma0_half = evecs @ torch.diag(evals.clamp(min=0).sqrt()) @ evecs.T
@@ -105,8 +123,9 @@ class GaussianFamily:
     def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]:
         """n samples of the biased model N(μ, λΣ), as statistics."""
         # the Cholesky factor of λΣ is √λ F (no product at all when every λ = 1)
-        L = model["F"] if self.unbiased else self.lam.sqrt()[:, None, None] * model["F"]
-        return self._draw(model["mu"], L, n, rng)
+        F = model["F"]
+        L = F if self.unbiased else self.lam.sqrt().to(F.dtype)[:, None, None] * F
+        return self._draw(model["mu"], L, n, rng, model.get("log_s"))
 
     def pool(self, parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         """The statistics of the union of the sets in `parts`."""
@@ -115,7 +134,7 @@ class GaussianFamily:
             return parts[0]
         n_out, mean = int(parts[0]["n"]), parts[0]["mean"]
         first = parts[0]
-        S = first["scatter"].clone() if "scatter" in first else first["factor"] @ first["factor"].mT
+        S = first["scatter"].clone() if "scatter" in first else _scaled(first) @ _scaled(first).mT
         for p in parts[1:]:
             na, nb = n_out, int(p["n"])
             n_out = na + nb
@@ -125,7 +144,9 @@ class GaussianFamily:
             if "scatter" in p:
                 S.add_(p["scatter"])
             else:  # + G Gᵀ, accumulated in place
-                S.baddbmm_(p["factor"], p["factor"].mT)
+                G = _scaled(p)
+                S.baddbmm_(G, G.mT)
+            diff = diff.to(S.dtype)
             S.baddbmm_(diff[:, :, None], diff[:, None, :], alpha=na * nb / n_out)
         return {"n": torch.tensor(n_out), "mean": mean, "scatter": S}
 
@@ -135,29 +156,42 @@ class GaussianFamily:
         if n < 2:
             raise ValueError(f"fit: a covariance needs at least 2 points, got n = {n}")
         if "factor" in data:  # S = G Gᵀ with G lower triangular (Bartlett): F = G/√(n − 1), no factorisation
+            if "log_s" in data:  # S = s² G Gᵀ: F = s G/√(n − 1), the √(n − 1) moved into log s
+                return self._normalised(data["mean"], data["factor"], data["log_s"] - 0.5 * math.log(n - 1))
             return {"mu": data["mean"], "F": data["factor"] / (n - 1) ** 0.5}
         # Σ = S/(n − 1); Cholesky reads the lower triangle only, so S need not be symmetrised
         Sigma = data["scatter"] / (n - 1)
         F, info = torch.linalg.cholesky_ex(Sigma)
         bad = info > 0
         if bool(bad.any()):  # singular (n ≤ d): Σ = M Mᵀ with M = V diag(√λ); Mᵀ = Q R gives Σ = Rᵀ R, F = Rᵀ
-            evals, evecs = torch.linalg.eigh(Sigma[bad])
-            F[bad] = torch.linalg.qr((evecs * evals.clamp(min=0).sqrt()[..., None, :]).mT, mode="r")[1].mT
+            evals, evecs = torch.linalg.eigh(Sigma[bad].double())  # float64 whatever the dtype: rare (G_1)
+            F[bad] = torch.linalg.qr((evecs * evals.clamp(min=0).sqrt()[..., None, :]).mT, mode="r")[1].mT.to(F.dtype)
+        if self.rescale:
+            return self._normalised(data["mean"], F, torch.zeros(F.shape[0], dtype=torch.float64))
         return {"mu": data["mean"], "F": F}
+
+    @staticmethod
+    def _normalised(mu: Tensor, F: Tensor, log_s: Tensor) -> dict[str, Tensor]:
+        """The model s·F as s'·G with ‖G‖_F = 1: log s' = log s + log ‖F‖_F (float64), G = F/‖F‖_F."""
+        norm = torch.linalg.vector_norm(F, dim=(-2, -1), dtype=torch.float64)
+        return {"mu": mu, "F": F / norm.to(F.dtype)[:, None, None], "log_s": log_s + norm.log()}
 
     # --- metrics ---
 
     def measure(self, model: dict[str, Tensor], generation: int) -> dict[str, Tensor]:
         """Per loop: tr Σ_t, ‖μ_t − μ_0‖², log det Σ_t every generation and, on the `w2_at` grid, the exact W2
         (the only eigendecomposition)."""
-        mu, F = model["mu"], model["F"]  # F is lower triangular (fit makes it so)
-        out = {"tr_sigma": torch.linalg.vector_norm(F, dim=(-2, -1)).square(),  # tr Σ = ‖F‖_F², no temporary
-               "mean_sq_err": (mu - self.mu0).square().sum(-1),
-               # log det Σ = 2 Σ_i log |F_ii| for a triangular factor
-               "log_det": 2 * F.diagonal(dim1=-2, dim2=-1).abs().log().sum(-1)}
+        mu, F = model["mu"], model["F"]  # F is lower triangular (fit makes it so); Σ = s² F Fᵀ
+        log_s = model.get("log_s")  # float32 models only (s = 1 otherwise); every metric below is float64
+        tr = torch.linalg.vector_norm(F, dim=(-2, -1), dtype=torch.float64).square()  # ‖F‖_F², no temporary
+        # log det Σ = 2 Σ_i log |F_ii| for a triangular factor (+ 2d log s)
+        log_det = 2 * F.diagonal(dim1=-2, dim2=-1).double().abs().log().sum(-1)
+        if log_s is not None:
+            tr, log_det = torch.exp(2 * log_s) * tr, log_det + 2 * self.d * log_s  # tr Σ = s² ‖G‖_F²
+        out = {"tr_sigma": tr, "mean_sq_err": (mu - self.mu0).square().sum(-1), "log_det": log_det}
         if self.cfg.w2_due(generation, self.last):
-            out["w2"] = w2_squared_factor(mu, F, self.mu0, self.Sigma0, self.Sigma0_half,
-                                          identity=self.identity).clamp(min=0).sqrt()
+            out["w2"] = w2_squared_factor(mu, F.double(), self.mu0, self.Sigma0, self.Sigma0_half,
+                                          identity=self.identity, log_scale=log_s).clamp(min=0).sqrt()
         return out
 
     def truth_values(self) -> dict[str, float]:
@@ -167,12 +201,16 @@ class GaussianFamily:
 
     # --- drawing ---
 
-    def _draw(self, mean: Tensor, L: Tensor | None, n: int, rng: np.random.Generator) -> dict[str, Tensor]:
-        """The statistics (n, x̄, S) of n points of N(mean, L Lᵀ), batched over B; L = None is the identity."""
+    def _draw(self, mean: Tensor, L: Tensor | None, n: int, rng: np.random.Generator,
+              log_s: Tensor | None = None) -> dict[str, Tensor]:
+        """The statistics (n, x̄, S) of n points of N(mean, s² L Lᵀ), batched over B; L = None is the
+        identity, log_s = None is s = 1 (float32 models carry their scale apart)."""
         B, d = mean.shape
         if n == 0:
             return {"n": torch.tensor(0), "mean": torch.zeros(B, d, dtype=torch.float64),
-                    "scatter": torch.zeros(B, d, d, dtype=torch.float64)}
+                    "scatter": torch.zeros(B, d, d, dtype=self.dtype)}
+        if self.rescale:
+            return self._draw_rescaled(mean, L, n, rng, torch.zeros(B, dtype=torch.float64) if log_s is None else log_s)
         if self.cfg.draw == "samples":
             z = torch.from_numpy(rng.standard_normal((B, n, d)))
             x = mean[:, None, :] + (z if L is None else z @ L.mT)  # x = μ + L z
@@ -187,10 +225,31 @@ class GaussianFamily:
             return {"n": torch.tensor(n), "mean": xbar, "factor": G}
         return {"n": torch.tensor(n), "mean": xbar, "scatter": G @ G.mT}
 
+    def _draw_rescaled(self, mean: Tensor, L: Tensor | None, n: int, rng: np.random.Generator,
+                       log_s: Tensor) -> dict[str, Tensor]:
+        """`_draw` in `self.dtype` with torch's generator; the factor comes back as (G, log s): S = s² G Gᵀ."""
+        B, d = mean.shape
+        gen = torch.Generator().manual_seed(int(rng.integers(2**63)))
+        z, A = wishart_draw_torch(n - 1, d, B, gen, self.dtype)
+        s = torch.exp(log_s)
+        # x̄ = μ + s L z/√n ~ N(μ, s² L Lᵀ/n), accumulated in float64
+        xbar = mean + s[:, None] * (z if L is None else (L @ z[:, :, None]).squeeze(-1)).double() / n ** 0.5
+        G = A if L is None else L @ A  # S = s² G Gᵀ ~ Wishart(s² L Lᵀ, n − 1)
+        if G.shape[-1] == d and n - 1 >= d:
+            return {"n": torch.tensor(n), "mean": xbar, "factor": G, "log_s": log_s}
+        G = s.to(self.dtype)[:, None, None] * G  # n − 1 < d: a scatter (only pooled with real data, never tiny)
+        return {"n": torch.tensor(n), "mean": xbar, "scatter": G @ G.mT}
+
+
+def _scaled(data: dict[str, Tensor]) -> Tensor:
+    """A data dict's Bartlett factor times its scale s (float32 data carry log s apart; s = 1 otherwise)."""
+    G = data["factor"]
+    return G if "log_s" not in data else torch.exp(data["log_s"]).to(G.dtype)[:, None, None] * G
+
 
 def scatter(data: dict[str, Tensor]) -> Tensor:
     """S of a data dict: stored, or G Gᵀ from its Bartlett factor (formed only when a pool needs it)."""
-    return data["scatter"] if "scatter" in data else data["factor"] @ data["factor"].mT
+    return data["scatter"] if "scatter" in data else _scaled(data) @ _scaled(data).mT
 
 
 _TRIL: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -213,6 +272,26 @@ def wishart_draw(k: int, d: int, B: int, rng: np.random.Generator) -> tuple[Tens
     # A_ii = √c_i with c_i ~ χ²_{k − i}, i = 0..d−1
     A[:, diag] = np.sqrt(rng.chisquare(k - np.arange(d), size=(B, d)))
     return torch.from_numpy(g[:, :d]), torch.from_numpy(A).view(B, d, d)
+
+
+_MASK: dict[int, tuple[Tensor, Tensor]] = {}
+
+
+def wishart_draw_torch(k: int, d: int, B: int, gen: torch.Generator, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """`wishart_draw` by torch's generator in `dtype`: every normal in one call, every χ² in another."""
+    if k < d:
+        g = torch.randn(B, d + k * d, generator=gen, dtype=dtype)
+        return g[:, :d], g[:, d:].view(B, k, d).mT
+    if d not in _MASK:  # the strict lower triangle, and the χ² shapes (k − i)/2 are built per call
+        _MASK[d] = (torch.ones(d, d, dtype=torch.bool).tril(-1), torch.arange(d, dtype=torch.float64))
+    below, i = _MASK[d]
+    g = torch.randn(B, d + d * (d - 1) // 2, generator=gen, dtype=dtype)
+    A = torch.zeros(B, d, d, dtype=dtype)
+    A[:, below] = g[:, d:]  # A_ij ~ N(0, 1) below the diagonal
+    # A_ii = √c_i with c_i ~ χ²_{k − i} = 2 Gamma((k − i)/2), i = 0..d−1 (torch's Gamma sampler takes a generator)
+    c = 2 * torch._standard_gamma(((k - i) / 2).to(dtype).expand(B, d).contiguous(), generator=gen)
+    A.diagonal(dim1=-2, dim2=-1).copy_(c.sqrt())
+    return g[:, :d], A
 
 
 def wishart_factor(k: int, d: int, B: int, rng: np.random.Generator) -> Tensor:

@@ -38,13 +38,18 @@ def w2_squared_to(mu1: Tensor, Sigma1: Tensor, mu0: Tensor, Sigma0: Tensor, Sigm
 
 
 def w2_squared_factor(mu1: Tensor, F1: Tensor, mu0: Tensor, Sigma0: Tensor, Sigma0_half: Tensor,
-                      identity: bool = False) -> Tensor:
+                      identity: bool = False, log_scale: Tensor | None = None) -> Tensor:
     """W2² to N(mu0, Sigma0) of N(mu1, F1 F1ᵀ) given a factor F1: with B = Σ₀^{1/2} F1,
     Σ₀^{1/2} Σ₁ Σ₀^{1/2} = B Bᵀ, whose eigenvalues are the squared singular values of B (eigvalsh of
-    B Bᵀ is the faster route on a CPU: about 0.6× the time of svdvals at d = 100)."""
+    B Bᵀ is the faster route on a CPU: about 0.6× the time of svdvals at d = 100). With `log_scale` the
+    factor is s·F1 (s = exp(log_scale) per batch row, kept apart so that a tiny Σ₁ never underflows)."""
     Bm = F1 if identity else Sigma0_half @ F1
     M = Bm @ Bm.mT
     # tr (Σ₀^{1/2} Σ₁ Σ₀^{1/2})^{1/2} = Σ √eig(B Bᵀ)
     tr_sqrt = torch.linalg.eigvalsh((M + M.mT) / 2).clamp(min=0).sqrt().sum(-1)
     # tr Σ₁ = ‖F1‖_F²
-    return (mu1 - mu0).pow(2).sum(-1) + F1.pow(2).sum((-2, -1)) + Sigma0.diagonal(dim1=-2, dim2=-1).sum(-1) - 2 * tr_sqrt
+    tr1 = F1.pow(2).sum((-2, -1))
+    if log_scale is not None:  # Σ₁ = s² F1 F1ᵀ: tr Σ₁ and the eigenvalues scale by s², their square roots by s
+        s = torch.exp(log_scale)
+        tr1, tr_sqrt = s.square() * tr1, s * tr_sqrt
+    return (mu1 - mu0).pow(2).sum(-1) + tr1 + Sigma0.diagonal(dim1=-2, dim2=-1).sum(-1) - 2 * tr_sqrt

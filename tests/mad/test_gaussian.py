@@ -107,19 +107,22 @@ def test_pooled_statistics_equal_the_statistics_of_the_union(na, nb, d, seed):
 
 # --- the loops against the exact moments ---
 
-def _run(loop: str, lams=(1.0, 0.8), G=12, seeds=3000, d=2, n_ini=8, n_r=6, n_s=5, draw="statistics", Sigma0=None, **kw):
+def _run(loop: str, lams=(1.0, 0.8), G=12, seeds=3000, d=2, n_ini=8, n_r=6, n_s=5, draw="statistics", Sigma0=None,
+         dtype="float64", **kw):
     cfg = LoopConfig(loop=loop, lams=lams, generations=G, seeds=seeds, n_ini=n_ini, n_r=n_r, n_s=n_s, **kw)
-    fam = GaussianFamily(GaussianConfig(d=d, draw=draw), cfg.lam_rows(), Sigma0=Sigma0)
+    fam = GaussianFamily(GaussianConfig(d=d, draw=draw, dtype=dtype), cfg.lam_rows(), Sigma0=Sigma0)
     return run_loop(fam, cfg), fam
 
 
-@pytest.mark.parametrize("loop,draw", [("synthetic", "statistics"), ("synthetic", "samples"),
-                                       ("augment", "statistics"), ("fresh", "statistics")])
-def test_loop_moments_match_the_exact_recurrence(loop, draw):
+@pytest.mark.parametrize("loop,draw,dtype", [("synthetic", "statistics", "float64"), ("synthetic", "samples", "float64"),
+                                             ("augment", "statistics", "float64"), ("fresh", "statistics", "float64"),
+                                             ("synthetic", "statistics", "float32"), ("augment", "statistics", "float32"),
+                                             ("fresh", "statistics", "float32")])
+def test_loop_moments_match_the_exact_recurrence(loop, draw, dtype):
     Sigma0 = _spd(2, 3)
     n_r = 8 if loop == "augment" else 6
     seeds = 3000 if draw == "statistics" else 1500
-    res, fam = _run(loop, seeds=seeds, n_r=n_r, draw=draw, Sigma0=Sigma0)
+    res, fam = _run(loop, seeds=seeds, n_r=n_r, draw=draw, Sigma0=Sigma0, dtype=dtype)
     tr0 = float(Sigma0.trace())
     for lam in (1.0, 0.8):
         a, b = exact.moments(loop, lam, 12, n_ini=8, n_r=n_r, n_s=5)
@@ -193,3 +196,69 @@ def test_singular_fit_gives_a_lower_triangular_factor_of_sigma():
     assert torch.equal(F, F.tril()) and torch.allclose(F @ F.mT, Sigma, atol=1e-10)
     log_det = fam.measure(fam.fit(data), 2)["log_det"]
     assert bool((log_det < -20).all())  # log det of a singular Σ: −∞ or round-off
+
+
+# --- float32: F = s·G rescaled every generation ---
+
+class _NoRescale(GaussianFamily):
+    """Negative control: a float32 engine that keeps s inside the float32 factor (no renormalisation)."""
+
+    @staticmethod
+    def _normalised(mu, F, log_s):
+        return {"mu": mu, "F": F * torch.exp(log_s).to(F.dtype)[:, None, None], "log_s": torch.zeros_like(log_s)}
+
+
+def _long_synthetic(family=GaussianFamily, dtype="float32", G=1000, seeds=400, d=3, n=20):
+    cfg = LoopConfig(loop="synthetic", lams=(0.8,), generations=G, seeds=seeds, n_ini=n, n_s=n)
+    fam = family(GaussianConfig(d=d, dtype=dtype, w2_at="log"), cfg.lam_rows(), last=G)
+    return run_loop(fam, cfg)
+
+
+def test_float32_engine_agrees_with_float64_over_1000_generations_at_lambda_0_8():
+    d, n, G = 3, 20, 1000
+    pred = exact.expected_log_det(0.8, G, n_ini=n, n_s=n, d=d)  # E log det Σ_t, exact
+    a, _ = exact.moments("synthetic", 0.8, G, n_ini=n, n_r=0, n_s=n)  # E tr Σ_t = λ^{t−1} tr Σ_0
+    got = {}
+    for dtype in ("float64", "float32"):
+        res = _long_synthetic(dtype=dtype, d=d, n=n, G=G)
+        tr, ld, w2 = (res.per_lam(k, 0.8) for k in ("tr_sigma", "log_det", "w2"))
+        assert np.isfinite(tr).all() and (tr > 0).all() and np.isfinite(ld).all(), dtype
+        assert np.isfinite(w2[[0, 9, 99, 999]]).all(), dtype
+        # 0.8^999 · 3 ≈ 1e−97: far below float32's smallest number, yet tracked through log s
+        assert np.median(tr[-1]) < 1e-80, dtype
+        assert _within(tr[11] / d, a[11]), (dtype, tr[11].mean() / d, a[11])
+        for t in (11, 99, 999):
+            assert _within(ld[t], pred[t]), (dtype, t, ld[t].mean(), pred[t])
+        # W2 → ‖μ_∞ − μ_0‖ as Σ_t → 0: W2² = ‖μ − μ_0‖² + tr Σ_0 − 2·0 + tiny
+        assert np.allclose(w2[-1] ** 2, res.per_lam("mean_sq_err", 0.8)[-1] + d, rtol=1e-6)
+        got[dtype] = ld[-1]
+    # the two precisions: the same law of log det Σ_1000
+    x, y = got["float64"], got["float32"]
+    assert abs(x.mean() - y.mean()) < Z * math.sqrt(x.var() / x.size + y.var() / y.size)
+
+
+def test_float32_without_the_rescale_underflows_negative_control():
+    res = _long_synthetic(family=_NoRescale, G=1000, seeds=50)
+    tr, ld = res.per_lam("tr_sigma", 0.8), res.per_lam("log_det", 0.8)
+    assert np.isfinite(ld[:20]).all()  # early on the control is fine ...
+    # ... then F underflows float32 (entries ~0.8^500 < 1e−45): zeros, log det −∞, the checks above fail
+    assert (tr[-1] == 0).any() and not np.isfinite(ld[-1]).all()
+
+
+def test_float32_draws_have_the_wishart_moments():
+    from kexue.mad.gaussian import wishart_draw_torch
+
+    k, d = 12, 3
+    z, A = wishart_draw_torch(k, d, 20000, torch.Generator().manual_seed(0), torch.float32)
+    W = (A.double() @ A.double().mT).numpy()
+    assert A.dtype == torch.float32 and torch.equal(A, A.tril())
+    assert _within(W[:, 0, 0], k) and _within(W[:, 2, 2], k) and _within(W[:, 1, 2], 0.0)
+    assert _within(W[:, 2, 2] ** 2, k * k + 2 * k) and _within(z.double().numpy()[:, 0] ** 2, 1.0)
+    assert not _within(W[:, 2, 2], k - 1)  # negative control: χ²_{k−i} with a shifted i is caught
+
+
+def test_float32_needs_the_statistics_draw():
+    with pytest.raises(ValueError, match="dtype"):
+        GaussianConfig(d=2, dtype="float32", draw="samples").check()
+    with pytest.raises(ValueError, match="dtype"):
+        GaussianConfig(d=2, dtype="float16").check()
