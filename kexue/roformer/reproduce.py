@@ -67,7 +67,7 @@ def preset(name: str) -> RoFormerPreset:
     """quick: CPU, ≤ 90 s alone on 2 cores; two seeds, so the trained verdicts are often inconclusive, and
     no residual study (its claim is "not checkable" here).
     standard: ≤ 10 min on 2 cores (one thread: its CPU time is its time alone; 400 steps at batch 32 took
-    1124 CPU-s, so 250 steps at batch 24), three seeds, four layers (Post-Norm depth where the ramp can matter).
+    1124 CPU-s and 250 steps at batch 24 took 621, so 230 steps at batch 24), three seeds, four layers (Post-Norm depth where the ramp can matter).
     full: the post's base recipe, for GPUs (weeks). smoke: every step at toy size in seconds (tests)."""
     if name in ("quick", "standard", "smoke"):
         smoke, std = name == "smoke", name == "standard"
@@ -76,7 +76,7 @@ def preset(name: str) -> RoFormerPreset:
         # the speed claim on a model big enough that matmuls, not Python, dominate a step
         timed = tiny if smoke else RoFormerV2Config(vocab_size=12000, hidden_size=256, num_layers=4, num_heads=4,
                                                     intermediate_size=1024)
-        steps = 4 if smoke else 250 if std else 60
+        steps = 4 if smoke else 230 if std else 60
         return RoFormerPreset(
             pretrain=PretrainConfig(
                 model=tiny, max_len=48, max_texts=600 if smoke else 20_000 if std else 10_000,
