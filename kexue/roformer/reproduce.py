@@ -67,7 +67,8 @@ def preset(name: str) -> RoFormerPreset:
     """quick: CPU, ≤ 90 s alone on 2 cores; two seeds, so the trained verdicts are often inconclusive, and
     no residual study (its claim is "not checkable" here).
     standard: ≤ 10 min on 2 cores (one thread: its CPU time is its time alone; 400 steps at batch 32 took
-    1124 CPU-s and 250 steps at batch 24 took 621, so 230 steps at batch 24), three seeds, four layers (Post-Norm depth where the ramp can matter).
+    1124 CPU-s and 250 steps at batch 24 took 621, so 230 steps at batch 24), three seeds, four layers
+    (Post-Norm depth where the ramp can matter).
     full: the post's base recipe, for GPUs (weeks). smoke: every step at toy size in seconds (tests)."""
     if name in ("quick", "standard", "smoke"):
         smoke, std = name == "smoke", name == "standard"
