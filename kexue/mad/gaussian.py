@@ -123,9 +123,11 @@ class GaussianFamily:
     def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]:
         """n samples of the biased model N(μ, λΣ), as statistics."""
         # the Cholesky factor of λΣ is √λ F (no product at all when every λ = 1)
-        F = model["F"]
+        F, log_s = model["F"], model.get("log_s")
+        if log_s is not None:  # float32: √λ joins the float64 scale, log √λ s = log s + ½ log λ (no pass over F)
+            return self._draw(model["mu"], F, n, rng, log_s if self.unbiased else log_s + 0.5 * self.lam.log())
         L = F if self.unbiased else self.lam.sqrt().to(F.dtype)[:, None, None] * F
-        return self._draw(model["mu"], L, n, rng, model.get("log_s"))
+        return self._draw(model["mu"], L, n, rng)
 
     def pool(self, parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         """The statistics of the union of the sets in `parts`."""
@@ -174,7 +176,9 @@ class GaussianFamily:
     def _normalised(mu: Tensor, F: Tensor, log_s: Tensor) -> dict[str, Tensor]:
         """The model s·F as s'·G with ‖G‖_F = 1: log s' = log s + log ‖F‖_F (float64), G = F/‖F‖_F."""
         norm = torch.linalg.vector_norm(F, dim=(-2, -1), dtype=torch.float64)
-        return {"mu": mu, "F": F / norm.to(F.dtype)[:, None, None], "log_s": log_s + norm.log()}
+        log_s = log_s + norm.log()
+        # tr Σ = s'² ‖G‖_F² = s'² (‖G‖_F = 1 by construction), kept so `measure` need not pass over G again
+        return {"mu": mu, "F": F / norm.to(F.dtype)[:, None, None], "log_s": log_s, "tr_sigma": torch.exp(2 * log_s)}
 
     # --- metrics ---
 
@@ -183,11 +187,16 @@ class GaussianFamily:
         (the only eigendecomposition)."""
         mu, F = model["mu"], model["F"]  # F is lower triangular (fit makes it so); Σ = s² F Fᵀ
         log_s = model.get("log_s")  # float32 models only (s = 1 otherwise); every metric below is float64
-        tr = torch.linalg.vector_norm(F, dim=(-2, -1), dtype=torch.float64).square()  # ‖F‖_F², no temporary
         # log det Σ = 2 Σ_i log |F_ii| for a triangular factor (+ 2d log s)
         log_det = 2 * F.diagonal(dim1=-2, dim2=-1).double().abs().log().sum(-1)
+        if "tr_sigma" in model:  # a normalised float32 model carries tr Σ = s² (see _normalised)
+            tr = model["tr_sigma"]
+        else:
+            tr = torch.linalg.vector_norm(F, dim=(-2, -1), dtype=torch.float64).square()  # ‖F‖_F², no temporary
+            if log_s is not None:
+                tr = torch.exp(2 * log_s) * tr  # tr Σ = s² ‖G‖_F²
         if log_s is not None:
-            tr, log_det = torch.exp(2 * log_s) * tr, log_det + 2 * self.d * log_s  # tr Σ = s² ‖G‖_F²
+            log_det = log_det + 2 * self.d * log_s
         out = {"tr_sigma": tr, "mean_sq_err": (mu - self.mu0).square().sum(-1), "log_det": log_det}
         if self.cfg.w2_due(generation, self.last):
             out["w2"] = w2_squared_factor(mu, F.double(), self.mu0, self.Sigma0, self.Sigma0_half,
