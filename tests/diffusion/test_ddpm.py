@@ -211,7 +211,7 @@ def test_one_step_equals_diffusers_ddpm_scheduler(sigma, variance_type):
     (diffusers adds no noise at k = 0). In float64 (diffusers' schedule tensors swapped for ours) to
     1e−12; stock diffusers keeps its schedule in float32, where 1 − ᾱ_t²/ᾱ_{t−1}² loses digits at small
     t: |Δ| ≤ 1.9e−4 there, while our float32 step stays within 5e−7 of float64."""
-    diffusers = pytest.importorskip("diffusers")
+    import diffusers as diffusers
     sched = diffusers.DDPMScheduler(num_train_timesteps=S.T, trained_betas=S.to_diffusers_betas().numpy(),
                                     clip_sample=False, variance_type=variance_type)
     sched.set_timesteps(S.T)
@@ -230,7 +230,7 @@ def test_one_step_equals_diffusers_ddpm_scheduler(sigma, variance_type):
 
 
 def test_strided_and_clipped_steps_equal_diffusers():
-    diffusers = pytest.importorskip("diffusers")
+    import diffusers as diffusers
     sched = diffusers.DDPMScheduler(num_train_timesteps=S.T, trained_betas=S.to_diffusers_betas().numpy(),
                                     clip_sample=True, variance_type="fixed_small", timestep_spacing="trailing")
     sched.set_timesteps(25)

@@ -52,7 +52,7 @@ def roformer_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hf_dir(tmp_path_factory):
     """A tiny transformers BertModel with a BERT-ordered vocab.txt ([PAD] 0, [UNK] 2, [CLS] 3, ...)."""
-    transformers = pytest.importorskip("transformers")
+    import transformers as transformers
     out = tmp_path_factory.mktemp("hf") / "bert"
     chars = sorted({c.lower() for t in _texts() for c in t if not c.isspace()})
     vocab = ["[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, "##0", "##1"]
@@ -129,7 +129,7 @@ def test_roformer_encoder_end_to_end(roformer_dir, tmp_path):
 
 
 def test_hf_encoder_end_to_end(hf_dir, tmp_path):
-    transformers = pytest.importorskip("transformers")
+    import transformers as transformers
     reference = transformers.AutoModel.from_pretrained(hf_dir, local_files_only=True).eval()
     ckpt_tensors = reference.state_dict()
     initial = _initial_encoder(hf_dir)

@@ -84,7 +84,7 @@ def test_egp_is_the_formula():
 
 
 def test_parity_with_bert4torch_global_pointer():
-    layers = pytest.importorskip("bert4torch.layers")
+    import bert4torch.layers as layers
     torch.manual_seed(3)
     ours = GlobalPointer(32, heads=4, head_size=16)
     theirs = layers.GlobalPointer(32, 4, 16, RoPE=True, tril_mask=True)
@@ -103,7 +103,7 @@ def test_parity_with_bert4torch_global_pointer():
 def test_parity_with_bert4torch_efficient_global_pointer():
     # bert4torch splits p in halves and orders the bias pair (i, j); ours is bert4keras's (interleaved,
     # (j, i)). Permuting the weights maps one onto the other: the same function, bias from p in both.
-    layers = pytest.importorskip("bert4torch.layers")
+    import bert4torch.layers as layers
     torch.manual_seed(4)
     d, heads = 8, 3
     ours = EfficientGlobalPointer(24, heads, d)
