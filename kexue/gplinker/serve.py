@@ -14,14 +14,14 @@ when the batch already holds every request in flight), in length buckets (extrac
 buys on a CPU is bounded: benchmarks/serve.py measured 2.4× less server CPU per request at concurrency
 32 (2.5 ms against 6.0 ms unbatched), since a batched forward pass costs about half a single one per text
 and the HTTP and event-loop work of a request is not shared; by Little's law, p99 at concurrency 32
-then stays near 32 / 2.4 ≈ 13× the one-at-a-time latency (issue 14's ≤ 2× needs 16× the throughput). The server sets Python's GIL switch interval
-to 0.5 ms: with the default 5 ms, a busy event loop held the GIL for up to 5 ms between the torch ops
+then stays near 32 / 2.4 ≈ 13× the one-at-a-time latency (issue 14's ≤ 2× needs 16× the throughput).
+The server sets Python's GIL switch interval to 0.5 ms: with the default 5 ms, a busy event loop held the GIL for up to 5 ms between the torch ops
 of the forward thread.
 
-Limits, each answered with {"error": reason} and the process still serving:
+Limits (limits.py), each answered with {"error": reason} and the process still serving:
 - body: a Content-Length over `max_body` → 413 before reading; no Content-Length and no chunked
   body → 411; a negative or non-numeric one or bad chunk framing → 400 (h11 refuses them;
-  `_Protocol` answers in JSON); a chunked body is counted as it arrives → 413 at
+  `LimitedH11Protocol` answers in JSON); a chunked body is counted as it arrives → 413 at
   `max_body`; a body that stops short of its Content-Length → 408 at `timeout_s`; bytes past it are
   read as the next request (→ 400 when they are none); a body that is not JSON → 400, a field of the
   wrong type or both / neither of text and texts → 422;
@@ -39,12 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import h11
 import torch
 import fastapi_offline
 from fastapi import FastAPI, Request
@@ -54,10 +52,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from kexue.gplinker.batcher import MicroBatcher
 from kexue.gplinker.extractor import Extractor
+from kexue.gplinker.limits import Limits, LimitedH11Protocol
 
 
 @dataclass
@@ -249,146 +247,8 @@ def _offline_docs(app: FastAPI) -> None:
                               redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
-class Limits:
-    """ASGI middleware for /extract: the concurrency cap, then the whole body read under the size and
-    time limits before the app sees it (so a refused body never reaches FastAPI)."""
-
-    def __init__(self, app: Any, cfg: ServeConfig):
-        self.app, self.cfg, self.in_flight = app, cfg, 0
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/extract" or scope["method"] != "POST":
-            return await self.app(scope, receive, send)
-        cfg = self.cfg
-        if self.in_flight >= cfg.max_concurrent:
-            return await _send(send, 503, f"{self.in_flight} requests in flight, the limit is {cfg.max_concurrent}; "
-                                          "retry later", {"Retry-After": str(cfg.retry_after_s)}, close=False)
-        self.in_flight += 1
-        try:
-            await self._guarded(scope, receive, send)
-        finally:
-            self.in_flight -= 1
-
-    async def _guarded(self, scope: dict, receive: Any, send: Any) -> None:
-        cfg, loop = self.cfg, asyncio.get_running_loop()
-        deadline = loop.time() + cfg.timeout_s
-        headers = {k.lower(): v for k, v in scope["headers"]}
-        length = headers.get(b"content-length")
-        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-        if length is None and not chunked:
-            return await _send(send, 411, "Content-Length header missing (or send a chunked body)")
-        if length is not None:
-            if not length.strip().isdigit():  # h11 refuses these first; kept for other HTTP servers
-                return await _send(send, 400, f"Content-Length {length.decode('latin-1')!r} is not a "
-                                              "non-negative integer")
-            if int(length) > cfg.max_body:
-                return await _send(send, 413, f"body of {int(length)} bytes is over the limit of {cfg.max_body}")
-        body = bytearray()
-        while True:
-            try:
-                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
-            except asyncio.TimeoutError:
-                return await _send(send, 408, f"body not received within {cfg.timeout_s:g} s "
-                                              f"({len(body)} bytes arrived)")
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > cfg.max_body:
-                return await _send(send, 413, f"body is over the limit of {cfg.max_body} bytes")
-            if not message.get("more_body", False):
-                break
-        # the body is read as JSON whatever its Content-Type says (`curl -d` sends a form type)
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
-        scope = {**scope, "kexue.deadline": deadline, "headers": headers + [(b"content-type", b"application/json")]}
-        sent = False
-
-        async def replay() -> dict:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()  # after the body: wait for the disconnect, as the server would say it
-
-        await self.app(scope, replay, send)
-
-
 def _json(code: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=code, headers=headers)
-
-
-async def _send(send: Any, code: int, reason: str, headers: dict[str, str] | None = None,
-                close: bool = True) -> None:
-    """A JSON error straight on the ASGI channel; with close, `Connection: close`."""
-    body = json.dumps({"error": reason}, ensure_ascii=False).encode("utf-8")
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    if close:
-        raw.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": code, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _raw_response(code: int, phrase: str, reason: str) -> bytes:
-    """A whole HTTP/1.1 JSON error response, for a connection that has no request h11 could answer."""
-    body = json.dumps({"error": reason}).encode("utf-8")
-    return (f"HTTP/1.1 {code} {phrase}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-            "connection: close\r\n\r\n").encode("ascii") + body
-
-
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol with JSON 400s and a deadline for every request head: a connection that
-    sends nothing, or a partial head, for `timeout_keep_alive` seconds is closed (uvicorn's own timer
-    starts only after a first response, and stops at the first byte)."""
-
-    _head_timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.cycle is not None and not self.cycle.response_complete:  # a whole head has arrived
-            self._disarm()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._unset_keepalive_if_required()  # uvicorn's timer would close silently what _head_timeout answers
-        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
-            self._arm()
-
-    def send_400_response(self, msg: str) -> None:
-        self._disarm()
-        body = json.dumps({"error": "malformed HTTP request (request line, a header such as a negative or "
-                                    "non-numeric Content-Length, or the chunk framing); connection closed"}).encode()
-        for event in (h11.Response(status_code=400, reason=b"Bad Request",
-                                   headers=[(b"content-type", b"application/json"), (b"connection", b"close"),
-                                            (b"content-length", str(len(body)).encode())]),
-                      h11.Data(data=body), h11.EndOfMessage()):
-            self.transport.write(self.conn.send(event))
-        self.transport.close()
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._head_timer = self.loop.call_later(self.timeout_keep_alive, self._head_timeout)
-
-    def _disarm(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timeout(self) -> None:
-        self._head_timer = None
-        if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
-            return
-        if self.conn.trailing_data[0]:  # part of a request head
-            self.transport.write(_raw_response(408, "Request Timeout", f"no complete request head within "
-                                                                      f"{self.timeout_keep_alive:g} s"))
-        self.transport.close()
 
 
 def run(extractor: Extractor, cfg: ServeConfig | None = None) -> None:
@@ -404,8 +264,8 @@ def run(extractor: Extractor, cfg: ServeConfig | None = None) -> None:
         # on a machine whose cores are busy with other work, one thread per forward pass wasted far less CPU
         # time than one per core (benchmarks/serve.py: OpenMP threads waiting for a core)
         torch.set_num_threads(cfg.threads)
-    # uvicorn's keep-alive timeout is also our request-head deadline (_Protocol); a float works in both
-    config = uvicorn.Config(create_app(extractor, cfg), host=cfg.host, port=cfg.port, http=_Protocol,
+    # uvicorn's keep-alive timeout is also our request-head deadline (LimitedH11Protocol); a float works in both
+    config = uvicorn.Config(create_app(extractor, cfg), host=cfg.host, port=cfg.port, http=LimitedH11Protocol,
                             timeout_keep_alive=cfg.idle_timeout_s, timeout_graceful_shutdown=int(cfg.timeout_s) + 1,
                             log_level="warning", access_log=False, lifespan="on")
     uvicorn.Server(config).run()

@@ -8,7 +8,8 @@ import time
 
 import uvicorn
 
-from kexue.gplinker.serve import ServeConfig, _Protocol, create_app
+from kexue.gplinker.limits import LimitedH11Protocol
+from kexue.gplinker.serve import ServeConfig, create_app
 from tests.gplinker.test_serve import exchange, free_port, post
 
 
@@ -27,7 +28,7 @@ class SlowExtractor:
 def test_a_request_not_answered_in_time_gets_503_and_the_next_is_served():
     ex, port = SlowExtractor(), free_port()
     cfg = ServeConfig(port=port, timeout_s=0.5, retry_after_s=3)
-    server = uvicorn.Server(uvicorn.Config(create_app(ex, cfg), host="127.0.0.1", port=port, http=_Protocol,
+    server = uvicorn.Server(uvicorn.Config(create_app(ex, cfg), host="127.0.0.1", port=port, http=LimitedH11Protocol,
                                            log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
