@@ -36,16 +36,22 @@ from torch import Tensor, nn
 from kexue.nn.rope import RoPE
 
 
+
+def _head_size(hidden: int, heads: int, head_size: int | None) -> int:
+    """The head size: as given, else hidden / heads (which must divide)."""
+    if head_size is not None:
+        return head_size
+    if hidden % heads:
+        raise ValueError(f"hidden {hidden} is not divisible by heads {heads}; pass head_size")
+    return hidden // heads
+
 class MultiHeadAttention(nn.Module):
     """Self-attention: x [b, n, hidden] → [b, n, hidden], heads of size head_size (hidden/heads by default)."""
 
     def __init__(self, hidden: int, heads: int, head_size: int | None = None, bias: bool = True,
                  rope: bool = False, dropout: float = 0.0):
         super().__init__()
-        if head_size is None:
-            if hidden % heads:
-                raise ValueError(f"hidden {hidden} is not divisible by heads {heads}; pass head_size")
-            head_size = hidden // heads
+        head_size = _head_size(hidden, heads, head_size)
         self.hidden, self.heads, self.head_size, self.dropout = hidden, heads, head_size, dropout
         inner = heads * head_size
         self.q = nn.Linear(hidden, inner, bias=bias)
@@ -81,10 +87,7 @@ class CrossAttention(nn.Module):
     def __init__(self, hidden: int, heads: int, head_size: int | None = None, bias: bool = True,
                  dropout: float = 0.0, memory_size: int | None = None):
         super().__init__()
-        if head_size is None:
-            if hidden % heads:
-                raise ValueError(f"hidden {hidden} is not divisible by heads {heads}; pass head_size")
-            head_size = hidden // heads
+        head_size = _head_size(hidden, heads, head_size)
         self.hidden, self.heads, self.head_size, self.dropout = hidden, heads, head_size, dropout
         inner = heads * head_size
         memory_size = memory_size or hidden
