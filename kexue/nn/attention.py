@@ -36,7 +36,6 @@ from torch import Tensor, nn
 from kexue.nn.rope import RoPE
 
 
-
 def _head_size(hidden: int, heads: int, head_size: int | None) -> int:
     """The head size: as given, else hidden / heads (which must divide)."""
     if head_size is not None:
@@ -44,6 +43,7 @@ def _head_size(hidden: int, heads: int, head_size: int | None) -> int:
     if hidden % heads:
         raise ValueError(f"hidden {hidden} is not divisible by heads {heads}; pass head_size")
     return hidden // heads
+
 
 class MultiHeadAttention(nn.Module):
     """Self-attention: x [b, n, hidden] → [b, n, hidden], heads of size head_size (hidden/heads by default)."""
