@@ -50,7 +50,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from kexue.nn.attention import causal_mask, naive_attention
 from kexue.nn.linear_attention import causal_linear_attention_cumsum, linear_attention, performer_projection
-from kexue.timing import matmul_flops
+from kexue.timing import against, matmul_flops
 
 HEADS, D = 12, 64
 SKIP_BYTES = 4 * 2**30
@@ -216,15 +216,6 @@ def add_ratios(cells: list[dict]) -> None:
         sdpa = _find(cells, cell["n"], cell["causal"], "softmax-sdpa")
         if "ms" in cell and sdpa and "ms" in sdpa:
             cell["speed_vs_sdpa"] = sdpa["ms"] / cell["ms"]
-
-
-def against(target: float, best: float, median: float) -> str:
-    """"met" when both ratios reach the target, "not met" when both fall short, else "within noise"."""
-    if min(best, median) >= target:
-        return "met"
-    if max(best, median) < target:
-        return "not met"
-    return "within noise"
 
 
 def check_targets(cells: list[dict]) -> list[str]:

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from kexue.nn.attention import MultiHeadAttention
 from kexue.nn.lru import LRU
 from kexue.nn.scan import linear_scan
-from kexue.timing import best_seconds
+from kexue.timing import against, best_seconds
 
 WIDTH = 256
 FAST = ("parallel", "chunked")
@@ -113,15 +113,6 @@ def timed_ms(fn, repeats: int) -> tuple[float, float]:
         times.append(1e3 * (time.perf_counter() - t))
     times.sort()
     return times[0], times[len(times) // 2]
-
-
-def against(target: float, best_ratio: float, median_ratio: float) -> str:
-    """"met" when both ratios exceed the target, "not met" when both fall short, else "within noise"."""
-    if min(best_ratio, median_ratio) > target:
-        return "met"
-    if max(best_ratio, median_ratio) < target:
-        return "not met"
-    return "within noise"
 
 
 def memcpy_gbps() -> float:

@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kexue.roformer.config import bert_variant, preset  # noqa: E402
 from kexue.roformer.speed import each_step_seconds, step_times, train_flops_per_token, train_step_fn  # noqa: E402
-from kexue.timing import matmul_flops  # noqa: E402
+from kexue.timing import against, matmul_flops  # noqa: E402
 
 
 TARGETS = {128: 1.3, 512: 1.2}  # the post's speed-ups (GPU)
@@ -52,15 +52,6 @@ def hf_bert_times(cfg, batch: int, n: int, device: str, amp: bool, warmup: int, 
     ids = torch.randint(5, cfg.vocab_size, (batch, n), device=dev)
     step = train_step_fn(model, ids, lambda m, x: m(input_ids=x).logits, amp)
     return each_step_seconds(step, dev, warmup, steps)
-
-
-def against(target: float, best: float, median: float) -> str:
-    """"met" when both ratios reach the target, "not met" when both fall short, else "within noise"."""
-    if min(best, median) >= target:
-        return "met"
-    if max(best, median) < target:
-        return "not met"
-    return "within noise"
 
 
 def summary(times: list[float] | None, tokens: int) -> dict | None:

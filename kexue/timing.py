@@ -38,3 +38,13 @@ def matmul_flops(device: str | torch.device = "cpu", size: int = 1024, dtype: to
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     return 2 * size**3 / best_seconds(lambda: a @ b, repeats, warmup=1, device=device, clock=clock)
+
+
+def against(target: float, best: float, median: float) -> str:
+    """A measured ratio against its target (≥ target): "met" when both the best and the median ratio reach
+    it, "not met" when both fall short, else "within noise"."""
+    if min(best, median) >= target:
+        return "met"
+    if max(best, median) < target:
+        return "not met"
+    return "within noise"
