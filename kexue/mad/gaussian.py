@@ -12,15 +12,16 @@ Departure, for speed, identical in distribution: by default (`draw="statistics"`
 never materialised. Its sufficient statistics are drawn directly,
     x̄ ~ N(μ, λΣ/n),   S = Σ_i (x_i − x̄)(x_i − x̄)ᵀ ~ Wishart(λΣ, n − 1),   x̄ ⫫ S,
 with the Wishart drawn by Bartlett's decomposition (S = (F A)(F A)ᵀ, F the Cholesky factor of λΣ and A
-lower triangular with A_ii² ~ χ²_{n−1−i}, A_ij ~ N(0, 1) below the diagonal) when n − 1 ≥ d, and as
-ZᵀZ of n − 1 normal rows otherwise. This costs O(d³) per generation instead of O(n d²), and in the
-fully synthetic loop the next Cholesky factor is F A/√(n−1) itself (a product of lower-triangular
-matrices), so that loop needs no factorisation at all; augment and fresh pool the scatters in place
-(baddbmm) and take one Cholesky. Cheap numbers (tr Σ_t = ‖F‖², ‖μ_t − μ_0‖², log det Σ_t from F's
-diagonal) are recorded every generation; the exact W2, whose eigendecomposition dominates the cost,
-on the grid `w2_at` ("log": 1–10, 20–100, 200–1000, …, and always the first and last generation).
-`draw="samples"` draws the n points and fits
-them (tests check that the two agree).
+lower triangular with A_ii² ~ χ²_{n−1−i}, A_ij ~ N(0, 1) below the diagonal; d × (n − 1) lower
+trapezoidal when n − 1 < d, the singular Wishart of a small real set). This costs O(d³) per generation
+instead of O(n d²). In the fully synthetic loop the next Cholesky factor is F A/√(n−1) itself (a product
+of lower-triangular matrices), so that loop needs no factorisation at all: one product a generation.
+Augment and fresh pool the scatters (one product G Gᵀ each for the synthetic and, in fresh, the new real
+set; the fixed real set's S is formed once) and take one Cholesky. Cheap numbers (tr Σ_t = ‖F‖²,
+‖μ_t − μ_0‖², log det Σ_t from F's diagonal) are recorded every generation; the exact W2, whose
+eigendecomposition dominates the cost, on the grid `w2_at` ("log": 1–10, 20–100, 200–1000, …, and always
+the first and last generation). `draw="samples"` draws the n points and fits them (tests check that the
+two agree).
 
 Precision (`dtype`): "float64" (the default, exactness first) or "float32", where the per-generation work
 runs in single precision: the normals and the χ²'s (as 2·Gamma(k/2)) come from torch's generator in one
@@ -108,6 +109,7 @@ class GaussianFamily:
         self.Sigma0_half = evecs @ torch.diag(evals.clamp(min=0).sqrt()) @ evecs.T
         self.min_points = self.d + 1  # a generation's covariance has full rank only with n ≥ d + 1
         self.min_ini = 2  # G_1 may be fitted on fewer (the paper: n_ini = 100 in d = 100); Σ_1 is then singular
+        self._kept: tuple[dict[str, Tensor], Tensor] | None = None  # (data, its S): see `_scatter`
 
     @property
     def B(self) -> int:
@@ -130,27 +132,33 @@ class GaussianFamily:
         return self._draw(model["mu"], L, n, rng)
 
     def pool(self, parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-        """The statistics of the union of the sets in `parts`."""
+        """The statistics of the union of the sets in `parts` (no part is changed)."""
         parts = [p for p in parts if int(p["n"]) > 0]
         if len(parts) == 1:
             return parts[0]
-        n_out, mean = int(parts[0]["n"]), parts[0]["mean"]
-        first = parts[0]
-        S = first["scatter"].clone() if "scatter" in first else _scaled(first) @ _scaled(first).mT
+        n_out, mean, S = int(parts[0]["n"]), parts[0]["mean"], self._scatter(parts[0])
         for p in parts[1:]:
             na, nb = n_out, int(p["n"])
             n_out = na + nb
-            diff = mean - p["mean"]
+            diff = (mean - p["mean"]).to(S.dtype)
             # x̄ = (n_a x̄_a + n_b x̄_b)/n,  S = S_a + S_b + (n_a n_b/n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ
             mean = (na * mean + nb * p["mean"]) / n_out
             if "scatter" in p:
-                S.add_(p["scatter"])
-            else:  # + G Gᵀ, accumulated in place
+                S = S + p["scatter"]
+            else:  # S_b = G Gᵀ from its Bartlett factor, added by the product itself
                 G = _scaled(p)
-                S.baddbmm_(G, G.mT)
-            diff = diff.to(S.dtype)
+                S = torch.baddbmm(S, G, G.mT)
             S.baddbmm_(diff[:, :, None], diff[:, None, :], alpha=na * nb / n_out)
         return {"n": torch.tensor(n_out), "mean": mean, "scatter": S}
+
+    def _scatter(self, data: dict[str, Tensor]) -> Tensor:
+        """S of a data dict (see `scatter`). The last one formed from a factor is kept: the augment loop
+        pools the same fixed real set every generation, and its G Gᵀ would cost a product each time."""
+        if "scatter" in data:
+            return data["scatter"]
+        if self._kept is None or self._kept[0] is not data:
+            self._kept = (data, scatter(data))
+        return self._kept[1]
 
     def fit(self, data: dict[str, Tensor]) -> dict[str, Tensor]:
         """μ = x̄, Σ = S/(n − 1) and a lower-triangular factor F (Σ = F Fᵀ)."""
@@ -161,24 +169,25 @@ class GaussianFamily:
             if "log_s" in data:  # S = s² G Gᵀ: F = s G/√(n − 1), the √(n − 1) moved into log s
                 return self._normalised(data["mean"], data["factor"], data["log_s"] - 0.5 * math.log(n - 1))
             return {"mu": data["mean"], "F": data["factor"] / (n - 1) ** 0.5}
-        # Σ = S/(n − 1); Cholesky reads the lower triangle only, so S need not be symmetrised
-        Sigma = data["scatter"] / (n - 1)
-        F, info = torch.linalg.cholesky_ex(Sigma)
+        # S = C Cᵀ, Σ = S/(n − 1) = F Fᵀ with F = C/√(n − 1); Cholesky reads the lower triangle only, so S
+        # need not be symmetrised
+        S = data["scatter"]
+        C, info = torch.linalg.cholesky_ex(S)
         bad = info > 0
-        if bool(bad.any()):  # singular (n ≤ d): Σ = M Mᵀ with M = V diag(√λ); Mᵀ = Q R gives Σ = Rᵀ R, F = Rᵀ
-            evals, evecs = torch.linalg.eigh(Sigma[bad].double())  # float64 whatever the dtype: rare (G_1)
-            F[bad] = torch.linalg.qr((evecs * evals.clamp(min=0).sqrt()[..., None, :]).mT, mode="r")[1].mT.to(F.dtype)
-        if self.rescale:
-            return self._normalised(data["mean"], F, torch.zeros(F.shape[0], dtype=torch.float64))
-        return {"mu": data["mean"], "F": F}
+        if bool(bad.any()):  # singular (n ≤ d): S = M Mᵀ with M = V diag(√λ); Mᵀ = Q R gives S = Rᵀ R, C = Rᵀ
+            evals, evecs = torch.linalg.eigh(S[bad].double())  # float64 whatever the dtype: rare (G_1)
+            C[bad] = torch.linalg.qr((evecs * evals.clamp(min=0).sqrt()[..., None, :]).mT, mode="r")[1].mT.to(C.dtype)
+        if self.rescale:  # F = s C with log s = −½ log(n − 1), normalised in the same pass
+            return self._normalised(data["mean"], C, torch.full((C.shape[0],), -0.5 * math.log(n - 1), dtype=torch.float64))
+        return {"mu": data["mean"], "F": C / (n - 1) ** 0.5}
 
     @staticmethod
     def _normalised(mu: Tensor, F: Tensor, log_s: Tensor) -> dict[str, Tensor]:
         """The model s·F as s'·G with ‖G‖_F = 1: log s' = log s + log ‖F‖_F (float64), G = F/‖F‖_F."""
-        norm = torch.linalg.vector_norm(F, dim=(-2, -1), dtype=torch.float64)
-        log_s = log_s + norm.log()
+        norm = torch.linalg.vector_norm(F, dim=(-2, -1))  # in F's precision: 7× faster than accumulating in float64
+        log_s = log_s + norm.double().log()
         # tr Σ = s'² ‖G‖_F² = s'² (‖G‖_F = 1 by construction), kept so `measure` need not pass over G again
-        return {"mu": mu, "F": F / norm.to(F.dtype)[:, None, None], "log_s": log_s, "tr_sigma": torch.exp(2 * log_s)}
+        return {"mu": mu, "F": F / norm[:, None, None], "log_s": log_s, "tr_sigma": torch.exp(2 * log_s)}
 
     # --- metrics ---
 
@@ -261,46 +270,45 @@ def scatter(data: dict[str, Tensor]) -> Tensor:
     return data["scatter"] if "scatter" in data else _scaled(data) @ _scaled(data).mT
 
 
-_TRIL: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_TRIL: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def wishart_draw(k: int, d: int, B: int, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
     """(z [B, d] standard normal, A [B, d, m]) with A Aᵀ ~ Wishart(I_d, k), z independent of A: every normal
-    in one generator call, every χ² in another. A is Bartlett's lower-triangular factor (m = d) when
-    k ≥ d, else Zᵀ for Z [k, d] standard normal (m = k)."""
-    if k < d:
-        g = rng.standard_normal((B, d + k * d))
-        return torch.from_numpy(g[:, :d]), torch.from_numpy(g[:, d:]).view(B, k, d).mT
-    if d not in _TRIL:  # flat positions of the strict lower triangle and of the diagonal in a row-major d × d
-        rows, cols = np.tril_indices(d, -1)
-        _TRIL[d] = (rows * d + cols, np.arange(d) * (d + 1))
-    below, diag = _TRIL[d]
+    in one generator call, every χ² in another. A is Bartlett's lower-trapezoidal factor, m = min(d, k):
+    A_ii = √c_i with c_i ~ χ²_{k−i} (i = 0..m−1) and A_ij ~ N(0, 1) below the diagonal. For k ≥ d it is
+    the square Cholesky factor; for k < d (a singular Wishart) Gram–Schmidt on the rows of a d × k normal
+    matrix gives the same law, k(k+1)/2 + (d − k)k numbers instead of dk."""
+    m = min(d, k)
+    below, diag = _positions(d, m)
     g = rng.standard_normal((B, d + below.size))
-    A = np.zeros((B, d * d))  # numpy's fancy assignment: ~50× faster than torch's index_put here
+    A = np.zeros((B, d * m))  # numpy's fancy assignment: ~50× faster than torch's index_put here
     A[:, below] = g[:, d:]  # A_ij ~ N(0, 1) below the diagonal
-    # A_ii = √c_i with c_i ~ χ²_{k − i}, i = 0..d−1
-    A[:, diag] = np.sqrt(rng.chisquare(k - np.arange(d), size=(B, d)))
-    return torch.from_numpy(g[:, :d]), torch.from_numpy(A).view(B, d, d)
+    # A_ii = √c_i with c_i ~ χ²_{k − i}
+    A[:, diag] = np.sqrt(rng.chisquare(k - np.arange(m), size=(B, m)))
+    return torch.from_numpy(g[:, :d]), torch.from_numpy(A).view(B, d, m)
 
 
-_MASK: dict[int, tuple[Tensor, Tensor]] = {}
+def _positions(d: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions, in a row-major d × m matrix, of the entries strictly below the diagonal and of the
+    diagonal."""
+    if (d, m) not in _TRIL:
+        rows, cols = np.tril_indices(d, -1, m)
+        _TRIL[d, m] = (rows * m + cols, np.arange(m) * (m + 1))
+    return _TRIL[d, m]
 
 
 def wishart_draw_torch(k: int, d: int, B: int, gen: torch.Generator, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """`wishart_draw` by torch's generator in `dtype`: every normal in one call, every χ² in another."""
-    if k < d:
-        g = torch.randn(B, d + k * d, generator=gen, dtype=dtype)
-        return g[:, :d], g[:, d:].view(B, k, d).mT
-    if d not in _MASK:  # flat positions of the strict lower triangle; the χ² shapes (k − i)/2 are built per call
-        _MASK[d] = (torch.ones(d, d, dtype=torch.bool).tril(-1).flatten().nonzero().squeeze(1),
-                    torch.arange(d, dtype=torch.float64))
-    below, i = _MASK[d]
-    g = torch.randn(B, d + d * (d - 1) // 2, generator=gen, dtype=dtype)
-    A = torch.zeros(B, d * d, dtype=dtype)
-    A.index_copy_(1, below, g[:, d:])  # A_ij ~ N(0, 1) below the diagonal (2× faster than a mask assignment)
-    A = A.view(B, d, d)
-    # A_ii = √c_i with c_i ~ χ²_{k − i} = 2 Gamma((k − i)/2), i = 0..d−1 (torch's Gamma sampler takes a generator)
-    c = 2 * torch._standard_gamma(((k - i) / 2).to(dtype).expand(B, d).contiguous(), generator=gen)
+    m = min(d, k)
+    below, _ = _positions(d, m)
+    g = torch.randn(B, d + below.size, generator=gen, dtype=dtype)
+    A = torch.zeros(B, d * m, dtype=dtype)
+    A.index_copy_(1, torch.from_numpy(below), g[:, d:])  # A_ij ~ N(0, 1) below the diagonal (2× a mask assignment)
+    A = A.view(B, d, m)
+    # A_ii = √c_i with c_i ~ χ²_{k − i} = 2 Gamma((k − i)/2) (torch's Gamma sampler takes a generator)
+    shape = ((k - torch.arange(m, dtype=torch.float64)) / 2).to(dtype)
+    c = 2 * torch._standard_gamma(shape.expand(B, m).contiguous(), generator=gen)
     A.diagonal(dim1=-2, dim2=-1).copy_(c.sqrt())
     return g[:, :d], A
 

@@ -57,16 +57,18 @@ def test_w2_matches_scipy_sqrtm_and_the_commuting_closed_form():
 
 # --- drawing ---
 
-@pytest.mark.parametrize("k,d", [(12, 3), (2, 3)])  # Bartlett (k ≥ d) and Gram (k < d)
+@pytest.mark.parametrize("k,d", [(12, 3), (2, 3), (3, 6)])  # Bartlett (k ≥ d) and its singular form (k < d)
 def test_wishart_factor_has_the_wishart_first_and_second_moments(k, d):
     A = wishart_factor(k, d, 20000, np.random.default_rng(0))
     W = (A @ A.mT).numpy()
-    # E W = k I;  E W_00² = k² + 2k (a χ²_k);  E W_01² = k
-    assert _within(W[:, 0, 0], k) and _within(W[:, 1, 2], 0.0)
+    # E W = k I;  E W_ii² = k² + 2k (a χ²_k), the last row too;  E W_01² = k
+    assert _within(W[:, 0, 0], k) and _within(W[:, 1, 2], 0.0) and _within(W[:, -1, -1], k)
     assert _within(W[:, 0, 0] ** 2, k * k + 2 * k) and _within(W[:, 0, 1] ** 2, k)
+    assert _within(W[:, -1, -1] ** 2, k * k + 2 * k) and _within(W[:, -1, 0] ** 2, k)
     assert not _within(W[:, 0, 0], k + 1)  # negative control: the wrong degrees of freedom are caught
-    if k >= d:
-        assert torch.equal(A, A.tril()) and bool((A.diagonal(dim1=-2, dim2=-1) > 0).all())
+    # lower trapezoidal, d × min(d, k), with a positive diagonal
+    assert A.shape[1:] == (d, min(d, k)) and torch.equal(A, A.tril())
+    assert bool((A.diagonal(dim1=-2, dim2=-1) > 0).all())
 
 
 def test_statistics_and_samples_draws_agree_in_distribution():
@@ -103,6 +105,30 @@ def test_pooled_statistics_equal_the_statistics_of_the_union(na, nb, d, seed):
     assert torch.allclose(pooled["scatter"], whole["scatter"], atol=1e-10)
     mu, Sigma = fit_points(x)
     assert torch.allclose(fam.fit(whole)["F"] @ fam.fit(whole)["F"].mT, Sigma, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_pool_changes_no_part_and_forms_each_real_sets_scatter_once(dtype):
+    d = 4
+    fam = GaussianFamily(GaussianConfig(d=d, dtype=dtype), torch.ones(3, dtype=torch.float64))
+    rng = np.random.default_rng(3)
+    real, other_real = fam.real(50, rng), fam.real(40, rng)
+    model = fam.fit(fam.real(20, rng))
+    a, b, c = fam.synth(model, 30, rng), fam.synth(model, 25, rng), fam.synth(model, 3, rng)  # c: n − 1 < d
+    assert "factor" in a and "scatter" in c
+    before = {id(p): {k: v.clone() for k, v in p.items()} for p in (real, other_real, a, b, c)}
+
+    def by_hand(p, q):  # S_a + S_b + (n_a n_b / n)(x̄_a − x̄_b)(x̄_a − x̄_b)ᵀ in float64
+        na, nb = int(p["n"]), int(q["n"])
+        diff = p["mean"] - q["mean"]
+        return scatter(p).double() + scatter(q).double() + na * nb / (na + nb) * diff[:, :, None] * diff[:, None, :]
+
+    # the fixed real set pooled with two synthetic sets (its S kept), then another real set (not the kept S)
+    for p, q in ((real, a), (real, b), (other_real, b), (real, a), (real, c), (real, c)):
+        got = fam.pool([p, q])["scatter"].double()
+        assert torch.allclose(got, by_hand(p, q), rtol=1e-5 if dtype == "float32" else 1e-12)
+    for p in (real, other_real, a, b, c):
+        assert all(torch.equal(v, before[id(p)][k]) for k, v in p.items())
 
 
 # --- the loops against the exact moments ---
@@ -245,13 +271,13 @@ def test_float32_without_the_rescale_underflows_negative_control():
     assert (tr[-1] == 0).any() and not np.isfinite(ld[-1]).all()
 
 
-def test_float32_draws_have_the_wishart_moments():
+@pytest.mark.parametrize("k,d", [(12, 3), (2, 3)])
+def test_float32_draws_have_the_wishart_moments(k, d):
     from kexue.mad.gaussian import wishart_draw_torch
 
-    k, d = 12, 3
     z, A = wishart_draw_torch(k, d, 20000, torch.Generator().manual_seed(0), torch.float32)
     W = (A.double() @ A.double().mT).numpy()
-    assert A.dtype == torch.float32 and torch.equal(A, A.tril())
+    assert A.dtype == torch.float32 and A.shape[1:] == (d, min(d, k)) and torch.equal(A, A.tril())
     assert _within(W[:, 0, 0], k) and _within(W[:, 2, 2], k) and _within(W[:, 1, 2], 0.0)
     assert _within(W[:, 2, 2] ** 2, k * k + 2 * k) and _within(z.double().numpy()[:, 0] ** 2, 1.0)
     assert not _within(W[:, 2, 2], k - 1)  # negative control: χ²_{k−i} with a shifted i is caught
