@@ -27,7 +27,9 @@ printed at the start, its settings written to the run's gplinker.json and config
 
 Early stopping is `EarlyStopping`: the Trainer's on_eval hook (wrapping BestWeights) counts the dev
 evaluations since the best one, and its on_step hook ends the run, after a checkpoint of that step,
-once `patience` of them did not beat it or `max_minutes` of training have passed. Where we depart:
+once `patience` of them did not beat it or `max_minutes` of training have passed. A resumed run
+replays its metrics.jsonl through the same count and keeps its clock, so `--resume` neither restarts
+the patience nor the time cap, and a run that had stopped stays stopped. Where we depart:
 the posts train a fixed number of epochs and keep the best; the stop rule and the time cap are ours,
 so that a CPU run ends on its own near its plateau.
 """
@@ -233,19 +235,37 @@ class EarlyStopping:
 
     def on_eval(self, trainer: Any, metrics: dict[str, float]) -> dict[str, Any]:
         out = dict(self.keep(trainer, metrics) or {}) if self.keep is not None else {}
-        key = next((k for k in (f"eval_ema/{self.metric}", f"eval/{self.metric}") if k in metrics), None)
-        if key is None:
+        value = self._value(metrics)
+        if value is None:
             raise ValueError(f"early stopping: the dev evaluation has no {self.metric} (got {', '.join(metrics)})")
-        value = metrics[key]
-        self.curve.append((trainer.step, self.minutes(), value))
+        self._count(trainer.step, self.minutes(), value)
+        return {**out, "early_stop/since_best": self.since}
+
+    def resume(self, records: list[dict[str, Any]], seconds: float) -> None:
+        """Continue a run where its checkpoint left it: replay the dev evaluations among its metrics.jsonl
+        `records` (those up to the checkpoint) through the same rule, and count the `seconds` of training
+        it had done toward max_minutes. A run that had already stopped has `reason` set again."""
+        self.t0 = self.clock() - seconds
+        for r in records:
+            value = self._value(r)
+            if value is not None:
+                self._count(r["step"], r.get("seconds", 0.0) / 60.0, value)
+        if not self.reason and self.max_minutes and self.minutes() >= self.max_minutes:
+            self.reason = f"{self.max_minutes:g} minutes of training passed"
+
+    def _value(self, metrics: dict[str, Any]) -> float | None:
+        key = next((k for k in (f"eval_ema/{self.metric}", f"eval/{self.metric}") if k in metrics), None)
+        return None if key is None else metrics[key]
+
+    def _count(self, step: int, minutes: float, value: float) -> None:
+        self.curve.append((step, minutes, value))
         if self.best is None or value > self.best + self.min_delta:
-            self.best, self.best_step, self.since = value, trainer.step, 0
+            self.best, self.best_step, self.since = value, step, 0
         else:
             self.since += 1
             if self.patience and self.since >= self.patience and not self.reason:
                 self.reason = (f"dev {self.metric} has not beaten {self.best:.4f} (step {self.best_step}) in "
                                f"{self.since} evaluations")
-        return {**out, "early_stop/since_best": self.since}
 
     def on_step(self, trainer: Any, step: int) -> None:
         if not self.reason and self.max_minutes and self.minutes() >= self.max_minutes:

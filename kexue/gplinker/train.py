@@ -21,8 +21,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from safetensors import safe_open
-
 from kexue.config import from_dict, override, to_dict
 from kexue.data import CharTokenizer
 from kexue.gplinker.encoders import load_encoder, load_tokenizer
@@ -30,9 +28,9 @@ from kexue.gplinker.linker import GPLinkerConfig, Linker, TaskName
 from kexue.gplinker.model import EncoderConfig
 from kexue.gplinker.recipes import EarlyStopping, LengthBuckets, StopTraining
 from kexue.gplinker.tasks import TASKS
-from kexue.train import Trainer
+from kexue.train import Trainer, read_metrics
 from kexue.train.best import BEST_FILE, BEST_RECORD, BestWeights, read_best
-from kexue.train.checkpoint import METRICS_FILE, MODEL_FILE, STATE_FILE, load_model
+from kexue.train.checkpoint import METRICS_FILE, MODEL_FILE, STATE_FILE, checkpoint_step, load_model
 from kexue.train.rng import seed_everything
 
 RUN_FILE = "gplinker.json"
@@ -91,7 +89,13 @@ class GPLinker(Linker):
         if trainer.is_main and not continuing:  # a new run: an earlier run's best is not this run's
             for name in (BEST_FILE, BEST_RECORD):
                 (out_dir / name).unlink(missing_ok=True)
+        if continuing:  # the stop rule and the time cap go on from the checkpoint, not from nothing
+            step = checkpoint_step(out_dir)
+            records = [r for r in read_metrics(out_dir) if r["step"] <= step]
+            stopper.resume(records, records[-1]["seconds"] if records else 0.0)
         try:
+            if stopper.reason:  # the run had already stopped (patience or time cap): nothing more to train
+                raise StopTraining(checkpoint_step(out_dir), stopper.reason)
             summary = {**trainer.fit(resume=resume), "stopped": ""}
         except StopTraining as stop:  # the checkpoint of stop.step is written; the run ends there
             summary = {"final_loss": last_loss(out_dir), "steps": stop.step, "stopped": stop.reason}
@@ -178,9 +182,8 @@ def describe_weights(run_dir: Path, best: dict[str, Any] | None) -> str:
     """One line naming the weights a model holds, e.g. for the command line's output."""
     if best is not None:
         return f"{BEST_FILE} (best dev {best['metric']} {best['value']:.4f} at step {best['step']})"
-    with safe_open(str(Path(run_dir) / MODEL_FILE), framework="pt", device="cpu") as f:
-        step = (f.metadata() or {}).get("step", "?")
-    return f"{MODEL_FILE} (the last step, {step})"
+    step = checkpoint_step(run_dir)
+    return f"{MODEL_FILE} (the last step, {'?' if step is None else step})"
 
 
 # the posts' fine-tuning recipes on a pretrained encoder (--encoder): Adam at 2e-5, their batch and epochs

@@ -140,6 +140,13 @@ def save_checkpoint(out_dir: Path, model: nn.Module, state: dict[str, Any],
         torch.save(state, state_tmp)
 
 
+def checkpoint_step(out_dir: Path) -> int | None:
+    """The step of a run's model.safetensors, from the file's own metadata (None without one)."""
+    with safe_open(str(Path(out_dir) / MODEL_FILE), framework="pt", device="cpu") as f:
+        step = (f.metadata() or {}).get("step")
+    return None if step is None else int(step)
+
+
 def load_trainer_state(out_dir: Path) -> dict[str, Any]:
     """trainer_state.pt, read without executing pickle, after checking the weights are of its step."""
     state = torch.load(out_dir / STATE_FILE, map_location="cpu", weights_only=True)

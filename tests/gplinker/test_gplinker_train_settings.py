@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kexue.gplinker.cli import app
+from kexue.train import read_metrics
 from tests.interrupt import assert_identical
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,3 +173,18 @@ def test_resume_takes_the_runs_own_recipe_and_refuses_another(tmp_path):
                                 "--set", "train.steps=4"])
     assert other.exit_code == 2
     assert "trained with --recipe quick" in other.output
+
+
+def test_a_stopped_run_resumed_trains_no_more(tmp_path, ner_file):
+    """patience 1 with dev F1 every 2 steps: a tiny model's F1 soon stops rising and the run stops early;
+    `--resume` with more steps stops again at once, without a step of training (the patience was not reset)."""
+    run = tmp_path / "run"
+    args = ["ner", "train", "--recipe", "quick", "--train", str(ner_file), "--dev", str(ner_file), "--out", str(run),
+            *TINY, "--set", "eval_every=2", "--set", "patience=1", "--set", "train.log_every=1"]
+    r = runner.invoke(app, [*args, "--set", "train.steps=20"])
+    assert r.exit_code == 0, r.output
+    first = read_metrics(run)
+    assert "early stop" in r.output and first[-1]["step"] < 20, r.output
+    r = runner.invoke(app, ["ner", "train", "--out", str(run), "--resume", "--set", "train.steps=30"])
+    assert r.exit_code == 0, r.output
+    assert "early stop" in r.output and read_metrics(run) == first, r.output

@@ -63,6 +63,39 @@ def test_early_stopping_on_a_synthetic_dev_curve(curve, patience, stop_at, best_
     assert (stop.reason != "") == (stop_at is not None)
 
 
+@pytest.mark.parametrize("cut", [2, 4, 5, 7])
+def test_a_resumed_stopper_goes_on_where_the_run_left_it(cut):
+    """Cut the curve of the second case above after `cut` evaluations, resume a new stopper from the records
+    (as metrics.jsonl holds them) and the seconds: it stops at the step the unbroken run stops at."""
+    curve = [0.1, 0.3, 0.5, 0.5, 0.4, 0.6, 0.5, 0.55, 0.58, 0.59]
+    whole, _ = run_curve(curve, 3)
+    records = [{"step": 10 * (i + 1), "loss": 1.0, "eval/entity/f1": v, "seconds": 6.0 * (i + 1)}
+               for i, v in enumerate(curve[:cut])]
+    stop, trainer = EarlyStopping(None, "entity/f1", 3), FakeTrainer(100)
+    stop.resume(records + [{"step": 10 * cut + 5, "loss": 1.0, "seconds": 1.0}], seconds=60.0 * cut)
+    assert [c[0] for c in stop.curve] == [10 * (i + 1) for i in range(cut)] and stop.minutes() >= cut
+    stopped = None
+    for step in range(10 * cut + 1, 101):
+        trainer.step = step
+        if step % 10 == 0:
+            stop.on_eval(trainer, {"eval/entity/f1": curve[step // 10 - 1]})
+        try:
+            stop.on_step(trainer, step)
+        except StopTraining:
+            stopped = step
+            break
+    assert stopped == whole == 90 and stop.best_step == 60
+
+
+def test_a_resumed_stopper_keeps_the_time_cap_and_a_stop():
+    stop = EarlyStopping(None, "entity/f1", 0, max_minutes=2.0)
+    stop.resume([], seconds=150.0)  # 2.5 minutes already trained
+    assert "2 minutes" in stop.reason
+    stop = EarlyStopping(None, "entity/f1", 1)
+    stop.resume([{"step": s, "eval/entity/f1": 0.5, "seconds": s} for s in (10, 20)], seconds=20.0)
+    assert "has not beaten 0.5000 (step 10)" in stop.reason
+
+
 def test_no_stop_is_raised_at_the_last_step():
     """Patience running out at the last step ends the run normally (its checkpoint is the Trainer's)."""
     step, stop = run_curve([0.5, 0.4], 1, steps=20)
