@@ -100,6 +100,29 @@ def test_compare_cut_in_its_second_run_resumes_to_the_same_table(tmp_path, monke
     assert [s["resume"] for s in sessions] == [False, True]
 
 
+@pytest.mark.slow
+def test_mlm_cut_in_its_second_run_resumes_to_the_same_table(tmp_path, monkeypatch):
+    args = ["decoder-only", "mlm", "--direction", "bidirectional,mixed", "--seeds", "1", "--no-progress",
+            "--set", "task.n_train=32", "--set", "task.n_test=8", "--set", "model.hidden=16",
+            "--set", "train.batch_size=8", "--set", "train.log_every=1", "--set", "train.steps=4"]
+    whole = runner.invoke(app, [*args, "--out", str(tmp_path / "whole")])
+    assert whole.exit_code == 0, whole.output
+    k = random_step(4)
+    with monkeypatch.context() as m:
+        signal_after(m, k, trainer=1)  # bidirectional finished, mixed cut at step k
+        r = runner.invoke(app, [*args, "--out", str(tmp_path / "cut")])
+    assert r.exit_code == 130 and f"interrupted at step {k}" in r.stderr, r.output
+    finished = (tmp_path / "cut" / "bidirectional-seed0" / "model.safetensors").read_bytes()
+    taken = _count_steps(monkeypatch)
+    r = runner.invoke(app, ["decoder-only", "mlm", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
+    assert r.exit_code == 0, r.output
+    assert taken == list(range(k, 4))  # only the rest of the cut run
+    assert (tmp_path / "cut" / "bidirectional-seed0" / "model.safetensors").read_bytes() == finished
+    for name in ("bidirectional-seed0", "mixed-seed0"):
+        assert_identical(tmp_path / "whole" / name, tmp_path / "cut" / name, [1, 2, 3, 4])
+    assert _table(r.stdout) == _table(whole.stdout) and len(_table(r.stdout)) == 2
+
+
 def test_print_config_and_config_files(tmp_path):
     for command, key in (("train", "model.arch = \"prefix\""), ("compare", "task.task = \"reverse\""),
                          ("mlm", "direction = \"bidirectional\"")):
