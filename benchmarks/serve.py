@@ -54,6 +54,7 @@ def default_run(out: Path) -> Path:
     from kexue.gplinker import fixture
     from kexue.gplinker.data import EventSchema
     from kexue.gplinker.generate import generate_events
+    from kexue.gplinker.model import shift_logits
     from kexue.gplinker.train import GPLinker, GPLinkerConfig
     from kexue.train.checkpoint import MODEL_FILE, save_model
     torch.manual_seed(0)
@@ -64,11 +65,7 @@ def default_run(out: Path) -> Path:
     samples = generate_events(200, 7)
     gold = sum(len(e) for s in samples for e in s.events) / len(samples)  # argument cells (trigger included)
     shift = shift_for_gold_cells(g, [s.text for s in samples], gold)
-    with torch.no_grad():
-        for m in g.model.modules():
-            if hasattr(m, "q_dense"):
-                # s_α(i, j) gets (bias_{2α}(j) + bias_{2α+1}(i)) / 2: `shift` on both is `shift` on every cell
-                m.q_dense.bias += shift
+    shift_logits(g.model, shift)  # every cell score s_α(i, j) + shift
     out.mkdir(parents=True, exist_ok=True)
     g.save_meta(out)
     save_model(g.model, out / MODEL_FILE, {"step": "0", "logit_shift": f"{shift:.3f}", "gold_cells": f"{gold:.2f}"})

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import torch
 from torch import Tensor, nn
 
 from kexue.nn.attention import MultiHeadAttention
@@ -122,6 +123,20 @@ class NERModel(nn.Module):
 
     def forward(self, ids: Tensor, mask: Tensor) -> tuple[Tensor]:
         return (self.spans(self.encoder(ids, mask), mask),)
+
+
+def shift_logits(model: nn.Module, shift: float) -> None:
+    """Add `shift` to every cell score s_α(i, j) of every EfficientGlobalPointer in `model`, in place. A cell
+    is predicted where s_α(i, j) > 0, so this moves the decision threshold to −shift. It goes through
+    q_dense's bias: s_α(i, j) gets (b_{2α} + b_{2α+1})/2 of it, so `shift` on every entry is `shift` on every
+    cell. The service benchmark and the tests use it to make an untrained model about as sparse as a trained
+    one (its decoding then costs what a trained model's does)."""
+    pointers = [m for m in model.modules() if isinstance(m, EfficientGlobalPointer)]
+    if not pointers or any(m.q_dense.bias is None for m in pointers):
+        raise ValueError("shift_logits: the model has no EfficientGlobalPointer with a q_dense bias to shift")
+    with torch.no_grad():
+        for m in pointers:
+            m.q_dense.bias += shift
 
 
 def count_parameters(module: nn.Module) -> int:

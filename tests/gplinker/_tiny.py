@@ -11,6 +11,7 @@ from kexue.config import override
 from kexue.data import CharTokenizer
 from kexue.gplinker import fixture
 from kexue.gplinker.data import EventSchema, NERSample, RelationSchema, read_duee, read_duie
+from kexue.gplinker.model import shift_logits
 from kexue.gplinker.train import GPLinker, GPLinkerConfig
 from kexue.train.checkpoint import MODEL_FILE, save_model
 
@@ -44,12 +45,9 @@ def fresh_run(task: str, out: Path, seed: int = 0, shift: float = 0.0) -> Path:
     `shift` is added to every logit (through each EfficientGlobalPointer's q_dense bias: s_α(i, j) gets
     bias_{2α}(j) + bias_{2α+1}(i), each half of q_dense's output): a negative shift makes most cells
     negative, as in a trained model, so decoding stays as fast as a trained model's."""
-    import torch
     g, _ = tiny_linker(task, seed)
-    with torch.no_grad():
-        for m in g.model.modules():
-            if hasattr(m, "q_dense"):
-                m.q_dense.bias += shift
+    if shift:
+        shift_logits(g.model, shift)
     out.mkdir(parents=True, exist_ok=True)
     g.save_meta(out)
     save_model(g.model, out / MODEL_FILE, {"step": "0"})
