@@ -37,10 +37,27 @@ Offset = tuple[int, int]
 
 
 class _Face:
-    """The encode / special-id face both tokenizers share; subclasses supply `_tokenize` and set
-    `special_ids` (special token → id) when they are built."""
+    """The encode / vocabulary / special-id face both tokenizers share; subclasses supply `_tokenize` and
+    set `vocab` (the tokens in id order), `_ids` (token → id) and `special_ids` (special token → id) when
+    they are built."""
 
+    vocab: list[str]
+    _ids: dict[str, int]
     special_ids: dict[str, int]
+
+    def save(self, path: str | Path) -> Path:
+        """Write vocab.txt (`path` is the file, or an existing folder to write vocab.txt into)."""
+        return _write_vocab(self.vocab, path)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._ids.get(token)
+
+    def id_to_token(self, i: int) -> str:
+        return self.vocab[i]
 
     def _tokenize(self, text: str) -> tuple[list[int], list[Offset]]:
         raise NotImplementedError
@@ -127,20 +144,6 @@ class CharTokenizer(_Face):
         file = _vocab_file(path)
         return cls(_read_vocab(file), normalize, where=str(file))
 
-    def save(self, path: str | Path) -> Path:
-        """Write vocab.txt (`path` is the file, or an existing folder to write vocab.txt into)."""
-        return _write_vocab(self.vocab, path)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    def token_to_id(self, token: str) -> int | None:
-        return self._ids.get(token)
-
-    def id_to_token(self, i: int) -> str:
-        return self.vocab[i]
-
     def char_id(self, char: str) -> int:
         """The id of one character of a text ([UNK]=1 when it is not in the vocab)."""
         i = self._char_ids.get(char)
@@ -192,19 +195,6 @@ class WordPieceTokenizer(_Face):
     @classmethod
     def load(cls, path: str | Path, lowercase: bool = True, nfkc: bool = True) -> "WordPieceTokenizer":
         return cls(path, lowercase, nfkc)
-
-    def save(self, path: str | Path) -> Path:
-        return _write_vocab(self.vocab, path)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    def token_to_id(self, token: str) -> int | None:
-        return self._ids.get(token)
-
-    def id_to_token(self, i: int) -> str:
-        return self.vocab[i]
 
     def _tokenize(self, text: str) -> tuple[list[int], list[Offset]]:
         encoding = self._tokenizer.encode(text, add_special_tokens=False)
