@@ -33,7 +33,7 @@ from kexue.diffusion.images import save_grid
 from kexue.diffusion.metrics import ClassifierConfig, ImageMetrics, load_or_fit_classifier
 from kexue.diffusion.schedule import Schedule
 from kexue.diffusion.train import DiffusionConfig, load_data, load_run, train
-from kexue.result import Claim, TopicResult
+from kexue.result import TopicResult
 from kexue.train import read_metrics
 
 TITLE = "生成扩散模型漫谈（一）：DDPM = 拆楼 + 建楼"

@@ -23,7 +23,6 @@ recipe, for a GPU).
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path

@@ -156,7 +156,7 @@ def kexue_to_hf(state: dict[str, Tensor], cfg: RoFormerV2Config, max_positions: 
     cos, sin = rope_tables(max_positions, cfg.head_size, 10000.0)
     # the table HF keeps for RoPE: row m = [sin(mθ_k) | cos(mθ_k)], θ_k = 10000^(−2k/d)
     theirs["roformer." + SINUSOID] = torch.cat([sin, cos], dim=1)
-    theirs[MLM_HEAD] = state[f"embeddings.token.weight"].clone()  # tied: the same values, stored twice
+    theirs[MLM_HEAD] = state["embeddings.token.weight"].clone()  # tied: the same values, stored twice
     return {k: v.detach().float().contiguous() for k, v in theirs.items()}
 
 

@@ -1,7 +1,6 @@
 """The command line end to end, on the bundled fixtures at toy size (the service: test_serve*.py)."""
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from kexue.gplinker import fixture
@@ -11,16 +10,6 @@ from kexue.gplinker.train import load_run
 runner = CliRunner()
 TINY = ["--set", "train.steps=3", "--set", "train.batch_size=4", "--set", "encoder.hidden=16",
         "--set", "encoder.heads=2", "--set", "encoder.layers=1", "--set", "head.head_size=8"]
-
-
-@pytest.fixture(scope="module")
-def event_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ev") / "run"
-    r = runner.invoke(app, ["events", "train", "--train", str(fixture("duee_sample.json")),
-                            "--dev", str(fixture("duee_sample.json")), "--out", str(out), *TINY])
-    assert r.exit_code == 0, r.output
-    assert "event_level" in r.output and "argument_level" in r.output and "correct" in r.output
-    return out
 
 
 def test_train_evaluate_predict_events(event_run, tmp_path):

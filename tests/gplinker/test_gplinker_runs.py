@@ -22,15 +22,6 @@ def _one_line_error(r, *parts):
         assert p in text, text
 
 
-@pytest.fixture(scope="module")
-def event_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ev") / "run"
-    r = runner.invoke(app, ["events", "train", "--train", str(fixture("duee_sample.json")),
-                            "--dev", str(fixture("duee_sample.json")), "--out", str(out), *TINY])
-    assert r.exit_code == 0, r.output
-    return out
-
-
 def test_the_run_records_task_labels_and_data(event_run):
     meta = run_meta(event_run)
     assert meta["task"] == "events" and meta["data"]["dev"].endswith("duee_sample.json")

@@ -1,5 +1,4 @@
 """`kexue roformer pretrain|finetune` as runs: presets, interrupt and resume bit-identical, protection."""
-import json
 
 from typer.testing import CliRunner
 
