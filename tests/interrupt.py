@@ -12,13 +12,13 @@ def signal_after(monkeypatch, step: int, signum: int = signal.SIGINT, trainer: i
     """From now on (until monkeypatch undoes it) the `trainer`-th Trainer to train (0: the first) gets
     `signum` when its step `step` is done."""
     original = Trainer._train_step
-    seen: list[int] = []
+    seen: list[Trainer] = []  # the Trainers themselves, not their ids: a finished one freed could lend its id
 
     def step_then_signal(self, t):
         out = original(self, t)
-        if id(self) not in seen:
-            seen.append(id(self))
-        if t + 1 == step and seen.index(id(self)) == trainer:
+        if not any(s is self for s in seen):
+            seen.append(self)
+        if t + 1 == step and next(i for i, s in enumerate(seen) if s is self) == trainer:
             os.kill(os.getpid(), signum)  # the handler only sets a flag; the Trainer stops after this step
         return out
 
