@@ -110,7 +110,10 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL)
     se2 = va + vb
     if se2 == 0.0:
         return d, d
-    nu = se2**2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    # Welch–Satterthwaite ν = se²² / (va²/(n_a − 1) + vb²/(n_b − 1)), written with the shares va/se², vb/se²
+    # so that tiny variances (va² underflowing to 0) cannot make it 0/0
+    ra, rb = va / se2, vb / se2
+    nu = 1.0 / (ra**2 / (a.size - 1) + rb**2 / (b.size - 1))
     half = float(student_t.ppf((1 + level) / 2, nu)) * math.sqrt(se2)
     return float(d - half), float(d + half)
 
