@@ -35,9 +35,7 @@ try:  # typer ≥ 0.20 carries its own copy of click, whose exceptions are not c
 except ImportError:  # pragma: no cover - an older typer on plain click
     from click import exceptions as click_exceptions
 
-from kexue.cli_options import (RunOptions, opt_auto_resume, opt_config, opt_device, opt_log,  # noqa: F401
-                                opt_out, opt_overwrite, opt_precision, opt_print_config, opt_progress, opt_resume,
-                                opt_set, train_options)
+from kexue.cli_options import OPTIONS, RunOptions, option, train_options  # noqa: F401
 from kexue.config import _strip_optional, did_you_mean, override, parse_value
 
 T = TypeVar("T")

@@ -2,8 +2,8 @@
 `--out`, `--resume`, `--auto-resume`, `--overwrite`, `--device`, `--precision`, `--log`, `--progress`.
 
 A command takes them all with `@train_options(topic)` as one `opts: RunOptions` argument and hands
-that to `kexue.cli_common.start_run`; the `opt_*()` functions are the single definitions, for a
-command that takes only some of them (`--device` on an evaluate command). kexue/cli_common.py
+that to `kexue.cli_common.start_run`; OPTIONS holds the single definitions and `option(name)` gives one
+of them to a command that takes only some (`--device` on an evaluate command). kexue/cli_common.py
 re-exports everything here.
 """
 from __future__ import annotations
@@ -19,56 +19,29 @@ from typing import Any
 import typer
 
 
-def opt_config():
-    return typer.Option(None, "--config", help="a JSON or TOML file of settings (a run's config.json too); "
-                                               "--set applies on top")
-
-
-def opt_print_config():
-    return typer.Option(False, "--print-config", help="print every setting (value, type) of the chosen preset "
-                                                      "and exit")
-
-
-def opt_set(example: str = "train.steps=800"):
-    return typer.Option(None, "--set", help=f"override a setting, e.g. --set {example} (repeatable)")
-
-
-def opt_out(topic: str):
-    return typer.Option(None, "--out", help=f"the run folder (default: a new runs/{topic}/version_N)")
-
-
-def opt_resume():
-    return typer.Option(False, "--resume", help="continue the run in --out from its last checkpoint, with the "
-                                                "run's own settings (only steps and frequencies may change)")
-
-
-def opt_auto_resume():
-    return typer.Option(False, "--auto-resume", help="continue the run in --out if it has a checkpoint, "
-                                                     "else start one there")
-
-
-def opt_overwrite():
-    return typer.Option(False, "--overwrite", help="replace the run in --out (without it a non-empty --out is "
-                                                   "refused)")
-
-
-def opt_device():
-    return typer.Option(None, "--device", help="cpu | cuda | cuda:N | mps (default: cuda if available)")
-
-
-def opt_precision():
-    return typer.Option(None, "--precision", help="fp32 | bf16 | fp16 (fp16 with a gradient scaler)")
-
-
-def opt_log():
+# name → (default, flag(s), help); `{topic}` and `{example}` in a help are filled in by `option`
+OPTIONS: dict[str, tuple[Any, str, str]] = {
+    "sets": (None, "--set", "override a setting, e.g. --set {example} (repeatable)"),
+    "config": (None, "--config", "a JSON or TOML file of settings (a run's config.json too); --set applies on top"),
+    "show_config": (False, "--print-config", "print every setting (value, type) of the chosen preset and exit"),
+    "out": (None, "--out", "the run folder (default: a new runs/{topic}/version_N)"),
+    "resume": (False, "--resume", "continue the run in --out from its last checkpoint, with the run's own "
+                                  "settings (only steps and frequencies may change)"),
+    "auto_resume": (False, "--auto-resume", "continue the run in --out if it has a checkpoint, else start one there"),
+    "overwrite": (False, "--overwrite", "replace the run in --out (without it a non-empty --out is refused)"),
+    "device": (None, "--device", "cpu | cuda | cuda:N | mps (default: cuda if available)"),
+    "precision": (None, "--precision", "fp32 | bf16 | fp16 (fp16 with a gradient scaler)"),
     # torchrun's own --log-dir takes a later `--log` for an abbreviation of it: there, --set train.log=...
-    return typer.Option(None, "--log", help="jsonl | tensorboard (TensorBoard event files beside metrics.jsonl, "
-                                            "with the tensorboard package: the log extra); under torchrun: "
-                                            "--set train.log=tensorboard")
+    "log": (None, "--log", "jsonl | tensorboard (TensorBoard event files beside metrics.jsonl, with the "
+                           "tensorboard package: the log extra); under torchrun: --set train.log=tensorboard"),
+    "progress": (True, "--progress/--no-progress", "show progress (a bar on a terminal, lines in a log)"),
+}
 
 
-def opt_progress():
-    return typer.Option(True, "--progress/--no-progress", help="show progress (a bar on a terminal, lines in a log)")
+def option(name: str, topic: str = "TOPIC", example: str = "train.steps=800"):
+    """The typer.Option of one shared option (a key of OPTIONS), for a command that takes only some."""
+    default, flag, text = OPTIONS[name]
+    return typer.Option(default, flag, help=text.format(topic=topic, example=example))
 
 
 @dataclasses.dataclass
@@ -90,12 +63,9 @@ class RunOptions:
 
 def _shared_options(topic: str, set_example: str) -> list[tuple[str, Any, Any]]:
     """(name, type, typer.Option) of RunOptions' fields, in the order `--help` lists them."""
-    return [("sets", list[str] | None, opt_set(set_example)), ("config", Path | None, opt_config()),
-            ("show_config", bool, opt_print_config()), ("out", Path | None, opt_out(topic)),
-            ("resume", bool, opt_resume()), ("auto_resume", bool, opt_auto_resume()),
-            ("overwrite", bool, opt_overwrite()), ("device", str | None, opt_device()),
-            ("precision", str | None, opt_precision()), ("log", str | None, opt_log()),
-            ("progress", bool, opt_progress())]
+    types = typing.get_type_hints(RunOptions)
+    return [(f.name, types[f.name], option(f.name, topic, set_example))
+            for f in dataclasses.fields(RunOptions) if f.name != "ctx"]
 
 
 def train_options(topic: str, set_example: str = "train.steps=800") -> Callable[[Callable], Callable]:

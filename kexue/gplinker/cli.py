@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kexue.cli_common import opt_config, opt_print_config, rank_zero_first, settings
+from kexue.cli_common import option, rank_zero_first, settings
 from kexue.cli_common import print_config as show_settings
 from kexue.config import override
 
@@ -167,8 +167,8 @@ def _task_app(task: str) -> typer.Typer:
         device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: cuda when there is one)"),
         overwrite: bool = typer.Option(False, help="replace the kexue run already in --out (else a non-empty "
                                                    "--out is refused)"),
-        config: Optional[Path] = opt_config(),
-        print_config: bool = opt_print_config(),
+        config: Optional[Path] = option("config"),
+        print_config: bool = option("show_config"),
     ) -> None:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and

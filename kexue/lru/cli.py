@@ -58,7 +58,7 @@ def train(
 @app.command()
 def evaluate(
     run_dir: Path = typer.Argument(..., help="a folder written by `kexue lru train`"),
-    device: Optional[str] = C.opt_device(),
+    device: Optional[str] = C.option("device"),
 ) -> None:
     """Rebuild a trained model from its folder and measure its test accuracy again."""
     from kexue.lru.tasks import build_task

@@ -66,8 +66,8 @@ def run_cmd(
     seed: int = typer.Option(0, help="seed of the whole run"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="any setting, e.g. --set gaussian.d=10 "
                                              "--set gmm.sigma=0.1 --set loop.n_s=500 --set checkpoint_every=10"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
+    config: Optional[Path] = C.option("config"),
+    print_config: bool = C.option("show_config"),
     out: Path = typer.Option(Path("runs/mad"), help="folder for metrics.jsonl, config.json, state and curves.png"),
     resume: bool = typer.Option(False, help="continue the run in --out from the generation it reached"),
 ) -> None:
@@ -163,9 +163,9 @@ def ess_cmd(
     d: int = typer.Option(100, help="dimension of P_r = N(0, I_d)"),
     seeds: int = typer.Option(20, help="Monte Carlo loops per cell"),
     generations: int = typer.Option(40, help="generations run before the limit is read"),
-    set_: Optional[list[str]] = C.opt_set("reference_seeds=20"),
-    config: Optional[Path] = C.opt_config(),
-    print_config: bool = C.opt_print_config(),
+    set_: Optional[list[str]] = C.option("sets", example="reference_seeds=20"),
+    config: Optional[Path] = C.option("config"),
+    print_config: bool = C.option("show_config"),
     out: Path = typer.Option(Path("runs/mad-ess"), help="folder for ess.json and ess.png"),
 ) -> None:
     """The fresh loop's effective sample size n_e/n_r over (n_r, n_s, λ): the paper's phase map."""

@@ -59,7 +59,6 @@ from kexue.train.progress import MetricsLog, StepProgress, print_summary
 from kexue.train.rng import rng_state, seed_everything, set_rng_state
 from kexue.train.interrupt import TrainingInterrupted, _StopSignals
 from kexue.train.resume import allowed_on_resume, check_resume
-from kexue.train.resume import may_change_on_resume  # noqa: F401  (kept importable from here)
 from kexue.train.schedule import lr_factor
 from kexue.train.settings import TrainConfig
 
