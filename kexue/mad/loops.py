@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +39,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from kexue.config import to_dict
-from kexue.train.interrupt import TrainingInterrupted
+from kexue.train.interrupt import StopSignals, TrainingInterrupted
 
 LOOPS = ("synthetic", "augment", "fresh")
 
@@ -150,7 +148,7 @@ def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None,
         _write_lines(out / "metrics.jsonl", lines)
     history = _history_from_lines(lines, cfg)
     saved = t
-    with _StopFlag(active=interruptible and out is not None) as stop:
+    with StopSignals(active=interruptible and out is not None) as stop:
         while t < cfg.generations:
             t += 1
             try:
@@ -188,34 +186,8 @@ class LoopInterrupted(TrainingInterrupted):
     """SIGINT/SIGTERM stopped a loop after `generation`, whose state is written; exit_code = 128 + signal."""
 
     def __init__(self, generation: int, signum: int, out_dir: Path | None):
-        self.step, self.generation, self.signum, self.out_dir = generation, generation, signum, out_dir
-        self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM
-        KeyboardInterrupt.__init__(self, f"interrupted at generation {generation}; continue with --resume")
-
-
-class _StopFlag:
-    """While active (and in the main thread), SIGINT/SIGTERM set `signum` instead of stopping; a second
-    signal raises KeyboardInterrupt at once."""
-
-    def __init__(self, active: bool) -> None:
-        self.active = active and threading.current_thread() is threading.main_thread()
-        self.signum = 0
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopFlag:
-        if self.active:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+        super().__init__(generation, signum, out_dir, unit="generation")
+        self.generation = generation
 
 
 def _without_generations(config: dict) -> dict:

@@ -14,21 +14,24 @@ from typing import Any
 class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM stopped a run after `step`, whose checkpoint is written; exit_code is 128 + signal."""
 
-    def __init__(self, step: int, signum: int, out_dir: Path):
+    def __init__(self, step: int, signum: int, out_dir: Path | None, unit: str = "step"):
         self.step, self.signum, self.out_dir = step, signum, out_dir
         self.exit_code = 128 + signum  # 130 for SIGINT, 143 for SIGTERM
-        super().__init__(f"interrupted at step {step}; continue with --resume")
+        super().__init__(f"interrupted at {unit} {step}; continue with --resume")
 
 
-class _StopSignals:
-    """While active, SIGINT/SIGTERM set a flag instead of killing; a second signal interrupts at once."""
+class StopSignals:
+    """While active, SIGINT/SIGTERM set a flag instead of killing; a second signal interrupts at once.
+    `active=False` leaves the handlers alone (a run with nowhere to write its state)."""
 
-    def __init__(self) -> None:
+    def __init__(self, active: bool = True) -> None:
+        # handlers live in the main thread only
+        self.active = active and threading.current_thread() is threading.main_thread()
         self.signum = 0
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> _StopSignals:
-        if threading.current_thread() is threading.main_thread():  # handlers live in the main thread only
+    def __enter__(self) -> StopSignals:
+        if self.active:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self

@@ -57,7 +57,7 @@ from kexue.train.ema import EMA
 from kexue.train.optim import build_optimizer
 from kexue.train.progress import MetricsLog, StepProgress, print_summary
 from kexue.train.rng import rng_state, seed_everything, set_rng_state
-from kexue.train.interrupt import TrainingInterrupted, _StopSignals
+from kexue.train.interrupt import StopSignals, TrainingInterrupted
 from kexue.train.resume import allowed_on_resume, check_resume
 from kexue.train.schedule import lr_factor
 from kexue.train.settings import TrainConfig
@@ -180,7 +180,7 @@ class Trainer:
         tokens = 0
         self._model.train()
         try:
-            with _StopSignals() as stop:
+            with StopSignals() as stop:
                 for t in range(start, cfg.steps):
                     lr, tokens_step = self._train_step(t)
                     tokens += tokens_step
