@@ -39,6 +39,7 @@ Data and models are dicts of tensors (a checkpoint stores them as they are):
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -271,9 +272,6 @@ def scatter(data: dict[str, Tensor]) -> Tensor:
     return data["scatter"] if "scatter" in data else _scaled(data) @ _scaled(data).mT
 
 
-_TRIL: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-
 def wishart_draw(k: int, d: int, B: int, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
     """(z [B, d] standard normal, A [B, d, m]) with A Aᵀ ~ Wishart(I_d, k), z independent of A: every normal
     in one generator call, every χ² in another. A is Bartlett's lower-trapezoidal factor, m = min(d, k):
@@ -290,13 +288,12 @@ def wishart_draw(k: int, d: int, B: int, rng: np.random.Generator) -> tuple[Tens
     return torch.from_numpy(g[:, :d]), torch.from_numpy(A).view(B, d, m)
 
 
+@functools.lru_cache(maxsize=None)
 def _positions(d: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Flat positions, in a row-major d × m matrix, of the entries strictly below the diagonal and of the
     diagonal."""
-    if (d, m) not in _TRIL:
-        rows, cols = np.tril_indices(d, -1, m)
-        _TRIL[d, m] = (rows * m + cols, np.arange(m) * (m + 1))
-    return _TRIL[d, m]
+    rows, cols = np.tril_indices(d, -1, m)
+    return rows * m + cols, np.arange(m) * (m + 1)
 
 
 def wishart_draw_torch(k: int, d: int, B: int, gen: torch.Generator, dtype: torch.dtype) -> tuple[Tensor, Tensor]:

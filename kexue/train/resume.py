@@ -16,9 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from kexue.train.checkpoint import CONFIG_FILE, STATE_FILE
+from kexue.train.checkpoint import CONFIG_FILE, checkpoint_step
 from kexue.train.settings import MAY_CHANGE_ON_RESUME
 
 _MAY_CHANGE: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("may_change", default=())
@@ -45,10 +43,10 @@ def check_resume(out_dir: Path, steps: int, config: dict[str, Any], has_run_conf
                  may_change: tuple[str, ...] = ()) -> None:
     """The run in out_dir must be the one `config` (the Trainer's config.json dict) describes, and not
     past `steps`. has_run_config: config is {"run": ..., "train": ...}, else the TrainConfig itself."""
-    state = torch.load(out_dir / STATE_FILE, map_location="cpu", weights_only=True)
-    if state["step"] > steps:
-        raise ValueError(f"{out_dir}: the run is at step {state['step']}, past train.steps="
-                         f"{steps}; resume with train.steps ≥ {state['step']}")
+    step = checkpoint_step(out_dir)  # the weights' metadata: the optimizer state is read once, by the Trainer
+    if step is not None and step > steps:
+        raise ValueError(f"{out_dir}: the run is at step {step}, past train.steps={steps}; resume with "
+                         f"train.steps ≥ {step}")
     file = out_dir / CONFIG_FILE
     if not file.is_file():
         return
