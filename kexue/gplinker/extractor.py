@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from kexue.gplinker.train import GPLinker, load_run
+from kexue.train.distributed import parse_device
 
 SLACK = 1.25  # a forward pass may hold up to 25 % padding (length_buckets)
 LEAST = 8  # texts a length bucket holds before it may be closed
@@ -29,20 +30,8 @@ LEAST = 8  # texts a length bucket holds before it may be closed
 def resolve_device(device: str | None = None) -> torch.device:
     """`--device` as train's: None → cuda when there is one, else cpu; "cpu", "cuda", "cuda:N", "mps".
     A name torch does not know, or a device this machine lacks, is a ValueError saying what to use."""
-    try:
-        d = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    except (RuntimeError, TypeError):
-        raise ValueError(f"--device {device}: not a device; use cpu, cuda or cuda:N") from None
-    if d.type == "cuda":
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if n == 0:
-            raise ValueError(f"--device {device}: this machine has no CUDA device; use cpu")
-        if d.index is not None and d.index >= n:
-            raise ValueError(f"--device {device}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
-    elif d.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValueError(f"--device {device}: MPS is not available here; use cpu")
-    elif d.type != "cpu":
+    d = parse_device(device or ("cuda" if torch.cuda.is_available() else "cpu"), f"--device {device}")
+    if d.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"--device {device}: not a device GPLinker runs on; use cpu, cuda or cuda:N")
     return d
 

@@ -22,14 +22,7 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
     The device is cuda:LOCAL_RANK when CUDA is available, else the CPU; pass `device` to choose
     (e.g. "cpu" on a GPU machine, which then joins with gloo).
     """
-    try:
-        device = torch.device(device) if device is not None else _local_device()
-    except RuntimeError:
-        raise ValueError(f"device {device!r}: not a device; use cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r}: this machine has no CUDA device; use cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {str(device)!r}: MPS is not available here; use cpu")
+    device = parse_device(device)
     if dist.is_available() and dist.is_initialized():
         # the group may have been joined earlier (a command's preamble) for another device: NCCL has no CPU
         if device.type == "cpu" and dist.get_backend() == "nccl":
@@ -46,6 +39,26 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
         torch.cuda.set_device(device)
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return dist.get_rank(), dist.get_world_size(), device
+
+
+def parse_device(device: str | torch.device | None, said: str | None = None) -> torch.device:
+    """The torch.device a --device / train.device value names (None: cuda:LOCAL_RANK when CUDA is available,
+    else the CPU), checked against this machine; else a ValueError, starting with `said` (default
+    "device 'NAME'"), that says what to use."""
+    said = said or f"device {str(device)!r}"
+    try:
+        d = torch.device(device) if device is not None else _local_device()
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{said}: not a device; use cpu, cuda, cuda:N or mps") from None
+    if d.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ValueError(f"{said}: this machine has no CUDA device; use cpu")
+        if d.index is not None and d.index >= n:
+            raise ValueError(f"{said}: this machine has {n} CUDA device(s), cuda:0 to cuda:{n - 1}")
+    elif d.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{said}: MPS is not available here; use cpu")
+    return d
 
 
 def cleanup_distributed() -> None:
