@@ -133,7 +133,8 @@ def shift_logits(model: nn.Module, shift: float) -> None:
     one (its decoding then costs what a trained model's does)."""
     pointers = [m for m in model.modules() if isinstance(m, EfficientGlobalPointer)]
     if not pointers or any(m.q_dense.bias is None for m in pointers):
-        raise ValueError("shift_logits: the model has no EfficientGlobalPointer with a q_dense bias to shift")
+        raise ValueError("shift_logits: the model has no EfficientGlobalPointer with a q_dense bias to shift; "
+                         "build its heads with HeadConfig(pointer='egp')")
     with torch.no_grad():
         for m in pointers:
             m.q_dense.bias += shift

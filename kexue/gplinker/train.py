@@ -94,8 +94,8 @@ class GPLinker(Linker):
             records = [r for r in read_metrics(out_dir) if r["step"] <= step]
             stopper.resume(records, records[-1]["seconds"] if records else 0.0)
         try:
-            if stopper.reason:  # the run had already stopped (patience or time cap): nothing more to train
-                raise StopTraining(checkpoint_step(out_dir), stopper.reason)
+            if stopper.reason:  # resumed, it had already stopped (patience or time cap): nothing to train
+                raise StopTraining(step, stopper.reason)
             summary = {**trainer.fit(resume=resume), "stopped": ""}
         except StopTraining as stop:  # the checkpoint of stop.step is written; the run ends there
             summary = {"final_loss": last_loss(out_dir), "steps": stop.step, "stopped": stop.reason}
