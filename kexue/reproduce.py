@@ -123,4 +123,5 @@ def _relative_to_out(result: TopicResult, topic: str) -> TopicResult:
         return None if p is None else f"{topic}/{p}"
 
     claims = [replace(c, figure=fix(c.figure)) for c in result.claims]
-    return replace(result, claims=claims, figures=[fix(f) for f in result.figures])
+    checks = [replace(c, figure=fix(c.figure)) for c in result.checks]
+    return replace(result, claims=claims, checks=checks, figures=[fix(f) for f in result.figures])

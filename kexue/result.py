@@ -25,10 +25,36 @@ class Claim:
     figure: str | None = None  # a PNG beside results.json, relative to the output folder
     rule: str = ""  # the rule that decided, in words with its numbers (kexue.verdicts.Decision.rule)
     evidence: dict[str, Any] | None = None  # per side: {"mean", "std", "n", "values"} over seeds
+    quote: str = ""  # the sentence of the post that makes the claim, in the post's words (Chinese)
+    source: int | None = None  # the kexue.fm archive number the quote is from
+    needs: str = ""  # when not decided: what would decide it (seeds, steps, a GPU, data)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"Claim verdict {self.verdict!r} is not one of {VERDICTS}")
+
+
+@dataclass
+class Check:
+    """An exact identity or a definition verified on the real code, with its negative control.
+
+    Not a claim whose verdict a reader weighs (the identity cannot come out otherwise unless the code is
+    wrong), so the page lists checks apart and leaves them out of the claims' tally. `verdict` is
+    "held" only when the identity holds *and* the control (a deliberately wrong variant, `control`)
+    was rejected; "not held" when the identity fails; "inconclusive" when the control also passed, so
+    the check could not have failed.
+    """
+
+    identity: str  # what is verified, e.g. "SA = 4nh²d² + 2n²hd multiplications"
+    measured: str  # what the code gave, with numbers
+    verdict: Verdict
+    rule: str = ""  # how it was decided, in words with its numbers
+    control: str = ""  # the negative control and what the same rule said of it
+    figure: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"Check verdict {self.verdict!r} is not one of {VERDICTS}")
 
 
 @dataclass
@@ -41,6 +67,7 @@ class TopicResult:
     date: str  # the post's publication date, YYYY-MM-DD
     preset: str  # quick | standard | full | smoke
     claims: list[Claim] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)  # identities and definitions, apart from the claims
     metrics: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)  # PNGs, relative to the output folder
     seconds: float = 0.0
@@ -53,6 +80,7 @@ class TopicResult:
     def from_dict(cls, d: dict[str, Any]) -> "TopicResult":
         d = dict(d)
         d["claims"] = [Claim(**c) for c in d.get("claims", [])]
+        d["checks"] = [Check(**c) for c in d.get("checks", [])]
         return cls(**d)
 
 

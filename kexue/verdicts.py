@@ -31,7 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kexue.result import Claim, Verdict
+from kexue.result import Check, Claim, Verdict
+
+Quote = tuple[int, str]  # (kexue.fm archive number, the post's sentence in its own words)
 
 LEVEL = 0.95  # the confidence of every interval unless a rule says otherwise
 
@@ -79,17 +81,47 @@ class Decision:
     rule: str
     why: str = ""
 
+    @property
+    def stated(self) -> str:
+        """The rule with the reason for this branch, as the page shows it."""
+        return self.rule + (f" — {self.why}" if self.why else "")
+
     def to_claim(self, claim: str, measured: str, figure: str | None = None,
-                 evidence: Mapping[str, Sequence[float] | float] | None = None) -> Claim:
-        """The Claim for the page; `evidence` names each side's per-seed values (shown as mean ± std)."""
+                 evidence: Mapping[str, Sequence[float] | float] | None = None,
+                 quote: Quote | None = None, needs: str = "") -> Claim:
+        """The Claim for the page; `evidence` names each side's per-seed values (shown as mean ± std),
+        `quote` the post's own sentence, `needs` what would decide the claim when this run did not."""
         ev = {name: spread(v).to_dict() for name, v in (evidence or {}).items()}
-        rule = self.rule + (f" — {self.why}" if self.why else "")
-        return Claim(claim=claim, measured=measured, verdict=self.verdict, figure=figure, rule=rule,
-                     evidence=ev or None)
+        source, text = quote if quote else (None, "")
+        return Claim(claim=claim, measured=measured, verdict=self.verdict, figure=figure, rule=self.stated,
+                     evidence=ev or None, quote=text, source=source,
+                     needs=needs if self.verdict in ("inconclusive", "not checkable") else "")
+
+    def to_check(self, identity: str, measured: str, control: "Decision", control_name: str,
+                 figure: str | None = None) -> Check:
+        """An identity verified with its negative control: `control` is the same rule applied to a
+        deliberately wrong variant (`control_name`), which must come out "not held". The Check is held
+        only when this Decision is held and the control was rejected; when the control also passed,
+        the check could not have failed and is "inconclusive"."""
+        verdict: Verdict = self.verdict
+        if self.verdict == "held" and control.verdict != "not held":
+            verdict = "inconclusive"
+        text = f"{control_name}: {control.verdict}" + (f" ({control.why})" if control.why else "")
+        return Check(identity=identity, measured=measured, verdict=verdict, rule=self.stated, control=text,
+                     figure=figure)
 
 
 def not_checkable(why: str) -> Decision:
     return Decision("not checkable", "needs what this machine or preset lacks", why)
+
+
+def gpu_claim(on_cpu: Decision, device: str) -> Decision:
+    """A claim the post measured on GPUs (a speed-up on a 3090 / A100): decided by `on_cpu`'s rule on a
+    CUDA device, "not checkable on CPU" elsewhere, with what the CPU measured kept as context."""
+    if str(device).startswith("cuda"):
+        return on_cpu
+    return Decision("not checkable", on_cpu.rule,
+                    f"not checkable on CPU (a GPU claim); measured here for context: {on_cpu.why}")
 
 
 # --- intervals ---
@@ -195,6 +227,59 @@ def equivalent(a: Sequence[float], b: Sequence[float], *, tolerance: float, leve
     if lo > tolerance or hi < -tolerance:
         return Decision("not held", rule, why)
     return Decision("inconclusive", rule, why)
+
+
+def non_inferior(a: Sequence[float], b: Sequence[float], *, floor: float, share: float,
+                 higher_is_better: bool = True, level: float = LEVEL,
+                 interval: tuple[float, float] | None = None, names: tuple[str, str] = ("A", "B")) -> Decision:
+    """Claim "A is as good as B": non-inferiority with the margin a share of what B learned.
+
+    The gain of B over the floor (the unigram loss, the majority class) is G = |mean(B) − floor|; the
+    margin is δ = share·G. With u the advantage of A over B: held when the interval of u lies above −δ
+    (A loses less than δ), not held when it lies below −δ, else inconclusive. A band on the loss itself
+    (±5 %) is wider than the whole gain when a model learned 0.2 nat, and could not fail; δ cannot be
+    wider than `share` of what was learned."""
+    lo, hi = _oriented(*(interval or welch_interval(a, b, level)), higher_is_better)
+    gain = abs(float(np.mean(b)) - floor)
+    delta = share * gain
+    A, B = names
+    rule = (f"{A} as good as {B}: non-inferiority margin δ = {share:g} × the gain of {B} over the floor "
+            f"{floor:.4g} (gain {gain:.4g}, δ = {delta:.4g}); held when the {level:.0%} interval of the "
+            f"advantage of {A} lies above −δ; not held when it lies below −δ; else inconclusive")
+    why = f"advantage of {A} in [{_fmt(lo)}, {_fmt(hi)}]"
+    if lo > -delta:
+        return Decision("held", rule, why)
+    if hi < -delta:
+        return Decision("not held", rule, why)
+    return Decision("inconclusive", rule, why + (" (one seed per side)" if not math.isfinite(lo) else ""))
+
+
+def speedup(cells: Mapping[str, tuple[Sequence[float], Sequence[float]]], target: float, *,
+            level: float = LEVEL, what: str = "t_slow / t_fast") -> Decision:
+    """Claim "the fast side is at least `target`× faster", for every cell (a length, a batch size).
+
+    `cells`: {name: (seconds of the slow side per repeat, seconds of the fast side per repeat)}, repeats
+    taken interleaved on the work's own CPU clock (`kexue.timing.interleaved_seconds`). Per cell the
+    `level` Welch interval of log t_slow − log t_fast: held when every cell's lies above log target, not
+    held when any lies below it, else inconclusive (the ratio is within the noise of the target)."""
+    rule = (f"per cell the {level:.0%} interval of log({what}) over interleaved repeats: held when every "
+            f"cell's lies above log {target:g}, not held when any cell's lies below it, else inconclusive")
+    parts, verdicts = [], []
+    for name, (slow, fast) in cells.items():
+        lo, hi = welch_interval(np.log(slow), np.log(fast), level)
+        mid = math.exp(float(np.mean(np.log(slow)) - np.mean(np.log(fast))))
+        parts.append(f"{name}: {mid:.2f}× [{_times(lo)}, {_times(hi)}]")
+        verdicts.append("held" if lo > math.log(target) else "not held" if hi < math.log(target)
+                        else "inconclusive")
+    why = "; ".join(parts)
+    for v in ("not held", "inconclusive"):
+        if v in verdicts:
+            return Decision(v, rule, why + ("; within the noise of the target" if v == "inconclusive" else ""))
+    return Decision("held", rule, why)
+
+
+def _times(log_ratio: float) -> str:
+    return f"{math.exp(log_ratio):.2f}×" if math.isfinite(log_ratio) else ("∞" if log_ratio > 0 else "0")
 
 
 def close_to(estimate: float, target: float, *, stderr: float = 0.0, z: float = 3.0, atol: float = 0.0,

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kexue.result import Claim
-from kexue.verdicts import (Floor, all_of, at_least, at_most, better, close_to, equivalent, floors, no_better,
-                            not_checkable, paired_bootstrap, spread, welch_interval)
+from kexue.verdicts import (Decision, Floor, all_of, at_least, at_most, better, close_to, equivalent, floors,
+                            gpu_claim, no_better, non_inferior, not_checkable, paired_bootstrap, speedup, spread,
+                            welch_interval)
 
 
 def test_welch_interval_matches_scipy_ttest():
@@ -117,3 +118,65 @@ def test_better_and_its_mirror_never_both_hold(a, b):
     assert not (ab == "held" and ba == "held")
     if ab == "held":
         assert ba == "not held"
+
+
+# --- non-inferiority against a learned gain, the speed-up rule, GPU claims, checks with controls ---
+
+
+
+@pytest.mark.parametrize("a, verdict", [
+    ([3.00, 3.01, 2.99], "held"),          # A loses nothing: well inside δ = 0.1 × 1.0
+    ([3.30, 3.31, 3.29], "not held"),      # A loses 0.3 nat of a 1.0 nat gain: beyond δ
+    ([3.00, 3.30, 2.80], "inconclusive"),  # the interval straddles −δ
+])
+def test_non_inferior_margin_is_a_share_of_the_gain(a, verdict):
+    b = [3.0, 3.01, 2.99]  # B learned 1 nat below the floor 4.0
+    assert non_inferior(a, b, floor=4.0, share=0.1, higher_is_better=False).verdict == verdict
+
+
+def test_non_inferior_cannot_pass_what_a_loss_band_would():
+    # the old ±5 % band on the loss (±0.15 nat at 3.0) would call a 0.12-nat loss "close";
+    # measured against a 0.2-nat gain with a 25 % margin (δ = 0.05) it is not held
+    b = [3.80, 3.81, 3.79]
+    a = [3.92, 3.93, 3.91]
+    assert abs(np.mean(a) / np.mean(b) - 1) < 0.05
+    assert non_inferior(a, b, floor=4.0, share=0.25, higher_is_better=False).verdict == "not held"
+
+
+@pytest.mark.parametrize("slow, fast, verdict", [
+    ([3.0, 3.1, 2.9, 3.0], [1.0, 1.02, 0.98, 1.0], "held"),        # 3× against a 2× target
+    ([1.2, 1.21, 1.19, 1.2], [1.0, 1.01, 0.99, 1.0], "not held"),  # 1.2× against 2×
+    ([2.0, 3.0, 1.5, 2.6], [1.0, 1.2, 0.9, 1.1], "inconclusive"),  # 2× inside the noise
+])
+def test_speedup_branches(slow, fast, verdict):
+    assert speedup({"n=1": (slow, fast)}, target=2.0).verdict == verdict
+
+
+def test_speedup_takes_the_worst_cell():
+    good = ([3.0, 3.1, 2.9], [1.0, 1.01, 0.99])
+    bad = ([1.1, 1.11, 1.09], [1.0, 1.01, 0.99])
+    assert speedup({"a": good, "b": bad}, target=2.0).verdict == "not held"
+
+
+def test_gpu_claim_is_not_checkable_on_a_cpu_and_keeps_the_measurement():
+    d = speedup({"n=512": ([1.3, 1.31, 1.29], [1.0, 1.01, 0.99])}, target=1.2)
+    on_cpu = gpu_claim(d, "cpu")
+    assert on_cpu.verdict == "not checkable" and "not checkable on CPU" in on_cpu.why and "1.30×" in on_cpu.why
+    assert gpu_claim(d, "cuda:0") is d
+
+
+def test_check_needs_its_control_rejected():
+    right = close_to(12.0, 12.0, name="count")
+    wrong = close_to(13.0, 12.0, name="count")
+    assert right.to_check("count", "12", wrong, "count + 1").verdict == "held"
+    # a control that also passes means the check could not fail
+    assert right.to_check("count", "12", right, "the same count").verdict == "inconclusive"
+    assert wrong.to_check("count", "13", wrong, "count + 1").verdict == "not held"
+
+
+def test_to_claim_carries_the_quote_and_what_would_decide_it():
+    d = Decision("inconclusive", "rule", "why")
+    c = d.to_claim("claim", "measured", quote=(9529, "会有一定的升秩作用"), needs="three more seeds")
+    assert (c.source, c.quote, c.needs) == (9529, "会有一定的升秩作用", "three more seeds")
+    held = Decision("held", "rule").to_claim("claim", "measured", needs="three more seeds")
+    assert held.needs == ""  # a decided claim needs nothing

@@ -82,6 +82,10 @@ def _summary(meta: dict[str, Any], results: list[TopicResult]) -> str:
     items = [f'<li><b>{len(claims)}</b> claims</li>']
     items += [f'<li><b>{counts[v]}</b> <span class="badge {_cls(v)}">{_e(VERDICT_LABELS[v])}</span></li>'
               for v in VERDICTS]
+    checks = [c for r in results for c in r.checks]
+    if checks:  # identities are verified apart, and not counted among the claims
+        passed = sum(c.verdict == "held" for c in checks)
+        items.append(f'<li><b>{passed} / {len(checks)}</b> identities verified 恒等式</li>')
     items.append(f'<li><b>{_e(_duration(_total_seconds(meta, results)))}</b> total</li>')
     rows = "\n".join(
         f'<tr><td class="date">{r.date}</td><td><a href="#{_anchor(r)}">{_e(r.title)}</a></td>'
@@ -121,6 +125,7 @@ def _post(r: TopicResult, index: int, out_dir: Path) -> str:
 <p class="byline">{" ".join(byline)}</p>
 <h3>Claims · 论断</h3>
 {_claims(r, number)}
+{_checks(r, number)}
 {_figures(r, index, figures, out_dir)}
 {_metrics(r.metrics)}
 </article>"""
@@ -134,8 +139,9 @@ def _claims(r: TopicResult, number: dict[str, int]) -> str:
         ref = ""
         if c.figure is not None:
             ref = f' <a class="figref" href="#{_anchor(r)}-fig{number[c.figure]}">→ 图 {number[c.figure]}</a>'
-        rows.append(f'<tr><td class="num">{i}</td><td>{_e(c.claim)}{ref}</td>'
-                    f'<td class="measured">{_e(c.measured)}{_evidence(c.evidence)}{_rule(c.rule)}</td>'
+        rows.append(f'<tr><td class="num">{i}</td><td>{_e(c.claim)}{ref}{_quote(c.quote, c.source)}</td>'
+                    f'<td class="measured">{_e(c.measured)}{_evidence(c.evidence)}{_rule(c.rule)}'
+                    f'{_needs(c.needs)}</td>'
                     f'<td class="verdict"><span class="badge {_cls(c.verdict)}">'
                     f'{_e(VERDICT_LABELS[c.verdict])}</span></td></tr>')
     body = "\n".join(rows)
@@ -144,6 +150,42 @@ def _claims(r: TopicResult, number: dict[str, int]) -> str:
 <tbody>
 {body}
 </tbody></table></div>"""
+
+
+def _checks(r: TopicResult, number: dict[str, int]) -> str:
+    """The identities and definitions verified on the code, each with its negative control."""
+    if not r.checks:
+        return ""
+    rows = []
+    for i, c in enumerate(r.checks, 1):
+        ref = ""
+        if c.figure is not None:
+            ref = f' <a class="figref" href="#{_anchor(r)}-fig{number[c.figure]}">→ 图 {number[c.figure]}</a>'
+        control = f'<p class="rule">negative control 反例: {_e(c.control)}</p>' if c.control else ""
+        rows.append(f'<tr><td class="num">{i}</td><td>{_e(c.identity)}{ref}</td>'
+                    f'<td class="measured">{_e(c.measured)}{_rule(c.rule)}{control}</td>'
+                    f'<td class="verdict"><span class="badge {_cls(c.verdict)}">'
+                    f'{_e(VERDICT_LABELS[c.verdict])}</span></td></tr>')
+    body = "\n".join(rows)
+    return f"""<h3>Identities verified · 恒等式 <span class="byline">not claims: they cannot come out otherwise
+unless the code is wrong, so each has a deliberately wrong variant that must be rejected</span></h3>
+<div class="scroll"><table class="claims checks">
+<thead><tr><th>#</th><th>identity</th><th>measured</th><th>verified</th></tr></thead>
+<tbody>
+{body}
+</tbody></table></div>"""
+
+
+def _quote(quote: str, source: int | None) -> str:
+    """The post's own sentence that makes the claim, with the post it is from."""
+    if not quote:
+        return ""
+    cite = f' — <a href="{SITE_URL}/archives/{source}">{source}</a>' if source else ""
+    return f'<blockquote class="quote" lang="zh-CN">“{_e(quote)}”{cite}</blockquote>'
+
+
+def _needs(needs: str) -> str:
+    return f'<p class="needs">what would decide it 如何判定: {_e(needs)}</p>' if needs else ""
 
 
 def _evidence(evidence: dict[str, Any] | None) -> str:
@@ -276,8 +318,11 @@ def _field_of(r: TopicResult, index: int, fig: str) -> str:
     """Where a figure is named in results.json, for error messages."""
     if fig in r.figures:
         return f"topics[{index}].figures[{r.figures.index(fig)}]"
-    j = next(j for j, c in enumerate(r.claims) if c.figure == fig)
-    return f"topics[{index}].claims[{j}].figure"
+    for kind, items in (("claims", r.claims), ("checks", r.checks)):
+        for j, c in enumerate(items):
+            if c.figure == fig:
+                return f"topics[{index}].{kind}[{j}].figure"
+    raise ValueError(f"figure {fig} is named nowhere in topic {r.topic}")
 
 
 def _png_size(uri: str) -> tuple[int, int] | None:

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kexue.result import VERDICTS, Claim, TopicResult, load_results
+from kexue.result import VERDICTS, Check, Claim, TopicResult, load_results
 
 # the image types a figure may have, by suffix; figures are embedded as data URIs of this type
 IMAGE_TYPES: dict[str, str] = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -43,7 +43,7 @@ def read_results(out_dir: Path) -> tuple[dict[str, Any], list[TopicResult]]:
 def figure_paths(result: TopicResult) -> list[str]:
     """The topic's figures in page order: `figures` first, then any claim figure not listed there."""
     paths = list(result.figures)
-    for c in result.claims:
+    for c in [*result.claims, *result.checks]:
         if c.figure is not None and c.figure not in paths:
             paths.append(c.figure)
     return paths
@@ -65,14 +65,18 @@ def data_uri(out_dir: Path, figure: str, where: str) -> str:
 
 _TOPIC_TYPES: dict[str, tuple[type, ...]] = {
     "topic": (str,), "post": (int,), "title": (str,), "date": (str,), "preset": (str,),
-    "claims": (list,), "metrics": (dict,), "figures": (list,), "seconds": (int, float),
+    "claims": (list,), "checks": (list,), "metrics": (dict,), "figures": (list,), "seconds": (int, float),
     "related_posts": (list,),
 }
 _TOPIC_REQUIRED = ("topic", "post", "title", "date", "preset")
 _CLAIM_TYPES: dict[str, tuple[type, ...]] = {"claim": (str,), "measured": (str,), "verdict": (str,),
                                              "figure": (str, type(None)), "rule": (str,),
-                                             "evidence": (dict, type(None))}
+                                             "evidence": (dict, type(None)), "quote": (str,),
+                                             "source": (int, type(None)), "needs": (str,)}
 _CLAIM_REQUIRED = ("claim", "measured", "verdict")
+_CHECK_TYPES: dict[str, tuple[type, ...]] = {"identity": (str,), "measured": (str,), "verdict": (str,),
+                                             "rule": (str,), "control": (str,), "figure": (str, type(None))}
+_CHECK_REQUIRED = ("identity", "measured", "verdict")
 
 
 def _check_payload(payload: Any, path: Path) -> None:
@@ -105,14 +109,15 @@ def _check_topic(t: Any, where: str, path: Path) -> None:
     for j, post in enumerate(t.get("related_posts", [])):
         if isinstance(post, bool) or not isinstance(post, int) or post <= 0:
             raise ReportError(f"{path}: {where}.related_posts[{j}]: {post!r} is not a kexue.fm archive number")
-    for j, claim in enumerate(t.get("claims", [])):
-        _check_object(claim, f"{where}.claims[{j}]", path, _CLAIM_TYPES, _CLAIM_REQUIRED,
-                      {f.name for f in fields(Claim)})
-        if claim["verdict"] not in VERDICTS:
-            raise ReportError(f"{path}: {where}.claims[{j}].verdict: {claim['verdict']!r} is not one of "
-                              f"{', '.join(VERDICTS)}")
-        if claim.get("figure") is not None:
-            _check_figure(claim["figure"], f"{where}.claims[{j}].figure", path)
+    for kind, types, required, known in (("claims", _CLAIM_TYPES, _CLAIM_REQUIRED, {f.name for f in fields(Claim)}),
+                                         ("checks", _CHECK_TYPES, _CHECK_REQUIRED, {f.name for f in fields(Check)})):
+        for j, item in enumerate(t.get(kind, [])):
+            _check_object(item, f"{where}.{kind}[{j}]", path, types, required, known)
+            if item["verdict"] not in VERDICTS:
+                raise ReportError(f"{path}: {where}.{kind}[{j}].verdict: {item['verdict']!r} is not one of "
+                                  f"{', '.join(VERDICTS)}")
+            if item.get("figure") is not None:
+                _check_figure(item["figure"], f"{where}.{kind}[{j}].figure", path)
     for j, fig in enumerate(t.get("figures", [])):
         if not isinstance(fig, str):
             raise ReportError(f"{path}: {where}.figures[{j}] must be a string path, not {_kind(fig)}")

@@ -16,6 +16,9 @@ CSS = """
   --mono: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
 }
 * { box-sizing: border-box; }
+blockquote.quote { margin: .35rem 0 0; padding: .1rem .6rem; border-left: 3px solid var(--rule);
+  color: var(--muted); font: .88rem/1.6 var(--serif); }
+p.needs { margin: .3rem 0 0; color: var(--inconclusive); font-size: .85rem; }
 html { -webkit-text-size-adjust: 100%; }
 body { margin: 0; background: var(--ground); color: var(--ink); font: 16px/1.7 var(--sans); }
 a { color: var(--link); text-decoration: none; }

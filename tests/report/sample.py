@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the Agg backend)
 
-from kexue.result import Claim, TopicResult, save_results  # noqa: E402
+from kexue.result import Check, Claim, TopicResult, save_results  # noqa: E402
 
 TRICKY = "<b>&\"quoted\"</b> <script>alert(1)</script>"  # text that must come out escaped
 
@@ -55,7 +55,11 @@ def sample_topics() -> list[TopicResult]:
         topic="lru", post=9554, title="Google新作试图“复活”RNN：RNN能否再次辉煌？", date="2023-03-28",
         preset="quick",
         claims=[Claim("A deep LRU solves a long-range task that a vanilla RNN cannot.",
-                      "accuracy 0.97 (LRU) vs 0.52 (RNN)", "held", figure="lru/accuracy.png")],
+                      "accuracy 0.97 (LRU) vs 0.52 (RNN)", "held", figure="lru/accuracy.png",
+                      quote="LRU在LRA上的效果", source=9554),
+                Claim("The gap grows with length.", "one seed", "inconclusive", needs="three seeds a side")],
+        checks=[Check("the ring sampler draws r uniformly on the annulus", "KS 0.01", "held",
+                      rule="KS statistic below 0.05", control="uniform in r: not held (KS 0.2)")],
         metrics={"accuracy_lru": 0.97, "accuracy_rnn": 0.52}, figures=[], seconds=88.0,
     )
     return [attention, lru]

@@ -80,11 +80,11 @@ def test_titles_links_and_order(sample_out: Path) -> None:
 def test_verdict_counts_and_badges(sample_out: Path) -> None:
     page = render_report(sample_out).read_text(encoding="utf-8")
     summary = page[page.index('id="summary"'):page.index("</section>")]
-    assert "<b>4</b> claims" in summary
+    assert "<b>5</b> claims" in summary
     counts = {cls: n for n, cls in re.findall(r'<b>(\d+)</b> <span class="badge ([a-z-]+)">', summary)}
-    assert counts == {"held": "2", "not-held": "1", "inconclusive": "0", "not-checkable": "1"}
-    # one badge per claim in the posts, plus the three of the summary
-    for cls, n in (("held", 2), ("not-held", 1), ("not-checkable", 1)):
+    assert counts == {"held": "2", "not-held": "1", "inconclusive": "1", "not-checkable": "1"}
+    # one badge per claim and check in the posts, plus the four of the summary (the check is held)
+    for cls, n in (("held", 3), ("not-held", 1), ("inconclusive", 1), ("not-checkable", 1)):
         assert page.count(f'class="badge {cls}"') == n + 1
     assert "12 min 34 s" in summary  # meta.seconds = 754.3
     assert re.search(r'href="#post-attention">.*?</a></td><td>quick</td><td class="num">1 / 3', summary)
@@ -211,3 +211,14 @@ def test_rule_evidence_and_smoke_banner(tmp_path: Path) -> None:
     page = render_report(tmp_path).read_text(encoding="utf-8")
     assert 'class="badge inconclusive"' in page and "rule 判据: GP better than EGP" in page
     assert "GP: 0.51 ± 0.01 (n=3)" in page and "wiring test" in page
+
+
+def test_quotes_needs_and_checks_apart(sample_out: Path) -> None:
+    """The post's own sentence under its claim, what would decide an open claim, and the identities
+    in their own table, left out of the claims' tally."""
+    html = render_report(sample_out).read_text(encoding="utf-8")
+    assert "“LRU在LRA上的效果”" in html and 'href="https://kexue.fm/archives/9554">9554</a>' in html
+    assert "what would decide it 如何判定: three seeds a side" in html
+    assert "Identities verified · 恒等式" in html and "negative control 反例: uniform in r: not held" in html
+    assert "<b>5</b> claims" in html  # 3 + 2 claims; the check is not one of them
+    assert "<b>1 / 1</b> identities verified" in html
