@@ -14,7 +14,8 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,12 +45,14 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     configs = topic_presets(names, preset, sets)  # a bad setting stops here, before any topic runs
     out.mkdir(parents=True, exist_ok=True)
+    _headless_plots()
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     results = []
     for name in names:
         module = importlib.import_module(f"kexue.{name}.reproduce")
         t_topic = time.perf_counter()
-        result: TopicResult = module.reproduce(preset, out / name, cfg=configs.get(name))  # None: the preset
+        with _torch_threads_kept():  # a topic may set its own threads; the next one gets the machine as it was
+            result: TopicResult = module.reproduce(preset, out / name, cfg=configs.get(name))  # None: the preset
         result = _relative_to_out(result, name)
         result.seconds = round(time.perf_counter() - t_topic, 2)
         results.append(result)
@@ -60,6 +63,24 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
         meta["sets"] = list(sets)
     save_results(results, out / "results.json", meta)
     return results
+
+
+def _headless_plots() -> None:
+    """Figures are files: matplotlib's Agg backend, chosen here once and not at a topic's import."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+@contextmanager
+def _torch_threads_kept() -> Iterator[None]:
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def topic_presets(names: list[str], preset: str, sets: list[str] | None) -> dict[str, Any]:
