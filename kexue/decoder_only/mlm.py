@@ -16,7 +16,7 @@ characters. Training masks are drawn when an example is read (the Trainer seeds 
 masks once, from a fixed seed, so every model is scored on the same positions.
 
 Where we depart: the post gives no setting; the blocks are this topic's (model.py), char-level input,
-and the masking is re-implemented here (a topic does not import another topic's code, DESIGN.md).
+and the masking is re-implemented here (a topic does not import another topic's code, docs/ARCHITECTURE.md).
 """
 from __future__ import annotations
 
