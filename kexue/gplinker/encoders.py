@@ -6,12 +6,17 @@ PATH` does the same. PATH is one of
   RoFormerV2Config, model.safetensors, vocab.txt — loaded with `load_pretrained` / `load_tokenizer`;
 - an HF RoFormerV2 folder in JunnYu's format (config.json with norm_type="rms_norm"): imported in
   memory exactly as `kexue roformer import` does (HF's own RoFormerModel is v1 and would load it wrongly);
-- any other HF folder with config.json and vocab.txt (BERT, RoBERTa-wwm, ...) through `transformers`'
-  AutoModel, read with `local_files_only=True`; its tokenizer is BERT's WordPiece over its vocab.txt
-  (lowercase as its tokenizer_config.json says, no NFKC, as BERT), which gives character offsets.
+- any other HF folder (BERT, RoBERTa-wwm, T5's encoder, ...) through `transformers`' AutoModel, read
+  with `local_files_only=True`. Its tokenizer is its own `tokenizer.json` (WordPiece, BPE or Unigram,
+  as `save_pretrained` of today's transformers writes it; `kexue/data/hf_tokenizer.py`), or for an
+  older folder with only vocab.txt, BERT's WordPiece over it (lowercase as its tokenizer_config.json
+  says, no NFKC, as BERT). Both give character offsets, and no normalisation of ours is added: the ids
+  are the checkpoint's own tokenizer's. An encoder-decoder (T5) gives its encoder stack; a decoder-only
+  (causal) model is refused, since GPLinker's spans need every token to see the whole sentence.
 
 The run folder keeps what rebuilds the encoder with no access to PATH: the encoder's config in
-gplinker.json (`EncoderConfig.model`), its weights inside the run's model.safetensors, its vocab.txt.
+gplinker.json (`EncoderConfig.model`), its weights inside the run's model.safetensors, its tokenizer
+(vocab.txt, and tokenizer.json with tokenizer_config.json for a checkpoint that has one).
 
 Where we depart: an HF model's pooler is removed (GPLinker reads token states only, and unused
 parameters would stall DDP), so a checkpoint's pooler tensors are left unread; a pretraining
@@ -30,9 +35,12 @@ from torch import Tensor, nn
 
 from kexue.config import to_dict
 from kexue.data import CharTokenizer, WordPieceTokenizer
+from kexue.data.hf_tokenizer import HFTokenizer, has_tokenizer_json
 from kexue.gplinker.model import EncoderConfig, TinyEncoder
 
-Tokenizer = CharTokenizer | WordPieceTokenizer
+Tokenizer = CharTokenizer | WordPieceTokenizer | HFTokenizer
+# encoder-decoder model types → the transformers class of their encoder stack
+ENCODER_STACKS = {"t5": "T5EncoderModel", "mt5": "MT5EncoderModel", "umt5": "UMT5EncoderModel"}
 
 
 class RoFormerEncoder(nn.Module):
@@ -99,9 +107,11 @@ def build_encoder(cfg: EncoderConfig, vocab_size: int) -> nn.Module:
     if cfg.kind == "hf":
         transformers = _transformers()
         model_cfg = dict(cfg.model)
-        model = transformers.AutoModel.from_config(
-            transformers.AutoConfig.for_model(model_cfg.pop("model_type"), **model_cfg), dtype=torch.float32)
-        return HFEncoder(model)
+        kind = model_cfg.pop("model_type")
+        config = transformers.AutoConfig.for_model(kind, **model_cfg)
+        if kind in ENCODER_STACKS:  # an encoder-decoder: its encoder only, as load_encoder read it
+            return HFEncoder(getattr(transformers, ENCODER_STACKS[kind])(config).float())
+        return HFEncoder(transformers.AutoModel.from_config(config, dtype=torch.float32))
     raise ValueError(f"encoder.kind={cfg.kind!r}: expected tiny, roformer or hf")
 
 
@@ -109,6 +119,8 @@ def load_tokenizer(cfg: EncoderConfig, vocab: Path) -> Tokenizer:
     """The tokenizer a run saved as vocab.txt, read as the encoder it was trained with reads it."""
     if cfg.tokenizer == "char":
         return CharTokenizer.load(vocab)
+    if cfg.tokenizer == "hf":
+        return HFTokenizer.load(vocab)  # tokenizer.json beside the run's vocab.txt
     return WordPieceTokenizer(vocab, lowercase=cfg.lowercase, nfkc=cfg.nfkc)
 
 
@@ -131,22 +143,22 @@ def _hf_roformer_v2(folder: Path, data: dict, base: EncoderConfig) -> tuple[Enco
     tensors, file = read_hf_weights(folder)
     model = RoFormerV2(rcfg, init=False)
     model.load_state_dict(hf_to_kexue(tensors, rcfg, str(file)), strict=True)
-    tok = WordPieceTokenizer(_vocab(folder))
+    tok, kind, lowercase = _checkpoint_tokenizer(folder)
     _check_vocab(folder, tok.vocab_size, rcfg.vocab_size)
-    cfg = replace(base, kind="roformer", source=str(folder), model=to_dict(rcfg), tokenizer="wordpiece",
-                  lowercase=True, nfkc=True)
+    cfg = replace(base, kind="roformer", source=str(folder), model=to_dict(rcfg), tokenizer=kind,
+                  lowercase=lowercase, nfkc=False)
     return cfg, RoFormerEncoder(model.eval()), tok
 
 
 def _hf(folder: Path, data: dict, base: EncoderConfig) -> tuple[EncoderConfig, nn.Module, Tokenizer]:
     transformers = _transformers()
-    tok_cfg_file = folder / "tokenizer_config.json"
-    tok_cfg = json.loads(tok_cfg_file.read_text(encoding="utf-8")) if tok_cfg_file.is_file() else {}
-    lowercase = bool(tok_cfg.get("do_lower_case", True))
-    tok = WordPieceTokenizer(_vocab(folder), lowercase=lowercase, nfkc=False)
+    _refuse_decoder_only(folder, data, transformers)
+    tok, kind, lowercase = _checkpoint_tokenizer(folder)
+    stack = ENCODER_STACKS.get(data.get("model_type"))
+    auto = getattr(transformers, stack) if stack else transformers.AutoModel
     try:
-        model, info = transformers.AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.float32,
-                                                             output_loading_info=True)
+        model, info = auto.from_pretrained(folder, local_files_only=True, dtype=torch.float32,
+                                           output_loading_info=True)
     except (OSError, ValueError, KeyError) as e:
         raise ValueError(f"--encoder {folder}: transformers cannot load it: {str(e).splitlines()[0]}") from None
     missing = sorted(k for k in info["missing_keys"] if not k.startswith("pooler."))
@@ -157,9 +169,33 @@ def _hf(folder: Path, data: dict, base: EncoderConfig) -> tuple[EncoderConfig, n
     _check_vocab(folder, tok.vocab_size, model.config.vocab_size)
     model_cfg = json.loads(model.config.to_json_string())
     model_cfg.pop("_name_or_path", None)
-    cfg = replace(base, kind="hf", source=str(folder), model=model_cfg, tokenizer="wordpiece",
+    cfg = replace(base, kind="hf", source=str(folder), model=model_cfg, tokenizer=kind,
                   lowercase=lowercase, nfkc=False)
     return cfg, HFEncoder(model), tok
+
+
+def _checkpoint_tokenizer(folder: Path) -> tuple[Tokenizer, str, bool]:
+    """The checkpoint's own tokenizer: tokenizer.json when it has one, else BERT's WordPiece over its
+    vocab.txt, lowercase as its tokenizer_config.json says; never NFKC (the ids must be its own)."""
+    if has_tokenizer_json(folder):
+        tok = HFTokenizer.from_folder(folder)
+        return tok, "hf", bool(tok.config.get("do_lower_case", True))
+    tok_cfg_file = folder / "tokenizer_config.json"
+    tok_cfg = json.loads(tok_cfg_file.read_text(encoding="utf-8")) if tok_cfg_file.is_file() else {}
+    lowercase = bool(tok_cfg.get("do_lower_case", True))
+    return WordPieceTokenizer(_vocab(folder), lowercase=lowercase, nfkc=False), "wordpiece", lowercase
+
+
+def _refuse_decoder_only(folder: Path, data: dict, transformers: Any) -> None:
+    """A model that only has a causal form (GPT-2, LLaMA) sees no token to its right: refuse it."""
+    from transformers.models.auto import modeling_auto as auto
+
+    kind = data.get("model_type")
+    causal, bidirectional = auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES
+    seq2seq = auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
+    if kind in causal and kind not in bidirectional and kind not in seq2seq:
+        raise ValueError(f"--encoder {folder}: {kind} is a decoder-only (causal) model; GPLinker needs a "
+                         "bidirectional encoder (BERT, RoFormer, RoBERTa, T5's encoder)")
 
 
 def _transformers() -> Any:
@@ -172,8 +208,8 @@ def _transformers() -> Any:
 
 def _vocab(folder: Path) -> Path:
     if not (folder / "vocab.txt").is_file():
-        raise FileNotFoundError(f"--encoder {folder}: no vocab.txt; GPLinker reads an HF checkpoint with BERT's "
-                                "WordPiece over its vocab.txt (sentencepiece tokenizers are not supported)")
+        raise FileNotFoundError(f"--encoder {folder}: no tokenizer.json and no vocab.txt; save the checkpoint's "
+                                "tokenizer beside it (tokenizer.save_pretrained(folder) writes tokenizer.json)")
     return folder / "vocab.txt"
 
 

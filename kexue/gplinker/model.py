@@ -43,7 +43,7 @@ class EncoderConfig:
     # a pretrained encoder (see encoders.py): its config, and how its vocab.txt is read
     model: dict[str, Any] = field(default_factory=dict)  # roformer: RoFormerV2Config; hf: its config.json
     source: str = ""  # the --encoder folder it was loaded from (a record only; never read again)
-    tokenizer: Literal["char", "wordpiece"] = "char"
+    tokenizer: Literal["char", "wordpiece", "hf"] = "char"  # hf: the checkpoint's own tokenizer.json
     lowercase: bool = True  # wordpiece only
     nfkc: bool = True  # wordpiece only
 

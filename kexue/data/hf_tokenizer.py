@@ -1,0 +1,139 @@
+"""A checkpoint's own fast tokenizer, read from the `tokenizer.json` that today's transformers saves.
+
+GPLinker (kexue.fm/archives/8926, 8888) puts its heads on a pretrained encoder, and the encoder must
+read text exactly as it was pretrained: same normaliser, pre-tokeniser and model (WordPiece, BPE or
+Unigram). A folder written by `save_pretrained` of transformers ≥ 4 holds `tokenizer.json` (the whole
+pipeline of the `tokenizers` library) and `tokenizer_config.json` (the special tokens, `do_lower_case`,
+`tokenizer_class`); older BERT folders hold only `vocab.txt`, which `WordPieceTokenizer` reads.
+
+`HFTokenizer` runs that pipeline with no extra normalisation of ours (no NFKC: a pretrained model's ids
+must equal its own tokenizer's), takes the special tokens from `tokenizer_config.json` (or
+`special_tokens_map.json`), and honours `do_lower_case` where the pipeline has BERT's normaliser, as
+transformers' `BertTokenizerFast` does. It frames a text as `[CLS] tokens [SEP]` (RoBERTa's `<s> … </s>`)
+itself, so offsets stay character spans of the text as given and `(0, 0)` for the specials, as with
+kexue's other tokenizers (`kexue/data/tokenizers.py`).
+
+`save(folder)` writes `tokenizer.json` and a `tokenizer_config.json` holding the special tokens, so a
+run folder carries its tokenizer and is itself loadable by transformers' `AutoTokenizer`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tokenizers import Tokenizer, normalizers
+
+from kexue.data.tokenizers import Offset, _Face, _write_vocab
+
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "tokenizer_config.json"
+# our name of each special token → the key of tokenizer_config.json that names it
+SPECIAL_KEYS = {"[PAD]": "pad_token", "[UNK]": "unk_token", "[CLS]": "cls_token", "[SEP]": "sep_token",
+                "[MASK]": "mask_token"}
+FALLBACK = {"cls_token": "bos_token", "sep_token": "eos_token"}  # BPE models (RoBERTa) name <s> and </s> so
+
+
+class HFTokenizer(_Face):
+    """The `tokenizers` pipeline of a checkpoint folder's `tokenizer.json`, with its special tokens."""
+
+    def __init__(self, tokenizer: Tokenizer, specials: dict[str, str], config: dict | None = None,
+                 where: str = TOKENIZER_FILE):
+        self._tokenizer = tokenizer
+        self.config = dict(config or {})
+        vocab = tokenizer.get_vocab(with_added_tokens=True)
+        self.vocab = [""] * (max(vocab.values()) + 1)
+        for token, i in vocab.items():
+            self.vocab[i] = token
+        self._ids = vocab
+        missing = [name for name, token in specials.items() if token not in vocab]
+        if missing:
+            raise ValueError(f"{where}: the special token(s) {', '.join(f'{n}={specials[n]!r}' for n in missing)} "
+                             "are not in the vocabulary")
+        self.specials = specials  # our name → the checkpoint's token, e.g. "[CLS]" → "<s>"
+        self.special_ids = {name: vocab[token] for name, token in specials.items()}
+        if "[MASK]" not in self.special_ids:  # a tokenizer without a mask token: [MASK] reads as [UNK]
+            self.special_ids["[MASK]"] = self.special_ids["[UNK]"]
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> "HFTokenizer":
+        """Read `folder/tokenizer.json` with the special tokens and `do_lower_case` of
+        `folder/tokenizer_config.json` (or `special_tokens_map.json`)."""
+        folder = Path(folder)
+        file = folder / TOKENIZER_FILE
+        try:
+            tokenizer = Tokenizer.from_file(str(file))
+        except Exception as e:  # the library raises a bare Exception with serde's message
+            raise ValueError(f"{file}: not a tokenizers JSON file ({str(e).splitlines()[0]})") from None
+        config = _read_json(folder / CONFIG_FILE)
+        names = {**_read_json(folder / "special_tokens_map.json"), **config}
+        specials = {}
+        for ours, key in SPECIAL_KEYS.items():
+            token = _token(names.get(key)) or _token(names.get(FALLBACK.get(key, "")))
+            if token is None and ours != "[MASK]":
+                raise ValueError(f"{folder / CONFIG_FILE}: no {key} is named; GPLinker frames a text with the "
+                                 "checkpoint's own cls/sep, pad and unk tokens")
+            if token is not None:
+                specials[ours] = token
+        _honour_lowercase(tokenizer, config)
+        return cls(tokenizer, specials, config, where=str(file))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "HFTokenizer":
+        """`path` is the folder, or any file in it (a run's `vocab.txt` path, say)."""
+        path = Path(path)
+        return cls.from_folder(path if path.is_dir() else path.parent)
+
+    def save(self, path: str | Path) -> Path:
+        """Write tokenizer.json, tokenizer_config.json and vocab.txt into the folder `path` (or the folder
+        of the file `path`); return the tokenizer.json path."""
+        path = Path(path)
+        folder = path if path.is_dir() else path.parent
+        self._tokenizer.save(str(folder / TOKENIZER_FILE))
+        config = {k: v for k, v in self.config.items() if isinstance(v, (str, int, float, bool))}
+        config.update({SPECIAL_KEYS[ours]: token for ours, token in self.specials.items()})
+        config.setdefault("tokenizer_class", "PreTrainedTokenizerFast")
+        (folder / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
+        _write_vocab([t or f"[unused{i}]" for i, t in enumerate(self.vocab)], folder / "vocab.txt")
+        return folder / TOKENIZER_FILE
+
+    def _tokenize(self, text: str) -> tuple[list[int], list[Offset]]:
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        return list(encoding.ids), [tuple(o) for o in encoding.offsets]
+
+    def decode(self, ids, skip_special: bool = True) -> str:
+        return self._tokenizer.decode(list(ids), skip_special_tokens=skip_special)
+
+
+def has_tokenizer_json(folder: str | Path) -> bool:
+    return (Path(folder) / TOKENIZER_FILE).is_file()
+
+
+def _honour_lowercase(tokenizer: Tokenizer, config: dict) -> None:
+    """`do_lower_case` of tokenizer_config.json wins over tokenizer.json's BERT normaliser, as in
+    transformers' BertTokenizerFast."""
+    if "do_lower_case" not in config:
+        return
+    state = json.loads(tokenizer.to_str()).get("normalizer") or {}
+    if state.get("type") == "BertNormalizer" and state.get("lowercase") != bool(config["do_lower_case"]):
+        tokenizer.normalizer = normalizers.BertNormalizer(
+            clean_text=state.get("clean_text", True), handle_chinese_chars=state.get("handle_chinese_chars", True),
+            strip_accents=state.get("strip_accents"), lowercase=bool(config["do_lower_case"]))
+
+
+def _token(value) -> str | None:
+    """A special token as tokenizer_config.json writes it: a string, or an AddedToken dict."""
+    if isinstance(value, dict):
+        return value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _read_json(file: Path) -> dict:
+    if not file.is_file():
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{file}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{file}: expected a JSON object")
+    return data
