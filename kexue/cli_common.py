@@ -64,6 +64,12 @@ def say(message: str) -> None:
         sys.stderr.flush()
 
 
+def warn(message: str) -> None:
+    """`warning: message` on stderr, plain text (no markup: "[start, end)" and "kexue[serve]" survive)."""
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """`error: message` on stderr, then exit with `code` (2: the user's mistake, 1: a failure)."""
     sys.stderr.write(f"error: {message}\n")

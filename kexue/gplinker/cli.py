@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kexue.cli_common import option, rank_zero_first, settings
+from kexue.cli_common import fail, option, rank_zero_first, settings, warn
 from kexue.cli_common import print_config as show_settings
 from kexue.config import override
 
@@ -28,9 +28,8 @@ LAST_HELP = "use the last step's weights (model.safetensors), not the best dev o
 
 
 def _fail(e: Exception) -> None:
-    """One line on stderr, exit 2 (a user's mistake), no traceback."""
-    err.print(f"[red]error:[/] {e}", soft_wrap=True, highlight=False)
-    raise typer.Exit(2)
+    """One plain line on stderr, exit 2 (a user's mistake), no traceback (kexue/cli_common.py)."""
+    fail(str(e))
 
 
 def _read(task: str, path: Path, schema_path: Optional[Path], skip_bad: bool):
@@ -40,7 +39,7 @@ def _read(task: str, path: Path, schema_path: Optional[Path], skip_bad: bool):
     problems = Problems()
     rows, labels = get_task(task).read(path, schema_path, skip_bad, problems)
     if problems.summary(path):
-        err.print(f"[yellow]warning:[/] {problems.summary(path)}", soft_wrap=True)
+        warn(problems.summary(path))
     return rows, labels
 
 

@@ -29,8 +29,7 @@ console = Console(stderr=True)
 
 
 def _user_error(e: Exception) -> None:
-    console.print(f"[red]error:[/] {e}", soft_wrap=True)
-    raise typer.Exit(2)
+    C.fail(str(e))  # one plain line, exit 2 (kexue/cli_common.py)
 
 
 def _floats(text: str, name: str) -> tuple[float, ...]:

@@ -44,3 +44,17 @@ def test_bad_input_is_one_line(tmp_path):
     assert "bad.json:1: event_list[0]: field 'trigger'" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["events", "evaluate", "--model", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "not a GPLinker run folder" in r.output
+
+
+def test_a_missing_extra_is_one_plain_line_naming_it(tmp_path, monkeypatch):
+    """The install hint survives the terminal: `kexue[serve]` is printed as written (rich ate "[serve]")."""
+    import sys
+
+    from typer.testing import CliRunner
+
+    from kexue.gplinker.cli import app as gplinker_app
+    monkeypatch.setitem(sys.modules, "kexue.gplinker.serve", None)  # as if fastapi were not installed
+    r = CliRunner().invoke(gplinker_app, ["serve", "--model", str(tmp_path)])
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines() == [r.output.strip()]
+    assert "pip install 'kexue[serve]'" in r.output and r.output.startswith("error: ")
