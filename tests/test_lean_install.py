@@ -1,0 +1,51 @@
+"""`pip install kexue` is the layers, the training loop and the command line; the rest are extras.
+
+Importing a layer or the Trainer must not pull in what only reproducing the posts needs (matplotlib,
+scipy, scikit-learn, …), and a command that needs a missing extra says which, in one plain line.
+"""
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from kexue.cli_common import EXTRAS
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("matplotlib", "scipy", "sklearn", "transformers", "jieba", "pypinyin", "networkx", "threadpoolctl",
+         "fastapi", "tensorboard")
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+@pytest.mark.parametrize("statement", ["from kexue.nn import RoPE, RMSNorm, GlobalPointer",
+                                       "from kexue.train import Trainer, TrainConfig",
+                                       "import kexue.cli"])
+def test_the_lean_imports_pull_in_no_extra(statement):
+    r = _run(f"import sys\n{statement}\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", f"{statement} imported {r.stdout.strip()}"
+
+
+def test_a_missing_extra_is_named_in_one_line(tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None\n"  # as if not installed
+            "from kexue.cli import main\n"
+            f"sys.argv = ['kexue', 'reproduce', 'attention', '--preset', 'smoke', '--out', {str(tmp_path)!r}]\n"
+            "main()")
+    r = _run(code)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == \
+        "error: this command needs the matplotlib package: pip install 'kexue[reproduce]'"
+
+
+def test_every_extra_named_is_an_extra_that_brings_it():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    core = " ".join(project["dependencies"])
+    for module, extra in EXTRAS.items():
+        package = {"sklearn": "scikit-learn", "fastapi_offline": "fastapi-offline"}.get(module, module)
+        assert any(spec.startswith(package) for spec in extras[extra]), f"{package} is not in the {extra} extra"
+        assert package not in core, f"{package} is both a dependency and in an extra"
