@@ -90,6 +90,8 @@ def main() -> None:
     try:
         app()
     except SystemExit as e:
+        if "torch" not in sys.modules:  # --help, a bad option: nothing of torch to leave
+            raise
         import torch.distributed as dist
 
         if not (dist.is_available() and dist.is_initialized()):

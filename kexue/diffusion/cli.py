@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +23,7 @@ COMMAND = "kexue diffusion train"
 
 
 def _device(device: str) -> str:
+    import torch
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     from kexue.train.distributed import init_distributed
@@ -101,6 +100,8 @@ def sample_cmd(
     out: Path = typer.Option(Path("samples.png"), help="PNG grid; the images also go to the same name .npy"),
 ) -> None:
     """Sample n images from a checkpoint alone → a PNG grid and an .npy array [n, C, H, W] in [−1, 1]."""
+    import numpy as np
+    import torch
     from kexue.diffusion.ddpm import sample
     from kexue.diffusion.images import save_grid
 
@@ -134,6 +135,8 @@ def interpolate_cmd(
     out: Path = typer.Option(Path("interpolate.png"), help="PNG: the inputs' mixtures above, the samples below"),
 ) -> None:
     """Keras-DDPM's interpolation: mix two images, noise them to t0, denoise."""
+    import numpy as np
+    import torch
     from kexue.diffusion.ddpm import sample_inter
     from kexue.diffusion.images import read_image, save_grid
 
@@ -164,6 +167,7 @@ def evaluate_cmd(
     device: str = typer.Option("auto"),
 ) -> None:
     """FD-<data> (a small classifier's features, not FID), precision/recall (k = 5), label entropy."""
+    import torch
     from kexue.diffusion.ddpm import sample
     from kexue.diffusion.metrics import ClassifierConfig, ImageMetrics, load_or_fit_classifier
     from kexue.diffusion.train import load_data

@@ -12,7 +12,20 @@ figure), `claims`, `reproduce` and `cli` (`kexue mad run|ess`).
     result = run_loop(GaussianFamily(GaussianConfig(d=100), cfg.lam_rows()), cfg)
     result.per_lam("w2", 0.8)  # [generations, seeds]: the exact W2 to N(0, I_100)
 """
-from kexue.mad.gaussian import GaussianConfig, GaussianFamily
-from kexue.mad.loops import LoopConfig, LoopResult, run_loop
+from typing import TYPE_CHECKING
+
+from kexue.lazy import exports
+
+if TYPE_CHECKING:  # the names, for type checkers and editors
+    from kexue.mad.gaussian import GaussianConfig, GaussianFamily
+    from kexue.mad.loops import LoopConfig, LoopResult, run_loop
+
+__getattr__, __dir__ = exports(__name__, {
+    "GaussianConfig": "gaussian",
+    "GaussianFamily": "gaussian",
+    "LoopConfig": "loops",
+    "LoopResult": "loops",
+    "run_loop": "loops",
+})
 
 __all__ = ["GaussianConfig", "GaussianFamily", "LoopConfig", "LoopResult", "run_loop"]

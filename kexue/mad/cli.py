@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -82,6 +81,8 @@ def run_cmd(
     if print_config:
         C.print_config(settings)
         raise typer.Exit(0)
+    import numpy as np
+
     family = settings.family
     cfg, t0 = settings.loop, time.perf_counter()
 
