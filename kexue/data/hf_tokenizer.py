@@ -137,3 +137,39 @@ def _read_json(file: Path) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"{file}: expected a JSON object")
     return data
+
+
+def export_tokenizer(tok: _Face, folder: str | Path) -> Path:
+    """Write a kexue tokenizer as tokenizer.json + tokenizer_config.json, so that transformers'
+    `AutoTokenizer.from_pretrained(folder)(text)["input_ids"]` equals `tok.encode(text)`.
+
+    WordPiece: its own `tokenizers` pipeline. One token per character: NFKC (when the tokenizer
+    normalises) on the text, every character a word of its own, each whitespace character the token
+    [SPACE]; a character whose NFKC form is several characters ("㎏") is the one exception, split here
+    where kexue keeps it whole. Both get the post-processor [CLS] $A [SEP]."""
+    from tokenizers import Regex, models, pre_tokenizers, processors
+
+    from kexue.data.tokenizers import SPACE_TOKEN, CharTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(tok, CharTokenizer):
+        # [SPACE] is spelled " " here, and every whitespace character is replaced by " " first
+        vocab = {(" " if t == SPACE_TOKEN else t): i for i, t in enumerate(tok.vocab)}
+        pipeline = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+        spaces = normalizers.Replace(Regex(r"\s"), " ")
+        pipeline.normalizer = normalizers.Sequence([normalizers.NFKC(), spaces]) if tok.normalize else spaces
+        pipeline.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+        config = {"do_lower_case": False}
+    else:
+        pipeline = Tokenizer.from_str(tok._tokenizer.to_str())
+        config = {"do_lower_case": bool(getattr(tok, "lowercase", True))}
+    cls, sep = tok.vocab[tok.cls_id], tok.vocab[tok.sep_id]
+    pipeline.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1",
+        special_tokens=[(cls, tok.cls_id), (sep, tok.sep_id)])
+    pipeline.save(str(folder / TOKENIZER_FILE))
+    config.update({SPECIAL_KEYS[name]: tok.vocab[i] for name, i in tok.special_ids.items() if name in SPECIAL_KEYS})
+    config.update({"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 512})
+    (folder / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
+    return folder / TOKENIZER_FILE

@@ -10,10 +10,16 @@ right shape, nothing may be left over. Two tensors are not learned and are check
 `encoder.embed_positions.weight` (the sinusoid table, when present, must be RoPE's with base 10000) and
 `cls.predictions.decoder.weight` (the MLM head, when present, must equal the token embedding: tied).
 
-`export_hf` is the inverse of the import: config.json (`model_type="roformer"`, the RoFormerV2 fields
-above), model.safetensors with every tensor JunnYu's RoFormerForMaskedLM holds (the RoPE sinusoid table
-of `max_position_embeddings` positions and the tied MLM head included, so no loader has to make them
-up) and vocab.txt; `roformer.RoFormerForMaskedLM.from_pretrained(DIR)` loads it with nothing missing.
+`export_hf` is the inverse of the import: model.safetensors with every tensor JunnYu's
+RoFormerForMaskedLM holds (the RoPE sinusoid table of `max_position_embeddings` positions and the tied
+MLM head included, so no loader has to make them up), config.json with the RoFormerV2 fields above, the
+tokenizer (vocab.txt, and tokenizer.json + tokenizer_config.json, which give the training tokenizer's
+ids), and the model as remote code (`hf_remote/modeling_roformer_v2.py`, named by config.json's
+`auto_map`). Two loaders read the folder with nothing missing and the same outputs:
+transformers ≥ 5 as `AutoModelForMaskedLM.from_pretrained(DIR, trust_remote_code=True)` (its built-in
+RoFormer is v1, so `model_type` is `roformer_v2`: without the remote code transformers refuses the
+folder instead of loading it wrongly), and JunnYu's `roformer` 0.4.3 (with transformers < 4.52) as
+`roformer.RoFormerForMaskedLM.from_pretrained(DIR)`.
 
 A kexue RoFormerV2 folder: model.safetensors, config.json (`{"model": {...RoFormerV2Config...},
 "tokenizer": "char"|"wordpiece"}`, or a pretraining run's `{"run": {"model": ..., ...}}`), vocab.txt.
@@ -30,6 +36,7 @@ import torch
 from torch import Tensor
 
 from kexue.config import from_dict, to_dict
+from kexue.data.hf_tokenizer import export_tokenizer
 from kexue.roformer.config import RoFormerV2Config
 from kexue.roformer.model import RoFormerV2
 from kexue.train.checkpoint import load_model, read_safetensors, save_model, write_json
@@ -48,6 +55,11 @@ EMBEDDING_MAP = {
     "embeddings.segment.weight": "embeddings.token_type_embeddings.weight",
 }
 SINUSOID = "encoder.embed_positions.weight"
+# the RoFormerV2 model for transformers, shipped with an export as remote code
+REMOTE_CODE = Path(__file__).parent / "hf_remote" / "modeling_roformer_v2.py"
+AUTO_MAP = {"AutoConfig": "modeling_roformer_v2.RoFormerV2Config",
+            "AutoModel": "modeling_roformer_v2.RoFormerV2Model",
+            "AutoModelForMaskedLM": "modeling_roformer_v2.RoFormerV2ForMaskedLM"}
 MLM_HEAD = "cls.predictions.decoder.weight"
 # what a RoFormerV2 config.json must say, and why
 REQUIRED = {"norm_type": ("rms_norm", "RoFormerV2 uses RMSNorm without gain; 'layer_norm' is RoFormer v1"),
@@ -167,7 +179,8 @@ def export_hf(src: str | Path, out_dir: str | Path, max_positions: int = 512, em
     src, out_dir = Path(src), Path(out_dir)
     cfg, data = read_config(src)
     model = load_pretrained(src, ema=ema)
-    hf = {"architectures": ["RoFormerForMaskedLM"], "model_type": "roformer", "vocab_size": cfg.vocab_size,
+    hf = {"architectures": ["RoFormerV2ForMaskedLM"], "model_type": "roformer_v2", "auto_map": AUTO_MAP,
+          "vocab_size": cfg.vocab_size,
           "hidden_size": cfg.hidden_size, "embedding_size": cfg.hidden_size, "num_hidden_layers": cfg.num_layers,
           "num_attention_heads": cfg.num_heads, "intermediate_size": cfg.intermediate_size,
           "type_vocab_size": cfg.segment_vocab_size, "hidden_dropout_prob": cfg.dropout,
@@ -178,8 +191,10 @@ def export_hf(src: str | Path, out_dir: str | Path, max_positions: int = 512, em
     out_dir.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt", "source": str(src)})
     write_json(out_dir / "config.json", hf)
+    shutil.copyfile(REMOTE_CODE, out_dir / REMOTE_CODE.name)
     if (src / "vocab.txt").is_file():
         shutil.copyfile(src / "vocab.txt", out_dir / "vocab.txt")
+        export_tokenizer(load_tokenizer(src), out_dir)
     return out_dir
 
 

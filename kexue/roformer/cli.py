@@ -161,7 +161,7 @@ def export_cmd(
         raise ValueError(f"{path}: {'is a file' if not path.is_dir() else 'is not empty'}; give a new folder"
                          f"{'' if not path.is_dir() else ' or pass --overwrite'}")
     folder = export_hf(model, path, max_positions, ema=ema)
-    typer.echo(f"exported {model} → {folder} (load with roformer.RoFormerForMaskedLM.from_pretrained)")
+    typer.echo(f"exported {model} → {folder} (transformers: AutoModelForMaskedLM.from_pretrained(DIR, trust_remote_code=True); JunnYu's roformer: RoFormerForMaskedLM.from_pretrained(DIR))")
 
 
 def _size(size: str):
