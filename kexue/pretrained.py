@@ -37,8 +37,11 @@ MODELS = {
 }
 
 
-def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
-    """Write `model` (one of MODELS) to `directory`: model.safetensors and config.json."""
+def save_pretrained(model: nn.Module, directory: str | Path, tokenizer: Any = None) -> Path:
+    """Write `model` (one of MODELS) to `directory`: model.safetensors and config.json, and with a
+    `tokenizer` (kexue's CharTokenizer or WordPieceTokenizer) its vocab.txt, tokenizer.json and
+    tokenizer_config.json beside them, so that a RoFormerV2 folder works as `gplinker --encoder` and
+    transformers' AutoTokenizer reads the same ids."""
     kind = type(model).__name__
     if kind not in MODELS:
         raise TypeError(f"save_pretrained: {kind} is not one of {', '.join(MODELS)}")
@@ -47,8 +50,15 @@ def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
         raise ValueError(f"{directory}: is a file; give a folder")
     directory.mkdir(parents=True, exist_ok=True)
     save_model(model, directory / "model.safetensors")
-    write_json(directory / "config.json", {"kexue_model": kind, "kexue": kexue.__version__,
-                                           "model": to_dict(model.cfg), "args": _args(model)})
+    config = {"kexue_model": kind, "kexue": kexue.__version__, "model": to_dict(model.cfg), "args": _args(model)}
+    if tokenizer is not None:
+        from kexue.data import CharTokenizer
+        from kexue.data.hf_tokenizer import export_tokenizer
+
+        tokenizer.save(directory / "vocab.txt")
+        export_tokenizer(tokenizer, directory)
+        config["tokenizer"] = "char" if isinstance(tokenizer, CharTokenizer) else "wordpiece"
+    write_json(directory / "config.json", config)
     return directory
 
 

@@ -76,3 +76,27 @@ def test_from_a_training_run_folder_with_the_ema_weights_by_default(tmp_path):
     assert isinstance(from_pretrained(tmp_path / "l"), DeepModel)
     with pytest.raises(FileNotFoundError, match="no config.json"):
         from_pretrained(tmp_path)
+
+
+def test_save_pretrained_with_its_tokenizer_is_an_encoder_folder(tmp_path):
+    """With the tokenizer beside the weights, the folder works as `gplinker --encoder` and transformers'
+    AutoTokenizer reads the same ids."""
+    import torch
+    import transformers
+
+    from kexue.data import CharTokenizer
+    from kexue.gplinker.encoders import load_encoder
+    from kexue.roformer import RoFormerV2, RoFormerV2Config
+
+    texts = ["北京，上海队3月5日击败ABC。", "天气很好"]
+    tok = CharTokenizer.build(texts)
+    torch.manual_seed(0)
+    model = RoFormerV2(RoFormerV2Config(vocab_size=tok.vocab_size, hidden_size=32, num_layers=1, num_heads=4,
+                                        intermediate_size=48)).eval()
+    save_pretrained(model, tmp_path / "m", tokenizer=tok)
+    cfg, encoder, read = load_encoder(tmp_path / "m")
+    assert cfg.kind == "roformer" and read.encode(texts[0]) == tok.encode(texts[0])
+    ids = torch.tensor([tok.encode(texts[0])])
+    with torch.no_grad():
+        assert torch.equal(encoder.eval()(ids, ids != 0), model(ids))
+    assert transformers.AutoTokenizer.from_pretrained(tmp_path / "m")(texts[0])["input_ids"] == tok.encode(texts[0])
