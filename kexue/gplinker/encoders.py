@@ -72,10 +72,9 @@ def load_encoder(path: str | Path, base: EncoderConfig | None = None) -> tuple[E
     (`base` with kind, model and tokenizer filled in) that `build_encoder` rebuilds it from."""
     base = base or EncoderConfig()
     folder = Path(path)
-    config_file = folder / "config.json"
     if not folder.is_dir():
-        raise FileNotFoundError(f"--encoder {path}: no such folder; give a kexue roformer folder or an HF "
-                                "checkpoint folder (config.json, weights, vocab.txt)")
+        folder = cached_model(str(path))
+    config_file = folder / "config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"--encoder {path}: no config.json; not a kexue roformer or HF checkpoint folder")
     try:
@@ -91,6 +90,28 @@ def load_encoder(path: str | Path, base: EncoderConfig | None = None) -> tuple[E
     if "model_type" in data:
         return _hf(folder, data, base)
     raise ValueError(f"{config_file}: neither a kexue roformer config ('model') nor an HF config ('model_type')")
+
+
+def cached_model(model_id: str) -> Path:
+    """The folder of `model_id` ("org/name") in the local Hugging Face cache, found offline; a missing one
+    is one line that says where the folder should be."""
+    where = ("give a kexue roformer folder or an HF checkpoint folder (config.json, weights, tokenizer.json or "
+             "vocab.txt)")
+    if model_id.count("/") != 1 or model_id.startswith((".", "/")):
+        raise FileNotFoundError(f"--encoder {model_id}: no such folder; {where}")
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:
+        raise FileNotFoundError(f"--encoder {model_id}: no such folder, and a model id needs the hf extra to look "
+                                "in the Hugging Face cache: pip install 'kexue[hf]'") from None
+    try:
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except Exception:  # huggingface_hub's errors for an id it has not cached (LocalEntryNotFoundError, ...)
+        raise FileNotFoundError(
+            f"--encoder {model_id}: no such folder, and not in the local Hugging Face cache ({HF_HUB_CACHE}); "
+            f"nothing is downloaded: fetch it where there is a network (huggingface-cli download {model_id}) "
+            f"and copy the cache or the folder here, or {where}") from None
 
 
 def build_encoder(cfg: EncoderConfig, vocab_size: int) -> nn.Module:

@@ -167,3 +167,21 @@ def test_a_decoder_only_model_is_refused_in_one_line(tmp_path):
                             "--out", str(tmp_path / "run"), *NUDGE])
     assert r.exit_code == 2 and "decoder-only" in r.output and "gpt2" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_a_model_id_is_found_in_the_local_hf_cache_offline(bert_v5, tmp_path, monkeypatch):
+    """`--encoder org/name` reads the Hugging Face cache with no network; a missing id is one line."""
+    import huggingface_hub.constants as hub
+
+    snapshot = tmp_path / "hub" / "models--kexue-test--tiny-bert" / "snapshots" / ("0" * 40)
+    shutil.copytree(bert_v5, snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40, encoding="utf-8")
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg, _, tok = load_encoder("kexue-test/tiny-bert")
+    assert cfg.kind == "hf" and tok.encode(TABLE[0]) == _hf_ids(bert_v5, TABLE[0])
+    r = runner.invoke(app, ["events", "train", "--train", str(SAMPLES), "--encoder", "kexue-test/not-cached",
+                            "--out", str(tmp_path / "run"), *NUDGE])
+    assert r.exit_code == 2 and "not in the local Hugging Face cache" in r.output and "huggingface-cli download" in r.output
+    assert len(r.output.strip().splitlines()) == 1
