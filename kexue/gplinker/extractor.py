@@ -8,7 +8,9 @@ form (subject, predicate, object with their start indices) or entities (start, e
 offset in characters of the text as given, every item with a `score` (scores.py; the posts report
 none: where we depart and why is said there).
 
-Not from the posts (they predict a file in fixed batches): `__call__` sorts texts by length before
+Not from the posts (they cut a text at maxlen tokens, silently): a text longer than the model's window is
+read as overlapping windows and its items merged back into its own offsets (windows.py). Nor from the posts
+(they predict a file in fixed batches): `__call__` sorts texts by length before
 batching them, and `extract_batch` (a server's micro-batch) cuts its texts into length buckets, each one
 forward pass padded to its own longest text (not to max_len), so short texts are run with short ones.
 """
@@ -21,6 +23,7 @@ from typing import Any
 import torch
 
 from kexue.gplinker.train import GPLinker, load_run
+from kexue.gplinker.windows import Window, merge, windows
 from kexue.train.distributed import parse_device
 
 SLACK = 1.25  # a forward pass may hold up to 25 % padding (length_buckets)
@@ -92,12 +95,23 @@ class Extractor:
         passes over texts of similar length (length_buckets), each padded to its own longest text."""
         if not texts:
             return []
-        encoded = [self.g.encode(t) for t in texts]
-        out: list[Any] = [None] * len(texts)
+        # a text longer than the model's window is read as overlapping windows (windows.py), merged back
+        pieces = [(k, w) for k, text in enumerate(texts) for w in self._windows(text)]
+        chunks = [texts[k][w.start:w.end] for k, w in pieces]
+        encoded = [self.g.encode(c) for c in chunks]
+        decoded: list[Any] = [None] * len(pieces)
         for bucket in length_buckets([len(ids) for ids, _ in encoded], self.slack):
-            for k, result in zip(bucket, self._forward([texts[k] for k in bucket], [encoded[k] for k in bucket])):
-                out[k] = result
-        return out
+            for j, result in zip(bucket, self._forward([chunks[j] for j in bucket], [encoded[j] for j in bucket])):
+                decoded[j] = result
+        parts: list[list] = [[] for _ in texts]
+        for (k, w), result in zip(pieces, decoded):
+            parts[k].append((w, result))
+        return [p[0][1] if len(p) == 1 else merge(text, p) for text, p in zip(texts, parts)]
+
+    def _windows(self, text: str) -> list[Window]:
+        """The windows of max_len − 2 tokens (overlapping by a quarter) that `text` is read in; one if it fits."""
+        _, offsets = self.g.tokenizer.encode_with_offsets(text, add_special=False)
+        return windows(offsets, self.g.cfg.max_len - 2, len(text))
 
     def _forward(self, texts: list[str], encoded: list[tuple[list[int], list[tuple[int, int]]]]) -> list[dict]:
         """One forward pass, padded to the longest text, then the task's to_json of each text."""
