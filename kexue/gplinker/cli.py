@@ -68,15 +68,19 @@ def _dev_of_run(task: str, model: Path, meta: dict):
     return _read(task, Path(dev), Path(meta["data"]["schema"]) if meta["data"].get("schema") else None, False)[0]
 
 
+def _rate(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.4f}"
+
+
 def _metrics_table(title: str, m: dict) -> Table:
-    """One row per metric group: P, R, F1 and the counts behind them (predicted, gold, correct), so a
-    precision of 1.0000 with nothing predicted (the posts' ε-smoothing) reads as what it is."""
+    """One row per metric group: P, R, F1 and the counts behind them (predicted, gold, correct); a rate
+    with nothing behind it (nothing predicted, or no gold) is "n/a"."""
     t = Table(title=title)
     for col in ("metric", "precision", "recall", "f1", "predicted", "gold", "correct"):
         t.add_column(col, justify="left" if col == "metric" else "right")
     groups = dict.fromkeys(k.rsplit("/", 1)[0] for k in m if "/" in k)
     for g in groups:
-        rates = [f"{m[f'{g}/{c}']:.4f}" if f"{g}/{c}" in m else "" for c in ("precision", "recall", "f1")]
+        rates = [_rate(m.get(f"{g}/{c}")) if f"{g}/{c}" in m else "" for c in ("precision", "recall", "f1")]
         # the counts are whole numbers, also when they went through the Trainer's float metrics
         counts = [str(round(m[f"{g}/{c}"])) if f"{g}/{c}" in m else "" for c in ("predicted", "gold", "correct")]
         t.add_row(g, *rates, *counts)
@@ -237,12 +241,14 @@ def _task_app(task: str) -> typer.Typer:
         """The post's metrics on labelled data, each named (event_level/*, argument_level/*, spo/*, entity/*),
         with their counts."""
         from kexue.gplinker.extractor import resolve_device
+        from kexue.gplinker.tasks import get_task
         from kexue.gplinker.train import load_run
         try:
             meta = _run_for(task, model, "evaluate")
             where = resolve_device(device)
             schema = schema or (Path(meta["data"]["schema"]) if meta["data"].get("schema") else None)
             rows = _read(task, data, schema, False)[0] if data else _dev_of_run(task, model, meta)
+            get_task(task).check_labelled(rows, data or "the run's dev data")  # another task's file: refused
             g = load_run(model, device=str(where), last=last)
             m = g.evaluate(rows)
         except (ValueError, TypeError, FileNotFoundError) as e:

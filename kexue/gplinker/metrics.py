@@ -45,9 +45,13 @@ from kexue.gplinker.data import TRIGGER, Event
 EPS = 1e-10  # the posts' smoothing
 
 
-def prf(x: float, y: float, z: float) -> dict[str, float]:
-    # P = X/Y, R = X/Z, F1 = 2X/(Y + Z)
-    return {"precision": x / y, "recall": x / z, "f1": 2 * x / (y + z)}
+def prf(x: float, y: float, z: float) -> dict[str, float | None]:
+    """P = X/Y, R = X/Z, F1 = 2X/(Y + Z) of the ε-smoothed counts, where a ratio with nothing behind it is
+    undefined (None, printed "n/a"): with nothing predicted the posts' ε/ε gives precision 1.0, which an
+    untrained model or another task's file would report as perfect. F1 with gold but no prediction is 0."""
+    predicted, gold = y - EPS >= 0.5, z - EPS >= 0.5
+    return {"precision": x / y if predicted else None, "recall": x / z if gold else None,
+            "f1": 2 * x / (y + z) if predicted or gold else None}
 
 
 def set_prf(pred: Iterable[Iterable], gold: Iterable[Iterable], key=None, prefix: str = "") -> dict[str, float]:

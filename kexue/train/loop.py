@@ -337,7 +337,8 @@ class Trainer:
                 out = self.eval_fn(self._model)
                 if not isinstance(out, dict):
                     raise TypeError(f"eval_fn must return a dict of name → float; got {type(out).__name__}")
-                self._last_eval = {prefix + k: float(v) for k, v in out.items()}
+                # a rate with nothing behind it (precision with nothing predicted) stays None: "n/a"
+                self._last_eval = {prefix + k: None if v is None else float(v) for k, v in out.items()}
                 if self.on_eval is not None:  # while the evaluated weights are still in the model
                     extra = self.on_eval(self, dict(self._last_eval))
         finally:

@@ -1,5 +1,7 @@
 """Scoring as Su's scripts score (issue 15 §6): tokenised DuIE triples, normalised DuEE arguments, enum
 arguments with their trigger's span, and the leaderboard's subset-event post-processing."""
+import pytest
+
 from kexue.gplinker.events import drop_subset_events
 from kexue.gplinker.metrics import basic_tokens, event_prf, set_prf, spo_key
 
@@ -36,8 +38,8 @@ def test_an_enum_argument_is_scored_with_its_trigger_span():
 def test_counts_come_with_the_scores():
     m = event_prf([[]], [[(("t", T, "x", 0),)]])
     assert (m["event_level/predicted"], m["event_level/gold"], m["event_level/correct"]) == (0, 1, 0)
-    # the posts' ε makes precision 1 with nothing predicted: the counts show it
-    assert m["event_level/precision"] == 1.0
+    # the posts' ε made precision 1 with nothing predicted; it is undefined, and recall and F1 are 0
+    assert m["event_level/precision"] is None and m["event_level/recall"] < 1e-9 and m["event_level/f1"] < 1e-9
 
 
 def test_subset_events_are_dropped_as_su_does():
@@ -49,3 +51,32 @@ def test_subset_events_are_dropped_as_su_does():
     # a subset of another type is kept; the trigger is left out of the comparison (his `isin`)
     no_trigger_variant = (("t", T, "败", 9), ("t", "胜者", "甲", 0))
     assert drop_subset_events([big, no_trigger_variant]) == [big]
+
+
+def test_a_rate_with_nothing_behind_it_is_undefined_never_one():
+    """The posts' ε-smoothing gave precision 1.0 with nothing predicted: an untrained model looked perfect."""
+    from kexue.gplinker.metrics import set_prf
+
+    nothing = set_prf([set(), set()], [{(0, 2, "PER")}, set()], prefix="entity")
+    assert nothing["entity/precision"] is None and nothing["entity/recall"] == pytest.approx(0.0, abs=1e-9)
+    assert nothing["entity/f1"] == pytest.approx(0.0, abs=1e-9)
+    empty = set_prf([set()], [set()], prefix="entity")
+    assert empty["entity/precision"] is None and empty["entity/recall"] is None and empty["entity/f1"] is None
+    some = set_prf([{(0, 2, "PER")}], [{(0, 2, "PER"), (3, 5, "LOC")}], prefix="entity")
+    assert some["entity/precision"] == pytest.approx(1.0, abs=1e-9) and some["entity/recall"] == pytest.approx(0.5, abs=1e-9)
+
+
+def test_evaluate_refuses_another_tasks_file(event_run, tmp_path):
+    """An events run evaluated on an NER file: one line, exit 2 (it printed P = R = F1 = 1.0000 before)."""
+    from typer.testing import CliRunner
+
+    from kexue.gplinker import fixture
+    from kexue.gplinker.cli import app
+
+    ner = tmp_path / "ner.jsonl"
+    ner.write_text('{"text": "张三在北京。", "entities": [[0, 2, "PER"], [3, 5, "LOC"]]}\n', encoding="utf-8")
+    r = CliRunner().invoke(app, ["events", "evaluate", "--model", str(event_run), "--data", str(ner)])
+    assert r.exit_code == 2 and "event_list" in r.output and "another task" in r.output
+    r = CliRunner().invoke(app, ["events", "evaluate", "--model", str(event_run), "--data",
+                                 str(fixture("duee_sample.json")), "--json"])
+    assert r.exit_code == 0, r.output  # its own task's file is scored as before
