@@ -1,24 +1,46 @@
 """Every diffusion verdict rule on synthetic numbers (each branch reached, "not held" included), and the
-exact-math checks against deliberately wrong variants (negative controls)."""
+exact checks against deliberately wrong variants (negative controls) measured by the real code."""
 import math
 
 import pytest
 
 from kexue.diffusion import claims as rules
-from kexue.diffusion.reproduce import IDENTITY_TS, gaussian_check, variance_identity
+from kexue.diffusion import identities as exact
+from kexue.diffusion.reproduce import IDENTITY_TS, POINT
 from kexue.diffusion.schedule import Schedule
+from kexue.verdicts import Decision, all_of, at_most, close_to
 
 SU = Schedule.preset("su", 1000)
 
 
-# --- 1. the schedule ---
+# --- 1. ᾱ_T: the post's formula, compared exactly ---
 
-def test_schedule_holds_for_su_and_not_for_a_schedule_without_the_square_root():
-    assert rules.schedule(float(SU.bar_alpha[-1]), 1000).verdict == "held"
-    # negative control: α_t = 1 − 0.02t/T (the square root dropped): ᾱ_T ≈ e^{−10}
-    wrong = math.prod(1 - 0.02 * t / 1000 for t in range(1, 1001))
-    assert rules.schedule(wrong, 1000).verdict == "not held"
-    assert rules.schedule(math.exp(-5), 1000).verdict == "not held"  # ≈ e^−5 but above the bound
+def test_bar_alpha_T_is_the_posts_formula():
+    formula, bound = exact.bar_alpha_T_formula(1000), exact.su_bound(1000)
+    assert formula == pytest.approx(0.006482, abs=5e-7)
+    assert rules.bar_alpha_T(float(SU.bar_alpha[-1]), formula, bound).verdict == "held"
+
+
+def test_bar_alpha_T_rejects_both_slips():
+    """The schedule one step off gives ᾱ_T = 0.006417: 4.8 % from e^−5 and under the bound, so the old
+    rule (|ᾱ_T − e^−5| ≤ 5 % and ᾱ_T ≤ bound) held it; compared with the post's formula it fails."""
+    formula, bound = exact.bar_alpha_T_formula(1000), exact.su_bound(1000)
+    wrong = {k: float(s.bar_alpha[-1]) for k, s in exact.wrong_schedules(1000).items()}
+    off = next(v for k, v in wrong.items() if "off" in k)
+    old = all_of([at_most(off, bound), close_to(off, math.exp(-5), rtol=0.05)], rule="the old band")
+    assert old.verdict == "held"  # the band that fit the known number could not catch the slip
+    assert all(rules.bar_alpha_T(v, formula, bound).verdict == "not held" for v in wrong.values())
+    assert exact.bar_alpha_T_formula(1000, shift=1) == pytest.approx(off, rel=1e-12)
+    controls = {k: rules.bar_alpha_T(v, formula, bound) for k, v in wrong.items()}
+    assert rules.every_rejected(controls).verdict == "not held"
+
+
+def test_every_rejected_branches():
+    no, yes = Decision("not held", "r", "a"), Decision("held", "r", "b")
+    assert rules.every_rejected({"x": no, "y": no}).verdict == "not held"
+    assert rules.every_rejected({"x": no, "y": yes}).verdict == "held"
+    check = rules.bar_alpha_T(0.006482, 0.006482, 0.0067).to_check("i", "m", rules.every_rejected({"y": yes}), "c")
+    assert check.verdict == "inconclusive"  # a control that passes: the check could not have failed
 
 
 # --- 2. the variance-reduction identity ---
@@ -31,7 +53,7 @@ def test_identity_rule_branches():
 
 @pytest.mark.parametrize("t", IDENTITY_TS)
 def test_identity_holds_and_its_wrong_variants_do_not(t):
-    r = variance_identity(SU, t, 20000, seed=0)
+    r = exact.variance_identity(SU, t, 20000, seed=0)
     assert rules.identity({t: r["diff"]}).verdict == "held"
     # the page's negative control: the merged ε in place of ε_t, no weight, no constant
     assert rules.identity({t: r["wrong_diff"]}).verdict == "not held"
@@ -49,23 +71,29 @@ def test_the_merged_noise_is_standard_normal():
     assert a == pytest.approx(float(SU.alpha[t]) * float(SU.bar_alpha[t - 1]), rel=1e-12)
 
 
-# --- 3. the Gaussian check ---
+# --- 3. 9152's optimal σ_t, on the sampler's exact law ---
 
-def _row(mean, std, n=4000, mu=0.5, s=0.3):
-    return {"mu": mu, "s": s, "mean": mean, "std": std, "n": n}
-
-
-def test_gaussian_rule_branches():
-    assert rules.gaussian({"beta": _row(0.501, 0.301), "posterior": _row(0.499, 0.299)}).verdict == "held"
-    assert rules.gaussian({"beta": _row(0.55, 0.30)}).verdict == "not held"
-    assert rules.gaussian({"beta": _row(0.50, 0.25)}).verdict == "not held"
+def test_chain_law_matches_the_variance_recursion():
+    """Var x_{t−1} = α_t² Var x_t + σ_t² for data N(0, 1) (ε = β̄_t x_t): the recursion by hand."""
+    v = 1.0
+    for t in range(SU.T, 0, -1):
+        v = float(SU.alpha[t]) ** 2 * v + SU.sigma("posterior", t) ** 2
+    assert exact.chain_law(SU, "posterior", 0.0, 1.0)["var"] == pytest.approx(v, rel=1e-12)
 
 
-def test_gaussian_sampler_holds_and_a_wrong_sigma_does_not():
-    rows = gaussian_check(SU, 2000, seed=0, device="cpu", sigmas=("beta", "posterior", "zero"))
-    assert rules.gaussian({k: rows[k] for k in ("beta", "posterior")}).verdict == "held"
-    # negative control: σ = 0 (greedy) collapses the variance
-    assert rules.gaussian({"zero": rows["zero"]}).verdict == "not held"
+def test_optimal_sigmas_hold_and_swapped_do_not():
+    assert rules.chain_law(exact.chain_law(SU, "beta", 0.0, 1.0), 0.0, 1.0).verdict == "held"
+    assert rules.chain_law(exact.chain_law(SU, "posterior", 0.0, 1.0), 0.0, 1.0).verdict == "not held"
+    assert rules.chain_law(exact.chain_law(SU, "posterior", POINT, 0.0), POINT, 0.0).verdict == "held"
+    assert rules.chain_law(exact.chain_law(SU, "beta", POINT, 0.0), POINT, 0.0).verdict == "not held"
+    # σ = 0 (greedy): no z at all, and the mean is still x_* (the exact ε makes every step unbiased)
+    assert exact.chain_law(SU, "zero", POINT, 0.0)["mean"] == pytest.approx(POINT, abs=1e-9)
+
+
+def test_chain_law_rule_branches():
+    assert rules.chain_law({"mean": 0.0, "var": 1.0 + 1e-12}, 0.0, 1.0).verdict == "held"
+    assert rules.chain_law({"mean": 1e-6, "var": 1.0}, 0.0, 1.0).verdict == "not held"
+    assert rules.chain_law({"mean": 0.0, "var": 0.999}, 0.0, 1.0).verdict == "not held"
 
 
 # --- 4–6. trained-model claims ---
@@ -88,6 +116,20 @@ def test_samples_look_like_data_branches():
         == "inconclusive"
 
 
+@pytest.mark.parametrize("first,final,precision,fd,diverged", [
+    (800.0, math.nan, [math.nan] * 3, [math.nan] * 3, "training diverged: step 2: the loss is nan"),
+    (800.0, math.inf, [0.8, 0.8, 0.8], [10.0, 11.0, 10.5], ""),    # an inf loss, not flagged by the caller
+    (800.0, 100.0, [math.nan] * 3, [math.nan] * 3, "the samples of ema, σ=β are not finite"),
+])
+def test_a_diverging_ddpm_is_not_held(first, final, precision, fd, diverged):
+    """The old rule read a NaN loss as a missed floor, "inconclusive: did not learn"; the post says
+    DDPM is easy to train, so a run that diverges contradicts it."""
+    d = rules.samples_look_like_data(first, final, precision, fd, NOISE, diverged)
+    assert d.verdict == "not held"
+    assert rules.similar([math.nan] * 3, [math.nan] * 3, DATA, NOISE).verdict == "inconclusive"
+    assert rules.at_least_as_good([math.nan] * 3, [math.nan] * 3, DATA, NOISE).verdict == "inconclusive"
+
+
 def test_similar_branches():
     assert rules.similar([10.0, 10.3, 9.9], [10.4, 10.1, 10.2], DATA, NOISE).verdict == "held"
     assert rules.similar([10.0, 10.3, 9.9], [20.4, 20.1, 20.2], DATA, NOISE).verdict == "not held"
@@ -95,6 +137,32 @@ def test_similar_branches():
     assert rules.similar([10.0], [10.1], DATA, NOISE).verdict == "inconclusive"  # one draw cannot decide
     untrained = rules.similar([90.0, 92.0, 91.0], [90.5, 91.5, 91.0], DATA, NOISE)
     assert untrained.verdict == "inconclusive" and "did not learn" in untrained.why
+
+
+def test_similar_pairs_the_draws():
+    """The quick run's numbers (FD-digits per draw, same x_T and z per draw index): Welch's interval of
+    the unpaired draws, [−3.5, 12.0], crosses the band ±11.1 and was "inconclusive"; the paired one
+    is [0.9, 7.6]."""
+    beta, post, data = [38.46, 45.86, 43.5], [35.22, 40.07, 39.78], [13.96, 9.46, 9.85]
+    lo, hi = rules.paired_interval(beta, post)
+    assert 0.5 < lo < 1.5 and 7.0 < hi < 8.0
+    assert rules.similar(beta, post, data, 1200.0).verdict == "held"
+
+
+def test_bands_are_the_declared_shares_of_the_data_vs_data_fd():
+    assert rules.SIGMA_MARGIN_SHARE == 1.0 and rules.EMA_MARGIN_SHARE == 1.0
+    tol = rules.SIGMA_MARGIN_SHARE * sum(DATA) / len(DATA)
+    # a paired gap just inside the band holds, just outside it does not
+    assert rules.similar([10.0, 10.02, 9.98], [10 - tol + 0.2] * 3, DATA, NOISE).verdict == "held"
+    assert rules.similar([10.0, 10.02, 9.98], [10 - tol - 0.3] * 3, DATA, NOISE).verdict == "not held"
+    assert f"{rules.SIGMA_MARGIN_SHARE:g} × the mean FD of held-out real images" in \
+        rules.similar([10.0, 10.1, 9.9], [10.0] * 3, DATA, NOISE).rule
+
+
+def test_paired_interval_edges():
+    assert rules.paired_interval([1.0], [2.0]) == (-math.inf, math.inf)
+    assert all(math.isnan(v) for v in rules.paired_interval([1.0, math.nan], [1.0, 2.0]))
+    assert rules.paired_interval([3.0, 4.0, 5.0], [1.0, 2.0, 3.0]) == (2.0, 2.0)
 
 
 def test_at_least_as_good_branches():
@@ -109,7 +177,7 @@ def test_at_least_as_good_branches():
 
 def test_rules_are_written_out():
     d = rules.similar([10.0, 10.3, 9.9], [10.4, 10.1, 10.2], DATA, NOISE)
-    assert "held-out real images" in d.rule and "counts only if" in d.rule
-    claim = d.to_claim("c", "m", evidence={"σ=β": [10.0, 10.3, 9.9]})
-    assert claim.evidence["σ=β"]["n"] == 3 and claim.rule
+    assert "held-out real images" in d.rule and "counts only if" in d.rule and "paired" in d.rule
+    claim = d.to_claim("c", "m", evidence={"σ=β": [10.0, 10.3, 9.9]}, quote=rules.QUOTES["similar"])
+    assert claim.evidence["σ=β"]["n"] == 3 and claim.rule and claim.source == 9152
     assert rules.not_checkable_celeba().verdict == "not checkable"

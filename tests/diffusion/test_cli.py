@@ -1,5 +1,6 @@
 """`kexue diffusion train|sample|interpolate|evaluate` end to end at toy size, and reproduce smoke."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from typer.testing import CliRunner
 from kexue.data import load_digits
 from kexue.diffusion.cli import app
 from kexue.diffusion.images import read_image, save_grid, to_uint8
-from kexue.diffusion.reproduce import reproduce
+from kexue.diffusion.reproduce import preset, reproduce
 
 runner = CliRunner()
 
@@ -94,11 +95,24 @@ def test_train_on_an_image_folder_and_bad_data(tmp_path):
 
 def test_reproduce_smoke(tmp_path):
     res = reproduce("smoke", tmp_path)
-    assert res.post == 9119 and len(res.claims) == 8
-    # exact math holds even at toy size, and the wrong identity beside it does not
-    assert [c.verdict for c in res.claims[:4]] == ["held", "held", "not held", "held"]
-    assert all(c.rule for c in res.claims)
-    assert res.claims[5].evidence["σ=β"]["n"] == 3 and len(res.metrics["data_vs_data"]) == 3
+    assert res.post == 9119 and len(res.claims) == 4 and len(res.checks) == 4
+    # the exact statements hold even at toy size, each with its control rejected
+    assert [c.verdict for c in res.checks] == ["held"] * 4
+    assert all("not held" in c.control for c in res.checks)
+    assert all(c.rule and c.quote and c.source in (9119, 9152) for c in res.claims)
+    assert res.claims[1].evidence["σ=β"]["n"] == 3 and len(res.metrics["data_vs_data"]) == 3
     for f in res.figures:
         assert (tmp_path / f).is_file()
     assert "FD-digits" in res.metrics["samples"]["ema, σ=β"][0]
+
+
+def test_a_diverging_run_is_not_held(tmp_path):
+    """A learning rate of 1e30 makes the loss NaN at the first record: the Trainer stops, and the claim
+    "easy to train" reads "not held" (it read "inconclusive: did not learn" before); the comparisons
+    cannot be made and say so."""
+    cfg = preset("smoke")
+    cfg = replace(cfg, run=replace(cfg.run, train=replace(cfg.run.train, lr=1e30)))
+    res = reproduce("smoke", tmp_path, cfg=cfg)
+    samples, similar, ema, _ = res.claims
+    assert samples.verdict == "not held" and "diverged" in samples.rule + samples.measured
+    assert similar.verdict == ema.verdict == "inconclusive" and "diverge" in similar.needs
