@@ -82,7 +82,7 @@ def reproduce(
     table.add_column("verdict", no_wrap=True)
     for r in results:
         for c in r.claims:
-            table.add_row(str(r.post), c.claim, c.verdict)
+            table.add_row(str(c.source or r.post), c.claim, c.verdict)  # the post the claim quotes
     results_console.print(table)
     results_console.print(f"page: {page}", soft_wrap=True)
 
