@@ -264,10 +264,11 @@ def _task_app(task: str) -> typer.Typer:
     def predict(
         model: Path = typer.Option(..., help="a run folder from train"),
         input: Path = typer.Option(..., "--input", help="JSONL with a 'text' field, or plain text lines; - for stdin"),
-        output: Path = typer.Option(..., "--output", help="DuEE / DuIE-format JSONL to write"),
+        output: Path = typer.Option(..., "--output", help="DuEE / DuIE-format JSONL to write; - for stdout"),
         last: bool = typer.Option(False, "--last", help=LAST_HELP),
         resume: bool = typer.Option(False, help="continue an interrupted run: keep --output's complete lines and "
                                                 "predict the input lines after them"),
+        overwrite: bool = typer.Option(False, help="replace an existing --output (refused without it or --resume)"),
         batch_size: int = typer.Option(32, help="texts per forward pass (a window of lines is sorted by length)"),
         device: Optional[str] = typer.Option(None, help=DEVICE_HELP),
     ) -> None:
@@ -296,8 +297,9 @@ def _task_app(task: str) -> typer.Typer:
                     rate = lines / max(time.perf_counter() - t0, 1e-9)
                     bar.update(task_id, completed=read, lines=lines, rate=f"{rate:.1f}")
 
-                summary = predict_file(ex, src, output, cfg, resume=resume, progress=show)
-        except (ValueError, TypeError, FileNotFoundError) as e:
+                sink = sys.stdout if str(output) == "-" else output
+                summary = predict_file(ex, src, sink, cfg, resume=resume, progress=show, overwrite=overwrite)
+        except (ValueError, TypeError, FileNotFoundError, FileExistsError) as e:
             _fail(e)
         kept = f" after the {summary.kept} kept from before" if summary.kept else ""
         console.print(f"wrote {summary.written} lines to {output}{kept} in {summary.seconds:.1f} s "

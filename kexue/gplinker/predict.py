@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
+
+from kexue.train.interrupt import TrainingInterrupted
 
 
 @dataclass
@@ -60,6 +63,9 @@ def read_rows(f: BinaryIO, name: str) -> Iterator[tuple[int, dict[str, Any], int
             raise ValueError(f"{name}:{lineno}: not UTF-8 (byte {e.start}); convert the file to UTF-8") from None
         if not line.strip():
             continue
+        if _json_array(line):
+            raise ValueError(f"{name}:{lineno}: a JSON array; give one JSON object or one text per line "
+                             f"(JSONL), e.g. jq -c '.[]' {name}")
         if line.lstrip().startswith("{"):
             try:
                 row = json.loads(line)
@@ -72,18 +78,42 @@ def read_rows(f: BinaryIO, name: str) -> Iterator[tuple[int, dict[str, Any], int
         yield lineno, row, read
 
 
+class PredictInterrupted(TrainingInterrupted):
+    """Ctrl-C stopped a prediction; every line predicted before it is in the output (flushed)."""
+
+    def __init__(self, lines: int, out: Path | str, signum: int = signal.SIGINT):
+        super().__init__(lines, signum, None, unit="line")
+        self.args = (f"interrupted: {out} holds {lines} complete lines; the same command with --resume "
+                     "continues after them",)
+
+
 def predict_file(extract: Callable[[list[str]], list[dict[str, Any]]], src: str | Path | BinaryIO,
-                 out: str | Path, cfg: PredictConfig | None = None, resume: bool = False,
-                 progress: Progress | None = None) -> PredictSummary:
-    """Stream `src` through `extract` (an Extractor) into the JSONL file `out`; see the module docstring."""
+                 out: str | Path | TextIO, cfg: PredictConfig | None = None, resume: bool = False,
+                 progress: Progress | None = None, overwrite: bool = False) -> PredictSummary:
+    """Stream `src` through `extract` (an Extractor) into the JSONL file `out` (or a text stream, such as
+    stdout for `--output -`); see the module docstring. An existing `out` is continued with `resume` and
+    replaced with `overwrite`; otherwise it is refused, before anything is predicted."""
     cfg = cfg or PredictConfig()
-    out = Path(out)
     start = time.perf_counter()
+    if hasattr(out, "write"):  # a stream: nothing to resume, nothing to overwrite
+        if resume:
+            raise ValueError("--resume needs an --output file to continue, not a stream")
+        return _predict(extract, src, out, cfg, 0, None, progress, start)
+    out = Path(out)
+    if out.is_file() and out.stat().st_size and not (resume or overwrite):
+        raise FileExistsError(f"--output {out} exists; add --resume to continue it, or --overwrite to replace it")
     kept, last_text = _kept_lines(out) if resume and out.is_file() else (0, None)
+    with open(out, "a" if kept else "w", encoding="utf-8") as sink:
+        return _predict(extract, src, sink, cfg, kept, last_text, progress, start, out)
+
+
+def _predict(extract: Callable[[list[str]], list[dict[str, Any]]], src: str | Path | BinaryIO, sink: TextIO,
+             cfg: PredictConfig, kept: int, last_text: str | None, progress: Progress | None, start: float,
+             out: Path | str = "-") -> PredictSummary:
     own = not hasattr(src, "read")
     f = open(src, "rb") if own else src
     name = str(src) if own else getattr(src, "name", "<input>")
-    written = 0
+    written = [0]  # lines written by this run, counted as they are flushed
     try:
         rows = read_rows(f, name)
         for k in range(kept):  # what the output already holds
@@ -94,36 +124,45 @@ def predict_file(extract: Callable[[list[str]], list[dict[str, Any]]], src: str 
             if k == kept - 1 and row["text"] != last_text:
                 raise ValueError(f"{out}: line {kept} is not the prediction of {name}:{lineno} (another text); "
                                  "it belongs to another input (drop --resume to start over)")
-        with open(out, "a" if kept else "w", encoding="utf-8") as sink:
-            window: list[dict[str, Any]] = []
-            read = 0
-            for _, row, read in rows:
-                window.append(row)
-                if len(window) == cfg.window:
-                    written += _run_window(extract, window, sink, cfg, written, read, progress)
-                    window = []
-            if window:
-                written += _run_window(extract, window, sink, cfg, written, read, progress)
+        window: list[dict[str, Any]] = []
+        read = 0
+        for _, row, read in rows:
+            window.append(row)
+            if len(window) == cfg.window:
+                _run_window(extract, window, sink, cfg, written, read, progress)
+                window = []
+        if window:
+            _run_window(extract, window, sink, cfg, written, read, progress)
+    except KeyboardInterrupt:
+        raise PredictInterrupted(kept + written[0], out) from None
     finally:
         if own:
             f.close()
-    return PredictSummary(written, kept, time.perf_counter() - start)
+    return PredictSummary(written[0], kept, time.perf_counter() - start)
 
 
 def _run_window(extract: Callable[[list[str]], list[dict[str, Any]]], window: list[dict[str, Any]], sink: Any,
-                cfg: PredictConfig, done: int, read: int, progress: Progress | None) -> int:
-    """Run one window in length-sorted batches, append its lines in input order, flush."""
+                cfg: PredictConfig, written: list[int], read: int, progress: Progress | None) -> None:
+    """Run one window in length-sorted batches; after each batch, append (and flush) the lines that are
+    now complete in input order, so an interrupt keeps every line whose predecessors are done."""
     order = sorted(range(len(window)), key=lambda k: len(window[k]["text"]))
     results: list[Any] = [None] * len(window)
+    done = 0  # window lines written, in input order
     for at in range(0, len(order), cfg.batch_size):
         batch = order[at:at + cfg.batch_size]
         for k, result in zip(batch, extract([window[k]["text"] for k in batch])):
             results[k] = result
+        ready = done
+        while ready < len(window) and results[ready] is not None:
+            ready += 1
+        if ready > done:
+            sink.write("".join(json.dumps({**row, **res}, ensure_ascii=False) + "\n"
+                               for row, res in zip(window[done:ready], results[done:ready])))
+            sink.flush()
+            written[0] += ready - done
+            done = ready
         if progress is not None:
-            progress(done + at + len(batch), read)
-    sink.write("".join(json.dumps({**row, **res}, ensure_ascii=False) + "\n" for row, res in zip(window, results)))
-    sink.flush()
-    return len(window)
+            progress(written[0] - done + at + len(batch), read)
 
 
 def _kept_lines(out: Path) -> tuple[int, str | None]:
@@ -143,3 +182,16 @@ def _kept_lines(out: Path) -> tuple[int, str | None]:
     except (json.JSONDecodeError, KeyError, TypeError):
         raise ValueError(f"{out}:{lines}: not a prediction line (no JSON 'text'); not an output of predict") from None
     return lines, text
+
+
+def _json_array(line: str) -> bool:
+    """A line that opens a JSON array (a whole file written as one array, or pretty-printed)."""
+    stripped = line.strip()
+    if stripped == "[":
+        return True
+    if not stripped.startswith("["):
+        return False
+    try:
+        return isinstance(json.loads(stripped), list)
+    except json.JSONDecodeError:
+        return False
