@@ -31,10 +31,14 @@ def _device(device: str) -> str:
     return str(init_distributed(device)[2])  # checks the device exists, in one line if not
 
 
-def _file_out(out: Path) -> None:
-    """An output file's path is checked before any work: not a folder; its folder is made."""
+def _file_out(out: Path, overwrite: bool = False) -> None:
+    """An output file's path is checked before any work: not a folder, not an earlier result (without
+    --overwrite: the PNG or its .npy); its folder is made."""
     if out.is_dir():
         raise ValueError(f"--out {out}: is a folder; give a file name, e.g. {out / 'samples.png'}")
+    earlier = [f for f in (out, out.with_suffix(".npy")) if f.exists()]
+    if earlier and not overwrite:
+        raise FileExistsError(f"--out {out}: {earlier[0]} exists; give another --out, or --overwrite to replace it")
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -98,6 +102,7 @@ def sample_cmd(
     seed: int = typer.Option(0),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     out: Path = typer.Option(Path("samples.png"), help="PNG grid; the images also go to the same name .npy"),
+    overwrite: bool = typer.Option(False, help="replace an existing --out (and its .npy)"),
 ) -> None:
     """Sample n images from a checkpoint alone → a PNG grid and an .npy array [n, C, H, W] in [−1, 1]."""
     import numpy as np
@@ -105,7 +110,9 @@ def sample_cmd(
     from kexue.diffusion.ddpm import sample
     from kexue.diffusion.images import save_grid
 
-    _file_out(out)
+    if n < 1:
+        raise ValueError(f"--n {n}: give the number of images to sample, at least 1")
+    _file_out(out, overwrite)
     model, schedule, cfg = _load(checkpoint, raw, device)
     dev = _device(device)
     y = None
@@ -133,17 +140,23 @@ def interpolate_cmd(
     seed: int = typer.Option(0),
     device: str = typer.Option("auto"),
     out: Path = typer.Option(Path("interpolate.png"), help="PNG: the inputs' mixtures above, the samples below"),
+    overwrite: bool = typer.Option(False, help="replace an existing --out (and its .npy)"),
 ) -> None:
-    """Keras-DDPM's interpolation: mix two images, noise them to t0, denoise."""
+    """Keras-DDPM's interpolation: mix two images, noise them to t0, denoise. The images are read as the
+    model's (centre-cropped, resized, grey or RGB), and what that changed is said."""
     import numpy as np
     import torch
     from kexue.diffusion.ddpm import sample_inter
-    from kexue.diffusion.images import read_image, save_grid
+    from kexue.diffusion.images import image_note, read_image, save_grid
 
-    _file_out(out)
+    _file_out(out, overwrite)
     model, schedule, cfg = _load(checkpoint, raw, device)
     dev = _device(device)
     c, side, _ = _shape(cfg)
+    for p in (a, b):
+        note = image_note(p, side, c)
+        if note:
+            C.say(note)
     x_a, x_b = (read_image(p, side, c).unsqueeze(0).to(dev) for p in (a, b))
     x = sample_inter(model, schedule, x_a, x_b, t0, k, sigma, generator=torch.Generator(dev).manual_seed(seed),
                      progress=True)

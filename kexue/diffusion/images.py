@@ -55,6 +55,30 @@ def save_grid(x: Tensor, path: str | Path, nrow: int | None = None, pad: int = 1
     return path
 
 
+def image_note(path: str | Path, size: int, channels: int) -> str | None:
+    """What reading `path` as a [channels, size, size] image changes (crop, resize, colour), or None."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:  # the header only
+            (w, h), mode = img.size, img.mode
+    except (FileNotFoundError, UnidentifiedImageError, Image.DecompressionBombError):
+        return None  # read_image says what is wrong
+    changes = []
+    if w != h:
+        changes.append(f"centre-cropped to {min(w, h)}×{min(w, h)}")
+    if min(w, h) != size:
+        changes.append(f"resized to {size}×{size}")
+    grey = mode in ("1", "L", "LA", "I", "I;16", "F")
+    if channels == 1 and not grey:
+        changes.append(f"turned from {mode} to grey")
+    elif channels == 3 and grey:
+        changes.append("turned from grey to RGB")
+    if not changes:
+        return None
+    return f"{path}: a {w}×{h} {mode} image, {', '.join(changes)} to fit the model"
+
+
 def read_image(path: str | Path, size: int, channels: int) -> Tensor:
     """One image file → [C, size, size] in [−1, 1] (centre-cropped to a square, then resized)."""
     from PIL import Image, UnidentifiedImageError
@@ -69,6 +93,9 @@ def read_image(path: str | Path, size: int, channels: int) -> Tensor:
         raise FileNotFoundError(f"{path}: no such image file") from None
     except UnidentifiedImageError:
         raise ValueError(f"{path}: not an image Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"{path}: {e.args[0].split('(')[0].strip()}; too large to read safely — shrink it first")\
+            from None
     side = min(img.size)
     left, top = (img.width - side) // 2, (img.height - side) // 2
     img = img.crop((left, top, left + side, top + side))

@@ -72,6 +72,45 @@ def test_interpolate_two_image_files(run_dir, tmp_path):
     assert np.load(out.with_suffix(".npy")).shape == (4, 1, 8, 8)
 
 
+def test_sample_never_writes_over_an_earlier_result(run_dir, tmp_path):
+    """`diffusion sample` wrote ./samples.png over the last one; now it refuses, and --overwrite replaces."""
+    out = tmp_path / "s.png"
+    base = ["sample", "--checkpoint", str(run_dir), "--n", "2", "--steps", "2", "--out", str(out), "--device", "cpu"]
+    assert runner.invoke(app, base).exit_code == 0
+    before = out.read_bytes()
+    r = runner.invoke(app, [*base, "--seed", "1"])
+    assert r.exit_code == 2 and "--overwrite" in r.stderr and out.read_bytes() == before
+    assert runner.invoke(app, [*base, "--seed", "1", "--overwrite"]).exit_code == 0
+    assert out.read_bytes() != before
+
+
+def test_a_negative_n_is_one_line(run_dir, tmp_path):
+    r = runner.invoke(app, ["sample", "--checkpoint", str(run_dir), "--n", "-3", "--out", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "--n -3" in r.stderr and "Traceback" not in r.output
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_interpolate_says_what_reading_an_rgb_image_changed(run_dir, tmp_path):
+    """A 40×30 RGB photo on an 8×8 grey model was shrunk to 8×8 grey in silence; now the change is said."""
+    rgb = np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    Image.fromarray(rgb[:8, :8, 0]).save(tmp_path / "b.png")  # already the model's size and grey: no note
+    r = runner.invoke(app, ["interpolate", "--checkpoint", str(run_dir), "--a", str(tmp_path / "a.png"),
+                            "--b", str(tmp_path / "b.png"), "--t0", "5", "--k", "2", "--out", str(tmp_path / "i.png"),
+                            "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.stderr.split())
+    assert "a 40×30 RGB image, centre-cropped to 30×30, resized to 8×8, turned from RGB to grey" in said
+    assert "b.png" not in said
+
+
+def test_a_decompression_bomb_names_its_file(tmp_path, monkeypatch):
+    Image.fromarray(np.zeros((64, 64), dtype=np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # as a 30000×30000 PNG would be
+    with pytest.raises(ValueError, match=r"big.png: .*too large to read safely"):
+        read_image(tmp_path / "big.png", 8, 1)
+
+
 def test_evaluate_prints_fd_precision_recall(run_dir):
     r = runner.invoke(app, ["evaluate", "--checkpoint", str(run_dir), "--n", "12", "--steps", "3",
                             "--classifier-steps", "3", "--device", "cpu"])
