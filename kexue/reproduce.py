@@ -23,7 +23,7 @@ from typing import Any
 
 from kexue import __version__
 from kexue.config import override
-from kexue.result import TopicResult, save_results
+from kexue.result import TopicResult, load_results, save_results
 
 # the topics in the order of the page; each is a package kexue.<name> with reproduce.reproduce
 TOPICS: tuple[str, ...] = ("attention", "roformer", "gplinker", "diffusion", "lru", "decoder_only", "mad")
@@ -36,14 +36,17 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
                on_topic: Callable[[str, TopicResult], None] | None = None,
                sets: list[str] | None = None) -> list[TopicResult]:
     """Run the named topics (all when empty), each with its `sets` (`TOPIC.key=value`) applied to its
-    preset, and write `out/results.json`; return their results."""
-    names = list(topics or TOPICS)
+    preset, and write `out/results.json`; return their results. A topic may be named as the command line
+    names it (decoder-only) or as its package (decoder_only). When `out` already holds a page of the same
+    preset, its other topics are kept and the topics run now are added or replaced."""
+    names = [_topic_name(t) for t in (topics or TOPICS)]
     unknown = [t for t in names if t not in TOPICS]
     if unknown:
         raise ValueError(f"unknown topic(s) {unknown}; choose from {', '.join(TOPICS)}")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     configs = topic_presets(names, preset, sets)  # a bad setting stops here, before any topic runs
+    kept_meta, kept = _earlier_page(out, preset, names)
     out.mkdir(parents=True, exist_ok=True)
     _headless_plots()
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
@@ -61,8 +64,35 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
     meta = run_meta(preset, started, time.perf_counter() - t0)
     if sets:
         meta["sets"] = list(sets)
-    save_results(results, out / "results.json", meta)
+    if kept:  # the page's other topics, from the run that made them
+        meta["kept_from"] = {"command": kept_meta.get("command"), "started": kept_meta.get("started"),
+                             "topics": [r.topic for r in kept]}
+        meta["seconds"] = round(meta["seconds"] + sum(r.seconds for r in kept), 1)
+    order = {name: i for i, name in enumerate(TOPICS)}
+    page = sorted([*kept, *results], key=lambda r: order.get(r.topic, len(order)))
+    save_results(page, out / "results.json", meta)
     return results
+
+
+def _topic_name(name: str) -> str:
+    """decoder-only (the command line's spelling) and decoder_only (the package's) are one topic."""
+    return name.strip().replace("-", "_")
+
+
+def _earlier_page(out: Path, preset: str, names: list[str]) -> tuple[dict[str, Any], list[TopicResult]]:
+    """(meta, results) of the topics already on `out`'s page that this run does not redo; a page of
+    another preset is refused (one page, one preset)."""
+    file = out / "results.json"
+    if not file.is_file():
+        return {}, []
+    try:
+        meta, earlier = load_results(file)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{file}: not a results.json of kexue reproduce ({e}); give another --out") from None
+    if meta.get("preset") != preset:
+        raise ValueError(f"{out} holds a --preset {meta.get('preset')} page; give another --out for --preset "
+                         f"{preset} (kexue report merge combines pages of one preset)")
+    return meta, [r for r in earlier if r.topic not in names]
 
 
 def _headless_plots() -> None:
@@ -91,6 +121,7 @@ def topic_presets(names: list[str], preset: str, sets: list[str] | None) -> dict
     for item in sets or []:
         key, eq, value = item.partition("=")
         topic, dot, rest = key.strip().partition(".")
+        topic = _topic_name(topic)
         if not eq or not dot or not rest:
             raise ValueError(f"--set {item!r}: expected TOPIC.key=value, e.g. --set gplinker.duee_dir=data/DuEE1.0")
         if topic not in TOPICS:

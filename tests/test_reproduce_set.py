@@ -83,3 +83,43 @@ def test_cli_bad_setting_stops_before_any_topic(tmp_path):
                             "--set", "attention.nokey=1"])
     assert r.exit_code != 0 and "unknown setting 'nokey' of AttentionPreset" in r.output
     assert not out.exists()
+
+
+def _fake_topics(monkeypatch, calls: list):
+    """Two topics that run in no time (kexue.fake_a / kexue.fake_b), each recording that it ran."""
+    import sys
+    import types
+
+    import kexue.reproduce as rp
+    from kexue.result import Claim, TopicResult
+
+    monkeypatch.setattr(rp, "TOPICS", ("fake_a", "fake_b"))
+    for name in ("fake_a", "fake_b"):
+        module = types.ModuleType(f"kexue.{name}.reproduce")
+        module.preset = lambda preset: {}
+
+        def reproduce(preset, out_dir, cfg=None, name=name):
+            calls.append(name)
+            return TopicResult(topic=name, post=1, title=name, date="2020-01-01", preset=preset,
+                               claims=[Claim(f"{name} {len(calls)}", "m", "held")])
+        module.reproduce = reproduce
+        monkeypatch.setitem(sys.modules, f"kexue.{name}.reproduce", module)
+    return rp
+
+
+def test_one_topic_into_a_page_keeps_the_others(tmp_path, monkeypatch):
+    """`kexue reproduce TOPIC --out DIR` dropped DIR's other topics from results.json and the page."""
+    from kexue.result import load_results
+
+    calls: list = []
+    rp = _fake_topics(monkeypatch, calls)
+    rp.run_topics(["fake_a"], "smoke", tmp_path)
+    rp.run_topics(["fake-b"], "smoke", tmp_path)  # the command line's spelling of a topic is accepted
+    meta, page = load_results(tmp_path / "results.json")
+    assert [r.topic for r in page] == ["fake_a", "fake_b"] and meta["kept_from"]["topics"] == ["fake_a"]
+    rp.run_topics(["fake_a"], "smoke", tmp_path)  # redone: replaced, not added twice
+    _, page = load_results(tmp_path / "results.json")
+    assert [(r.topic, r.claims[0].claim) for r in page] == [("fake_a", "fake_a 3"), ("fake_b", "fake_b 2")]
+    with pytest.raises(ValueError, match="holds a --preset smoke page"):
+        rp.run_topics(["fake_b"], "quick", tmp_path)
+    assert calls == ["fake_a", "fake_b", "fake_a"]  # the refused run ran nothing
