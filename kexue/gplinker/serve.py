@@ -184,6 +184,11 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
         if len(texts) > cfg.max_texts:
             return _json(413, f"{len(texts)} texts is over the limit of {cfg.max_texts} per request")
         for k, t in enumerate(texts):
+            field = "text" if req.text is not None else f"texts[{k}]"
+            bad = _lone_surrogate(t)
+            if bad is not None:  # JSON may carry "\ud800"; it is no character, and no reply could echo it
+                return _json(400, f"{field} holds a lone surrogate \\u{ord(t[bad]):04x} at character {bad}; "
+                                  "send valid Unicode text")
             if len(t) > cfg.max_chars:
                 return _json(413, f"texts[{k}] has {len(t)} characters, over the limit of {cfg.max_chars}; "
                                   "split it into sentences")
@@ -245,6 +250,15 @@ def _offline_docs(app: FastAPI) -> None:
         return get_redoc_html(openapi_url=app.openapi_url, title=f"{app.title} - ReDoc",
                               redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
                               redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
+
+
+def _lone_surrogate(text: str) -> int | None:
+    """The index of the first UTF-16 surrogate code point in `text` (not encodable as UTF-8), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return e.start
+    return None
 
 
 def _json(code: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -205,6 +205,9 @@ BAD = {  # name: (request parts, expected status, a word of the reason)
     "Content-Length longer than the body": ([post("/extract", b'{"text": "a"}', length=100)], 408,
                                             "not received within 1.5 s"),
     "no such route": ([post("/nowhere", b"{}")], 404, "no route POST /nowhere"),
+    # a lone surrogate is valid JSON but no character: it gave a 500 text/plain with a traceback
+    "lone surrogate in text": ([post("/extract", b'{"text": "ab\\ud800c"}')], 400, "text holds a lone surrogate"),
+    "lone surrogate in texts": ([post("/extract", b'{"texts": ["ok", "\\udfff"]}')], 400, "texts[1] holds a lone"),
 }
 
 
