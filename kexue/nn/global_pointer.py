@@ -37,6 +37,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from kexue.nn.init import trunc_normal_
 from kexue.nn.rope import RoPE
 
 
@@ -125,7 +126,7 @@ def lecun_normal_(weight: Tensor) -> Tensor:
     fan_in = weight.shape[1]
     # σ = √(1 / fan_in) / 0.87962566103423978
     std = math.sqrt(1.0 / fan_in) / TRUNCATED_STD
-    return nn.init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
+    return trunc_normal_(weight, std)
 
 
 @torch.no_grad()

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kexue.data import CharTokenizer, load_sentiment
+from kexue.nn.init import trunc_normal_
 from kexue.roformer.checkpoint import load_pretrained, load_tokenizer
 from kexue.roformer.config import RoFormerV2Config
 from kexue.roformer.init import init_std
@@ -56,7 +57,7 @@ class Classifier(nn.Module):
         self.encoder, self.dropout = encoder, nn.Dropout(dropout)
         self.head = nn.Linear(encoder.cfg.hidden_size, num_labels)
         std = init_std(encoder.cfg.hidden_size, 1)
-        nn.init.trunc_normal_(self.head.weight, 0.0, std, -2 * std, 2 * std)
+        trunc_normal_(self.head.weight, std)
         nn.init.zeros_(self.head.bias)
 
     def forward(self, ids: Tensor, segment_ids: Tensor | None = None, mask: Tensor | None = None) -> Tensor:

@@ -24,6 +24,8 @@ import math
 import torch
 from torch import nn
 
+from kexue.nn.init import trunc_normal_
+
 TRUNCATION_GAIN = 1.13684723  # 1 / sqrt(Var of a standard normal truncated at ±2)
 
 
@@ -39,12 +41,12 @@ def init_weights(model: nn.Module) -> None:
     for module in model.modules():
         if isinstance(module, nn.Linear):
             std = init_std(module.in_features, L)
-            nn.init.trunc_normal_(module.weight, 0.0, std, -2 * std, 2 * std)
+            trunc_normal_(module.weight, std)
             if module.bias is not None:
                 module.bias.zero_()
         elif isinstance(module, nn.Embedding):
             std = init_std(module.embedding_dim, L)
-            nn.init.trunc_normal_(module.weight, 0.0, std, -2 * std, 2 * std)
+            trunc_normal_(module.weight, std)
         elif isinstance(module, nn.LayerNorm):
             module.weight.fill_(1.0)
             module.bias.zero_()
