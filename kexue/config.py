@@ -20,10 +20,30 @@ def override(cfg: T, sets: list[str] | None) -> T:
     """A copy of the dataclass `cfg` with each `key=value` of `sets` applied."""
     for item in sets or []:
         if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected key=value, e.g. --set lr=3e-4")
+            raise ValueError(f"--set {item!r}: expected key=value, e.g. --set {example_setting(cfg)}")
         key, raw = item.split("=", 1)
         cfg = _set_path(cfg, key.strip().split("."), raw.strip(), key.strip())
     return cfg
+
+
+def example_setting(cfg: Any) -> str:
+    """A `key=value` that `cfg` accepts, for an error message: its training steps where it has them
+    (`train.steps=…`), else its first plain field, each at its current value."""
+    def plain(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+        out = []
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                out += plain(value, f"{prefix}{f.name}.")
+            elif isinstance(value, (bool, int, float, str)):
+                out.append((prefix + f.name, value))
+        return out
+
+    fields = plain(cfg) if dataclasses.is_dataclass(cfg) else []
+    if not fields:
+        return "key=value"
+    key, value = next(((k, v) for k, v in fields if k.endswith("steps")), fields[0])
+    return f"{key}={str(value).lower() if isinstance(value, bool) else value}"
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -52,3 +52,18 @@ def test_bad_settings_are_one_line_errors(item, words):
 def test_unknown_field_in_saved_config_is_an_error():
     with pytest.raises(ValueError, match="unknown field"):
         from_dict(Inner, {"lr": 1.0, "momentum": 0.9})
+
+
+def test_the_example_of_a_bad_set_is_a_key_the_settings_accept():
+    """`--set lr` said "e.g. --set lr=3e-4", which no kexue command accepts (it is train.lr)."""
+    import pytest
+
+    from kexue.config import example_setting, override
+    from kexue.lru.train import RunConfig
+
+    cfg = RunConfig()
+    with pytest.raises(ValueError, match="expected key=value") as e:
+        override(cfg, ["lr"])
+    example = str(e.value).split("--set ")[-1]
+    assert example == example_setting(cfg) and example.startswith("train.steps=")
+    override(cfg, [example])  # the example itself is accepted
