@@ -19,8 +19,21 @@ import kexue
 from kexue.cli_common import adopt, fail, is_main, set_debug
 from kexue.reproduce import PRESETS, TOPICS, run_topics
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="kexue: the models and claims of Scientific Spaces (kexue.fm) posts.")
+# what `kexue --help` says first: where each of the three kinds of user starts
+START = """kexue: the models and claims of Scientific Spaces (kexue.fm) posts.
+
+\b
+Where to start:
+  your own data   kexue gplinker ner train --train my.jsonl --out runs/ner
+                  (and kexue diffusion / lru / roformer train)
+  layers          from kexue.nn import RoPE, GlobalPointer, LRU
+                  (the README has a ten-line example per post)
+  the posts       kexue reproduce --preset quick
+                  (one HTML page, a verdict per claim)
+
+Shell completion: kexue --install-completion."""
+
+app = typer.Typer(no_args_is_help=True, add_completion=True, help=START, rich_markup_mode=None)
 console = Console(stderr=True)
 
 for _topic in TOPICS:
@@ -40,7 +53,6 @@ def root(
     debug: bool = typer.Option(False, "--debug", help="show the traceback of an error (also KEXUE_DEBUG=1)"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
 ) -> None:
-    """kexue: the models and claims of Scientific Spaces (kexue.fm) posts."""
     set_debug(debug)
 
 
