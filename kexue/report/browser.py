@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kexue.report.fonts import missing_glyphs
+
 # the flags of a quiet, offline, throw-away browser; without the background-networking ones
 # Chromium keeps dialling Google services, which a closed network refuses
 CHROMIUM_FLAGS: tuple[str, ...] = (
@@ -31,6 +33,9 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
 )
 # where we look for the browser, after $KEXUE_CHROMIUM
 CHROMIUM_NAMES: tuple[str, ...] = ("chromium", "/usr/bin/chromium", "chromium-browser", "google-chrome")
+
+# the Chinese a reader must be able to read: the posts' quoted sentences and the titles
+_QUOTES_JS = """Array.from(document.querySelectorAll('blockquote.quote, h1, h2')).map(e => e.textContent).join('')"""
 
 # run in the page once it has loaded: the images and whether each decoded
 _IMAGES_JS = """(() => {
@@ -67,8 +72,9 @@ def check_page(html_path: Path, timeout: float = 30.0, screenshot: Path | None =
     """Open `html_path` in headless Chromium and say what loaded and what went wrong.
 
     Returns {"url", "loaded", "load_error", "title", "images", "images_decoded", "broken_images",
-    "console_errors", "external_requests", "screenshot", "seconds", "ok"}; `ok` is loaded, every
-    image decoded, no console error or exception, no request off the machine. With `screenshot`,
+    "console_errors", "external_requests", "missing_glyphs", "screenshot", "seconds", "ok"}; `ok` is
+    loaded, every image decoded, no console error or exception, no request off the machine, and a font
+    on this machine for every character of the quoted Chinese and the titles (fonts.py). With `screenshot`,
     a PNG of the whole page at `width` CSS pixels is written there (mobile layout below 600).
     `timeout` bounds the whole check, start-up included; `settle` is how long we keep listening
     after the load event for late errors (timers, promise rejections).
@@ -84,9 +90,11 @@ def check_page(html_path: Path, timeout: float = 30.0, screenshot: Path | None =
             report = _inspect(browser, path.as_uri(), deadline, screenshot, width, height, settle)
         finally:
             browser.close()
+    report["missing_glyphs"] = missing_glyphs(report.pop("quoted_text", ""))
     report["seconds"] = round(time.monotonic() - t0, 2)
     report["ok"] = bool(report["loaded"] and report["images"] == report["images_decoded"]
-                        and not report["console_errors"] and not report["external_requests"])
+                        and not report["console_errors"] and not report["external_requests"]
+                        and not report["missing_glyphs"])
     return report
 
 
@@ -118,6 +126,8 @@ def _inspect(browser: "_Chromium", url: str, deadline: float, screenshot: Path |
     value = found.get("result", {}).get("value") or {}
     report.update(title=value.get("title", ""), images=value.get("images", 0),
                   images_decoded=value.get("decoded", 0), broken_images=value.get("broken", []))
+    quoted = browser.call("Runtime.evaluate", {"expression": _QUOTES_JS, "returnByValue": True}, session=session)
+    report["quoted_text"] = quoted.get("result", {}).get("value") or ""
     if screenshot is not None:
         size = browser.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
         shot = browser.call("Page.captureScreenshot", {

@@ -73,7 +73,9 @@ def check(
                   highlight=False)
     problems = ([report["load_error"]] if report["load_error"] else []) + report["console_errors"] \
         + [f"image not decoded: {src}" for src in report["broken_images"]] \
-        + [f"network request: {url}" for url in report["external_requests"]]
+        + [f"network request: {url}" for url in report["external_requests"]] \
+        + ([f"no installed font has {''.join(report['missing_glyphs'])} (the Chinese renders as boxes): "
+            "install a CJK font, e.g. apt-get install fonts-wqy-microhei"] if report["missing_glyphs"] else [])
     for line in problems:
         console.print(f"  {line}", highlight=False, markup=False)
     if report["screenshot"]:

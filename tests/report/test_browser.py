@@ -118,3 +118,23 @@ def test_missing_chromium_names_apt_get(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_missing_page(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such page"):
         check_page(tmp_path / "absent.html")
+
+
+def test_the_page_has_a_font_for_its_chinese() -> None:
+    """`make test` installs a CJK font; `report check` fails where none is (the quotes would be boxes)."""
+    from kexue.report.fonts import missing_glyphs
+
+    assert missing_glyphs("会有一定的升秩作用 — 科学空间") == []
+    # the control: a private-use character no font draws is reported, as a CJK text would be without a font
+    assert missing_glyphs("科学\ue000空间") == ["\ue000"]
+
+
+@needs_chromium
+def test_check_fails_on_glyphs_no_font_has(tmp_path: Path) -> None:
+    page = tmp_path / "tofu.html"
+    page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head><body>'
+                    '<blockquote class="quote">科学\ue000空间</blockquote></body></html>', encoding="utf-8")
+    report = check_page(page, timeout=60)
+    assert report["loaded"] and report["missing_glyphs"] == ["\ue000"] and report["ok"] is False
+    r = CliRunner().invoke(app, ["check", str(page)])
+    assert r.exit_code == 1 and "no installed font has" in " ".join(r.output.split())
