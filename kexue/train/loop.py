@@ -10,13 +10,18 @@ One optimizer step, for step t = 0, 1, ...:
   4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
      averaged over the steps since the last record and over ranks; with cfg.log = "tensorboard" also
      TensorBoard scalars), eval_fn on rank 0 (with the EMA weights swapped in when EMA is on; its keys
-     then read `eval_ema/...`, else `eval/...`) and the on_eval hook, and an atomic checkpoint
-     (checkpoint.py) at ckpt_every steps, when ckpt_minutes of wall-clock time have passed since the
-     last one, and at the end.
+     then read `eval_ema/...`, else `eval/...`) and the on_eval hook, and a checkpoint committed as one
+     unit (checkpoint.py) at ckpt_every steps, when ckpt_minutes of wall-clock time have passed since
+     the last one, and at the end. A training loss that is not finite at any step so far, an evaluated
+     `loss` that is not, or (before a checkpoint) a weight that is not, stops the run there with
+     TrainingDiverged, a FloatingPointError naming the step (exit 1 on the command line): the record is
+     written (non-finite numbers as null) and the diverged weights are never checkpointed.
   5. SIGINT or SIGTERM (Ctrl-C, `kill`, a SLURM pre-emption) lets the step under way finish, writes a
      checkpoint and raises TrainingInterrupted (a KeyboardInterrupt) naming the step; the command line
      prints "interrupted at step N; continue with --resume" and exits 130 / 143. Under torchrun the
      ranks agree (an all-reduce of the flags after every step) so all stop after the same step.
+
+While it trains, the process holds the lock of out_dir (lock.py): a second writer is refused.
 
 Resuming (`fit(resume=True)`) continues the run in out_dir with the settings it was trained with: a
 TrainConfig or run_config that differs from its config.json in anything but MAY_CHANGE_ON_RESUME
@@ -204,9 +209,11 @@ class Trainer:
                     self.step = t + 1
                     last = self.step == cfg.steps
                     record: dict[str, Any] = {}
-                    if self.step % cfg.log_every == 0 or last:
+                    logged = self.step % cfg.log_every == 0 or last
+                    evaluated = bool(cfg.eval_every and self.step % cfg.eval_every == 0) or last
+                    if logged:
                         record.update(self._flush_window(lr))
-                    if (cfg.eval_every and self.step % cfg.eval_every == 0) or last:
+                    if evaluated:
                         bar.phase("eval")
                         began = time.perf_counter()
                         record.update(self._evaluate())
@@ -218,7 +225,7 @@ class Trainer:
                         self._last_record = record
                         log.write(record)
                     saved = bool(cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last
-                    if record or saved:
+                    if logged or evaluated or saved:  # the same steps on every rank: it all-reduces
                         self._stop_if_diverged(record, saving=saved)
                     if saved:
                         self.save()
