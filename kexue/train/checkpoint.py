@@ -370,4 +370,15 @@ def _safetensors(source: nn.Module | dict[str, Tensor], metadata: dict[str, str]
     if aliases:
         meta["aliases"] = json.dumps(aliases)
     meta[CHECKSUM_KEY] = _tensors_sha256(tensors)
-    return safetensors_bytes(tensors, metadata=meta)
+    return _sorted_metadata(safetensors_bytes(tensors, metadata=meta))
+
+
+def _sorted_metadata(data: bytes) -> bytes:
+    """The file with its metadata keys in sorted order: safetensors writes them in a hash map's order,
+    which differs from call to call, and the same weights must give the same bytes."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-(8 + len(text)) % 8)  # the tensor data stays 8-byte aligned, as safetensors writes it
+    return len(text).to_bytes(8, "little") + text + data[8 + n:]
