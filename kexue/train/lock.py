@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,13 +79,11 @@ def release(folder: str | Path) -> None:
     if held.count > 0:
         return
     del _HELD[key]
-    path = Path(key) / LOCK_FILE
     try:
-        path.unlink(missing_ok=True)  # while still locked: see the module doc
-        if held.made_folder and not any(Path(key).iterdir()):
-            Path(key).rmdir()
-    except OSError:
-        pass  # the folder went away with its run (--overwrite of a parent, a user's rm): nothing to free
+        (Path(key) / LOCK_FILE).unlink(missing_ok=True)  # while still locked: see the module doc
+        if held.made_folder:
+            with suppress(OSError):  # rmdir removes only an empty folder: one with a run in it stays
+                Path(key).rmdir()
     finally:
         fcntl.flock(held.fd, fcntl.LOCK_UN)  # not only close: a forked data worker shares the descriptor
         os.close(held.fd)
