@@ -4,8 +4,9 @@ Errors: one unwrapped line on stderr, `error: <what and what to do>`, plain text
 "[start, end_exclusive, type]" survives); exit status 2 for a user's mistake (a ValueError, a missing
 or wrong file, a bad option: bad path, bad setting, bad data, wrong run folder) and 1 for a failure at
 run time (anything else); no traceback unless `kexue --debug` (or KEXUE_DEBUG=1). A run stopped by
-SIGINT/SIGTERM prints "interrupted at step N; continue with --resume" and exits 130/143. Results go to
-stdout, messages and progress to stderr.
+SIGINT/SIGTERM prints "interrupted at step N; continue with --resume" and exits 130/143; one that
+diverged (a non-finite loss) or found the disk full says so in one line and exits 1. The locks a command
+took on run folders are given back when it ends. Results go to stdout, messages and progress to stderr.
 
 A topic adopts it in one line at the end of its cli.py, `adopt(app)`, which wraps every command of the
 Typer app (`kexue.cli` adopts every topic's app again; wrapping is idempotent). For settings, a training
@@ -95,12 +96,19 @@ def guard(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
+        from kexue.train.checkpoint import DiskFullError
         from kexue.train.interrupt import TrainingInterrupted
+        from kexue.train.lock import release_all
+        from kexue.train.loop import TrainingDiverged
 
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except (TrainingDiverged, DiskFullError) as e:  # a failure at run time that says all there is to say
+            if debug():
+                raise
+            fail(_one_line(e.strerror if isinstance(e, OSError) else str(e)), 1)
         except TrainingInterrupted as e:
             say(str(e) if e.out_dir is None else f"{e} --out {e.out_dir}")
             raise typer.Exit(e.exit_code) from None
@@ -123,6 +131,8 @@ def guard(fn: Callable) -> Callable:
             if debug():
                 raise
             fail(f"{type(e).__name__}: {_one_line(str(e))} (kexue --debug shows the traceback)", 1)
+        finally:
+            release_all()  # the run folders' locks this command took (kexue/train/lock.py)
 
     run._kexue_guarded = True  # type: ignore[attr-defined]
     return run

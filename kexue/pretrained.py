@@ -17,7 +17,6 @@ the raw ones; ema=True/False chooses. The model comes back in eval mode on `devi
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from torch import nn
 
 import kexue
 from kexue.config import from_dict, to_dict
-from kexue.train.checkpoint import EMA_FILE, load_model, save_model, write_json
+from kexue.train.checkpoint import EMA_FILE, checkpoint_dir, load_model, read_json, save_model, write_json
 
 # class name → (module of the class, its config class) for the models save_pretrained writes
 MODELS = {
@@ -68,9 +67,9 @@ def from_pretrained(directory: str | Path, *, ema: bool | None = None, device: s
     file = directory / "config.json"
     if not file.is_file():
         raise FileNotFoundError(f"{directory}: no config.json; give a folder of save_pretrained or of a kexue run")
-    data = json.loads(file.read_text(encoding="utf-8"))
+    data = read_json(file)
     model = _build(data, file)
-    use_ema = (directory / EMA_FILE).is_file() if ema is None else ema
+    use_ema = (checkpoint_dir(directory) / EMA_FILE).is_file() if ema is None else ema
     load_model(model, directory, ema=use_ema)
     return model.to(device).eval()
 

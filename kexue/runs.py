@@ -23,7 +23,6 @@ Every error here is a RunFolderError (a ValueError: a user's mistake, exit statu
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -34,12 +33,13 @@ from typing import Any, TypeVar
 
 import kexue
 from kexue.config import from_dict, override
+from kexue.train.checkpoint import CKPT_PREFIX, CONFIG_FILE, MODEL_FILE, STATE_FILE, has_checkpoint, read_json
+from kexue.train.lock import LOCK_FILE, hold, release
 from kexue.train.settings import MAY_CHANGE_ON_RESUME
 
 T = TypeVar("T")
 RUN_FILE = "run.json"
-STATE_FILE = "trainer_state.pt"  # the Trainer's; its presence means "there is something to resume"
-RUN_MARKS = (RUN_FILE, "config.json", STATE_FILE, "model.safetensors")  # what makes a folder a kexue run
+RUN_MARKS = (RUN_FILE, CONFIG_FILE, STATE_FILE, MODEL_FILE)  # what makes a folder a kexue run
 
 
 class RunFolderError(ValueError):
@@ -72,9 +72,9 @@ def read_run(out: str | Path) -> dict[str, Any] | None:
     if not file.is_file():
         return None
     try:
-        record = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise RunFolderError(f"{file}:{e.lineno}: not valid JSON ({e.msg}); move the file away") from None
+        record = read_json(file)
+    except ValueError as e:
+        raise RunFolderError(f"{e}; move the file away") from None
     if not isinstance(record, dict) or "command" not in record:
         raise RunFolderError(f"{file}: not a kexue run record (no 'command'); move the file away")
     return record
@@ -107,6 +107,17 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
             if not os.access(parent, os.W_OK):
                 raise RunFolderError(f"--out {out}: {parent} is not writable; give another folder")
             break
+    if _is_main():  # before anything is looked at: one writer per folder (kexue/train/lock.py)
+        hold(out)
+    try:
+        return _open(out, command, resume, auto_resume, overwrite, options, given)
+    except BaseException:
+        release(out)
+        raise
+
+
+def _open(out: Path, command: str, resume: bool, auto_resume: bool, overwrite: bool, options: dict[str, Any],
+          given: tuple[str, ...]) -> Run:
     recorded = check_command(out, command)
     if resume and auto_resume:
         raise RunFolderError("--resume and --auto-resume: give one of them")
@@ -114,7 +125,8 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
         raise RunFolderError("--resume and --overwrite: give one of them")
     note = None
     # a checkpoint in the folder, or in one of its runs (attention quality's folder holds four)
-    has_state = (out / STATE_FILE).is_file() or any(out.glob(f"*/{STATE_FILE}"))
+    has_state = has_checkpoint(out) or any(has_checkpoint(p) for p in _entries(out)
+                                           if p.is_dir() and not p.name.startswith((".", CKPT_PREFIX)))
     if (resume or auto_resume) and has_state:
         ran = (recorded or {}).get("options", {})
         for name in given:
@@ -130,7 +142,7 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
         note = f"--auto-resume: nothing to resume in {out}; starting a new run"
         if recorded is not None:  # a run of this command stopped before its first checkpoint: start it again
             note = f"--auto-resume: the run in {out} has no checkpoint yet; starting it anew"
-    if _is_main() and out.is_dir() and any(out.iterdir()):
+    if _is_main() and out.is_dir() and _entries(out):
         if not (overwrite or (auto_resume and recorded is not None)):
             what = f"a `{recorded['command']}` run" if recorded else "files"
             raise RunFolderError(f"{out} already holds {what}; continue it with --resume, replace it with "
@@ -138,8 +150,14 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
         if not any((out / m).exists() for m in RUN_MARKS):
             raise RunFolderError(f"--overwrite: {out} is not a kexue run folder (no {RUN_FILE} or "
                                  "config.json); empty it yourself or give another --out")
-        shutil.rmtree(out)
+        for p in _entries(out):  # all but the lock this process holds
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
     return Run(out, command, False, None, note, options)
+
+
+def _entries(out: Path) -> list[Path]:
+    """What a folder holds, but its lock file."""
+    return [p for p in out.iterdir() if p.name != LOCK_FILE] if out.is_dir() else []
 
 
 def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
@@ -154,8 +172,8 @@ def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
     file = Path(out) / "config.json"
     if not file.is_file():
         raise RunFolderError(f"{file}: not found; this folder has no settings to resume from")
-    raw = json.loads(file.read_text(encoding="utf-8"))
-    raw = raw["run"] if "run" in raw else raw
+    raw = read_json(file)
+    raw = raw["run"] if isinstance(raw, dict) and "run" in raw else raw
     if section is not None:
         if not isinstance(raw.get(section), dict):
             raise RunFolderError(f"{file}: no '{section}' settings in its run section; not a run of this command")

@@ -66,7 +66,7 @@ def test_resume_with_nothing_to_resume_and_auto_resume(command, files, tmp_path)
 def test_auto_resume_starts_anew_a_run_stopped_before_its_first_checkpoint(files, tmp_path):
     args, out = [*COMMANDS["lru train"](files), "--no-progress"], tmp_path / "cut"
     assert runner.invoke(app, [*args, "--out", str(out)]).exit_code == 0
-    (out / "trainer_state.pt").unlink()  # as a run killed before it wrote one
+    (out / "checkpoint").unlink()  # as a run killed before it committed one (its files then lead nowhere)
     r = runner.invoke(app, [*args, "--out", str(out), "--resume"])
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "no checkpoint to continue" in r.stderr
     r = runner.invoke(app, [*args, "--out", str(out), "--auto-resume"])

@@ -81,7 +81,8 @@ def test_resume_and_auto_resume_and_overwrite(tmp_path):
     assert open_run(tmp_path / "r", "kexue x train", auto_resume=True).resume
     (tmp_path / "r" / "old-grid.png").write_text("")
     run = open_run(tmp_path / "r", "kexue x train", overwrite=True)
-    assert not run.resume and not (tmp_path / "r").exists()  # emptied: no stale grids beside the new run
+    # emptied (no stale grids beside the new run) but for the lock this process holds on it
+    assert not run.resume and [p.name for p in (tmp_path / "r").iterdir()] == [".lock"]
     # a run stopped before its first checkpoint: --resume has nothing, --auto-resume starts it anew
     trained(tmp_path / "cut")
     (tmp_path / "cut" / "trainer_state.pt").unlink()
@@ -89,7 +90,7 @@ def test_resume_and_auto_resume_and_overwrite(tmp_path):
         open_run(tmp_path / "cut", "kexue x train", resume=True)
     run = open_run(tmp_path / "cut", "kexue x train", auto_resume=True)
     assert not run.resume and "has no checkpoint yet; starting it anew" in run.note
-    assert not (tmp_path / "cut").exists()
+    assert [p.name for p in (tmp_path / "cut").iterdir()] == [".lock"]
     (tmp_path / "notes").mkdir()  # not a run: --auto-resume refuses as a new run would
     (tmp_path / "notes" / "a.txt").write_text("keep")
     with pytest.raises(RunFolderError, match="already holds files"):

@@ -25,7 +25,6 @@ config under "run", metrics.jsonl) and `samples/step-NNNNNN-{ema,raw}.png` grids
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +41,7 @@ from kexue.diffusion.schedule import Schedule
 from kexue.diffusion.unet_ho import UNetHo, UNetHoConfig
 from kexue.diffusion.unet_su import UNetSu, UNetSuConfig
 from kexue.train import TrainConfig, Trainer, load_model, seed_everything
+from kexue.train.checkpoint import read_json
 
 NAMED_DATA = ("digits", "mnist5k", "fashion-mnist")
 NATIVE_SIZE = {"digits": 8, "mnist5k": 28, "fashion-mnist": 28}
@@ -225,8 +225,8 @@ def load_run(run_dir: str | Path, ema: bool = True,
     file = run_dir / "config.json"
     if not file.is_file():
         raise FileNotFoundError(f"{file}: not found; --checkpoint must be a run directory of `kexue diffusion train`")
-    raw = json.loads(file.read_text(encoding="utf-8"))
-    if "run" not in raw:
+    raw = read_json(file)
+    if not isinstance(raw, dict) or "run" not in raw:
         raise ValueError(f"{file}: has no 'run' section; is this a `kexue diffusion train` run directory?")
     try:
         cfg = from_dict(DiffusionConfig, raw["run"])

@@ -30,7 +30,7 @@ from kexue.gplinker.recipes import EarlyStopping, LengthBuckets, StopTraining
 from kexue.gplinker.tasks import TASKS
 from kexue.train import Trainer, read_metrics
 from kexue.train.best import BEST_FILE, BEST_RECORD, BestWeights, read_best
-from kexue.train.checkpoint import METRICS_FILE, MODEL_FILE, STATE_FILE, checkpoint_step, load_model
+from kexue.train.checkpoint import METRICS_FILE, MODEL_FILE, checkpoint_step, has_checkpoint, load_model, read_json
 from kexue.train.rng import seed_everything
 
 RUN_FILE = "gplinker.json"
@@ -76,7 +76,7 @@ class GPLinker(Linker):
             # the scripts' epoch in steps: ⌈|train| / batch_size⌉ (bert4keras also yields the short last batch)
             tcfg = replace(tcfg, eval_every=self.cfg.eval_every or math.ceil(len(train) / tcfg.batch_size))
         eval_fn = (lambda model: self.evaluate(dev)) if dev else None
-        continuing = resume and (out_dir / STATE_FILE).is_file()
+        continuing = resume and has_checkpoint(out_dir)
         keeper = BestWeights(out_dir, SELECT[self.cfg.task], read_best(out_dir) if continuing else None)
         # early stopping on the dev curve and the time cap (recipes.py), around the keep-the-best hook
         stopper = EarlyStopping(keeper if keep else None, SELECT[self.cfg.task], self.cfg.patience if dev else 0,
@@ -149,7 +149,7 @@ def run_meta(run_dir: str | Path) -> dict[str, Any]:
     meta_file = Path(run_dir) / RUN_FILE
     if not meta_file.is_file():
         raise FileNotFoundError(f"{meta_file}: not a GPLinker run folder (train one with `kexue gplinker ... train`)")
-    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta = read_json(meta_file)
     meta.setdefault("task", meta["config"].get("task", "events"))
     meta.setdefault("data", {})
     return meta
@@ -173,8 +173,8 @@ def last_loss(run_dir: Path) -> float | None:
     """The training loss of the last metrics.jsonl record that has one (the summary of a stopped run)."""
     loss = None
     file = Path(run_dir) / METRICS_FILE
-    for line in file.read_text(encoding="utf-8").splitlines() if file.is_file() else []:
-        loss = json.loads(line).get("loss", loss)
+    for record in read_metrics(file) if file.is_file() else []:
+        loss = record.get("loss", loss)
     return loss
 
 

@@ -1,31 +1,47 @@
-"""Checkpoints: atomic writes, strict loading, and the trainer's state as plain data.
+"""Checkpoints: one unit committed at once, checksummed weights, strict loading, state as plain data.
 
 A run directory holds
-  model.safetensors   the weights (what `load_model(model, run_dir)` reads)
-  ema.safetensors     the EMA shadow θ̄, when EMA is on (`load_model(model, run_dir, ema=True)`)
+  checkpoint          → ckpt-000040: a link to the folder of the last committed checkpoint, which holds
+    model.safetensors   the weights (what `load_model(model, run_dir)` reads)
+    ema.safetensors     the EMA shadow θ̄, when EMA is on (`load_model(model, run_dir, ema=True)`)
+    trainer_state.pt    optimizer, step, EMA shadow, and per rank: RNG states, data position, metric window
+  model.safetensors, ema.safetensors, trainer_state.pt   links to checkpoint/<the same name>, so that a
+                      reader of run/model.safetensors (a script, an older kexue) finds the committed file
   config.json         the resolved settings of the run
-  trainer_state.pt    optimizer, step, EMA shadow, and per rank: RNG states, data position, metric window
   metrics.jsonl       one JSON object per logged step (written by the Trainer)
+Folders of the older layout (the three files in the run directory itself) still load and resume; their
+next checkpoint turns them into this one.
 
-Every file is written to a temporary file beside it, flushed to disk and moved into place with
-`os.replace`, so a reader sees the old file or the new one, never half of one. A checkpoint writes all
-its temporary files first and then renames them in a row (trainer_state.pt last); the weights carry
-their step in the safetensors metadata, and a resume checks it against trainer_state.pt.
+A checkpoint is committed as a whole (`save_checkpoint`): its files are written into a temporary folder
+.ckpt-N.tmp-PID and synced, the folder is synced and renamed to ckpt-N, and the `checkpoint` link is
+replaced atomically (a new link renamed over the old): that rename is the commit. Only then is the
+previous checkpoint removed. A process killed at any moment leaves the previous checkpoint or the new
+one, complete; what it left half-written is removed by the next save or resume (`remove_stale_temps`).
+Single files (config.json, best.safetensors, ...) are written to a temporary file beside them, synced
+and moved into place with `os.replace`, so a reader sees the old file or the new one, never half of one.
+
+Every safetensors file kexue writes carries, in its metadata, the SHA-256 of its tensors (names, dtypes,
+shapes and bytes, in name order) under `tensors_sha256`; reading checks it, so a flipped bit is an error
+naming the file, not a silently wrong model. Files without it (older runs, imported checkpoints) load.
 
 Tensors that share memory (tied weights, e.g. an LM head tied to the embeddings) are stored once;
 the other names are kept as aliases in the file's metadata and restored on load.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import json
 import os
+import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
@@ -34,7 +50,19 @@ EMA_FILE = "ema.safetensors"
 CONFIG_FILE = "config.json"
 STATE_FILE = "trainer_state.pt"
 METRICS_FILE = "metrics.jsonl"
-TEMP_MARK = ".tmp-"  # temporary files are named .<name>.tmp-<pid>
+CHECKPOINT_LINK = "checkpoint"  # → ckpt-N, the committed checkpoint
+CKPT_PREFIX = "ckpt-"
+UNIT = (MODEL_FILE, EMA_FILE, STATE_FILE)  # the files of one checkpoint
+TEMP_MARK = ".tmp-"  # temporary files and folders are named .<name>.tmp-<pid>
+CHECKSUM_KEY = "tensors_sha256"
+
+
+class CheckpointError(ValueError):
+    """A file of a run that cannot be used: damaged, cut short, or not what its name says."""
+
+
+class DiskFullError(OSError):
+    """No space left to write a file of a run (the last complete checkpoint is intact)."""
 
 
 @contextmanager
@@ -47,8 +75,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        raise_if_disk_full(e, path.parent)
         raise
 
 
@@ -57,10 +86,63 @@ def write_json(path: str | Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def read_json(path: str | Path) -> Any:
+    """A JSON file of a run (config.json, run.json, gplinker.json, ...); a damaged one is a CheckpointError
+    naming the file, the line and the cause."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}:{e.lineno}: not valid JSON ({e.msg} at column {e.colno}); the file "
+                              "is damaged or was cut short") from None
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}: not UTF-8 text (byte {e.start}); the file is damaged") from None
+
+
+def raise_if_disk_full(error: BaseException, directory: str | Path, what: str = "") -> None:
+    """Raise a DiskFullError naming `directory` when `error` is the disk being full (ENOSPC, EDQUOT)."""
+    if isinstance(error, OSError) and not isinstance(error, DiskFullError) \
+            and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFullError(error.errno, f"no space left on {directory}{what}") from None
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    """The folder that holds a run's committed checkpoint: the target of run_dir/checkpoint, or run_dir
+    itself (the older layout, or a folder of save_pretrained / an import)."""
+    run_dir = Path(run_dir)
+    link = run_dir / CHECKPOINT_LINK
+    if link.is_symlink():
+        return run_dir / os.readlink(link)
+    return link if link.is_dir() else run_dir
+
+
+def has_checkpoint(run_dir: str | Path) -> bool:
+    """Whether run_dir holds a committed checkpoint to resume from."""
+    return (checkpoint_dir(run_dir) / STATE_FILE).is_file()
+
+
+def discard_checkpoint(run_dir: str | Path) -> None:
+    """Remove a run's checkpoint (its link, its folders, the links beside them; a new run in the folder)."""
+    run_dir = Path(run_dir)
+    for name in (CHECKPOINT_LINK, *UNIT):
+        p = run_dir / name
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+    for p in run_dir.glob(f"{CKPT_PREFIX}*"):
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
 def remove_stale_temps(directory: str | Path) -> None:
-    """Delete temporary files left by a process that was killed while writing."""
-    for p in Path(directory).glob(f".*{TEMP_MARK}*"):
-        p.unlink(missing_ok=True)
+    """Delete what a process killed while writing left: temporary files and folders, and checkpoint
+    folders that were never committed (not the target of `checkpoint`)."""
+    directory = Path(directory)
+    for p in directory.glob(f".*{TEMP_MARK}*"):
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+    link = directory / CHECKPOINT_LINK
+    current = os.readlink(link) if link.is_symlink() else None
+    for p in directory.glob(f"{CKPT_PREFIX}*"):
+        if p.name != current and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
 
 
 def save_model(model: nn.Module | dict[str, Tensor], path: str | Path,
@@ -68,7 +150,7 @@ def save_model(model: nn.Module | dict[str, Tensor], path: str | Path,
     """Write the model's state dict (or a state dict) to `path` as safetensors, atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        _write_safetensors(model, tmp, metadata)
+        tmp.write_bytes(_safetensors(model, metadata))
     return path
 
 
@@ -99,12 +181,14 @@ def load_model(model: nn.Module, path: str | Path, *, ema: bool = False) -> nn.M
 
 
 def resolve_weights(path: str | Path, *, ema: bool = False) -> Path:
-    """The .safetensors file meant by `path`: the file itself, or model/ema.safetensors of a run dir."""
+    """The .safetensors file meant by `path`: the file itself, or model/ema.safetensors of a run dir's
+    committed checkpoint."""
     path = Path(path)
     if path.is_dir():
-        file = path / (EMA_FILE if ema else MODEL_FILE)
+        folder = checkpoint_dir(path)
+        file = folder / (EMA_FILE if ema else MODEL_FILE)
         if not file.exists():
-            if ema and (path / MODEL_FILE).exists():
+            if ema and (folder / MODEL_FILE).exists():
                 raise FileNotFoundError(f"{path}: no {EMA_FILE}; this run trained without EMA "
                                         "(TrainConfig.ema=None); load it with ema=False")
             raise FileNotFoundError(f"{path}: no {file.name}; is this a kexue run directory?")
@@ -115,51 +199,162 @@ def resolve_weights(path: str | Path, *, ema: bool = False) -> Path:
 
 
 def read_safetensors(file: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """All tensors of a safetensors file (aliases restored) and its metadata, on the CPU."""
-    with safe_open(str(file), framework="pt", device="cpu") as f:
-        metadata = dict(f.metadata() or {})
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    """All tensors of a safetensors file (aliases restored) and its metadata, on the CPU; the tensors
+    checked against the file's checksum where it has one. A damaged file is a CheckpointError."""
+    try:
+        with safe_open(str(file), framework="pt", device="cpu") as f:
+            metadata = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except SafetensorError as e:
+        raise CheckpointError(f"{file}: not a readable safetensors file ({_first_line(e)}); it is damaged or "
+                              "was cut short") from None
+    if CHECKSUM_KEY in metadata and _tensors_sha256(tensors) != metadata[CHECKSUM_KEY]:
+        raise CheckpointError(f"{file}: checksum mismatch: its tensors are not the ones that were saved (the "
+                              "file is damaged); use a good copy, or retrain")
     for alias, source in json.loads(metadata.get("aliases", "{}")).items():
         tensors[alias] = tensors[source]
     return tensors, metadata
 
 
 def save_checkpoint(out_dir: Path, model: nn.Module, state: dict[str, Any],
-                    ema_shadow: dict[str, Tensor] | None, config: dict[str, Any]) -> None:
-    """Write the files of one checkpoint: temporaries first, then the renames (trainer_state.pt last)."""
+                    ema_shadow: dict[str, Tensor] | None, config: dict[str, Any]) -> Path:
+    """Commit one checkpoint as a whole (see the module doc); returns its folder."""
+    out_dir = Path(out_dir)
+    remove_stale_temps(out_dir)
+    previous = _adopt_copied_checkpoint(out_dir)
+    name = f"{CKPT_PREFIX}{state['step']:06d}"
+    if name == previous:  # the same step saved again: a second folder, then the first one goes
+        name += "-1" if not previous.endswith("-1") else "-2"
+    tmp = out_dir / f".{name}{TEMP_MARK}{os.getpid()}"
     step = {"step": str(state["step"])}
-    with ExitStack() as stack:  # exits in reverse: the file entered first is renamed last
-        state_tmp = stack.enter_context(atomic_path(out_dir / STATE_FILE))
-        config_tmp = stack.enter_context(atomic_path(out_dir / CONFIG_FILE))
+    what = f" (writing the checkpoint of step {state['step']}; the last complete one is intact)"
+    try:
+        os.mkdir(tmp)
+        _write_file(tmp / MODEL_FILE, _safetensors(model, step))
         if ema_shadow is not None:
-            ema_tmp = stack.enter_context(atomic_path(out_dir / EMA_FILE))
-            _write_safetensors(ema_shadow, ema_tmp, step)
-        model_tmp = stack.enter_context(atomic_path(out_dir / MODEL_FILE))
-        _write_safetensors(model, model_tmp, step)
-        config_tmp.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        torch.save(state, state_tmp)
+            _write_file(tmp / EMA_FILE, _safetensors(ema_shadow, step))
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        _write_file(tmp / STATE_FILE, buffer.getbuffer())
+        _sync_dir(tmp)
+        os.rename(tmp, out_dir / name)
+        _sync_dir(out_dir)
+        _link(out_dir / CHECKPOINT_LINK, name)  # the commit
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise_if_disk_full(e, out_dir, what)
+        raise
+    try:
+        for file in UNIT:  # run/model.safetensors → checkpoint/model.safetensors, for every reader
+            top, want = out_dir / file, f"{CHECKPOINT_LINK}/{file}"
+            if not (out_dir / name / file).exists():
+                if top.is_symlink() or top.is_file():
+                    top.unlink()
+            elif top.is_symlink() and os.readlink(top) == want:
+                continue
+            elif top.is_symlink() or top.exists():  # a file of the older layout: replaced at once
+                _link(top, want)
+            else:
+                os.symlink(want, top)
+        if previous is not None:
+            shutil.rmtree(out_dir / previous, ignore_errors=True)
+        write_json(out_dir / CONFIG_FILE, config)
+    except OSError as e:
+        raise_if_disk_full(e, out_dir, f" (after committing the checkpoint of step {state['step']})")
+        raise
+    return out_dir / name
 
 
 def checkpoint_step(out_dir: Path) -> int | None:
-    """The step of a run's model.safetensors, from the file's own metadata (None without one)."""
-    with safe_open(str(Path(out_dir) / MODEL_FILE), framework="pt", device="cpu") as f:
-        step = (f.metadata() or {}).get("step")
+    """The step of a run's committed weights, from the file's own metadata (None without one)."""
+    file = checkpoint_dir(out_dir) / MODEL_FILE
+    try:
+        with safe_open(str(file), framework="pt", device="cpu") as f:
+            step = (f.metadata() or {}).get("step")
+    except SafetensorError as e:
+        raise CheckpointError(f"{file}: not a readable safetensors file ({_first_line(e)}); it is damaged or "
+                              "was cut short") from None
     return None if step is None else int(step)
 
 
 def load_trainer_state(out_dir: Path) -> dict[str, Any]:
-    """trainer_state.pt, read without executing pickle, after checking the weights are of its step."""
-    state = torch.load(out_dir / STATE_FILE, map_location="cpu", weights_only=True)
-    with safe_open(str(out_dir / MODEL_FILE), framework="pt", device="cpu") as f:
-        weights_step = (f.metadata() or {}).get("step")
-    if weights_step != str(state["step"]):
-        raise ValueError(f"{out_dir / MODEL_FILE} is from step {weights_step} but {STATE_FILE} from step "
+    """trainer_state.pt of the committed checkpoint, read without executing pickle, after checking the
+    weights are of its step."""
+    folder = checkpoint_dir(out_dir)
+    file = folder / STATE_FILE
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, ValueError) as e:  # torch's zip reader, or its restricted unpickler
+        raise CheckpointError(f"{file}: cannot be read ({_first_line(e)}); it is damaged or was cut short, so "
+                              f"the run cannot continue from it (its weights may still load)") from None
+    weights_step = checkpoint_step(out_dir)
+    if weights_step != state["step"]:
+        raise ValueError(f"{folder / MODEL_FILE} is from step {weights_step} but {STATE_FILE} from step "
                          f"{state['step']}: the run died while checkpointing; restart without resume")
     return state
 
 
-def _write_safetensors(source: nn.Module | dict[str, Tensor], file: Path,
-                       metadata: dict[str, str] | None = None) -> None:
+def _adopt_copied_checkpoint(out_dir: Path) -> str | None:
+    """The name of the committed checkpoint folder; a `checkpoint` that is a folder (a run copied without
+    its links) is first renamed to ckpt-copied and linked."""
+    link = out_dir / CHECKPOINT_LINK
+    if link.is_symlink():
+        return os.readlink(link)
+    if not link.is_dir():
+        return None
+    os.rename(link, out_dir / f"{CKPT_PREFIX}copied")
+    _link(link, f"{CKPT_PREFIX}copied")
+    return f"{CKPT_PREFIX}copied"
+
+
+def _link(path: Path, target: str) -> None:
+    """Make `path` a symbolic link to `target` (relative), atomically: a new link renamed over it."""
+    tmp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
+    _sync_dir(path.parent)
+
+
+def _write_file(path: Path, data: bytes | memoryview) -> None:
+    """A new file with `data`, synced to disk before this returns."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_dir(directory: Path) -> None:
+    """Sync a folder, so the names created or renamed in it survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0].rstrip(".") if text else type(error).__name__
+
+
+def _tensors_sha256(tensors: dict[str, Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name]
+        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        h.update(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()
+
+
+def _safetensors(source: nn.Module | dict[str, Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """The safetensors bytes of a module's state dict (or a state dict), with aliases and the checksum."""
     state = source.state_dict() if isinstance(source, nn.Module) else source
     tensors: dict[str, Tensor] = {}
     aliases: dict[str, str] = {}
@@ -174,4 +369,16 @@ def _write_safetensors(source: nn.Module | dict[str, Tensor], file: Path,
     meta = dict(metadata or {})
     if aliases:
         meta["aliases"] = json.dumps(aliases)
-    file.write_bytes(safetensors_bytes(tensors, metadata=meta))
+    meta[CHECKSUM_KEY] = _tensors_sha256(tensors)
+    return _sorted_metadata(safetensors_bytes(tensors, metadata=meta))
+
+
+def _sorted_metadata(data: bytes) -> bytes:
+    """The file with its metadata keys in sorted order: safetensors writes them in a hash map's order,
+    which differs from call to call, and the same weights must give the same bytes."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-(8 + len(text)) % 8)  # the tensor data stays 8-byte aligned, as safetensors writes it
+    return len(text).to_bytes(8, "little") + text + data[8 + n:]

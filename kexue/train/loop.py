@@ -10,13 +10,18 @@ One optimizer step, for step t = 0, 1, ...:
   4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
      averaged over the steps since the last record and over ranks; with cfg.log = "tensorboard" also
      TensorBoard scalars), eval_fn on rank 0 (with the EMA weights swapped in when EMA is on; its keys
-     then read `eval_ema/...`, else `eval/...`) and the on_eval hook, and an atomic checkpoint
-     (checkpoint.py) at ckpt_every steps, when ckpt_minutes of wall-clock time have passed since the
-     last one, and at the end.
+     then read `eval_ema/...`, else `eval/...`) and the on_eval hook, and a checkpoint committed as one
+     unit (checkpoint.py) at ckpt_every steps, when ckpt_minutes of wall-clock time have passed since
+     the last one, and at the end. A training loss that is not finite at any step so far, an evaluated
+     `loss` that is not, or (before a checkpoint) a weight that is not, stops the run there with
+     TrainingDiverged, a FloatingPointError naming the step (exit 1 on the command line): the record is
+     written (non-finite numbers as null) and the diverged weights are never checkpointed.
   5. SIGINT or SIGTERM (Ctrl-C, `kill`, a SLURM pre-emption) lets the step under way finish, writes a
      checkpoint and raises TrainingInterrupted (a KeyboardInterrupt) naming the step; the command line
      prints "interrupted at step N; continue with --resume" and exits 130 / 143. Under torchrun the
      ranks agree (an all-reduce of the flags after every step) so all stop after the same step.
+
+While it trains, the process holds the lock of out_dir (lock.py): a second writer is refused.
 
 Resuming (`fit(resume=True)`) continues the run in out_dir with the settings it was trained with: a
 TrainConfig or run_config that differs from its config.json in anything but MAY_CHANGE_ON_RESUME
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -49,8 +55,9 @@ from torch.utils.data import Dataset
 
 from kexue.config import to_dict
 from kexue.train.batches import MicroBatches, to_device
-from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, load_model,
-                                    load_trainer_state, remove_stale_temps, save_checkpoint, write_json)
+from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, checkpoint_step,
+                                    discard_checkpoint, has_checkpoint, load_model, load_trainer_state,
+                                    remove_stale_temps, save_checkpoint, write_json)
 from kexue.train.distributed import (all_reduce_max, all_reduce_mean, all_reduce_sum, barrier, gather_to_all,
                                      init_distributed)
 from kexue.train.ema import EMA
@@ -58,11 +65,16 @@ from kexue.train.optim import build_optimizer
 from kexue.train.progress import MetricsLog, StepProgress, print_summary
 from kexue.train.rng import rng_state, seed_everything, set_rng_state
 from kexue.train.interrupt import StopSignals, TrainingInterrupted
+from kexue.train.lock import hold, release
 from kexue.train.resume import allowed_on_resume, check_resume
 from kexue.train.schedule import lr_factor
 from kexue.train.settings import TrainConfig
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict[str, float]]"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss (training, or an evaluation's `loss`) is not finite: the run stops before it checkpoints."""
 
 
 class Trainer:
@@ -124,6 +136,7 @@ class Trainer:
         self.step = 0
         self._stream: MicroBatches | None = None
         self._reset_window()
+        self._diverged_at = torch.zeros((), dtype=torch.long, device=self.device)
         self._last_record: dict[str, Any] = {}
         self._last_eval: dict[str, float] = {}
         self._elapsed_before = 0.0  # seconds spent by earlier sessions of a resumed run
@@ -151,11 +164,20 @@ class Trainer:
             if len(set(gather_to_all(mine))) > 1:
                 raise ValueError(f"{self.out_dir}: the torchrun ranks were given different settings (or resume "
                                  "flags); every rank must run the same command")
+        if self.is_main:  # one writer per folder (lock.py); the command line may hold it already
+            hold(self.out_dir)
+        try:
+            return self._fit(resume)
+        finally:
+            if self.is_main:
+                release(self.out_dir)
+
+    def _fit(self, resume: bool | str) -> dict[str, Any]:
+        cfg = self.cfg
         if self.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(self.out_dir)
         start, position, resumed_from = 0, None, None
-        if resume and (self.out_dir / STATE_FILE).exists():
+        if resume and has_checkpoint(self.out_dir):
             check_resume(self.out_dir, cfg.steps, self._config_dict(), self.run_config is not None,
                          self.may_change)
             start, position = self._restore()
@@ -165,7 +187,7 @@ class Trainer:
                 raise FileNotFoundError(f"{self.out_dir}: nothing to resume (no {STATE_FILE}); start without "
                                         "--resume, or with --resume auto")
             if self.is_main:  # a new run: a later resume must not pick up an earlier run's state
-                (self.out_dir / STATE_FILE).unlink(missing_ok=True)
+                discard_checkpoint(self.out_dir)
             seed_everything(cfg.seed + self.rank)
         if self.is_main:
             write_json(self.out_dir / CONFIG_FILE, self._config_dict())
@@ -187,9 +209,11 @@ class Trainer:
                     self.step = t + 1
                     last = self.step == cfg.steps
                     record: dict[str, Any] = {}
-                    if self.step % cfg.log_every == 0 or last:
+                    logged = self.step % cfg.log_every == 0 or last
+                    evaluated = bool(cfg.eval_every and self.step % cfg.eval_every == 0) or last
+                    if logged:
                         record.update(self._flush_window(lr))
-                    if (cfg.eval_every and self.step % cfg.eval_every == 0) or last:
+                    if evaluated:
                         bar.phase("eval")
                         began = time.perf_counter()
                         record.update(self._evaluate())
@@ -201,6 +225,8 @@ class Trainer:
                         self._last_record = record
                         log.write(record)
                     saved = bool(cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last
+                    if logged or evaluated or saved:  # the same steps on every rank: it all-reduces
+                        self._stop_if_diverged(record, saving=saved)
                     if saved:
                         self.save()
                     bar.update(self.step, lr, record.get("loss"))
@@ -208,6 +234,7 @@ class Trainer:
                         self.on_step(self, self.step)
                     signum, clock_due = self._agree(stop.signum)
                     if (signum or clock_due) and not saved:
+                        self._stop_if_diverged({}, saving=True)
                         self.save()
                     if signum and not last:
                         raise TrainingInterrupted(self.step, signum, self.out_dir)
@@ -242,6 +269,28 @@ class Trainer:
             return signum, due
         signum_all, due_all = all_reduce_max([float(signum), float(due)], self.device)
         return int(signum_all), bool(due_all)
+
+    def _stop_if_diverged(self, record: dict[str, Any], saving: bool) -> None:
+        """Raise TrainingDiverged (on every rank) when a loss so far, training or in `record`'s evaluation,
+        is not finite, or (before a checkpoint) a weight is: a diverged run is never checkpointed."""
+        step = int(self._diverged_at)
+        what = "the training loss is not finite" if step else ""
+        if not step:
+            bad = [k for k, v in record.items() if "loss" in k.rsplit("/", 1)[-1] and isinstance(v, float)
+                   and not math.isfinite(v)]
+            if bad:
+                step, what = self.step, f"{bad[0]} is {record[bad[0]]}"
+        if not step and saving and not all(bool(torch.isfinite(p).all()) for p in self._model.parameters()):
+            step, what = self.step, "the weights are not finite"
+        if self.world_size > 1:
+            step = int(all_reduce_max([float(step)], self.device)[0])
+        if not step:
+            return
+        kept = checkpoint_step(self.out_dir) if self.is_main and has_checkpoint(self.out_dir) else None
+        raise TrainingDiverged(
+            f"step {step}: {what or 'the loss is not finite on another rank'}: the run diverged; lower the "
+            f"learning rate (train.lr={self.cfg.lr:g}), set train.clip, or check the data; "
+            + (f"its last checkpoint (step {kept}) is kept" if kept is not None else "no checkpoint was written"))
 
     # ---- one optimizer step ----
 
@@ -288,6 +337,9 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self._model)
         self._window["loss"] += loss_sum / cfg.grad_accum
+        # the first step whose loss is not finite (0: none yet), kept on the device: no sync per step
+        self._diverged_at = torch.where((self._diverged_at == 0) & ~torch.isfinite(loss_sum), t + 1,
+                                        self._diverged_at)
         for k, v in extras.items():
             self._window_extras[k] = self._window_extras.get(k, 0.0) + v
         self._window_steps += 1
@@ -312,9 +364,6 @@ class Trainer:
         if self.cfg.clip is not None:
             values["grad_norm"] = self._window["grad_norm"] / n
         values = all_reduce_mean(values, self.device)
-        if not torch.isfinite(torch.tensor(values["loss"])):
-            raise FloatingPointError(f"step {self.step}: the loss is {values['loss']}; lower TrainConfig.lr, "
-                                     "set TrainConfig.clip, or check the data")
         self._reset_window()
         extras = {k: v for k, v in values.items() if k not in ("loss", "grad_norm")}
         out = {"loss": values["loss"], "lr": lr, **extras}
@@ -360,7 +409,7 @@ class Trainer:
 
     def _restore(self) -> tuple[int, dict[str, int]]:
         state = load_trainer_state(self.out_dir)
-        load_model(self._model, self.out_dir / MODEL_FILE)
+        load_model(self._model, self.out_dir)  # the committed checkpoint's weights (checkpoint.py)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])

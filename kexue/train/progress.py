@@ -9,6 +9,7 @@ dropped first, so the file reads as if the run had never stopped.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.table import Table
 from rich.text import Text
 
-from kexue.train.checkpoint import atomic_path
+from kexue.train.checkpoint import atomic_path, raise_if_disk_full
 
 
 class StepProgress:
@@ -136,26 +137,25 @@ class MetricsLog:
             return
         kept: list[str] = []
         if keep_until is not None and path.exists():
-            for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:  # a line cut short when the run was killed
-                    continue
-                if not isinstance(record, dict) or "step" not in record:
-                    raise ValueError(f"{path}:{lineno}: not a metrics record (no 'step'); "
-                                     "move the file away to resume")
+            for record in read_metrics(path):
+                if "step" not in record:
+                    raise ValueError(f"{path}: a record without 'step' ({json.dumps(record)[:60]}); move the "
+                                     "file away to resume")
                 if record["step"] <= keep_until:
-                    kept.append(line)
+                    kept.append(json.dumps(record, ensure_ascii=False))
         with atomic_path(path) as tmp:
             tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = json.dumps(json_safe(record), ensure_ascii=False, allow_nan=False)
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        except OSError as e:
+            raise_if_disk_full(e, self.path.parent)
+            raise
         self.board.write(record)
 
     def close(self) -> None:
@@ -163,11 +163,40 @@ class MetricsLog:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl file, or of the one in a run directory."""
+    """The records of a metrics.jsonl file, or of the one in a run directory: what every reader of the
+    file goes through. A last line cut short (the run was killed as it wrote it) is skipped; any other
+    line that is not a JSON object is a ValueError naming the file and the line."""
     path = Path(path)
     if path.is_dir():
         path = path / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    records = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            if lineno == len(lines):  # the last line, with no newline after it: its write was cut short
+                break
+            raise ValueError(f"{path}:{lineno}: not a JSON record ({e.msg}); move the file away, or delete "
+                             "the line") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{lineno}: not a metrics record (a JSON object); move the file away, or "
+                             "delete the line")
+        records.append(record)
+    return records
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float as None: what JSON can hold (a bare NaN is not JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def summary_table(summary: dict[str, Any]) -> Table:

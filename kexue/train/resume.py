@@ -10,13 +10,12 @@ Both are ValueErrors naming the file and what to drop.
 from __future__ import annotations
 
 import contextvars
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kexue.train.checkpoint import CONFIG_FILE, checkpoint_step
+from kexue.train.checkpoint import CONFIG_FILE, checkpoint_step, read_json
 from kexue.train.settings import MAY_CHANGE_ON_RESUME
 
 _MAY_CHANGE: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("may_change", default=())
@@ -50,7 +49,7 @@ def check_resume(out_dir: Path, steps: int, config: dict[str, Any], has_run_conf
     file = out_dir / CONFIG_FILE
     if not file.is_file():
         return
-    saved, now = flatten(json.loads(file.read_text(encoding="utf-8"))), flatten(config)
+    saved, now = flatten(read_json(file)), flatten(config)
     allowed = {f"train.{k}" for k in MAY_CHANGE_ON_RESUME} | {f"run.{k}" for k in may_change}
     if not has_run_config:  # config.json is the TrainConfig itself
         allowed |= set(MAY_CHANGE_ON_RESUME)

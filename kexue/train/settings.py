@@ -51,6 +51,9 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name}={value!r}: must be an integer ≥ 0")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"TrainConfig.lr={self.lr!r}: must be a positive number")
+        if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)
+                and self.weight_decay >= 0):
+            raise ValueError(f"TrainConfig.weight_decay={self.weight_decay!r}: must be a number ≥ 0")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"TrainConfig.precision={self.precision!r}: must be fp32, bf16 or fp16")
         if not (isinstance(self.ckpt_minutes, (int, float)) and self.ckpt_minutes >= 0):
