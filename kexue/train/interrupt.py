@@ -5,6 +5,7 @@ A second signal while the first is being handled interrupts at once, without the
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -24,10 +25,11 @@ class StopSignals:
     """While active, SIGINT/SIGTERM set a flag instead of killing; a second signal interrupts at once.
     `active=False` leaves the handlers alone (a run with nowhere to write its state)."""
 
-    def __init__(self, active: bool = True) -> None:
+    def __init__(self, active: bool = True, unit: str = "step") -> None:
         # handlers live in the main thread only
         self.active = active and threading.current_thread() is threading.main_thread()
         self.signum = 0
+        self.unit = unit
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
@@ -40,6 +42,9 @@ class StopSignals:
         if self.signum:  # asked twice: stop now, without the checkpoint
             raise KeyboardInterrupt
         self.signum = signum
+        # said at once, so that a long step does not look as if the signal were ignored
+        os.write(2, f"{signal.Signals(signum).name}: stopping after this {self.unit} and saving a checkpoint "
+                    f"(again to stop at once, without it)\n".encode())
 
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self._previous.items():

@@ -131,3 +131,20 @@ def test_sigterm_to_a_real_process_exits_after_a_checkpoint(tmp_path):
     assert proc.returncode == 143, proc.stderr
     _, meta = read_safetensors(tmp_path / "model.safetensors")
     assert meta["step"] == "6"
+
+
+def test_the_first_signal_is_answered_at_once(capfd):
+    """During a long step the first Ctrl-C looked ignored; now it says at once what will happen."""
+    import os
+    import signal
+
+    from kexue.train.interrupt import StopSignals
+
+    with StopSignals(unit="generation") as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # the handler runs between two bytecodes of this loop
+            if stop.signum:
+                break
+    assert stop.signum == signal.SIGINT
+    err = capfd.readouterr().err
+    assert "SIGINT: stopping after this generation and saving a checkpoint" in err
