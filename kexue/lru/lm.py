@@ -55,6 +55,7 @@ class LMConfig:
     length: int = 64  # characters per training window
     long_length: int = 0  # > 0: train again at this length (same characters per batch), for "RNNs fall
     #                       further behind as the training length grows"
+    long_mixers: tuple[str, ...] = ("transformer", "lru")  # the mixers trained again at long_length
     train_chars: int = 300_000
     eval_chars: int = 16_384
     vocab_size: int = 3000
@@ -120,15 +121,18 @@ def train_one(cfg: LMConfig, mixer: str, seed: int, length: int, tok: CharTokeni
 
 
 def compare(cfg: LMConfig, out_dir: Path, progress: bool = False) -> dict:
-    """Every mixer × seed at `length` (and at `long_length` when set); losses by length and mixer."""
+    """Every mixer × seed at `length` (and `long_mixers` × seed at `long_length` when set); losses by
+    length and mixer."""
     tok, train_ids, eval_ids = corpus(cfg)
     lengths = (cfg.length,) + ((cfg.long_length,) if cfg.long_length else ())
     # the same characters per batch at every length: batch × length is held at the short length's
     per_length = {n: replace(cfg, train=replace(cfg.train, batch_size=max(1, cfg.train.batch_size * cfg.length // n)))
                   for n in lengths}
+    mixers = {n: cfg.mixers if n == cfg.length else tuple(m for m in cfg.mixers if m in cfg.long_mixers)
+              for n in lengths}
     rows = [train_one(per_length[n], m, s, n, tok, train_ids, eval_ids, out_dir / f"L{n}-{m}-seed{s}", progress)
-            for n in lengths for s in cfg.seeds for m in cfg.mixers]
-    loss = {n: {m: [r["eval_loss"] for r in rows if r["length"] == n and r["mixer"] == m] for m in cfg.mixers}
+            for n in lengths for s in cfg.seeds for m in mixers[n]]
+    loss = {n: {m: [r["eval_loss"] for r in rows if r["length"] == n and r["mixer"] == m] for m in mixers[n]}
             for n in lengths}
     return {"rows": rows, "loss": loss, "unigram": unigram_loss(train_ids, eval_ids, tok.vocab_size),
             "lengths": lengths}

@@ -1,30 +1,23 @@
-"""`reproduce(preset, out_dir)` for post 9554: the LRU's layer claims, the paper's ablation, the comparison.
+"""`reproduce(preset, out_dir)` for post 9554: the LRU's identities, the paper's ablations, the comparisons.
 
-kexue.fm/archives/9554 and Orvieto et al. (2023). Claims checked:
-1. ring init: |λ|² ~ U[r_min², r_max²], arg λ ~ U[0, max_phase]; the Glorot spectrum fills the disk;
-2. γ = √(1 − |λ|²) keeps E|x|² = E|Bu|² under white noise, which is 1/(1 − |λ|²) times bigger without;
-3. the closed form λ^t Σ λ^{−k} u_k overflows, the scans do not (and equal the loop);
-4. the parallel scan takes O(log L) dependent steps (ops counted exactly; time vs L at tiny width);
-5. it is much faster than the loop at batch 1 and 8, forward and forward + backward (repeats, intervals);
-6. streaming `step` equals the parallel form (an RNN infers token by token at O(1) cost);
-7. Table 2 in miniature, every step: dense linear RNN → complex diagonal → exp → stable exp → LRU;
-8. Table 1: a linear recurrence in the deep block is no worse than a tanh RNN;
-9. the LRU solves minimal-LRU's copy task;
-10. on ListOps the LRU beats a Transformer (paper: 60.2 vs LRA's 36.4);
-11. Su: complex helps, LRU > SLRU — on a People's Daily LM (lm.py) at equal parameters: the SLRU gets
-    twice the units, as in Su's bojone/rnn (issue 15 §4); the copy/ListOps runs match sizes the same way;
-12. Su's LM ranking at 100M, SA > LRU > SLRU, at CPU size;
-13. "RNNs fall further behind as training length grows" — at two training lengths when the preset has
-    them (standard), else not checkable.
-Trained claims run several seeds and are decided by the rules of `claims.py` (ties are inconclusive,
-floors at the majority class / unigram loss). The quick preset trains tiny models for a few hundred
-steps and one or two seeds: many of its trained verdicts are "inconclusive", as they should be.
+kexue.fm/archives/9554 and Orvieto et al. (2023). One function per claim or check below; the numbers
+come from `measure.py` / `measure_scan.py` / the training runs, the verdicts from the rules of
+`claims.py`, the figures from `figures.py`.
+
+Checks (identities, each with a negative control): the ring init is uniform in area and the Glorot
+spectrum fills the disk; γ = √(1 − |λ|²) undoes the 1/(1 − |λ|²) growth of the state's power; the closed
+form λ^t Σ λ^{−k} u_k overflows; every scan equals the loop; the parallel scan takes O(log L) steps;
+token-by-token `step` equals the parallel form.
+
+Claims (the post's words in `claims.QUOTES`): the scan greatly speeds up training (a GPU claim); Table 2
+step by step; Table 1, a linear RNN no worse than a tanh RNN; the LRU copies as attention does; on ListOps
+(at LRA's lengths) the LRU beats attention; complex helps (LRU > SLRU); SA > LRU > SLRU as LMs; the
+RNN falls further behind as the training length grows.
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,103 +25,23 @@ import torch
 
 from kexue.lru import claims as rules
 from kexue.lru import measure
-from kexue.lru.figures import plot_bars, plot_compare, plot_lm, plot_scan
-from kexue.lru.lm import LMConfig
+from kexue.lru.claims import QUOTES
+from kexue.lru.figures import plot_bars, plot_compare, plot_gamma, plot_init, plot_lm, plot_scan
 from kexue.lru.lm import compare as lm_compare
-from kexue.lru.model import ModelConfig
+from kexue.lru.presets import ABLATION, COMPARE, TABLE1, LRUPreset, preset
 from kexue.lru.tasks import IGNORE, TaskConfig
 from kexue.lru.train import RunConfig, run
-from kexue.result import Claim, TopicResult
-from kexue.train import TrainConfig
-from kexue.verdicts import Floor, at_least, better, floors, no_better, not_checkable
+from kexue.result import Check, Claim, TopicResult
+
+__all__ = ["reproduce", "preset", "LRUPreset", "ablation_config", "ABLATION", "COMPARE"]
 
 TITLE = "Google新作试图“复活”RNN：RNN能否再次辉煌？"
 DATE = "2023-03-28"
 POST = 9554
 RELATED = [8610, 8265]
-ABLATION = ("dense", "diag_reim", "diag_exp", "stable_exp", "lru", "rnn")
 ABLATION_LABELS = {"dense": "dense A", "diag_reim": "Λ re+im", "diag_exp": "Λ exp", "stable_exp": "stable exp",
                    "lru": "+ ring + γ (LRU)", "rnn": "tanh RNN"}
-COMPARE = ("lru", "slru", "transformer", "lstm")
-
-
-@dataclass
-class LRUPreset:
-    threads: int = 1  # torch threads (1: robust on shared cores)
-    init_n: int = 4000
-    ring: tuple[float, float, float] = (0.5, 0.99, 2 * math.pi)  # r_min, r_max, max_phase of the init figure
-    gamma: tuple[int, int, int] = (64, 128, 800)  # d_state, batch, length of the white-noise test
-    scan: tuple[int, tuple[int, ...], int] = (4096, (1, 8), 256)  # L, batches, width of the speed cells
-    scan_repeats: int = 3
-    depth_lengths: tuple[int, ...] = (256, 512, 1024, 2048, 4096)  # op counts and time vs L
-    seeds: tuple[int, ...] = (0, 1, 2)  # every trained run of the ablation, copy and ListOps
-    ablation: RunConfig = field(default_factory=RunConfig)
-    ablation_models: tuple[str, ...] = ABLATION
-    copy: RunConfig = field(default_factory=RunConfig)
-    listops: RunConfig = field(default_factory=RunConfig)
-    compare_models: tuple[str, ...] = COMPARE
-    lm: LMConfig = field(default_factory=LMConfig)
-
-
-def _train(steps: int, batch: int, lr: float, log_every: int = 50) -> TrainConfig:
-    return TrainConfig(steps=steps, batch_size=batch, lr=lr, weight_decay=0.05, schedule="cosine",
-                       warmup=max(1, steps // 10), min_lr_ratio=1e-3, log_every=log_every)
-
-
-def _lm(d_model: int, depth: int, steps: int, seeds: tuple[int, ...], train_chars: int, length: int = 64,
-        long_length: int = 0, log_every: int = 25, vocab: int = 3000) -> LMConfig:
-    return LMConfig(model=ModelConfig(d_model=d_model, depth=depth, norm="layer", r_min=0.5, r_max=0.99, heads=4),
-                    train=TrainConfig(steps=steps, batch_size=32, lr=3e-3, weight_decay=0.05, schedule="cosine",
-                                      warmup=max(1, steps // 10), clip=1.0, log_every=log_every),
-                    seeds=seeds, length=length, long_length=long_length, train_chars=train_chars, vocab_size=vocab)
-
-
-def preset(name: str) -> LRUPreset:
-    """quick: CPU, ≤ 150 s alone on 2 cores; one or two seeds, so most trained verdicts are inconclusive.
-    standard: ≤ 10 min on 2 cores, three seeds and longer training, the LM at two lengths.
-    full: the paper's settings (Table 9), for a GPU. smoke: every step at toy size in seconds (tests)."""
-    if name in ("quick", "standard"):
-        std = name == "standard"
-        small = ModelConfig(d_model=64, d_state=64, depth=2, r_min=0.5, r_max=0.99)
-        tiny = ModelConfig(d_model=32, d_state=32, depth=1, r_min=0.5, r_max=0.99)
-        task = small if std else tiny
-        return LRUPreset(
-            scan=(4096, (1, 8), 256), scan_repeats=5 if std else 3, seeds=(0, 1, 2) if std else (0, 1),
-            ablation=RunConfig(TaskConfig("smnist", n_train=4000, n_test=1000, image_size=10 if std else 8),
-                               replace(task, r_min=0.9, r_max=0.999), _train(200 if std else 120, 32, 3e-3)),
-            copy=RunConfig(TaskConfig("copy", n_train=4000, n_test=500), task, _train(200 if std else 150, 32, 3e-3)),
-            listops=RunConfig(TaskConfig("listops", n_train=4000, n_test=500, min_length=10, max_length=100,
-                                         max_depth=6), task, _train(200 if std else 120, 32, 3e-3)),
-            lm=_lm(64, 2, 300, (0, 1, 2), 400_000, 64, 256, 25, vocab=1500) if std
-            else _lm(32, 1, 150, (0, 1), 150_000, vocab=1000))
-    if name == "full":
-        return LRUPreset(
-            threads=0, init_n=100_000, gamma=(256, 512, 4000), scan=(16384, (1, 8), 256), scan_repeats=5,
-            depth_lengths=(1024, 2048, 4096, 8192, 16384), seeds=(0, 1, 2),
-            # sCIFAR's row of Table 9 on pixel Fashion-MNIST (L = 784): we ship no CIFAR
-            ablation=RunConfig(TaskConfig("sfashion", n_train=60000, n_test=10000),
-                               ModelConfig(d_model=512, d_state=384, dropout=0.1, r_min=0.9, r_max=0.999,
-                                           lr_factor=0.25),
-                               _train(180_000, 50, 4e-3, 500), eval_batch=500),
-            copy=RunConfig(TaskConfig("copy", n_train=100_000, n_test=1000),
-                           ModelConfig(d_model=128, d_state=64, r_min=0.9, r_max=0.999), _train(10_000, 50, 2e-3, 200)),
-            # ListOps' row of Table 9 on LRA-specification data
-            listops=RunConfig(TaskConfig("listops", n_train=96_000, n_test=2000), ModelConfig(),
-                              _train(80_000, 32, 1e-3, 500)),
-            # Su's lengths 128 and 512, a model of a few million parameters
-            lm=_lm(256, 4, 20_000, (0, 1, 2), 1_600_000, 128, 512, 200))
-    if name == "smoke":  # the whole pipeline in seconds; its verdicts mean nothing
-        tiny = ModelConfig(d_model=8, d_state=8, depth=1, r_min=0.5, r_max=0.99)
-        return LRUPreset(
-            init_n=500, gamma=(8, 16, 600), scan=(256, (1, 2), 16), scan_repeats=2,
-            depth_lengths=(64, 128, 256), seeds=(0, 1),
-            ablation=RunConfig(TaskConfig("smnist", n_train=64, n_test=32, image_size=4), tiny,
-                               _train(2, 16, 1e-3, 1)),
-            copy=RunConfig(TaskConfig("copy", n_train=64, n_test=32, pattern=3, pad=2), tiny, _train(2, 16, 1e-3, 1)),
-            listops=RunConfig(TaskConfig("listops", n_train=64, n_test=32, min_length=3, max_length=30, max_depth=3),
-                              tiny, _train(2, 16, 1e-3, 1)),
-            lm=replace(_lm(8, 1, 2, (0, 1), 4000, 16, 32, 1), eval_chars=512, vocab_size=200))
-    raise ValueError(f"unknown preset {name!r}; choose quick, standard, full or smoke")
+FIGURES = ["init.png", "gamma.png", "scan.png", "ablation.png", "compare.png", "lm.png"]
 
 
 def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, progress: bool = False) -> TopicResult:
@@ -136,161 +49,229 @@ def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, pro
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    claims, metrics = [], {}
+    m: dict = {}
+    checks = [*_init_checks(cfg, out_dir, m), _gamma_check(cfg, out_dir, m), *_recurrence_checks(m),
+              _depth_check(cfg, m), _streaming_check(m)]
+    claims = [_speed_claim(cfg, out_dir, m)]
+    runs = out_dir / "runs"
+    m["ablation"], majority = _runs(cfg.ablation, cfg.ablation_models, cfg.seeds, runs / "ablation", progress,
+                                    seeds_for={k: cfg.table1_seeds for k in TABLE1})
+    plot_bars(m["ablation"], [ABLATION_LABELS.get(k, k) for k in m["ablation"]], out_dir / "ablation.png",
+              f"{cfg.ablation.task.task}, L = {_length(cfg.ablation.task)}: test accuracy per seed")
+    claims += [_table2_claim(m["ablation"], majority, len(cfg.seeds)), _table1_claim(m["ablation"], majority)]
+    m["copy"], copy_majority = _runs(cfg.copy, cfg.copy_models, cfg.seeds, runs / "copy", progress)
+    m["listops"], listops_majority = ({}, 0.0) if not cfg.listops_seeds else _runs(
+        cfg.listops, cfg.compare_models, cfg.listops_seeds, runs / "listops", progress)
+    plot_compare(m["copy"], m["listops"], out_dir / "compare.png")
+    claims += [_copy_claim(m["copy"], copy_majority), _listops_claim(cfg, m["listops"], listops_majority)]
+    lm = m["lm"] = lm_compare(cfg.lm, runs / "lm", progress)
+    plot_lm(lm, out_dir / "lm.png")
+    claims += [_complex_claim(cfg, lm), _ranking_claim(cfg, lm), _length_claim(cfg, lm)]
+    return TopicResult(topic="lru", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
+                       checks=checks, metrics=m, figures=FIGURES, related_posts=RELATED)
 
+
+# --- checks ---
+
+def _init_checks(cfg: LRUPreset, out_dir: Path, m: dict) -> list[Check]:
     r_min, r_max, max_phase = cfg.ring
-    init = metrics["init"] = measure.init_statistics(cfg.init_n, r_min, r_max, max_phase, out_dir / "init.png")
-    ok = max(init["ks_modulus2"], init["ks_phase"]) < init["ks_bound_0.1%"] and init["glorot_disk_max_error"] < 0.05
-    claims.append(Claim(
-        claim="A Glorot matrix's eigenvalues fill the unit disk uniformly; the ring init samples |λ|² ~ "
-              "U[r_min², r_max²] and θ ~ U[0, max_phase], i.e. uniformly in area on the ring",
-        measured=f"KS distance from uniform: |λ|² {init['ks_modulus2']:.4f}, phase {init['ks_phase']:.4f} "
-                 f"(0.1 % bound {init['ks_bound_0.1%']:.4f}); Glorot P(|eig| < r) − r² at most "
-                 f"{init['glorot_disk_max_error']:.3f}",
-        verdict="held" if ok else "not held", figure="init.png",
-        rule="KS distances of |λ|² and arg λ below the 0.1 % critical value 1.95/√n, and |P(|eig| < r) − r²| "
-             "< 0.05 at r = ¼, ½, ¾"))
+    init, lam, eig = measure.ring_and_disk(cfg.init_n, r_min, r_max, max_phase)
+    m["init"] = init
+    plot_init(eig, lam, cfg.ring, out_dir / "init.png")
+    n = init["n"]
+    ring = rules.ks_uniform(max(init["ks_modulus2"], init["ks_phase"]), n, "|λ|² and arg λ")
+    ring_control = rules.ks_uniform(init["control_ks_modulus2_uniform_radius"], n, "|λ|²")
+    disk = rules.disk_law(init["glorot_disk_max_error"])
+    disk_control = rules.disk_law(init["control_disk_max_error_uniform_radius"])
+    return [
+        ring.to_check(
+            identity=f"The ring init samples |λ|² ~ U[r_min², r_max²] and arg λ ~ U[0, max_phase], i.e. λ "
+                     f"uniform in area on the ring (r ∈ [{r_min}, {r_max}])",
+            measured=f"KS distance from uniform: |λ|² {init['ks_modulus2']:.4f}, arg λ {init['ks_phase']:.4f} "
+                     f"(n = {n})",
+            control=ring_control, control_name="r ~ U[r_min, r_max] (uniform in radius, not in area)",
+            figure="init.png"),
+        disk.to_check(
+            identity="A Glorot matrix's eigenvalues fill the unit disk uniformly: P(|eig| < r) = r²",
+            measured=f"{init['glorot_n']}×{init['glorot_n']} Glorot matrix: max |P(|eig| < r) − r²| = "
+                     f"{init['glorot_disk_max_error']:.3f} at r = ¼, ½, ¾",
+            control=disk_control, control_name="the same eigenvalues against P(|eig| < r) = r (uniform in radius)",
+            figure="init.png")]
 
-    gam = metrics["gamma"] = measure.gamma_effect(r_min, r_max, *cfg.gamma, out_dir / "gamma.png")
-    ok = abs(gam["with_gamma_mean"] - 1) < 0.1 and gam["without_vs_prediction_rel_error"] < 0.1
-    claims.append(Claim(
-        claim="Under white noise E|x|² = E|Bu|² / (1 − r²): near r = 1 the state blows up; γ = √(1 − r²) "
-              "keeps it at the input's scale (Prop. 3)",
+
+def _gamma_check(cfg: LRUPreset, out_dir: Path, m: dict) -> Check:
+    gam, curves = measure.gamma_effect(cfg.ring[0], cfg.ring[1], *cfg.gamma)
+    m["gamma"] = gam
+    plot_gamma(curves, out_dir / "gamma.png")
+    control = rules.gamma_power(gam["with_gamma_mean"], gam["control_without_vs_1_over_1_minus_r_rel_error"])
+    return rules.gamma_power(gam["with_gamma_mean"], gam["without_vs_prediction_rel_error"]).to_check(
+        identity="Under white noise E|x|² = E|Bu|² / (1 − |λ|²) per channel (Prop. 3); γ = √(1 − |λ|²) "
+                 "brings it back to E|Bu|²",
         measured=f"E|x|²/E|Bu|² without γ: mean {gam['without_gamma_mean']:.2f} "
                  f"(max {gam['without_gamma_max']:.1f}), "
-                 f"{100 * gam['without_vs_prediction_rel_error']:.1f} % from 1/(1 − r²) per channel; "
-                 f"with γ: {gam['with_gamma_mean']:.3f}",
-        verdict="held" if ok else "not held", figure="gamma.png",
-        rule="with γ the mean power ratio within 0.1 of 1, without γ within 10 % of 1/(1 − |λ|²) per channel"))
+                 f"{100 * gam['without_vs_prediction_rel_error']:.1f} % from 1/(1 − |λ|²); with γ "
+                 f"{gam['with_gamma_mean']:.3f}",
+        control=control, control_name="the prediction 1/(1 − |λ|) (the modulus, not its square)",
+        figure="gamma.png")
 
-    over = metrics["closed_form"] = measure.closed_form_overflow()
-    worst = max(over["scan_max_abs_error"].values())
-    ok = over["closed_form_nonfinite"] > 0 and worst < 1e-4 * over["reference_max_abs"]
-    claims.append(Claim(
-        claim="x_t = λ^t Σ λ^{−k} u_k is exact on paper but overflows in practice, even in fp32; the "
-              "Upper/Lower (and odd/even) scans are stable",
-        measured=f"|λ| = {over['radius']}, L = {over['length']}, complex64: the closed form is inf/nan from "
-                 f"t = {over['closed_form_first_nonfinite_t']}; every scan within {worst:.1e} of the loop",
-        verdict="held" if ok else "not held",
-        rule="the closed form has a non-finite value and every scan is within 1e-4 × max|x| of the loop"))
 
-    depth = metrics["scan_depth"] = measure.scan_depth(cfg.depth_lengths)
-    timed = metrics["scan_time_vs_length"] = measure.scan_time_vs_length(cfg.depth_lengths, cfg.scan_repeats)
-    slope = {m: float(np.polyfit(np.log(list(t)), np.log(list(t.values())), 1)[0]) for m, t in timed.items()}
-    metrics["scan_time_slope"] = slope
-    claims.append(rules.log_depth(depth["parallel"], depth["sequential"]).to_claim(
-        claim="The parallel scan turns L serial steps into O(log L)",
-        measured=f"ops dispatched per scan at L = {', '.join(map(str, cfg.depth_lengths))}: parallel "
-                 f"{', '.join(str(depth['parallel'][L]) for L in cfg.depth_lengths)}, loop "
-                 f"{', '.join(str(depth['sequential'][L]) for L in cfg.depth_lengths)}; forward time at width 1 "
-                 f"grows as L^{slope['parallel']:.2f} (parallel) vs L^{slope['sequential']:.2f} (loop)",
-        figure="scan.png"))
+def _recurrence_checks(m: dict) -> list[Check]:
+    over = m["closed_form"] = measure.closed_form_overflow()
+    scans = m["scans_vs_loop"] = measure.scans_vs_loop()
+    worst = max(scans["scan_max_abs_error"].values())
+    scale = scans["reference_max_abs"]
+    return [
+        rules.overflows(over["closed_form_nonfinite"], over["length"]).to_check(
+            identity="x_t = λ^t Σ λ^{−k} u_k, exact on paper, overflows in practice (complex64)",
+            measured=f"|λ| = {over['radius']}, L = {over['length']}: inf/nan from t = "
+                     f"{over['closed_form_first_nonfinite_t']}",
+            control=rules.overflows(over["control_closed_form_nonfinite"], over["control_length"]),
+            control_name=f"the same closed form at L = {over['control_length']} (|λ|^−L still finite)"),
+        rules.equal_to_reference(worst, scale, "every scan").to_check(
+            identity="The parallel scans (odd/even, Upper/Lower, chunked) equal the loop x_t = λ x_{t−1} + u_t",
+            measured=f"L = {scans['length']}, complex64: " + ", ".join(
+                f"{k} {v:.1e}" for k, v in scans["scan_max_abs_error"].items()) + f" (max |x| {scale:.1f})",
+            control=rules.equal_to_reference(scans["control_off_by_one_max_abs_error"], scale, "the control"),
+            control_name="the loop one power of λ off (x_t = λ x_{t−1} + λ u_t)")]
 
+
+def _depth_check(cfg: LRUPreset, m: dict) -> Check:
+    depth = m["scan_depth"] = measure.scan_depth(cfg.depth_lengths)
+    timed = m["scan_time_vs_length"] = measure.scan_time_vs_length(cfg.depth_lengths, cfg.scan_repeats)
+    slope = m["scan_time_slope"] = {k: float(np.polyfit(np.log(list(t)), np.log(list(t.values())), 1)[0])
+                                    for k, t in timed.items()}
+    Ls = cfg.depth_lengths
+    return rules.log_depth(depth["parallel"], depth["sequential"]).to_check(
+        identity="The parallel scan turns L serial steps into O(log L) (ops one scan dispatches, counted)",
+        measured=f"ops per scan at L = {', '.join(map(str, Ls))}: parallel "
+                 f"{', '.join(str(depth['parallel'][L]) for L in Ls)}, loop "
+                 f"{', '.join(str(depth['sequential'][L]) for L in Ls)}; forward time at width 1 grows as "
+                 f"L^{slope['parallel']:.2f} (parallel) vs L^{slope['sequential']:.2f} (loop)",
+        control=rules.log_depth(depth["chunked"], depth["sequential"]),
+        control_name="the chunked scan (2√L steps, not log L) under the same rule", figure="scan.png")
+
+
+def _streaming_check(m: dict) -> Check:
+    s = m["streaming"] = measure.streaming_parity()
+    scale = s["output_max_abs"]
+    return rules.equal_to_reference(s["max_abs_diff"], scale, "step").to_check(
+        identity="Inference is a plain RNN: token-by-token `step` gives the parallel form's outputs",
+        measured=f"max |step − parallel| = {s['max_abs_diff']:.1e} (outputs up to {scale:.1f}); "
+                 f"{s['us_per_step']:.0f} µs of CPU per step",
+        control=rules.equal_to_reference(s["control_one_token_late_max_abs_diff"], scale, "the control"),
+        control_name="the parallel form one token late (y_{t−1} for y_t)")
+
+
+# --- claims ---
+
+def _speed_claim(cfg: LRUPreset, out_dir: Path, m: dict) -> Claim:
     L, batches, width = cfg.scan
-    cells = metrics["scan_speed"] = measure.scan_cells(L, batches, width, cfg.scan_repeats)
-    claims.append(rules.much_faster({k: (c["sequential"], c["parallel"]) for k, c in cells.items()}).to_claim(
+    cells = m["scan_speed"] = measure.scan_cells(L, batches, width, cfg.scan_repeats, cfg.device)
+    plot_scan(m["scan_depth"], m["scan_time_vs_length"], cells, out_dir / "scan.png")
+    d = rules.training_speedup({k: (c["sequential"], c["parallel"]) for k, c in cells.items()}, cfg.device)
+    ratio = lambda c, k: np.median(c["sequential"]) / np.median(c[k])  # noqa: E731
+    return d.to_claim(
         claim="The parallel scan trains much faster than the loop (the post: Upper/Lower in TF1 only just "
-              "reaches attention's speed)",
-        measured=f"L = {L}, N = {width}, complex64, odd/even scan vs loop: "
-                 + "; ".join(f"{k.replace('_', ' ')} {np.median(c['sequential']) / np.median(c['parallel']):.1f}× "
-                             f"(chunked {np.median(c['sequential']) / np.median(c['chunked']):.1f}×)"
-                             for k, c in cells.items()) + " (medians; min and all repeats in results.json)",
-        figure="scan.png"))
-    plot_scan(depth, timed, cells, out_dir / "scan.png")
+              "reaches attention's speed on a GPU)",
+        measured=f"{cfg.device}, L = {L}, N = {width}, complex64, forward + backward, interleaved repeats: "
+                 + "; ".join(f"{k.replace('_', ' ')} odd/even {ratio(c, 'parallel'):.1f}×, chunked "
+                             f"{ratio(c, 'chunked'):.1f}× the loop" for k, c in cells.items()) + " (medians)",
+        figure="scan.png", quote=QUOTES["speed"],
+        needs="a GPU: the full preset times the same cells on CUDA")
 
-    stream = metrics["streaming"] = measure.streaming_parity()
-    claims.append(Claim(
-        claim="Inference is a plain RNN: token-by-token `step` gives the parallel form's outputs at O(1) per token",
-        measured=f"max |step − parallel| = {stream['max_abs_diff']:.1e} (outputs up to "
-                 f"{stream['output_max_abs']:.1f}); {stream['us_per_step']:.0f} µs per step",
-        verdict="held" if stream["max_abs_diff"] < 1e-4 * stream["output_max_abs"] else "not held",
-        rule="max |step − parallel| < 1e-4 × max |output|"))
 
-    ablation, majority = _runs(cfg.ablation, cfg.ablation_models, cfg.seeds, out_dir / "runs" / "ablation", progress)
-    metrics["ablation"] = ablation
-    plot_bars(ablation, [ABLATION_LABELS.get(m, m) for m in ablation], out_dir / "ablation.png",
-               f"{cfg.ablation.task.task}, L = {_length(cfg.ablation.task)}: test accuracy over {len(cfg.seeds)} seeds")
-    acc = {m: r["test_acc"] for m, r in ablation.items()}
-    if all(m in acc for m in rules.TABLE2):
-        claims.append(rules.ablation_steps(acc, majority).to_claim(
-            claim="Table 2: from a dense linear RNN to the LRU step by step (sCIFAR 72.2 → re+im 86.5 → exp "
-                  "85.4 → stable exp 87.2 → LRU 89.0)",
-            measured=" → ".join(f"{ABLATION_LABELS[m]} {100 * np.mean(acc[m]):.1f}" for m in rules.TABLE2)
-                     + f" (mean of {len(cfg.seeds)} seeds, majority class {100 * majority:.1f} %)",
-            figure="ablation.png", evidence={ABLATION_LABELS[m]: acc[m] for m in rules.TABLE2}))
-    if "rnn" in acc and "dense" in acc:
-        d = floors([Floor(f"{m} accuracy", float(np.mean(acc[m])), majority, True, 0.05) for m in ("dense", "rnn")],
-                   no_better(acc["rnn"], acc["dense"], tolerance=0.01, names=("tanh RNN", "linear RNN")))
-        claims.append(d.to_claim(
-            claim="Table 1: in the deep block a linear RNN is no worse than a tanh RNN (sCIFAR 72.2 vs 69.9, "
-                  "ListOps 50.4 vs 43.9)",
-            measured=f"linear (dense) {100 * np.mean(acc['dense']):.1f} %, tanh {100 * np.mean(acc['rnn']):.1f} %",
-            figure="ablation.png", evidence={"linear (dense)": acc["dense"], "tanh RNN": acc["rnn"]}))
+def _table2_claim(ablation: dict, majority: float, seeds: int) -> Claim:
+    acc = {k: r["test_acc"] for k, r in ablation.items()}
+    return rules.ablation_steps(acc, majority).to_claim(
+        claim="Table 2: from a dense linear RNN to the LRU step by step (sCIFAR 72.2 → re+im 86.5 → exp "
+              "85.4 → stable exp 87.2 → LRU 89.0)",
+        measured=" → ".join(f"{ABLATION_LABELS[k]} {100 * np.mean(acc[k]):.1f}" for k in rules.TABLE2)
+                 + f" % (mean over seeds, {seeds} for the diagonal steps; majority class {100 * majority:.1f} %)",
+        figure="ablation.png", evidence={ABLATION_LABELS[k]: acc[k] for k in rules.TABLE2}, quote=QUOTES["table2"],
+        needs="more seeds or steps: the steps' intervals straddle zero at this size")
 
-    copy, copy_major = _runs(cfg.copy, cfg.compare_models, cfg.seeds, out_dir / "runs" / "copy", progress)
-    listops, lo_major = _runs(cfg.listops, cfg.compare_models, cfg.seeds, out_dir / "runs" / "listops", progress)
-    metrics["copy"], metrics["listops"] = copy, listops
-    plot_compare(copy, listops, out_dir / "compare.png")
-    if "lru" in copy:
-        a = copy["lru"]["test_acc"]
-        d = at_least(float(np.mean(a)), 0.99, noise=float(np.std(a, ddof=1)) if len(a) > 1 else 0.0,
-                     name="mean LRU copy accuracy")
-        claims.append(d.to_claim(
-            claim="The LRU solves the copy task (minimal-LRU: 100 % within a few epochs)",
-            measured="test accuracy per copied token: " + ", ".join(
-                f"{m} {100 * np.mean(r['test_acc']):.1f} %" for m, r in copy.items()),
-            figure="compare.png", evidence={m: r["test_acc"] for m, r in copy.items()}))
-    if "lru" in listops and "transformer" in listops:
-        d = floors([Floor(f"{m} accuracy", float(np.mean(listops[m]["test_acc"])), lo_major, True, 0.02)
-                    for m in ("lru", "transformer")],
-                   better(listops["lru"]["test_acc"], listops["transformer"]["test_acc"], names=("LRU", "Transformer")))
-        claims.append(d.to_claim(
-            claim="On ListOps the LRU beats a Transformer (LRU 60.2 vs Transformer 36.4 on LRA)",
-            measured=f"ListOps {cfg.listops.task.min_length} < L < {cfg.listops.task.max_length}: "
-                     + ", ".join(f"{m} {100 * np.mean(r['test_acc']):.1f} %" for m, r in listops.items())
-                     + f" (majority class {100 * lo_major:.1f} %)",
-            figure="compare.png", evidence={m: r["test_acc"] for m, r in listops.items()}))
 
-    lm = metrics["lm"] = lm_compare(cfg.lm, out_dir / "runs" / "lm", progress)
+def _table1_claim(ablation: dict, majority: float) -> Claim:
+    linear, tanh = ablation["dense"]["test_acc"], ablation["rnn"]["test_acc"]
+    return rules.linear_vs_tanh(linear, tanh, majority).to_claim(
+        claim="Table 1: in the deep block a linear RNN is as good as a tanh RNN (sCIFAR 72.2 vs 69.9, "
+              "ListOps 50.4 vs 43.9)",
+        measured=f"linear (dense A) {100 * np.mean(linear):.1f} %, tanh {100 * np.mean(tanh):.1f} % over "
+                 f"{len(linear)} seeds (majority class {100 * majority:.1f} %)",
+        figure="ablation.png", evidence={"linear (dense)": linear, "tanh RNN": tanh}, quote=QUOTES["table1"],
+        needs="more seeds of the two dense RNNs (the linear one's seeds spread widely)")
+
+
+def _copy_claim(copy: dict, majority: float) -> Claim:
+    return rules.copy_solved(copy["lru"]["test_acc"], copy["transformer"]["test_acc"], majority).to_claim(
+        claim="The LRU remembers a pattern as well as attention: minimal-LRU's copy task (100 % in a few epochs)",
+        measured="test accuracy per copied token: " + ", ".join(
+            f"{k} {100 * np.mean(r['test_acc']):.1f} %" for k, r in copy.items())
+                 + f" (majority class {100 * majority:.1f} %)",
+        figure="compare.png", evidence={k: r["test_acc"] for k, r in copy.items()}, quote=QUOTES["copy"],
+        needs="more steps (the LRU is still learning) or seeds")
+
+
+def _listops_claim(cfg: LRUPreset, listops: dict, majority: float) -> Claim:
+    acc = lambda k: listops.get(k, {}).get("test_acc", [])  # noqa: E731
+    task = cfg.listops.task
+    d = rules.listops_vs_attention(acc("lru"), acc("transformer"), majority, task.min_length)
+    measured = ("not trained at this preset" if not listops else
+                f"ListOps {task.min_length} < L < {task.max_length}: " + ", ".join(
+                    f"{k} {100 * np.mean(r['test_acc']):.1f} %" for k, r in listops.items())
+                + f" (majority class {100 * majority:.1f} %)")
+    return d.to_claim(
+        claim="On ListOps at LRA's lengths (500 < L < 2000) the LRU beats a Transformer (60.2 vs 36.4 on LRA)",
+        measured=measured, figure="compare.png" if listops else None, quote=QUOTES["listops"],
+        evidence={k: r["test_acc"] for k, r in listops.items()} or None,
+        needs="LRA-length ListOps (500 < L < 2000, 96k examples) and Table 9's model trained ~80k steps: the "
+              "full preset, on a GPU")
+
+
+def _complex_claim(cfg: LRUPreset, lm: dict) -> Claim:
     short = lm["loss"][cfg.lm.length]
     sizes = {r["mixer"]: (r["mixer_params"], r["d_state"]) for r in lm["rows"]}
-    plot_lm(lm, out_dir / "lm.png")
-    if {"lru", "slru"} <= set(short):
-        d = floors([Floor(f"{m} LM loss", float(np.mean(short[m])), lm["unigram"], False, 0.1) for m in ("lru", "slru")],
-                   better(short["lru"], short["slru"], higher_is_better=False, names=("LRU", "SLRU")))
-        claims.append(d.to_claim(
-            claim="Su: complex projections and eigenvalues help — LRU > SLRU as a language model at equal "
-                  "parameters (the SLRU gets twice the units, as in Su's bojone/rnn)",
-            measured=f"held-out loss on People's Daily, L = {cfg.lm.length}: LRU {np.mean(short['lru']):.3f}, "
-                     f"SLRU {np.mean(short['slru']):.3f} nats/char; mixer parameters LRU {sizes['lru'][0]:,} "
-                     f"(N = {sizes['lru'][1]} complex), SLRU {sizes['slru'][0]:,} (N = {sizes['slru'][1]} real); "
-                     f"unigram {lm['unigram']:.2f}",
-            figure="lm.png", evidence={"LRU": short["lru"], "SLRU": short["slru"]}))
-    if set(rules.RANKING) <= set(short):
-        claims.append(rules.ranking(short, lm["unigram"]).to_claim(
-            claim="Su's LM ranking at 100M (GAU > SA > RWKV > LRU > SLRU), the part kexue can build: SA > LRU > SLRU",
-            measured=", ".join(f"{m} {np.mean(v):.3f}" for m, v in short.items())
-                     + f" nats/char (L = {cfg.lm.length}, {cfg.lm.train.steps} steps; mixer parameters "
-                     + ", ".join(f"{m} {p:,}" for m, (p, _) in sizes.items()) + ")",
-            figure="lm.png", evidence={m: v for m, v in short.items()}))
-    claim_len = "RNNs fall further behind attention as the training length grows (Su: 128 → 512)"
-    if cfg.lm.long_length and {"lru", "transformer"} <= set(short):
-        long = lm["loss"][cfg.lm.long_length]
-        gaps = {n: [r - a for r, a in zip(lm["loss"][n]["lru"], lm["loss"][n]["transformer"])] for n in lm["lengths"]}
-        claims.append(rules.gap_grows(short, long).to_claim(
-            claim=claim_len,
-            measured=f"LRU − SA held-out loss: {np.mean(gaps[cfg.lm.length]):+.3f} at L = {cfg.lm.length}, "
-                     f"{np.mean(gaps[cfg.lm.long_length]):+.3f} at L = {cfg.lm.long_length} nats/char",
-            figure="lm.png", evidence={f"gap L={n}": g for n, g in gaps.items()}))
-    else:
-        claims.append(not_checkable(
-            "this preset trains the LM at one length only; the gap needs two lengths × seeds (the standard "
-            "preset trains 64 and 256)").to_claim(claim=claim_len, measured="not run at this preset"))
+    return rules.complex_helps(short["lru"], short["slru"], lm["unigram"]).to_claim(
+        claim="Su: complex projections and eigenvalues help — LRU > SLRU as a language model at equal "
+              "parameters (the SLRU gets twice the units, as in Su's bojone/rnn)",
+        measured=f"held-out loss on People's Daily, L = {cfg.lm.length}: LRU {np.mean(short['lru']):.3f}, "
+                 f"SLRU {np.mean(short['slru']):.3f} nats/char; mixer parameters LRU {sizes['lru'][0]:,} "
+                 f"(N = {sizes['lru'][1]} complex), SLRU {sizes['slru'][0]:,} (N = {sizes['slru'][1]} real); "
+                 f"unigram {lm['unigram']:.2f}",
+        figure="lm.png", evidence={"LRU": short["lru"], "SLRU": short["slru"]}, quote=QUOTES["complex"],
+        needs="more seeds or a larger model (the two are within the seeds' spread)")
 
-    figures = ["init.png", "gamma.png", "scan.png", "ablation.png", "compare.png", "lm.png"]
-    return TopicResult(topic="lru", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
-                       metrics=metrics, figures=figures, related_posts=RELATED)
 
+def _ranking_claim(cfg: LRUPreset, lm: dict) -> Claim:
+    short = lm["loss"][cfg.lm.length]
+    sizes = {r["mixer"]: r["mixer_params"] for r in lm["rows"]}
+    return rules.ranking(short, lm["unigram"]).to_claim(
+        claim="Su's LM ranking at 100M (GAU > SA > RWKV > LRU > SLRU), the part kexue can build: SA > LRU > SLRU",
+        measured=", ".join(f"{k} {np.mean(v):.3f}" for k, v in short.items())
+                 + f" nats/char (L = {cfg.lm.length}, {cfg.lm.train.steps} steps; mixer parameters "
+                 + ", ".join(f"{k} {p:,}" for k, p in sizes.items()) + ")",
+        figure="lm.png", evidence=dict(short), quote=QUOTES["ranking"],
+        needs="more seeds or a larger model")
+
+
+def _length_claim(cfg: LRUPreset, lm: dict) -> Claim:
+    claim = "RNNs fall further behind attention as the training length grows (Su: 128 → 512)"
+    if not cfg.lm.long_length:
+        return rules.one_length_only().to_claim(
+            claim=claim, measured="not run at this preset", quote=QUOTES["length"],
+            needs="the LM at two lengths × seeds: the standard preset trains 64 and 256")
+    n, n_long = cfg.lm.length, cfg.lm.long_length
+    gaps = {k: [r - a for r, a in zip(lm["loss"][k]["lru"], lm["loss"][k]["transformer"])] for k in (n, n_long)}
+    return rules.gap_grows(lm["loss"][n], lm["loss"][n_long], lm["unigram"]).to_claim(
+        claim=claim,
+        measured=f"LRU − SA held-out loss: {np.mean(gaps[n]):+.3f} at L = {n}, {np.mean(gaps[n_long]):+.3f} at "
+                 f"L = {n_long} nats/char (per seed: " + ", ".join(
+                     f"{b - a:+.3f}" for a, b in zip(gaps[n], gaps[n_long])) + " growth)",
+        figure="lm.png", evidence={f"gap L={k}": g for k, g in gaps.items()}, quote=QUOTES["length"],
+        needs="more seeds at both lengths")
+
+
+# --- training runs ---
 
 def ablation_config(base: RunConfig, model: str) -> RunConfig:
     """The ablation's diagonal steps start from the Glorot disk (r_max = 1), the LRU from its ring; the
@@ -302,19 +283,20 @@ def ablation_config(base: RunConfig, model: str) -> RunConfig:
     return replace(base, model=replace(base.model, model=model))
 
 
-def _runs(base: RunConfig, models: tuple[str, ...], seeds: tuple[int, ...], out: Path,
-          progress: bool) -> tuple[dict[str, dict], float]:
-    """Every model × seed on one data set: per model the per-seed test accuracies; and the majority rate."""
+def _runs(base: RunConfig, models: tuple[str, ...], seeds: tuple[int, ...], out: Path, progress: bool,
+          seeds_for: dict[str, tuple[int, ...]] | None = None) -> tuple[dict[str, dict], float]:
+    """Every model × seed on one data set (`seeds_for` gives a model other seeds): per model the per-seed
+    test accuracies; and the majority rate."""
     from kexue.lru.tasks import build_task
 
     data = build_task(base.task)  # one data set for every model and seed
     labels = data[1].y[data[1].y != IGNORE].flatten().tolist()
     majority = Counter(labels).most_common(1)[0][1] / len(labels)
     rows = {}
-    for m in models:
-        runs = [run(replace(ablation_config(base, m), train=replace(base.train, seed=s)), out / f"{m}-seed{s}",
-                    progress=progress, data=data) for s in seeds]
-        rows[m] = {"test_acc": [r["test_acc"] for r in runs], "test_loss": [r["test_loss"] for r in runs],
+    for k in models:
+        runs = [run(replace(ablation_config(base, k), train=replace(base.train, seed=s)), out / f"{k}-seed{s}",
+                    progress=progress, data=data) for s in (seeds_for or {}).get(k, seeds)]
+        rows[k] = {"test_acc": [r["test_acc"] for r in runs], "test_loss": [r["test_loss"] for r in runs],
                    "params": runs[0]["params"], "seconds": sum(r["seconds"] or 0 for r in runs),
                    "final_loss": [r["final_loss"] for r in runs]}
     return rows, majority
@@ -322,4 +304,3 @@ def _runs(base: RunConfig, models: tuple[str, ...], seeds: tuple[int, ...], out:
 
 def _length(task: TaskConfig) -> int:
     return task.image_size ** 2 if task.order != "row" else task.image_size
-

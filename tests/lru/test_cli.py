@@ -44,20 +44,23 @@ def test_scan_command_times_every_scan():
 def test_reproduce_smoke_writes_claims_and_figures(tmp_path):
     result = reproduce("smoke", tmp_path)
     assert isinstance(result, TopicResult) and result.post == 9554 and result.topic == "lru"
-    assert len(result.claims) == 13
-    # the layer claims are exact math, exact counts or generous margins: they hold even at toy size
-    # (claim 5 is a timing, which a test does not assert)
-    for i in (0, 1, 2, 3, 5):
-        assert result.claims[i].verdict == "held", result.claims[i]
-    assert all(c.rule for c in result.claims)  # every verdict says its rule
+    # the identities are checks, apart from the claims, each held with its control rejected
+    assert len(result.checks) == 7 and len(result.claims) == 8
+    for check in result.checks:
+        assert check.verdict == "held" and ": not held" in check.control, check
+    assert all(c.rule and c.quote and c.source == 9554 for c in result.claims)  # every claim quotes the post
+    assert all(c.needs for c in result.claims if c.verdict in ("inconclusive", "not checkable"))
     by_claim = {c.claim.split(":")[0]: c for c in result.claims}
+    assert by_claim["The parallel scan trains much faster than the loop (the post"].verdict == "not checkable"
     slru = next(c for c in result.claims if "LRU > SLRU" in c.claim)
     assert "twice the units" in slru.claim and slru.evidence["LRU"]["n"] == 2  # the smoke preset's two seeds
-    assert by_claim  # claims are keyed for the page
+    # the smoke preset's ListOps is below LRA's lengths on purpose: not the post's claim there
+    assert next(c for c in result.claims if "LRA's lengths" in c.claim).verdict == "not checkable"
     # the smoke preset trains the LM at two lengths, so the length claim is decided, not "not checkable"
     assert next(c for c in result.claims if "training length" in c.claim).verdict != "not checkable"
     for figure in result.figures:
         assert (tmp_path / figure).is_file() and not Path(figure).is_absolute()
     assert (tmp_path / "runs" / "copy" / "lru-seed0" / "model.safetensors").is_file()
     assert (tmp_path / "runs" / "lm" / "L16-slru-seed1" / "model.safetensors").is_file()
+    assert not (tmp_path / "runs" / "lm" / "L32-slru-seed1").exists()  # the long length trains SA and LRU only
     json.dumps(result.to_dict())  # results.json must be able to hold it
