@@ -38,44 +38,45 @@ def test_counted_mults_sees_the_attention_core_of_multi_head_attention():
 
 
 NS = [128, 256, 512, 1024, 2048, 4096]
+NX = [*NS, 8192]  # past √10 × 1536 = 4857
 
 
-def _pair(cross: float, noise: float, rounds: int = 7, seed: int = 0) -> tuple[list, list]:
+def _pair(cross: float, noise: float, rounds: int = 7, ns: list = NX, seed: int = 0) -> tuple[list, list]:
     """Per length and round: a = n² · e^ε (overtakes b = cross · n at n = cross), b = cross·n · e^ε'."""
     rng = np.random.default_rng(seed)
-    a = [[n * n * math.exp(noise * rng.standard_normal()) for _ in range(rounds)] for n in NS]
-    b = [[cross * n * math.exp(noise * rng.standard_normal()) for _ in range(rounds)] for n in NS]
+    a = [[n * n * math.exp(noise * rng.standard_normal()) for _ in range(rounds)] for n in ns]
+    b = [[cross * n * math.exp(noise * rng.standard_normal()) for _ in range(rounds)] for n in ns]
     return a, b
 
 
 @pytest.mark.parametrize("cross,noise,verdict", [
     (1536, 0.02, "held"),         # the count's crossover
-    (900, 0.02, "held"),
-    (600, 0.02, "not held"),      # below 1536 / 2
-    (3500, 0.02, "not held"),     # above 2 × 1536
-    (1e5, 0.02, "not held"),      # no crossover up to 4096 > 2 × 1536
-    (2900, 0.6, "inconclusive"),  # the interval straddles the band's upper edge
+    (700, 0.02, "held"),          # within √10 (486 to 4857)
+    (400, 0.02, "not held"),      # below 1536 / √10
+    (7000, 0.02, "not held"),     # above √10 × 1536
+    (1e6, 0.02, "not held"),      # no crossover up to 8192 > √10 × 1536
+    (4700, 0.3, "inconclusive"),  # the rounds' spread reaches past the band's upper edge
 ])
 def test_crossover_near_on_the_bootstrap_interval(cross, noise, verdict):
-    x = claims.crossover_interval(NS, *_pair(cross, noise))
-    d = claims.crossover_near(x, 1536, NS[-1])
+    x = claims.crossover_interval(NX, *_pair(cross, noise))
+    d = claims.crossover_near(x, 1536, NX[-1])
     assert d.verdict == verdict, d.why
     assert x[1] <= x[2]
 
 
 def test_no_crossover_in_a_short_range_is_inconclusive():
-    a, b = _pair(1e5, 0.02)
-    x = claims.crossover_interval(NS[:4], a[:4], b[:4])  # up to 1024 < 2 × 1536: cannot tell
-    assert math.isinf(x[0]) and claims.crossover_near(x, 1536, 1024).verdict == "inconclusive"
+    a, b = _pair(1e6, 0.02, ns=NS)
+    x = claims.crossover_interval(NS, a, b)  # up to 4096 < √10 × 1536: cannot tell
+    assert math.isinf(x[0]) and claims.crossover_near(x, 1536, 4096).verdict == "inconclusive"
 
 
-def test_a_point_inside_the_band_with_an_interval_across_its_edge_is_not_held_by_the_point():
+def test_the_interval_not_the_point_decides():
     """The old rule read one point (the crossover of the best times): inside the band, "held". The
-    rounds say the crossover may as well lie outside, so the interval says inconclusive."""
-    a, b = _pair(2900, 0.6)
-    point, lo, hi = claims.crossover_interval(NS, a, b)
-    assert 768 <= point <= 3072 and hi > 3072  # the old, point-wise rule: held
-    assert claims.crossover_near((point, lo, hi), 1536, NS[-1]).verdict == "inconclusive"
+    rounds say the crossover may as well lie outside: inconclusive."""
+    a, b = _pair(4700, 0.3)
+    point, lo, hi = claims.crossover_interval(NX, a, b)
+    assert 1536 / math.sqrt(10) <= point <= 1536 * math.sqrt(10) < hi  # the old, point-wise rule: held
+    assert claims.crossover_near((point, lo, hi), 1536, NX[-1]).verdict == "inconclusive"
 
 
 def test_crossover_interpolates_log_linearly():
