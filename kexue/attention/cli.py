@@ -7,6 +7,7 @@ started. Errors, run folders, --config/--print-config, --device/--precision: kex
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -65,15 +66,23 @@ def measure(
     lengths: str = typer.Option("128,256,512,1024,2048,4096", help="sequence lengths n"),
     heads: int = typer.Option(12), head_size: int = typer.Option(64),
     device: str = typer.Option("cpu", help="cpu | cuda | cuda:N | mps"),
-    repeats: int = typer.Option(3),
+    repeats: int = typer.Option(5, help="interleaved rounds per length, every one kept"),
+    threads: int = typer.Option(1, help="torch threads on a CPU; 1 times the work's own CPU time (more: the "
+                                        "process's, which counts the threads' spinning)"),
     out: Path = typer.Option(Path("runs/attention-measure"), help="folder for measure.json and the plots"),
 ) -> None:
-    """Time the SA and FFN blocks and softmax vs linear attention on this device; plot both."""
-    from kexue.attention.measure import MeasureConfig, crossover, measure_blocks, measure_cores
-    from kexue.attention.reproduce import _plot_blocks, _plot_cores
+    """Time the SA and FFN blocks and softmax vs linear attention on this device; write measure.json, then plot."""
+    import torch
+
+    from kexue.attention import plots
+    from kexue.attention.claims import crossover_interval
+    from kexue.attention.measure import MeasureConfig, measure_blocks, measure_cores, seconds
     from kexue.train.distributed import init_distributed
 
     device = str(init_distributed(device)[2])  # an unknown or absent device: one line, before any work
+    if threads < 1:
+        raise ValueError(f"--threads {threads}: expected at least 1")
+    torch.set_num_threads(threads)
     cfg = MeasureConfig(lengths=_lengths(lengths), h=heads, d=head_size, device=device, repeats=repeats)
     s = cost.LayerShape(h=heads, d=head_size)
     if out.exists() and not out.is_dir():
@@ -85,25 +94,32 @@ def measure(
     with stderr.status("timing softmax and linear attention"):
         cores = measure_cores(cfg)
     ns = list(cfg.lengths)
-    x_sa = crossover(ns, [r["sa_ms"] for r in blocks], [r["ffn_ms"] for r in blocks])
-    x_lin = crossover(ns, [r["softmax_full_ms"] for r in cores], [r["linear_full_ms"] for r in cores])
-    t = Table(title=f"measured on {device}, batch 1")
+    # (point, low, high) of each crossover, a bootstrap over the interleaved rounds; inf: none in range
+    x_sa = crossover_interval(ns, seconds(blocks, "sa"), seconds(blocks, "ffn"))
+    x_lin = crossover_interval(ns, seconds(cores, "softmax_full"), seconds(cores, "linear_full"))
+    t = Table(title=f"measured on {device}, batch 1, median of {repeats} interleaved rounds")
     for col in ("n", "SA ms", "FFN ms", "SA/FFN", "softmax ms", "linear ms", "softmax causal", "linear causal"):
         t.add_column(col, justify="right")
     for b, c in zip(blocks, cores):
-        t.add_row(str(b["n"]), f"{b['sa_ms']:.2f}", f"{b['ffn_ms']:.2f}", f"{b['sa_over_ffn']:.2f}",
+        t.add_row(str(b["n"]), f"{b['sa_ms']:.2f}", f"{b['ffn_ms']:.2f}", f"{b['sa_ms'] / b['ffn_ms']:.2f}",
                   f"{c['softmax_full_ms']:.2f}", f"{c['linear_full_ms']:.2f}",
                   f"{c['softmax_causal_ms']:.2f}", f"{c['linear_causal_ms']:.2f}")
     console.print(t)
-    console.print(f"SA > FFN: predicted n > {cost.crossover_sa_ffn(s)}, measured "
-                  + (f"n ≈ {x_sa:.0f}" if x_sa else "never in range"))
+    console.print(f"SA > FFN: predicted n > {cost.crossover_sa_ffn(s)}, measured {_crossing(x_sa)}")
     console.print(f"linear (key {cfg.key_mult}d) < softmax: predicted n > {cost.crossover_linear(s, cfg.key_mult)}, "
-                  f"measured " + (f"n ≈ {x_lin:.0f}" if x_lin else "never in range"))
-    _plot_blocks(blocks, s, x_sa, out / "blocks.png")
-    _plot_cores(cores, cost.crossover_linear(s, cfg.key_mult), out / "cores.png")
-    (out / "measure.json").write_text(json.dumps({"blocks": blocks, "cores": cores, "crossover_sa_ffn": x_sa,
-                                                  "crossover_linear": x_lin}, indent=2))
+                  f"measured {_crossing(x_lin)}")
+    finite = lambda x: [v if math.isfinite(v) else None for v in x]  # JSON has no infinity: null
+    # the numbers first, so that a failing plot cannot lose them
+    (out / "measure.json").write_text(json.dumps({"blocks": blocks, "cores": cores, "crossover_sa_ffn": finite(x_sa),
+                                                  "crossover_linear": finite(x_lin)}, indent=2))
+    plots.plot_blocks(blocks, s, finite(x_sa), None, out / "blocks.png")
+    plots.plot_cores(cores, cost.crossover_linear(s, cfg.key_mult), finite(x_lin), out / "cores.png")
     console.print(f"wrote {out}/measure.json, blocks.png, cores.png")
+
+
+def _crossing(x: tuple[float, float, float]) -> str:
+    point, lo, hi = (f"{v:.0f}" if math.isfinite(v) else "beyond the range" for v in x)
+    return f"n ≈ {point} (95 % interval {lo} to {hi})" if x[0] != float("inf") else "never in range"
 
 
 @app.command()

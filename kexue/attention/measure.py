@@ -2,17 +2,19 @@
 
 kexue.fm/archives/8610 counts multiplications; this module times the real layers so the count's
 crossovers can be set beside measured ones. The post has no timings of its own, so these are ours.
-What we time (batch 1, inference mode, the best of `repeats` runs after a warm-up):
+What we time (batch 1, inference mode; `repeats` rounds after a warm-up, the two sides of a comparison
+timed in turn within each round on the work's own CPU clock, `kexue.timing.interleaved_seconds`, and
+every round kept, so that a rule reads the spread and a busy machine does not decide the verdict):
 - the SA block: Q, K, V, O projections + softmax attention (`MultiHeadAttention`, on SDPA);
 - the FFN block: hd → 4hd → hd with GELU;
 - the attention core alone: softmax SDPA against linear attention Q(KᵀV) ('elu' kernel), with the
-  post's key size 4d (keys and values of size 4d, as the post's count assumes), causal and not.
-Crossovers are read off by log-linear interpolation between the two measured lengths around them.
+  post's key size 4d (keys and values of size 4d, as the post's count assumes); causal too, as
+  context, when `causal` is set.
+Each row keeps the seconds of every round (`*_s`) and their median in ms (`*_ms`, for tables and plots).
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+import statistics
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +24,7 @@ from torch import nn
 from kexue.attention.cost import LayerShape
 from kexue.nn.attention import MultiHeadAttention
 from kexue.nn.linear_attention import linear_attention
-from kexue.timing import best_seconds
+from kexue.timing import interleaved_seconds
 
 
 @dataclass
@@ -31,8 +33,10 @@ class MeasureConfig:
     h: int = 12  # heads (base)
     d: int = 64  # head size (base)
     key_mult: int = 4  # linear attention's key size in units of d (the post's 4)
-    repeats: int = 3
-    threads: int = 0  # 0 = torch's default
+    repeats: int = 5  # interleaved rounds, every one kept
+    warmup: int = 1
+    causal: bool = True  # also time the causal cores (context: no claim reads them)
+    threads: int = 0  # 0 = torch's default; 1 makes the work's clock the thread's own CPU time
     device: str = "cpu"
     dtype: str = "float32"
 
@@ -49,60 +53,60 @@ class FFN(nn.Module):
 
 
 def measure_blocks(cfg: MeasureConfig) -> list[dict]:
-    """Per length: ms of the SA block and the FFN block at hidden size h·d, and their ratio."""
+    """Per length: seconds of the SA block and the FFN block at hidden size h·d in each round. Every
+    round visits every length and both blocks (one `interleaved_seconds` call), so a slow spell of the
+    machine hits all lengths alike instead of bending the curve."""
     s = LayerShape(h=cfg.h, d=cfg.d)
     dtype, dev = getattr(torch, cfg.dtype), torch.device(cfg.device)
     sa = MultiHeadAttention(s.hidden, s.h).to(dev, dtype).eval()
     ffn = FFN(s.hidden).to(dev, dtype).eval()
-    rows = []
+    xs = {n: torch.randn(1, n, s.hidden, device=dev, dtype=dtype) for n in cfg.lengths}
+    sides = {}
+    for n, x in xs.items():
+        sides[f"{n}/sa"] = lambda x=x: sa(x)
+        sides[f"{n}/ffn"] = lambda x=x: ffn(x)
     with torch.inference_mode():
-        for n in cfg.lengths:
-            x = torch.randn(1, n, s.hidden, device=dev, dtype=dtype)
-            t_sa = best_seconds(lambda: sa(x), cfg.repeats, device=cfg.device)
-            t_ffn = best_seconds(lambda: ffn(x), cfg.repeats, device=cfg.device)
-            rows.append({"n": n, "sa_ms": 1e3 * t_sa, "ffn_ms": 1e3 * t_ffn, "sa_over_ffn": t_sa / t_ffn})
-    return rows
+        times = interleaved_seconds(sides, cfg.repeats, cfg.warmup, device=cfg.device)
+    return _rows(cfg.lengths, times)
 
 
 def measure_cores(cfg: MeasureConfig) -> list[dict]:
-    """Per length: ms of softmax SDPA (head size d) and linear attention (size k·d), causal and not."""
+    """Per length: seconds of softmax SDPA (head size d) and linear attention (key and value size k·d)
+    in each round, non-causal (and causal when `cfg.causal`); every round visits every length."""
     dtype, dev = getattr(torch, cfg.dtype), torch.device(cfg.device)
     kd = cfg.key_mult * cfg.d
-    rows = []
+    sides = {}
+    for n in cfg.lengths:
+        q, k, v = (torch.randn(1, cfg.h, n, cfg.d, device=dev, dtype=dtype) for _ in range(3))
+        ql, kl, vl = (torch.randn(1, cfg.h, n, kd, device=dev, dtype=dtype) for _ in range(3))
+        for causal in (False, True) if cfg.causal else (False,):
+            tag = "causal" if causal else "full"
+            sides[f"{n}/softmax_{tag}"] = lambda q=q, k=k, v=v, c=causal: F.scaled_dot_product_attention(
+                q, k, v, is_causal=c)
+            sides[f"{n}/linear_{tag}"] = lambda q=ql, k=kl, v=vl, c=causal: linear_attention(
+                q, k, v, "elu", causal=c, chunk=kd)
     with torch.inference_mode():
-        for n in cfg.lengths:
-            q, k, v = (torch.randn(1, cfg.h, n, cfg.d, device=dev, dtype=dtype) for _ in range(3))
-            ql, kl, vl = (torch.randn(1, cfg.h, n, kd, device=dev, dtype=dtype) for _ in range(3))
-            row = {"n": n}
-            for causal in (False, True):
-                tag = "causal" if causal else "full"
-                row[f"softmax_{tag}_ms"] = 1e3 * best_seconds(
-                    lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal), cfg.repeats, device=cfg.device)
-                row[f"linear_{tag}_ms"] = 1e3 * best_seconds(
-                    lambda: linear_attention(ql, kl, vl, "elu", causal=causal, chunk=kd), cfg.repeats, device=cfg.device)
-            rows.append(row)
+        times = interleaved_seconds(sides, cfg.repeats, cfg.warmup, device=cfg.device)
+    return _rows(cfg.lengths, times)
+
+
+def _rows(lengths: tuple[int, ...], times: dict[str, list[float]]) -> list[dict]:
+    """{"n/side": seconds} → one row per n: {"n", side_s: seconds per round, side_ms: their median in ms}."""
+    rows = []
+    for n in lengths:
+        row: dict = {"n": n}
+        for key, secs in times.items():
+            at, side = key.split("/")
+            if int(at) == n:
+                row[f"{side}_s"] = secs
+                row[f"{side}_ms"] = 1e3 * statistics.median(secs)
+        rows.append(row)
     return rows
 
 
-def crossover(ns: Sequence[int], a: Sequence[float], b: Sequence[float]) -> float | None:
-    """The first n at which a(n) overtakes b(n), log-linearly interpolated; None if it never does.
-
-    Returns ns[0] if a > b already at the shortest length.
-    """
-    diff = [math.log(x) - math.log(y) for x, y in zip(a, b)]
-    if diff[0] > 0:
-        return float(ns[0])
-    for i in range(1, len(ns)):
-        if diff[i] > 0:
-            # log n at which the log-ratio crosses 0, linear between the two neighbours
-            t = -diff[i - 1] / (diff[i] - diff[i - 1])
-            return float(math.exp(math.log(ns[i - 1]) + t * (math.log(ns[i]) - math.log(ns[i - 1]))))
-    return None
-
-
-def set_threads(threads: int) -> None:
-    if threads > 0:
-        torch.set_num_threads(threads)
+def seconds(rows: list[dict], side: str) -> list[list[float]]:
+    """[length][round] seconds of one side, for the rules of claims.py."""
+    return [r[f"{side}_s"] for r in rows]
 
 
 def counted_mults(n: int, s: LayerShape) -> dict[str, int]:
