@@ -33,10 +33,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from kexue.decoder_only.model import Block, ModelConfig, count_parameters
+from kexue.decoder_only.model import Block, ModelConfig, count_parameters, stack_qk
+from kexue.decoder_only.rank import trained_effective_ranks
 from kexue.nn.attention import backward_mask, causal_mask, mixed_mask, padding_mask
 from kexue.nn.norm import RMSNorm
-from kexue.train import TrainConfig, Trainer
+from kexue.train import TrainConfig, Trainer, load_model
 
 PAD, MASK, UNK = 0, 1, 2
 IGNORE = -100
@@ -245,3 +246,32 @@ def compare_mlm(base: MLMRunConfig, directions: tuple[str, ...], seeds: int, out
             rows.append(row)
         results[direction] = rows
     return results
+
+
+@torch.no_grad()
+def attention_qk(model: MLMModel, ids: list[int]) -> list[tuple[Tensor, Tensor]]:
+    """The rotated q, k [heads, n, head_size] every layer of `model` computes on one sentence ids [n]."""
+    model.eval()
+    x = torch.tensor(ids)[None]
+    return stack_qk(model.blocks, model.embed(x), model.masks(len(ids), torch.tensor([len(ids)])))
+
+
+def trained_ranks(cfg: MLMRunConfig, rows: list[dict], data: tuple, sentences: int, min_len: int) -> dict:
+    """The low-rank claim on the Q, K a trained bidirectional MLM computes: for each seed's model (rows:
+    compare_mlm's results for "bidirectional"), on the first `sentences` held-out sentences (as masked for
+    evaluation) of at least `min_len` characters, the mean effective rank per (layer, head) of the
+    bidirectional matrix it uses and of the causal one on the same Q, K. One unit per seed × layer × head."""
+    _, test, tokens, _ = data
+    inputs = [ids for ids, _ in test.fixed if len(ids) >= min_len][:sentences]
+    out: dict = {"bidirectional": [], "causal": [], "seed": [], "n": [len(ids) for ids in inputs],
+                 "d": cfg.model.head_size or cfg.model.hidden // cfg.model.heads}
+    if not inputs:
+        return out
+    for seed, row in enumerate(rows):
+        model = MLMModel(cfg.model, len(tokens), "bidirectional")
+        load_model(model, row["out_dir"])
+        ranks = trained_effective_ranks([attention_qk(model, ids) for ids in inputs])
+        for kind in ("bidirectional", "causal"):
+            out[kind].extend(ranks[kind])
+        out["seed"].extend([seed] * len(ranks["causal"]))
+    return out

@@ -28,6 +28,9 @@ from kexue.train import TrainConfig, Trainer
 from kexue.train.checkpoint import write_json
 
 RESULT_FILE = "result.json"  # a finished compare run's measurements
+LABELS = {"decoder": "decoder-only", "prefix": "prefix-LM", "encdec@params": "enc-dec, equal weights",
+          "encdec@params_total": "enc-dec, equal params with embedding", "encdec@flops": "enc-dec, equal FLOPs",
+          "encdec": "enc-dec"}  # "equal weights": the Transformer weights, the tied embedding left out
 
 
 def _default_train() -> TrainConfig:
