@@ -200,7 +200,8 @@ def _check_linear_rank(table: list[dict]) -> Check:
     linear = [r for r in table if r["kind"] == "linear"]
     soft = [r for r in table if r["kind"] == "bidirectional"]
     control = rules.rank_at_most_d([x for r in soft for x in r["float64_rank"]],
-                                   [r["d"] for r in soft for _ in r["float64_rank"]], "float64 rank of softmax attention")
+                                   [r["d"] for r in soft for _ in r["float64_rank"]],
+                                   "float64 rank of softmax attention")
     return rules.rank_at_most_d([x for r in linear for x in r["float64_rank"]],
                                 [r["d"] for r in linear for _ in r["float64_rank"]],
                                 "float64 rank of bidirectional linear attention").to_check(
