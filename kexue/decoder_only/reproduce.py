@@ -169,7 +169,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
         plot_mlm(mlm_runs, mlm_data[3], out_dir / "mlm.png")
         figures.append("mlm.png")
         if "bidirectional" in mlm_runs:
-            trained = metrics["trained_rank"] = _trained_ranks(cfg, mlm_runs["bidirectional"], mlm_data)
+            trained = metrics["trained_rank"] = _trained_ranks(cfg, mlm_runs, mlm_data)
             claims.append(_claim_trained_rank(trained, cfg.trained_n_over_d))
         claims += [_claim_mlm(cfg, mlm_runs, mlm_data[3], d) for d in cfg.mlm_directions if d != "bidirectional"
                    and "bidirectional" in mlm_runs]
@@ -274,9 +274,9 @@ def _claim_scale_sweep(taus: list[dict]) -> Claim:
         needs="more seeds at the τ where the interval straddles 0" if decision.verdict == "inconclusive" else "")
 
 
-def _trained_ranks(cfg: DecoderOnlyPreset, rows: list[dict], data: tuple) -> dict:
+def _trained_ranks(cfg: DecoderOnlyPreset, runs: dict, data: tuple) -> dict:
     d = cfg.mlm.model.head_size or cfg.mlm.model.hidden // cfg.mlm.model.heads
-    return trained_ranks(cfg.mlm, rows, data, cfg.trained_sequences, cfg.trained_n_over_d * d)
+    return trained_ranks(cfg.mlm, runs, data, cfg.trained_sequences, cfg.trained_n_over_d * d)
 
 
 def _claim_trained_rank(trained: dict, n_over_d: int) -> Claim:
@@ -287,12 +287,14 @@ def _claim_trained_rank(trained: dict, n_over_d: int) -> Claim:
             claim, "no held-out sentence long enough", quote=Q["low_rank"],
             needs=f"held-out sentences of n ≥ {n_over_d}d")
     units = len(trained["causal"])
+    context = (f"; for context, the heads of the trained mixed-direction MLM (the causal and anti-causal matrices "
+               f"it uses): {spread(trained['mixed']).fmt()}" if trained["mixed"] else "")
     decision = rules.trained_lower_effective_rank(trained["bidirectional"], trained["causal"])
     return decision.to_claim(
         claim, f"d = {trained['d']}, {len(trained['n'])} sentences of n = {min(trained['n'])}–{max(trained['n'])}, "
                f"{units} units (seeds × layers × heads), each the mean over the sentences: bidirectional "
                f"{spread(trained['bidirectional']).fmt()}, causal {spread(trained['causal']).fmt()}; interval of "
-               "the paired mean difference over units",
+               f"the paired mean difference over units{context}",
         figure="rank.png", evidence={"bidirectional": trained["bidirectional"], "causal": trained["causal"]},
         quote=Q["low_rank"], needs="more seeds (the units' interval straddles 0)")
 

@@ -84,7 +84,7 @@ def test_reproduce_smoke(tmp_path):
                                               "encdec@params_total"}
     assert set(result.metrics["mlm"]["runs"]) == {"bidirectional", "mixed", "alternate"}
     assert set(result.metrics["reverse"]["runs"]) == {"decoder", "prefix"}
-    assert result.metrics["trained_rank"]["causal"]
+    assert result.metrics["trained_rank"]["causal"] and result.metrics["trained_rank"]["mixed"]
     assert "compare_reverse.png" in result.figures and any("words in reverse order" in c.claim for c in result.claims)
     import json
     json.dumps(result.to_dict())  # the page's results.json takes it as it is

@@ -98,3 +98,11 @@ def test_attention_qk_is_what_the_bidirectional_mlm_computes():
     # A = softmax(QKᵀ/√d), no mask: the first block's attention output
     ref = mha.o((attention_matrix(q, k, "bidirectional") @ v).transpose(0, 1).reshape(1, len(ids), -1))
     assert torch.allclose(ref, mha(y, model.masks(len(ids), torch.tensor([len(ids)]))[0]), atol=1e-10)
+
+
+def test_head_kinds_are_the_masks_each_direction_uses():
+    from kexue.decoder_only.mlm import head_kinds
+
+    assert head_kinds("mixed", 0, 4) == ["causal", "causal", "backward", "backward"]
+    assert head_kinds("alternate", 1, 2) == ["backward", "backward"]
+    assert head_kinds("bidirectional", 3, 2) == ["bidirectional"] * 2
