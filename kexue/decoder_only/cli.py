@@ -36,7 +36,8 @@ def _ints(text: str, name: str) -> tuple[int, ...]:
 def rank(
     n: str = typer.Option("64,128,256,512,1024", help="sequence lengths, comma-separated"),
     d: str = typer.Option("16,32,64", help="head sizes, comma-separated"),
-    temperature: str = typer.Option("1.0", help="τ in softmax(QKᵀ/(τ√d)), comma-separated"),
+    temperature: str = typer.Option("1.0", help="τ in softmax(QKᵀ/(τ√d)), comma-separated (softmax kinds only: "
+                                                "linear attention has no score scale)"),
     seeds: int = typer.Option(3, min=1),
     kinds: str = typer.Option("bidirectional,causal,prefix,linear,causal_linear",
                               help="bidirectional | causal | prefix | backward | linear | causal_linear"),
@@ -44,7 +45,7 @@ def rank(
     mixed: bool = typer.Option(True, help="also check the half-heads / alternate-layers fix"),
 ) -> None:
     """Numerical, float64 and effective rank of n×n attention matrices of random Q, K, mean ± std over seeds."""
-    from kexue.decoder_only.rank import KINDS, RankConfig, mixed_direction, rank_table
+    from kexue.decoder_only.rank import KINDS, LINEAR_KINDS, RankConfig, mixed_direction, rank_table
     from kexue.verdicts import spread
 
     kind_list = tuple(k.strip() for k in kinds.split(",") if k.strip())
@@ -57,6 +58,10 @@ def rank(
         raise typer.BadParameter(f"--temperature {temperature!r}: expected comma-separated numbers") from None
     if min(taus) <= 0 or not 0 < rtol < 1:
         raise typer.BadParameter("--temperature must be > 0 and --rtol in (0, 1)")
+    linear = [k for k in kind_list if k in LINEAR_KINDS]
+    if linear and any(tau != 1.0 for tau in taus):
+        raise ValueError(f"--temperature {temperature}: {', '.join(linear)} attention has no score scale; drop it "
+                         "from --kinds (e.g. --kinds bidirectional,causal,prefix) or use --temperature 1")
     cfg = RankConfig(ns=_ints(n, "n"), ds=_ints(d, "d"), temperatures=taus, seeds=seeds, kinds=kind_list, rtol=rtol)
     t = Table(title=f"attention rank, random Q, K ~ N(0, I), {seeds} seeds (numerical: σ > {rtol:g}·σ_max; "
                     "float64: σ > n·eps·σ_max)")
@@ -92,12 +97,12 @@ def _run_config(task: str, size: str, arch: str = "decoder"):
 
 
 def _archs(arch: str) -> tuple[str, ...]:
-    from kexue.decoder_only.model import ARCHS
+    from kexue.decoder_only.model import ARCHS, MATCHES
 
     archs = tuple(a.strip() for a in arch.split(",") if a.strip())
-    bad = [a for a in archs if a.partition("@")[0] not in ARCHS or a.partition("@")[2] not in ("", "params", "flops")]
+    bad = [a for a in archs if a.partition("@")[0] not in ARCHS or a.partition("@")[2] not in ("", *MATCHES)]
     if bad or not archs:
-        raise ValueError(f"--arch: {bad or arch!r} not among decoder, prefix, encdec[@params|@flops]")
+        raise ValueError(f"--arch: {bad or arch!r} not among decoder, prefix, encdec[@params|@params_total|@flops]")
     return archs
 
 
@@ -140,23 +145,24 @@ def train(
 def compare(
     task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin) | reverse (sentence → its words reversed)"),
     arch: str = typer.Option("decoder,prefix,encdec", help="decoder | prefix | encdec | encdec@params | "
-                                                           "encdec@flops, comma-separated"),
+                                                           "encdec@params_total | encdec@flops, comma-separated"),
     size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
     seeds: int = typer.Option(3, min=1),
-    match: str = typer.Option("params", help="a plain encdec's width matched to decoder-only by params | flops | "
+    match: str = typer.Option("params", help="a plain encdec's width matched to decoder-only by params (the "
+                                             "Transformer weights) | params_total (embedding included) | flops | "
                                              "none (same depth and width: ≈ equal FLOPs, 2× params)"),
     *, opts: C.RunOptions,
 ) -> None:
     """Train each architecture × seed on one task and print the table (mean ± std over seeds)."""
     from kexue.config import to_dict
-    from kexue.decoder_only.reproduce import LABELS
+    from kexue.decoder_only.train import LABELS
     from kexue.decoder_only.tasks import build_task, unigram_loss
     from kexue.decoder_only.train import RunConfig, compare as run_compare
     from kexue.train.checkpoint import write_json
 
     _archs(arch)
-    if match not in ("params", "flops", "none"):
-        raise ValueError(f"--match {match!r}: choose params, flops or none")
+    if match not in ("params", "params_total", "flops", "none"):
+        raise ValueError(f"--match {match!r}: choose params, params_total, flops or none")
     cfg, run = C.start_run(opts, "kexue decoder-only compare", "decoder_only", _run_config(task, size), RunConfig,
                            options={"task": task, "arch": arch, "size": size, "seeds": seeds, "match": match})
     # on a resume, the run's own architectures, seeds and matching (run.json), not this command line's defaults

@@ -33,10 +33,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from kexue.decoder_only.model import Block, ModelConfig, count_parameters
+from kexue.decoder_only.model import Block, ModelConfig, count_parameters, stack_qk
+from kexue.decoder_only.rank import attention_matrix, effective_rank, trained_effective_ranks
 from kexue.nn.attention import backward_mask, causal_mask, mixed_mask, padding_mask
 from kexue.nn.norm import RMSNorm
-from kexue.train import TrainConfig, Trainer
+from kexue.train import TrainConfig, Trainer, load_model
 
 PAD, MASK, UNK = 0, 1, 2
 IGNORE = -100
@@ -245,3 +246,56 @@ def compare_mlm(base: MLMRunConfig, directions: tuple[str, ...], seeds: int, out
             rows.append(row)
         results[direction] = rows
     return results
+
+
+@torch.no_grad()
+def attention_qk(model: MLMModel, ids: list[int]) -> list[tuple[Tensor, Tensor]]:
+    """The rotated q, k [heads, n, head_size] every layer of `model` computes on one sentence ids [n]."""
+    model.eval()
+    x = torch.tensor(ids)[None]
+    return stack_qk(model.blocks, model.embed(x), model.masks(len(ids), torch.tensor([len(ids)])))
+
+
+def head_kinds(direction: str, layer: int, heads: int) -> list[str]:
+    """The attention kind (rank.attention_matrix's) of each head of `layer` under `direction`."""
+    if direction == "bidirectional":
+        return ["bidirectional"] * heads
+    if direction == "mixed":
+        return ["causal" if h < heads // 2 else "backward" for h in range(heads)]
+    return ["causal" if layer % 2 == 0 else "backward"] * heads
+
+
+def trained_ranks(cfg: MLMRunConfig, runs: dict[str, list[dict]], data: tuple, sentences: int, min_len: int) -> dict:
+    """The low-rank claim on the Q, K a trained bidirectional MLM computes: for each seed's model
+    (runs["bidirectional"], compare_mlm's results), on the first `sentences` held-out sentences (as masked
+    for evaluation) of at least `min_len` characters, the mean effective rank per (layer, head) of the
+    bidirectional matrix it uses and of the causal one on the same Q, K: one unit per seed × layer × head.
+    For context, "mixed": the same for the matrices the mixed-direction models use (causal, anti-causal)."""
+    _, test, tokens, _ = data
+    inputs = [ids for ids, _ in test.fixed if len(ids) >= min_len][:sentences]
+    out: dict = {"bidirectional": [], "causal": [], "seed": [], "mixed": [], "n": [len(ids) for ids in inputs],
+                 "d": cfg.model.head_size or cfg.model.hidden // cfg.model.heads}
+    if not inputs:
+        return out
+    for seed, row in enumerate(runs["bidirectional"]):
+        model = _load(cfg, row, len(tokens), "bidirectional")
+        ranks = trained_effective_ranks([attention_qk(model, ids) for ids in inputs])
+        for kind in ("bidirectional", "causal"):
+            out[kind].extend(ranks[kind])
+        out["seed"].extend([seed] * len(ranks["causal"]))
+    for row in runs.get("mixed", []):
+        model = _load(cfg, row, len(tokens), "mixed")
+        qk = [attention_qk(model, ids) for ids in inputs]
+        for layer in range(cfg.model.layers):
+            for h, kind in enumerate(head_kinds("mixed", layer, cfg.model.heads)):
+                # the mean over sentences of exp H(σ/Σσ) of the matrix this head uses
+                out["mixed"].append(sum(float(effective_rank(attention_matrix(q[layer][0][h].double(),
+                                                                               q[layer][1][h].double(), kind)))
+                                        for q in qk) / len(qk))
+    return out
+
+
+def _load(cfg: MLMRunConfig, row: dict, vocab_size: int, direction: str) -> MLMModel:
+    model = MLMModel(cfg.model, vocab_size, direction)
+    load_model(model, row["out_dir"])
+    return model.eval()

@@ -232,11 +232,16 @@ def attention_qk(model: Seq2SeqModel, ids: Tensor, prefix_len: int | None = None
     decoder stack, without its memory) on one sequence ids [n]: the trained Q, K of the rank study."""
     if model.cfg.arch == "encdec":
         raise ValueError("attention_qk reads the single stack of a decoder or prefix model")
-    x = model.embed(ids[None])
     n = ids.shape[0]
     mask = model.mask(n, torch.tensor([prefix_len if prefix_len is not None else n]))
-    out = []
-    for block in model.blocks:
+    return stack_qk(model.blocks, model.embed(ids[None]), [mask] * len(model.blocks))
+
+
+@torch.no_grad()
+def stack_qk(blocks: nn.ModuleList, x: Tensor, masks: list[Tensor]) -> list[tuple[Tensor, Tensor]]:
+    """Run x [1, n, hidden] through `blocks` under one mask each; every layer's rotated q, k [heads, n, d]."""
+    n, out = x.shape[1], []
+    for block, mask in zip(blocks, masks):
         y = block.norm1(x)
         mha = block.attn
         q, k = (proj(y).view(1, n, mha.heads, mha.head_size).transpose(1, 2) for proj in (mha.q, mha.k))
@@ -251,12 +256,13 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def parameter_count(cfg: ModelConfig, vocab_size: int) -> int:
-    """The parameters of Seq2SeqModel(cfg, vocab_size), in closed form."""
+def parameter_count(cfg: ModelConfig, vocab_size: int, embedding: bool = True) -> int:
+    """The parameters of Seq2SeqModel(cfg, vocab_size), in closed form; embedding=False leaves out the
+    (tied) token embedding V·h: the Transformer weights, what the post's "parameters" count."""
     h, inner, f = cfg.hidden, cfg.heads * (cfg.head_size or cfg.hidden // cfg.heads), cfg.ffn_mult * cfg.hidden
     # a block: 2 norms (h each), attention 4·h·inner, FFN 2·h·f
     block = 2 * h + 4 * h * inner + 2 * h * f
-    total = vocab_size * h + cfg.layers * block + h
+    total = vocab_size * h * embedding + cfg.layers * block + h
     if cfg.arch == "encdec":
         # encoder blocks and norm; every decoder block adds a cross-attention and its norm
         total += cfg.layers * block + h + cfg.layers * (4 * h * inner + h)
@@ -286,16 +292,21 @@ def training_flops(cfg: ModelConfig, n_output: int, n_src: int, n_tgt: int) -> i
     return 3 * forward
 
 
-def match_width(base: ModelConfig, arch: str, vocab_size: int, by: Literal["params", "flops"],
+MATCHES: tuple[str, ...] = ("params", "params_total", "flops")  # what match_width equalises
+
+
+def match_width(base: ModelConfig, arch: str, vocab_size: int, by: Literal["params", "params_total", "flops"],
                 n_src: int = 16, n_tgt: int = 16, n_output: int | None = None) -> ModelConfig:
-    """`arch` at base's depth and heads, with the hidden size (a multiple of 2·heads) whose parameter count
-    (or training FLOPs per example of n_src → n_tgt) is closest to base's."""
-    if by not in ("params", "flops"):
-        raise ValueError(f"match {by!r}: choose params or flops")
+    """`arch` at base's depth and heads, with the hidden size (a multiple of 2·heads) whose size is closest
+    to base's: "params" the Transformer weights (the post's count, the tied embedding left out),
+    "params_total" every parameter, embedding included, "flops" the training FLOPs per example of
+    n_src → n_tgt."""
+    if by not in MATCHES:
+        raise ValueError(f"match {by!r}: choose one of {', '.join(MATCHES)}")
 
     def size(c: ModelConfig) -> int:
-        if by == "params":
-            return parameter_count(c, vocab_size)
+        if by in ("params", "params_total"):
+            return parameter_count(c, vocab_size, embedding=by == "params_total")
         return training_flops(c, n_output or vocab_size, n_src, n_tgt)
 
     target = size(base)

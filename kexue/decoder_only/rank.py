@@ -1,8 +1,11 @@
 """The rank argument of post 9529, measured: n×n attention matrices under each mask and their ranks.
 
 kexue.fm/archives/9529 (and 8338 on linear attention). The post's argument: a bidirectional attention
-matrix softmax(QKᵀ/√d) comes from QKᵀ, of rank ≤ d ≪ n, so it is "low rank"; a causal one is lower
-triangular with a positive diagonal, so det A = Π A_ii > 0 and it is always full rank. Exactly:
+matrix comes from QKᵀ, an n×d by d×n product (n ≫ d), then a softmax, and suffers a low-rank problem
+(Dong et al. 2021); the softmax "raises the rank somewhat" (会有一定的升秩作用, pointing to 8338's
+section on the low-rank problem), so linear attention, with no softmax, has the lower rank. A causal
+matrix is lower triangular with a positive diagonal, so det A = Π A_ii > 0 and it is always full
+rank. Exactly:
 
 - causal softmax (and the causal rows of the prefix-LM mask): A_ij = 0 for j > i and A_ii > 0, so
   det A = Π_i A_ii > 0: full rank n, for every Q, K. A prefix-LM matrix is block lower triangular,
@@ -11,17 +14,20 @@ triangular with a positive diagonal, so det A = Π A_ii > 0 and it is always ful
   rank ≤ d (8338): a product through a d-dimensional space, row-scaled.
 - causal linear attention is lower triangular with A_ii = φ(q_i)ᵀφ(k_i)/Σ_{j≤i} φ(q_i)ᵀφ(k_j) > 0
   (φ > 0): full rank.
-- what the post glosses over: the elementwise exp can raise the rank of QKᵀ, so bidirectional softmax
-  attention is *not* rank ≤ d in exact arithmetic (generically it is full rank). The claim is about
-  effective rank: its singular values decay fast. We report the numerical rank (#σ_i > rtol·σ_max,
-  rtol stated) and the effective rank exp(H(σ/Σσ)) (Roy & Vetterli 2007) beside the exact statements.
+- bidirectional softmax attention: the elementwise exp raises the rank of QKᵀ, generically to full
+  rank in exact arithmetic (the post's "raises the rank", taken to its end), so its low-rank problem
+  is one of effective rank: its singular values decay fast. We report the numerical rank
+  (#σ_i > rtol·σ_max, rtol stated), the float64 rank (σ_i > n·eps·σ_max) and the effective rank
+  exp(H(σ/Σσ)) (Roy & Vetterli 2007) beside the exact statements.
 - the post's fix for bidirectional models: mix directions, half the heads causal and half
   anti-causal (upper triangular with a positive diagonal: full rank too), or alternate the direction
   by layer. `mixed_direction` checks each such matrix is full rank while the heads (or two layers
   composed) still connect every position to every other.
 
-Where we depart: the post states the argument; the sweep (n, d, temperature τ, seeds) and the
-effective rank are ours. Random Q, K are i.i.d. N(0, 1) and the scores are QKᵀ/(τ√d); low τ sharpens.
+Where we depart: the post states the argument; the sweep (n, d, temperature τ, seeds), the effective
+rank and the trained-model measurement (`trained_effective_ranks`) are ours. Random Q, K are i.i.d.
+N(0, 1) and the scores are QKᵀ/(τ√d); low τ sharpens. Linear attention has no score scale: τ ≠ 1 is
+refused for its kinds rather than ignored.
 """
 from __future__ import annotations
 
@@ -37,6 +43,7 @@ from kexue.nn.attention import backward_mask, causal_mask, prefix_mask
 
 Kind = Literal["bidirectional", "causal", "prefix", "backward", "linear", "causal_linear"]
 KINDS: tuple[str, ...] = ("bidirectional", "causal", "prefix", "backward", "linear", "causal_linear")
+LINEAR_KINDS: tuple[str, ...] = ("linear", "causal_linear")  # no softmax, so no temperature
 RTOL = 1e-6  # numerical rank counts σ_i > RTOL·σ_max (the threshold of the rank table)
 
 
@@ -55,7 +62,10 @@ def attention_matrix(q: Tensor, k: Tensor, kind: str, prefix_len: int = 0, tempe
     """The n×n attention matrix A (rows sum to 1) of q, k [..., n, d] under `kind`."""
     _check_kind(kind)
     n, d = q.shape[-2], q.shape[-1]
-    if kind in ("linear", "causal_linear"):
+    if kind in LINEAR_KINDS and temperature != 1.0:
+        raise ValueError(f"temperature {temperature:g}: the {kind} kind has no score scale (τ applies to the "
+                         "softmax kinds only)")
+    if kind in LINEAR_KINDS:
         # sim(q_i, k_j) = φ(q_i)ᵀφ(k_j), φ(x) = elu(x) + 1 > 0
         sim = (F.elu(q) + 1) @ (F.elu(k) + 1).transpose(-1, -2)
         if kind == "causal_linear":
@@ -135,7 +145,7 @@ def rank_table(cfg: RankConfig | None = None, qk: dict[tuple[int, int, int], tup
         for d in cfg.ds:
             for tau in cfg.temperatures:
                 for kind in cfg.kinds:
-                    num, exact, eff, certified, causal_part_rank = [], [], [], [], []
+                    num, exact, eff, certified, causal_part_rank, wrong = [], [], [], [], [], []
                     p = int(round(cfg.prefix_frac * n)) if kind == "prefix" else 0
                     for seed in range(cfg.seeds):
                         if qk is not None:
@@ -155,10 +165,15 @@ def rank_table(cfg: RankConfig | None = None, qk: dict[tuple[int, int, int], tup
                             # the causal part: rows and columns from the prefix on, lower triangular
                             certified.append(is_triangular_with_positive_diagonal(a[p:, p:]))
                             causal_part_rank.append(int(numerical_rank(a[p:, p:], cfg.rtol)))
+                        elif kind == "bidirectional":
+                            # the negative control of the certificate: a full matrix must fail it
+                            wrong.append(is_triangular_with_positive_diagonal(a))
                     row = {"kind": kind, "n": n, "d": d, "temperature": tau, "rtol": cfg.rtol,
                            "numerical_rank": num, "float64_rank": exact, "effective_rank": eff}
                     if certified:
                         row["certified_full_rank"] = all(certified)
+                    if wrong:
+                        row["triangular_certificate"] = all(wrong)
                     if causal_part_rank:
                         row["causal_part_rank"] = causal_part_rank
                     rows.append(row)
@@ -189,6 +204,9 @@ def mixed_direction(n: int = 128, d: int = 16, heads: int = 4, seed: int = 0, te
             for h, f in zip(range(heads), forward)]
     certified = [is_triangular_with_positive_diagonal(a, lower=f) for a, f in zip(mats, forward)]
     layer_support = torch.stack(mats).sum(0) > 0
+    # the negative control: a layer of causal heads only (GPT's) never lets i see j > i
+    causal_support = torch.stack([attention_matrix(q[h], k[h], "causal", temperature=temperature)
+                                  for h in range(heads)]).sum(0) > 0
     a_fwd = attention_matrix(q[0], k[0], "causal", temperature=temperature)
     a_bwd = attention_matrix(q[1], k[1], "backward", temperature=temperature)
     # two layers: x ↦ A_bwd (A_fwd x)
@@ -200,12 +218,29 @@ def mixed_direction(n: int = 128, d: int = 16, heads: int = 4, seed: int = 0, te
         "head_effective_rank": [float(effective_rank(a)) for a in mats],
         "head_certified_full_rank": certified,
         "half_heads_mix_all": bool(layer_support.all()),
+        "causal_heads_mix_all": bool(causal_support.all()),
         "alternate_layers_certified": [is_triangular_with_positive_diagonal(a_fwd),
                                        is_triangular_with_positive_diagonal(a_bwd, lower=False)],
         "alternate_layers_mix_all": bool((two_layers > 0).all()),
         "bidirectional_effective_rank": [float(effective_rank(a)) for a in bidirectional],
         "bidirectional_numerical_rank": [int(numerical_rank(a, RTOL)) for a in bidirectional],
     }
+
+
+def trained_effective_ranks(qk: list[list[tuple[Tensor, Tensor]]]) -> dict[str, list[float]]:
+    """Per (layer, head) of one model, the mean effective rank over sentences of the bidirectional matrix
+    softmax(QKᵀ/√d) and of the causal one on the same Q, K. `qk[s][l]` is sentence s's layer-l (q, k)
+    [heads, n, d]. Returns {"bidirectional": [...], "causal": [...]}, one value per (layer, head)."""
+    sums: dict[str, list[float]] = {"bidirectional": [], "causal": []}
+    for layers in qk:
+        units = [(q[h].double(), k[h].double()) for q, k in layers for h in range(q.shape[0])]
+        for kind, acc in sums.items():
+            values = [float(effective_rank(attention_matrix(q, k, kind))) for q, k in units]
+            if not acc:
+                acc.extend([0.0] * len(values))
+            for i, v in enumerate(values):
+                acc[i] += v / len(qk)
+    return sums
 
 
 def _check_kind(kind: str) -> None:

@@ -5,7 +5,8 @@ Measured: the output loss on (a slice of) the training split and on the held-out
 forced; exact match and token accuracy of greedy decoding (KV cache) on the held-out split; training
 tokens/s; parameters and training FLOPs per example. `compare` runs several architectures × seeds
 on one data set, the encoder-decoder either as given (equal depth and width: about equal FLOPs and
-2× the parameters) or with its width matched to the decoder-only model's parameters or FLOPs.
+2× the parameters) or with its width matched to the decoder-only model's Transformer weights ("params",
+the post's count: the tied embedding left out), every parameter ("params_total") or training FLOPs.
 
 Where we depart: the post trains 1B models; the sizes here are the presets' (reproduce.py).
 """
@@ -28,6 +29,9 @@ from kexue.train import TrainConfig, Trainer
 from kexue.train.checkpoint import write_json
 
 RESULT_FILE = "result.json"  # a finished compare run's measurements
+LABELS = {"decoder": "decoder-only", "prefix": "prefix-LM", "encdec@params": "enc-dec, equal weights",
+          "encdec@params_total": "enc-dec, equal params with embedding", "encdec@flops": "enc-dec, equal FLOPs",
+          "encdec": "enc-dec"}  # "equal weights": the Transformer weights, the tied embedding left out
 
 
 def _default_train() -> TrainConfig:
@@ -122,9 +126,9 @@ def evaluate_generation(model: Seq2SeqModel, data: Pairs, batch_size: int = 128,
 def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | Path, *,
             match: str | None = "params", data: tuple | None = None, progress: bool = False,
             resume: bool = False) -> dict[str, list[dict]]:
-    """Each arch × seed on one data set. `archs` may include "encdec@params" / "encdec@flops" (the encoder-
-    decoder's width matched to base's) next to plain "encdec" (base's depth and width); a plain "encdec"
-    follows `match` (None: as given). Returns {arch: [summary per seed]}.
+    """Each arch × seed on one data set. `archs` may include "encdec@params" / "encdec@params_total" /
+    "encdec@flops" (the encoder-decoder's width matched to base's) next to plain "encdec" (base's depth and
+    width); a plain "encdec" follows `match` (None: as given). Returns {arch: [summary per seed]}.
 
     Run `arch@by` of seed s trains in out_dir/`arch_by-seed{s}` and leaves its measurements there in
     result.json. resume=True continues the run that was cut from its checkpoint, starts the ones not yet

@@ -23,6 +23,21 @@ def test_rank_prints_the_table_and_the_mixed_check():
         assert word in r.output
 
 
+def test_rank_temperature_is_refused_for_linear_kinds_not_ignored():
+    """The old command printed a row per τ for linear attention, every row the same (τ silently ignored)."""
+    r = runner.invoke(app, ["rank", "--n", "16", "--d", "4", "--seeds", "1", "--temperature", "0.5,2",
+                            "--no-mixed"])
+    assert r.exit_code == 2 and "no score scale" in r.output and len(r.output.strip().splitlines()) == 1
+    r = runner.invoke(app, ["rank", "--n", "16", "--d", "4", "--seeds", "1", "--temperature", "0.5,2",
+                            "--kinds", "bidirectional,causal", "--no-mixed"])
+    assert r.exit_code == 0, r.output
+    rows = [line for line in r.output.splitlines() if "bidirectional" in line]
+    assert len(rows) == 2 and any(" 0.5 " in line for line in rows) and any(" 2 " in line for line in rows)
+    r = runner.invoke(app, ["rank", "--n", "16", "--d", "4", "--seeds", "1", "--temperature", "1",
+                            "--kinds", "linear", "--no-mixed"])
+    assert r.exit_code == 0 and "linear" in r.output
+
+
 def test_rank_rejects_bad_input():
     r = runner.invoke(app, ["rank", "--kinds", "sideways"])
     assert r.exit_code == 2 and "sideways" in r.output
@@ -56,17 +71,20 @@ def test_the_topic_is_a_kexue_command():
 def test_reproduce_smoke(tmp_path):
     result = reproduce("smoke", tmp_path)
     assert isinstance(result, TopicResult) and result.post == 9529
-    verdicts = {c.claim[:40]: c.verdict for c in result.claims}
-    assert len(result.claims) == 11
-    # the exact statements hold at any size; the post's literal "rank ≤ d" does not
-    assert [c.verdict for c in result.claims[:3]] == ["held", "held", "not held"]
-    assert result.claims[4].verdict == "held", verdicts
+    assert len(result.claims) == 8 and len(result.checks) == 4
+    # the identities hold at any size, each with its control rejected
+    assert [c.verdict for c in result.checks] == ["held"] * 4, [(c.identity, c.control) for c in result.checks]
+    assert all(c.control and "not held" in c.control for c in result.checks)
+    assert result.claims[0].verdict == "held"  # softmax raises the rank above linear attention's
     for c in result.claims:
-        assert c.rule and c.measured
+        assert c.rule and c.measured and c.source == 9529 and c.quote
+        assert c.needs or c.verdict not in ("inconclusive", "not checkable")
     assert all((tmp_path / f).is_file() for f in result.figures)
-    assert set(result.metrics["compare"]) == {"decoder", "prefix", "encdec@params", "encdec@flops"}
+    assert set(result.metrics["compare"]) == {"decoder", "prefix", "encdec@params", "encdec@flops",
+                                              "encdec@params_total"}
     assert set(result.metrics["mlm"]["runs"]) == {"bidirectional", "mixed", "alternate"}
-    assert set(result.metrics["reverse"]["runs"]) == {"decoder", "prefix", "encdec@params"}
+    assert set(result.metrics["reverse"]["runs"]) == {"decoder", "prefix"}
+    assert result.metrics["trained_rank"]["causal"] and result.metrics["trained_rank"]["mixed"]
     assert "compare_reverse.png" in result.figures and any("words in reverse order" in c.claim for c in result.claims)
     import json
     json.dumps(result.to_dict())  # the page's results.json takes it as it is

@@ -83,3 +83,26 @@ def test_bad_direction_is_named():
         MLMModel(ModelConfig(hidden=16, heads=4), 10, "sideways")
     with pytest.raises(ValueError, match="even number of heads"):
         MLMModel(ModelConfig(hidden=18, heads=3, head_size=6), 10, "mixed")
+
+
+def test_attention_qk_is_what_the_bidirectional_mlm_computes():
+    from kexue.decoder_only.mlm import attention_qk
+    from kexue.decoder_only.rank import attention_matrix
+
+    model = _model("bidirectional").eval()
+    ids = list(range(3, 15))
+    (q, k), _ = attention_qk(model, ids)
+    mha, x = model.blocks[0].attn, torch.tensor(ids)[None]
+    y = model.blocks[0].norm1(model.embed(x))
+    v = mha.v(y).view(1, len(ids), mha.heads, mha.head_size).transpose(1, 2)[0]
+    # A = softmax(QKᵀ/√d), no mask: the first block's attention output
+    ref = mha.o((attention_matrix(q, k, "bidirectional") @ v).transpose(0, 1).reshape(1, len(ids), -1))
+    assert torch.allclose(ref, mha(y, model.masks(len(ids), torch.tensor([len(ids)]))[0]), atol=1e-10)
+
+
+def test_head_kinds_are_the_masks_each_direction_uses():
+    from kexue.decoder_only.mlm import head_kinds
+
+    assert head_kinds("mixed", 0, 4) == ["causal", "causal", "backward", "backward"]
+    assert head_kinds("alternate", 1, 2) == ["backward", "backward"]
+    assert head_kinds("bidirectional", 3, 2) == ["bidirectional"] * 2

@@ -203,3 +203,17 @@ def test_one_layer_prefix_lm_equals_decoder_only_on_the_output_loss():
             model = Seq2SeqModel(ModelConfig(arch=arch, hidden=16, heads=2, layers=layers), 20, 10).double()
             losses.append(output_loss(model, batch)[0])
         assert torch.equal(losses[0], losses[1]) == same
+
+
+def test_match_width_on_the_transformer_weights_or_on_every_parameter():
+    """The post's "equal parameters" counts the Transformer weights; with a big vocabulary the tied embedding
+    is most of a small model, and matching it too gives the encoder-decoder a wider (different) width."""
+    base, v = ModelConfig(arch="decoder", hidden=64, heads=4, layers=3), 3000
+    assert parameter_count(base, v) - parameter_count(base, v, embedding=False) == v * 64
+    weights = match_width(base, "encdec", v, "params")
+    total = match_width(base, "encdec", v, "params_total")
+    assert abs(parameter_count(weights, v, embedding=False) / parameter_count(base, v, embedding=False) - 1) < 0.15
+    assert abs(parameter_count(total, v) / parameter_count(base, v) - 1) < 0.15
+    assert weights.hidden < total.hidden
+    with pytest.raises(ValueError, match="params_total"):
+        match_width(base, "encdec", v, "weights")

@@ -130,3 +130,30 @@ def test_unknown_kind_is_named():
     q, k = (t[0] for t in random_qk(4, 2, 0))
     with pytest.raises(ValueError, match="'sideways'"):
         attention_matrix(q, k, "sideways")
+
+
+def test_linear_kinds_refuse_a_temperature_instead_of_ignoring_it():
+    q, k = (t[0] for t in random_qk(8, 2, 0))
+    for kind in ("linear", "causal_linear"):
+        attention_matrix(q, k, kind, temperature=1.0)
+        with pytest.raises(ValueError, match="no score scale"):
+            attention_matrix(q, k, kind, temperature=0.5)
+    with pytest.raises(ValueError, match="no score scale"):
+        rank_table(RankConfig(ns=(8,), ds=(2,), seeds=1, temperatures=(0.5,), kinds=("linear",)))
+
+
+def test_the_negative_controls_of_the_checks_fail():
+    rows = rank_table(RankConfig(ns=(16,), ds=(4,), seeds=2, kinds=("bidirectional",)))
+    assert rows[0]["triangular_certificate"] is False  # a full matrix is not certified as triangular
+    m = mixed_direction(n=16, d=4, heads=4, seed=0)
+    assert m["half_heads_mix_all"] and not m["causal_heads_mix_all"]  # causal heads alone never look ahead
+
+
+def test_trained_effective_ranks_one_value_per_layer_and_head():
+    from kexue.decoder_only.rank import trained_effective_ranks
+
+    q, k = random_qk(24, 4, 0, heads=2)
+    out = trained_effective_ranks([[(q, k), (k, q)], [(q, k), (q, q)]])
+    assert len(out["bidirectional"]) == len(out["causal"]) == 4
+    first = float(effective_rank(attention_matrix(q[0], k[0], "bidirectional")))
+    assert out["bidirectional"][0] == pytest.approx(first)  # the mean over two sentences with the same q, k
