@@ -150,6 +150,21 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL)
     return float(d - half), float(d + half)
 
 
+def paired_interval(differences: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+    """The `level` t interval of the mean of paired differences d_i = a_i − b_i (one per seed, draw or
+    head, where both sides share what the pair shares): d̄ ± t_{(1+level)/2, k−1} · s_d / √k.
+    (−inf, inf) with fewer than 2 pairs; (nan, nan) when a difference is not finite."""
+    from scipy.stats import t as student_t
+
+    d = np.asarray(differences, dtype=float)
+    if d.size < 2:
+        return -math.inf, math.inf
+    if not np.isfinite(d).all():
+        return math.nan, math.nan
+    half = float(student_t.ppf((1 + level) / 2, d.size - 1)) * float(d.std(ddof=1)) / math.sqrt(d.size)
+    return float(d.mean() - half), float(d.mean() + half)
+
+
 def paired_bootstrap(a_items: Sequence[float], b_items: Sequence[float], level: float = LEVEL,
                      n_boot: int = 2000, seed: int = 0,
                      stat: Callable[[np.ndarray], float] = np.mean) -> tuple[float, float]:

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kexue.verdicts import LEVEL, Decision, Floor, all_of, close_to, floors, non_inferior
+from kexue.verdicts import LEVEL, Decision, Floor, all_of, close_to, floors, non_inferior, paired_interval
 
 # (post, the post's sentence): every claim on the page quotes one of these, verbatim
 QUOTES: dict[str, tuple[int, str]] = {
@@ -167,15 +167,6 @@ def near_linear(interval: tuple[float, float, float], bound: float = RHO_BOUND) 
 
 # --- quality: paired per-seed losses, bands a share of what was learned ---
 
-def mean_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
-    """Student's t interval of the mean of paired differences; (−inf, inf) for fewer than 2."""
-    from scipy.stats import t as student_t
-
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        return -math.inf, math.inf
-    half = float(student_t.ppf((1 + level) / 2, x.size - 1)) * x.std(ddof=1) / math.sqrt(x.size)
-    return float(x.mean() - half), float(x.mean() + half)
 
 
 def paired_differences(linear: Sequence[float], softmax: Sequence[float]) -> list[float]:
@@ -194,7 +185,7 @@ def _floors(task: str, sides: dict[str, Sequence[float]], unigram: float, decisi
 def lm_close(lm: dict[str, Sequence[float]], unigram: float, share: float = LM_CLOSE_SHARE) -> Decision:
     """`lm`: {"softmax": per-seed losses, "linear": per-seed losses}, seed i paired. Linear as good as
     softmax up to δ = share · (unigram − L_softmax), on the interval of the paired Δ."""
-    interval = mean_interval(paired_differences(lm["linear"], lm["softmax"]))
+    interval = paired_interval(paired_differences(lm["linear"], lm["softmax"]))
     d = non_inferior(lm["linear"], lm["softmax"], floor=unigram, share=share, higher_is_better=False,
                      interval=interval, names=("linear", "softmax"))
     if not math.isfinite(interval[0]):
@@ -206,7 +197,7 @@ def mlm_clearly_worse(mlm: dict[str, Sequence[float]], unigram: float, share: fl
     """Linear loses more than δ = share · (unigram − L_softmax) as an MLM: held when the interval of the
     paired Δ = L_linear − L_softmax lies above δ, not held when it lies below δ (the loss is within what
     a reader would not call clear), else inconclusive."""
-    lo, hi = mean_interval(paired_differences(mlm["linear"], mlm["softmax"]))
+    lo, hi = paired_interval(paired_differences(mlm["linear"], mlm["softmax"]))
     gain = unigram - float(np.mean(mlm["softmax"]))
     delta = share * gain
     rule = (f"linear clearly worse than softmax: margin δ = {share:g} × the gain of softmax over the unigram "

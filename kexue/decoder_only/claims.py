@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from kexue.verdicts import (LEVEL, Decision, Floor, all_of, better, close_to, floors, no_better, non_inferior)
+from kexue.verdicts import (LEVEL, Decision, Floor, all_of, better, close_to, floors, no_better, non_inferior,
+                            paired_interval)
 
 QUOTES: dict[str, tuple[int, str]] = {
     "softmax_rank": (9529, "在做MLM任务时，线性Attention矩阵的秩比标准Attention矩阵更低"),
@@ -140,16 +141,6 @@ def crossover(per_scale: Mapping[float, tuple[Sequence[float], Sequence[float]]]
     return None
 
 
-def paired_interval(differences: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
-    """The `level` t interval of the mean of paired differences (one per seed × layer × head)."""
-    from scipy.stats import t as student_t
-
-    x = np.asarray(differences, dtype=float)
-    if x.size < 2:
-        return -math.inf, math.inf
-    # mean ± t_{(1+level)/2, m−1} · s / √m
-    half = float(student_t.ppf((1 + level) / 2, x.size - 1)) * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return float(x.mean() - half), float(x.mean() + half)
 
 
 def trained_lower_effective_rank(bidirectional: Sequence[float], causal: Sequence[float]) -> Decision:

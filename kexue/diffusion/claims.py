@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from kexue.verdicts import (LEVEL, Decision, Floor, all_of, at_least, at_most, close_to, equivalent, floors,
-                            no_better, not_checkable)
+                            no_better, not_checkable, paired_interval)
 
 Quote = tuple[int, str]
 
@@ -92,19 +92,6 @@ def every_rejected(controls: Mapping[str, Decision]) -> Decision:
 
 # --- claims ---
 
-def paired_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
-    """The `level` t interval of mean(a_i − b_i) over paired draws (same x_T and z on both sides);
-    (−inf, inf) with fewer than 2 pairs, and (nan, nan) when a value is not finite."""
-    from scipy.stats import t as student_t
-
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if d.size < 2:
-        return -math.inf, math.inf
-    if not np.isfinite(d).all():
-        return math.nan, math.nan
-    # d̄ ± t_{(1+level)/2, k−1} s_d / √k
-    half = float(student_t.ppf((1 + level) / 2, d.size - 1)) * float(d.std(ddof=1)) / math.sqrt(d.size)
-    return float(d.mean() - half), float(d.mean() + half)
 
 
 def learned_floors(name: str, fd: Sequence[float], fd_noise: float) -> Floor:
@@ -136,7 +123,7 @@ def similar(fd_a: Sequence[float], fd_b: Sequence[float], fd_data: Sequence[floa
     tol = SIGMA_MARGIN_SHARE * float(np.mean(fd_data))
     if not np.isfinite([*fd_a, *fd_b]).all():
         return _diverged(names)
-    d = equivalent(fd_a, fd_b, tolerance=tol, names=names, interval=paired_interval(fd_a, fd_b))
+    d = equivalent(fd_a, fd_b, tolerance=tol, names=names, interval=paired_interval(np.subtract(fd_a, fd_b)))
     d = Decision(d.verdict, d.rule + f" (paired over draws with the same x_T and z; the band {tol:.3g} is "
                                      f"{SIGMA_MARGIN_SHARE:g} × the mean FD of held-out real images at this n: "
                                      "a gap smaller than real data's own cannot be told apart)", d.why)
@@ -152,7 +139,7 @@ def at_least_as_good(fd_a: Sequence[float], fd_b: Sequence[float], fd_data: Sequ
     if not np.isfinite([*fd_a, *fd_b]).all():
         return _diverged(names)
     # the advantage of B is FD_A − FD_B (lower FD is better)
-    lo, hi = paired_interval(fd_a, fd_b)
+    lo, hi = paired_interval(np.subtract(fd_a, fd_b))
     d = no_better(fd_b, fd_a, higher_is_better=False, tolerance=tol, names=(names[1], names[0]),
                   interval=(-hi, -lo))
     d = Decision(d.verdict, d.rule + f" (FD, lower is better, paired over draws with the same x_T and z; the band "

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from kexue.verdicts import (LEVEL, Decision, Floor, all_of, better, floors, gpu_claim, no_better, non_inferior,
-                            not_checkable, speedup)
+                            not_checkable, paired_interval, speedup)
 
 QUOTES: dict[str, tuple[int, str]] = {
     "speed": (9554, "线性RNN的一个重要特性是它本身有并行算法，可以大大加快训练速度"),
@@ -168,15 +168,6 @@ def one_length_only() -> Decision:
     return not_checkable("this preset trains the LM at one length only")
 
 
-def paired_interval(d: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
-    """The `level` t interval of mean(d): d̄ ± t_{(1+level)/2, n−1} · s/√n; (−inf, inf) for one value."""
-    from scipy.stats import t as student_t
-
-    d = np.asarray(d, dtype=float)
-    if d.size < 2:
-        return -math.inf, math.inf
-    half = float(student_t.ppf((1 + level) / 2, d.size - 1)) * float(d.std(ddof=1)) / math.sqrt(d.size)
-    return float(d.mean() - half), float(d.mean() + half)
 
 
 # --- checks (identities and definitions; each is also applied to its negative control) ---

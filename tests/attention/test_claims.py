@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from kexue.attention import claims, cost
 from kexue.attention.measure import counted_mults
+from kexue.verdicts import paired_interval
 
 S = cost.LayerShape(h=2, d=16)
 
@@ -118,7 +119,7 @@ def test_the_fit_needs_four_lengths():
 @given(st.lists(st.floats(-1, 1), min_size=2, max_size=8))
 @settings(max_examples=50, deadline=None)
 def test_mean_interval_contains_the_mean(xs):
-    lo, hi = claims.mean_interval(xs)
+    lo, hi = paired_interval(xs)
     assert lo <= float(np.mean(xs)) + 1e-12 and float(np.mean(xs)) <= hi + 1e-12
 
 

@@ -6,6 +6,7 @@ import torch
 from kexue.decoder_only import claims
 from kexue.decoder_only.rank import (RankConfig, attention_matrix, exact_rank, is_triangular_with_positive_diagonal,
                                      numerical_rank, random_qk, rank_table)
+from kexue.verdicts import paired_interval
 
 
 # --- checks ---
@@ -114,9 +115,9 @@ def test_trained_lower_effective_rank_is_paired_over_units(bi, causal, verdict):
 
 
 def test_paired_interval_needs_two_units():
-    lo, hi = claims.paired_interval([1.0])
+    lo, hi = paired_interval([1.0])
     assert lo == float("-inf") and hi == float("inf")
-    lo, hi = claims.paired_interval([1.0, 1.2, 0.8])
+    lo, hi = paired_interval([1.0, 1.2, 0.8])
     assert lo < 1.0 < hi
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from kexue.lru import claims
 from kexue.verdicts import Floor, at_least, better, floors, no_better, speedup
+from kexue.verdicts import paired_interval
 
 MAJORITY = 0.116
 UNIGRAM = 6.181
@@ -177,10 +178,10 @@ def test_gap_grows_needs_the_models_to_have_learned():
 
 
 def test_paired_interval():
-    lo, hi = claims.paired_interval([1.0, 2.0, 3.0])
+    lo, hi = paired_interval([1.0, 2.0, 3.0])
     # 2 ± t_{0.975, 2} · 1/√3 = 2 ± 4.303 · 0.577
     assert lo == pytest.approx(2 - 2.4841, abs=1e-3) and hi == pytest.approx(2 + 2.4841, abs=1e-3)
-    assert claims.paired_interval([1.0]) == (-np.inf, np.inf)
+    assert paired_interval([1.0]) == (-np.inf, np.inf)
 
 
 # --- the check rules: each branch ---
