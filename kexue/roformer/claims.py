@@ -20,7 +20,7 @@ kexue.fm/archives/8998 (the residual ramp also 8620). `reproduce.py` measures; t
   A100: `kexue.verdicts.speedup` per length against the post's figure less its rounding, decided on a
   CUDA device only (`kexue.verdicts.gpu_claim`); on a CPU the timing is context.
 
-A general rule written here rather than in kexue.verdicts (which topics may not edit): `paired_interval`.
+The paired intervals over seeds are `kexue.verdicts.paired_interval` of the per-seed differences.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from kexue.verdicts import (LEVEL, Decision, Floor, all_of, better, close_to, floors, gpu_claim, non_inferior,
-                            speedup)
+                            paired_interval, speedup)
 
 QUOTES: dict[str, tuple[int, str]] = {
     "params": (8998, "3亿参数量的RoFormer large"),
@@ -52,20 +52,6 @@ ACC_FLOOR_MARGIN = 0.02
 SPEEDUP = {128: 1.25, 512: 1.15}
 
 
-def paired_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
-    """The `level` interval of mean(a − b) over pairs (a_i, b_i) of one seed each; (−inf, inf) with one pair.
-
-    d_i = a_i − b_i,  interval d̄ ± t_{(1+level)/2, n−1} · s_d / √n.
-    """
-    from scipy.stats import t as student_t
-
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if d.size < 2:
-        return -math.inf, math.inf
-    # s_d / √n, the standard error of the mean difference
-    se = float(d.std(ddof=1)) / math.sqrt(d.size)
-    half = float(student_t.ppf((1 + level) / 2, d.size - 1)) * se
-    return float(d.mean() - half), float(d.mean() + half)
 
 
 def params_match(counted: Mapping[str, int], formula: Mapping[str, int], bias_or_norm: Sequence[str],
@@ -85,9 +71,9 @@ def as_good(v2: Mapping[str, Sequence[float]], bert: Mapping[str, Sequence[float
     """`v2`, `bert`: {"mlm_loss": per seed, "accuracy": per seed}, seed i of each side paired."""
     names = ("RoFormerV2", "bert variant")
     loss = non_inferior(v2["mlm_loss"], bert["mlm_loss"], floor=unigram, share=share, higher_is_better=False,
-                        interval=paired_interval(v2["mlm_loss"], bert["mlm_loss"]), names=names)
+                        interval=paired_interval(np.subtract(v2["mlm_loss"], bert["mlm_loss"])), names=names)
     acc = non_inferior(v2["accuracy"], bert["accuracy"], floor=majority, share=share,
-                       interval=paired_interval(v2["accuracy"], bert["accuracy"]), names=names)
+                       interval=paired_interval(np.subtract(v2["accuracy"], bert["accuracy"])), names=names)
     rule = (f"RoFormerV2 at most slightly worse than the bert variant: non-inferior within δ = {share:g} × the "
             f"bert variant's gain over the floor, on held-out MLM loss (floor: unigram loss) and on sentiment "
             f"accuracy (floor: majority label), each by the {LEVEL:.0%} t interval of the per-seed differences "
@@ -106,7 +92,7 @@ def alpha_ramp(loss: Mapping[str, Sequence[float]], unigram: float) -> Decision:
     """`loss`: {"ramp", "rezero"} (and optionally "none", context only): per-seed held-out MLM loss of each
     residual scheme, seed i of each paired."""
     beat = better(loss["ramp"], loss["rezero"], higher_is_better=False, names=("ramp", "ReZero"),
-                  interval=paired_interval(loss["ramp"], loss["rezero"]))
+                  interval=paired_interval(np.subtract(loss["ramp"], loss["rezero"])))
     rule = (f"the α ramp ends better than ReZero: {beat.rule}, the interval the {LEVEL:.0%} t interval of the "
             "per-seed differences of held-out MLM loss (both schemes of a seed share data order and masks)")
     checks = [Floor(f"{k} MLM loss", float(np.mean(loss[k])), unigram, False, LOSS_FLOOR_MARGIN)

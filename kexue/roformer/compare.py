@@ -3,7 +3,7 @@ and the residual ramp against ReZero.
 
 kexue.fm/archives/8998. Both variants (or schemes) of one seed see the same batches in the same order,
 the same masks, and (fine-tuning) the same shuffled train/dev split, so that seed i of each side form a
-pair (`claims.paired_interval`):
+pair (`kexue.verdicts.paired_interval`):
 
     variants   pretrain (whole-word MLM, held-out loss) → fine-tune on review sentiment (dev accuracy)
     residual   pretrain with x_{t+1} = Norm(x_t + α_t F(x_t)), α_t = min(1, t / ramp), or with ReZero
