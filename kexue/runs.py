@@ -135,7 +135,13 @@ def _open(out: Path, command: str, resume: bool, auto_resume: bool, overwrite: b
                                      f"with --{name.replace('_', '-')} {ran[name]}; a resume keeps the run's "
                                      f"settings (drop --{name.replace('_', '-')})")
         return Run(out, command, True, recorded, None, {**options, **ran})
-    if resume:
+    if resume:  # each message names a way out that works, never the option that sent the user here
+        if recorded is not None:
+            raise RunFolderError(f"--resume: the run in {out} stopped before its first checkpoint; start it anew "
+                                 "with --overwrite (or --auto-resume)")
+        if out.is_dir() and _entries(out):
+            raise RunFolderError(f"--resume: {out} is not a kexue run (no {RUN_FILE}); give the run's folder, or "
+                                 "another --out for a new run")
         raise RunFolderError(f"--resume: {out} has no checkpoint to continue ({STATE_FILE} not found); drop "
                              "--resume to start a new run (or pass --auto-resume)")
     if auto_resume:
@@ -144,9 +150,15 @@ def _open(out: Path, command: str, resume: bool, auto_resume: bool, overwrite: b
             note = f"--auto-resume: the run in {out} has no checkpoint yet; starting it anew"
     if _is_main() and out.is_dir() and _entries(out):
         if not (overwrite or (auto_resume and recorded is not None)):
-            what = f"a `{recorded['command']}` run" if recorded else "files"
-            raise RunFolderError(f"{out} already holds {what}; continue it with --resume, replace it with "
-                                 "--overwrite, or give another --out")
+            if recorded is None:  # not a run: nothing to resume, and --overwrite empties only runs
+                raise RunFolderError(f"{out} already holds files that are not a kexue run; give another --out "
+                                     "(or empty the folder yourself)")
+            if not has_state:
+                raise RunFolderError(f"{out} holds a `{recorded['command']}` run that stopped before its first "
+                                     "checkpoint; start it anew with --overwrite (or --auto-resume), or give "
+                                     "another --out")
+            raise RunFolderError(f"{out} already holds a `{recorded['command']}` run; continue it with --resume, "
+                                 "replace it with --overwrite, or give another --out")
         if not any((out / m).exists() for m in RUN_MARKS):
             raise RunFolderError(f"--overwrite: {out} is not a kexue run folder (no {RUN_FILE} or "
                                  "config.json); empty it yourself or give another --out")

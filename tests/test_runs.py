@@ -86,15 +86,22 @@ def test_resume_and_auto_resume_and_overwrite(tmp_path):
     # a run stopped before its first checkpoint: --resume has nothing, --auto-resume starts it anew
     trained(tmp_path / "cut")
     (tmp_path / "cut" / "trainer_state.pt").unlink()
-    with pytest.raises(RunFolderError, match="no checkpoint to continue"):
+    with pytest.raises(RunFolderError, match="stopped before its first checkpoint; start it anew with --overwrite"):
         open_run(tmp_path / "cut", "kexue x train", resume=True)
     run = open_run(tmp_path / "cut", "kexue x train", auto_resume=True)
     assert not run.resume and "has no checkpoint yet; starting it anew" in run.note
     assert [p.name for p in (tmp_path / "cut").iterdir()] == [".lock"]
     (tmp_path / "notes").mkdir()  # not a run: --auto-resume refuses as a new run would
     (tmp_path / "notes" / "a.txt").write_text("keep")
-    with pytest.raises(RunFolderError, match="already holds files"):
+    with pytest.raises(RunFolderError, match="already holds files that are not a kexue run; give another --out"):
         open_run(tmp_path / "notes", "kexue x train", auto_resume=True)
+    # neither message sends the user to the option that refused them (they pointed at each other)
+    with pytest.raises(RunFolderError, match="is not a kexue run") as e:
+        open_run(tmp_path / "notes", "kexue x train", resume=True)
+    assert "--resume" not in str(e.value).split(":", 1)[1]
+    with pytest.raises(RunFolderError) as e:
+        open_run(tmp_path / "notes", "kexue x train")
+    assert "--resume" not in str(e.value) and "another --out" in str(e.value)
     # a folder of several runs (attention quality) has something to resume when one of them has
     (tmp_path / "multi" / "lm").mkdir(parents=True)
     (tmp_path / "multi" / "lm" / "trainer_state.pt").write_bytes(b"")
