@@ -172,7 +172,7 @@ def claim_samples(d: Draws) -> Claim:
     return decision.to_claim(
         "A DDPM trained with the summed squared error is a plain, stable regression (easy to train) and its "
         "samples look like the data (Su's U-Net, Su's schedule)",
-        f"{d.classifier['name']}, {tr['steps']} steps: loss {tr['first_loss']:.1f} → {tr['final_loss']:.1f}"
+        f"{d.classifier['name']}, {tr['steps']} steps: loss {_loss(tr['first_loss'])} → {_loss(tr['final_loss'])}"
         f"{'; ' + d.diverged if d.diverged else ''}; {fd} {d.mean(row):.1f}, precision "
         f"{d.mean(row, 'precision'):.2f}, recall {d.mean(row, 'recall'):.2f} ({len(d.data)} draws of {d.n}); "
         f"held-out real images: {fd} {d.mean('data'):.1f}, precision {d.mean('data', 'precision'):.2f}; noise "
@@ -225,3 +225,8 @@ def _needs(d: Draws) -> str:
         return f"a run that does not diverge ({d.diverged})"
     return ("more paired draws (DiffusionPreset.draws) to narrow the interval, or a longer-trained model if a "
             "side missed its floor")
+
+
+def _loss(value: float | None) -> str:
+    """A logged loss; None is a non-finite one, written to metrics.jsonl as null when the run diverged."""
+    return "nan" if value is None else f"{value:.1f}"
