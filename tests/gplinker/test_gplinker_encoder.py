@@ -247,3 +247,15 @@ def test_full_preset_runs_the_duee_recipe_on_given_paths(roformer_dir, tmp_path,
     assert {"event_level/f1", "argument_level/f1"} <= metrics["duee"].keys()
     assert load_run(tmp_path / "runs" / "duee").cfg.encoder.kind == "roformer"
     assert r.verdict == "not checkable" and "duie_dir" in r.measured
+
+
+def test_heldout_claim_is_decided_on_a_pretrained_encoder(roformer_dir, tmp_path):
+    """With an encoder (`encoder_path`), the held-out claim leaves "not checkable": the rule decides it, its
+    floor being what the model learned on the training templates (2 steps here: did not learn)."""
+    from kexue.gplinker.experiments import heldout
+    from kexue.gplinker.reproduce import claim_heldout, preset
+    m = heldout("relations", preset("smoke"), tmp_path, encoder=roformer_dir)
+    assert m["encoder"] == str(roformer_dir)
+    assert load_run(tmp_path / "relations").cfg.encoder.kind == "roformer"
+    claim = claim_heldout("relations", m)
+    assert claim.verdict == "inconclusive" and "did not learn" in claim.rule
