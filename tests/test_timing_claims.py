@@ -4,45 +4,13 @@
 one thread), and `kexue.verdicts.speedup` reads the spread of the log-ratio; threads that keep both
 cores busy meanwhile must not change the verdict.
 """
-import threading
 
-import numpy as np
 import pytest
 import torch
 
 from kexue.timing import interleaved_seconds, work_clock
 from kexue.verdicts import speedup
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class Busy:
-    """`n` threads multiplying matrices (numpy releases the GIL) until stopped: both cores kept busy."""
-
-    def __init__(self, n: int = 2):
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._spin, daemon=True) for _ in range(n)]
-
-    def _spin(self) -> None:
-        a = np.random.default_rng(0).standard_normal((192, 192))
-        while not self.stop.is_set():
-            a = np.tanh(a @ a)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
+from tests.busy import Busy, one_thread  # noqa: F401  (one_thread: a fixture)
 
 
 def _claim(target: float) -> str:

@@ -7,48 +7,16 @@ the crossover: once alone, once with threads keeping both cores busy (the `Busy`
 tests/test_timing_claims.py). With the best of three wall times this claim went from held to not held
 between two runs of one commit. The control: the same rule on the same rounds against a wrong count
 (key size 2d: 4d = 32) comes out not held either way."""
-import threading
 
-import numpy as np
 import pytest
 import torch
 
 from kexue.attention import claims, cost
 from kexue.attention.measure import MeasureConfig, measure_cores, seconds
+from tests.busy import Busy, one_thread  # noqa: F401  (one_thread: a fixture)
 
 CFG = MeasureConfig(lengths=(32, 64, 128, 256, 512, 1024, 2048), h=2, d=8, repeats=7, causal=False, threads=1)
 S = cost.LayerShape(h=CFG.h, d=CFG.d)
-
-
-class Busy:
-    """`n` threads multiplying matrices (numpy releases the GIL) until stopped: both cores kept busy."""
-
-    def __init__(self, n: int = 2):
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._spin, daemon=True) for _ in range(n)]
-
-    def _spin(self) -> None:
-        a = np.random.default_rng(0).standard_normal((192, 192))
-        while not self.stop.is_set():
-            a = np.tanh(a @ a)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _verdicts() -> tuple[tuple[str, str], str]:

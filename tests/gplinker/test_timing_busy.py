@@ -5,52 +5,20 @@ with 5 repeats. Now the steps are timed in turn on the thread's CPU time (torch 
 `kexue.timing.interleaved_seconds`) and decided on the spread of log(t_dense / t_sparse)
 (`kexue.verdicts.speedup`): threads that keep both cores busy must not change the verdict.
 """
-import threading
 
-import numpy as np
 import pytest
 import torch
 
 from kexue.gplinker.claims import sparse_faster
 from kexue.gplinker.measure import time_steps
 from kexue.gplinker.model import EncoderConfig
+from tests.busy import Busy, one_thread  # noqa: F401  (one_thread: a fixture)
 
 TINY = EncoderConfig(hidden=16, heads=2, layers=1)
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class Busy:
-    """`n` threads multiplying matrices (numpy releases the GIL) until stopped: both cores kept busy."""
-
-    def __init__(self, n: int = 2):
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._spin, daemon=True) for _ in range(n)]
-
-    def _spin(self) -> None:
-        a = np.random.default_rng(0).standard_normal((192, 192))
-        while not self.stop.is_set():
-            a = np.tanh(a @ a)
-
-    def __enter__(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
-
-
 def _verdict() -> str:
-    t = time_steps(TINY, batch=4, predicates=49, chars=32, repeats=9)
+    t = time_steps(TINY, batch=4, predicates=49, chars=32, repeats=15)
     return sparse_faster(t["dense_s"], t["sparse_s"]).verdict
 
 
