@@ -42,7 +42,7 @@ def mean_walk_claim(syn: LoopResult, cfg: MADPreset) -> Claim:
         f"so μ_t is a scale mixture of normals, not the N(μ_0, (t/n) Σ_0) of Eq. 2",
         "; ".join(parts) + f". For context: Var ‖μ_{G} − μ_0‖² is {mix:.3g}× what a normal μ_{G} would give "
                            f"(the scale mixture's heavier spread)",
-        figure="exact_synthetic/curves.png", evidence={f"‖μ_{G} − μ_0‖²": err[-1]}, quote=rules.QUOTES["mean_walk"])
+        figure="exact_synthetic/curves.png", evidence={f"‖μ_{G} − μ_0‖²": err[-1]}, quote=rules.QUOTES["mean_walk"], needs="more loops (a smaller Monte Carlo SE)")
 
 
 def shrink_claim(syn: LoopResult, cfg: MADPreset, lam: float = 0.8) -> Claim:
@@ -58,7 +58,8 @@ def shrink_claim(syn: LoopResult, cfg: MADPreset, lam: float = 0.8) -> Claim:
         f"E tr Σ_(t+1) / E tr Σ_t = {r:.4f}, 95 % interval [{lo:.4f}, {hi:.4f}] over {tr.shape[1]} loops "
         f"(ratio of the means summed over t = 1 … {G - 1}); tr Σ_{G}/d = {np.mean(tr[-1]) / d:.3g} "
         f"(exact λ^(T−1) = {a[-1]:.3g}): it goes to 0", figure="exact_synthetic/curves.png",
-        evidence={"tr Σ_(t+1) summed / tr Σ_t summed, per loop": num / den}, quote=rules.QUOTES["shrink"])
+        evidence={"tr Σ_(t+1) summed / tr Σ_t summed, per loop": num / den}, quote=rules.QUOTES["shrink"],
+        needs="more loops (an interval narrower than the band)")
 
 
 def level_check(syn: LoopResult, cfg: MADPreset, lam: float = 0.8) -> Check:
@@ -121,7 +122,8 @@ def collapse_claim(col: LoopResult, cfg: MADPreset) -> Claim:
         f"d = {dc}, n = {nc}, {Sc} loops: mean tr Σ_t {np.mean(tr[0]):.3g} → {np.mean(tr[tm]):.3g} at t = {tm + 1} "
         f"(SE {rules.se(tr[tm]):.2g}; exact {dc}); median {med[0]:.3g} → {med[-1]:.3g} after {Gc} generations; "
         f"{np.mean(tr[-1] < tr[0]):.1%} of the loops shrank", figure="collapse/curves.png",
-        evidence={"tr Σ_T": tr[-1]}, quote=rules.QUOTES["collapse"])
+        evidence={"tr Σ_T": tr[-1]}, quote=rules.QUOTES["collapse"],
+        needs="more loops or generations (the share of shrunk loops inside its binomial band)")
 
 
 def log_det_check(col: LoopResult, cfg: MADPreset) -> Check:
@@ -147,7 +149,8 @@ def w2_grows_claim(syn: LoopResult, cfg: MADPreset) -> Claim:
         f"Without truncation (λ = 1), training each generation on the last one's samples drifts away from the "
         f"real distribution: W2 to P_r grows with the generations (fully synthetic, d = {cfg.d}, n = {cfg.n_s})",
         f"W2 {ms(w1)} at t = 1 → {ms(wT)} at t = {T + 1} {SD}", figure="synthetic/curves.png",
-        evidence={"W2 t=1": w1, f"W2 t={T + 1}": wT}, quote=rules.QUOTES["w2_grows"])
+        evidence={"W2 t=1": w1, f"W2 t={T + 1}": wT}, quote=rules.QUOTES["w2_grows"],
+        needs="more seeds or generations")
 
 
 def augment_claim(syn: LoopResult, aug: LoopResult, cfg: MADPreset, lam: float = 0.8) -> Claim:
@@ -159,7 +162,7 @@ def augment_claim(syn: LoopResult, aug: LoopResult, cfg: MADPreset, lam: float =
         f"{cfg.n_real} real + {cfg.n_s} synthetic a generation)",
         f"W2 at t = {T + 1}: augment {ms(a_T)}, fully synthetic {ms(s_T)}; augment at t = 1 {ms(a_1)} {SD}",
         figure="augment/curves.png", evidence={"augment W2_T": a_T, "synthetic W2_T": s_T, "augment W2_1": a_1},
-        quote=rules.QUOTES["augment"])
+        quote=rules.QUOTES["augment"], needs="more seeds or generations")
 
 
 def fresh_claim(res: dict[str, LoopResult], cfg: MADPreset, lam: float = 0.8) -> Claim:
@@ -184,5 +187,5 @@ def fresh_claim(res: dict[str, LoopResult], cfg: MADPreset, lam: float = 0.8) ->
         f"{ms(w_mix)}, with the n_r real points alone {ms(w_real)}",
         figure=f"fresh_ini{large}/curves.png",
         evidence={f"W2_T n_ini={small}": ws[T], f"W2_T n_ini={large}": wl[T], f"W2_{mid + 1} n_ini={large}": wl[mid]},
-        quote=rules.QUOTES["fresh"])
+        quote=rules.QUOTES["fresh"], needs="more seeds (an interval narrower than the 5 % band)")
 
