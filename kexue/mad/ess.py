@@ -92,10 +92,7 @@ def ess_map(cfg: ESSConfig, on_cell: Callable[[dict], None] | None = None) -> di
 
 def plot_ess(table: dict, path: str | Path) -> Path:
     """n_e/n_r against n_s, one panel per n_r, one line per λ (the paper's Fig. 9 in lines)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the backend is the caller's (kexue reproduce chooses Agg)
 
     cells = table["cells"]
     n_rs = sorted({c["n_r"] for c in cells})

@@ -34,8 +34,13 @@ import numpy as np
 from scipy.special import digamma
 
 
-def moments(loop: str, lam: float, generations: int, n_ini: int, n_r: int, n_s: int) -> tuple[np.ndarray, np.ndarray]:
-    """(a_t, b_t) for t = 1..generations: E[Σ_t] = a_t Σ_0 and Cov-about-μ_0(μ_t) = b_t Σ_0."""
+def moments(loop: str, lam: float, generations: int, n_ini: int, n_r: int, n_s: int,
+            between_means: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(a_t, b_t) for t = 1..generations: E[Σ_t] = a_t Σ_0 and Cov-about-μ_0(μ_t) = b_t Σ_0.
+
+    `between_means=False` is the negative control of the checks: it drops the pooled scatter's
+    between-means term (n_r n_s/N)(x̄_r − x̄_s)(x̄_r − x̄_s)ᵀ, i.e. pools the two sample covariances as if
+    their means agreed, a plausible derivation that is wrong."""
     if loop not in ("synthetic", "augment", "fresh"):
         raise ValueError(f"loop {loop!r}: choose synthetic, augment or fresh")
     if loop == "synthetic":
@@ -48,7 +53,10 @@ def moments(loop: str, lam: float, generations: int, n_ini: int, n_r: int, n_s: 
     real_scatter = max(n_r - 1, 0) if n_r > 0 else 0.0
     for t in range(1, generations):
         a_prev, b_prev = a[t - 1], b[t - 1]
-        a[t] = (real_scatter + fresh_mean + lam * (n_s - 1 + n_r / N) * a_prev + (n_r * n_s / N) * b_prev) / (N - 1)
+        # E of the between-means term: (n_r n_s/N)(Σ_0/n_r + λΣ_{t−1}/n_s + E(μ_{t−1} − μ_0)(…)ᵀ) in units of Σ_0
+        between = fresh_mean + lam * (n_r / N) * a_prev + (n_r * n_s / N) * b_prev
+        # a_t = [(n_r − 1) + λ(n_s − 1) a_{t−1} + between] / (N − 1)
+        a[t] = (real_scatter + lam * (n_s - 1) * a_prev + (between if between_means else 0.0)) / (N - 1)
         b[t] = ((n_r if loop == "fresh" else 0.0) + n_s**2 * b_prev + lam * n_s * a_prev) / N**2
     if loop == "augment":
         b = b + 1.0 / n_r  # μ_t − μ_0 = (x̄_r − μ_0) + f_t, the two uncorrelated

@@ -202,21 +202,34 @@ def _without_generations(config: dict) -> dict:
 
 
 def _next_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool, rng):
-    """D_t for t ≥ 2 and the (possibly grown) synthetic pool."""
-    if cfg.loop == "synthetic":
-        return family.synth(models[-1], cfg.n_s, rng), pool
-    if cfg.loop == "augment":
-        fresh = family.synth(models[-1], cfg.n_s, rng)
-        if cfg.accumulate:
-            pool = fresh if pool is None else family.pool([pool, fresh])
-            return family.pool([real_fixed, pool]), pool
-        return family.pool([real_fixed, fresh]), pool
-    # fresh: n_r new real points, n_s synthetic split over the last K models (the remainder to the newest)
+    """D_t for t ≥ 2 and the (possibly grown) synthetic pool, by the loop's own rule (NEXT_DATA)."""
+    return NEXT_DATA[cfg.loop](family, cfg, models, real_fixed, pool, rng)
+
+
+def _synthetic_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool, rng):
+    """Fully synthetic: D_t = n_s points of G_{t−1}."""
+    return family.synth(models[-1], cfg.n_s, rng), pool
+
+
+def _augment_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool, rng):
+    """Synthetic augmentation: the fixed real set plus n_s points of G_{t−1} (or the accumulated pool)."""
+    fresh = family.synth(models[-1], cfg.n_s, rng)
+    if cfg.accumulate:
+        pool = fresh if pool is None else family.pool([pool, fresh])
+        return family.pool([real_fixed, pool]), pool
+    return family.pool([real_fixed, fresh]), pool
+
+
+def _fresh_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool, rng):
+    """Fresh data: n_r new real points, n_s synthetic split over the last K models (the remainder to the newest)."""
     k = len(models)
     counts = [cfg.n_s // k] * k
     counts[-1] += cfg.n_s - sum(counts)
     parts = [family.real(cfg.n_r, rng)] + [family.synth(m, c, rng) for m, c in zip(models, counts) if c > 0]
     return family.pool(parts), pool
+
+
+NEXT_DATA = {"synthetic": _synthetic_data, "augment": _augment_data, "fresh": _fresh_data}  # keys: LOOPS
 
 
 def _lines(t: int, measured: dict[str, np.ndarray], cfg: LoopConfig) -> list[dict]:

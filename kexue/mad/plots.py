@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 LABELS = {"w2": "W2 to P_r", "tr_sigma": "tr Σ_t", "mean_sq_err": "‖μ_t − μ_0‖²", "log_det": "log det Σ_t",
           "modes_kept": "modes kept", "precision": "precision (k=5)", "recall": "recall (k=5)",
@@ -25,6 +21,8 @@ def plot_history(result, metrics: list[str], path: str | Path, title: str = "",
                  floor: dict[str, float] | None = None,
                  exact: dict[str, dict[float, np.ndarray]] | None = None) -> Path:
     """One panel per metric of `result` (a LoopResult); returns the PNG's path."""
+    import matplotlib.pyplot as plt  # the backend is the caller's (kexue reproduce chooses Agg)
+
     metrics = [m for m in metrics if m in result.history]
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.0), squeeze=False)
     gens = np.arange(1, result.cfg.generations + 1)

@@ -38,8 +38,13 @@ def test_reproduce_smoke_puts_mad_on_the_page(tmp_path):
     assert r.exit_code == 0, r.output
     _, results = load_results(tmp_path / "results.json")
     (mad,) = results
-    assert mad.post == 9687 and len(mad.claims) >= 10
-    assert all(c.rule for c in mad.claims)
+    assert mad.post == 9687 and len(mad.claims) == 10 and len(mad.checks) == 3
+    assert all(c.rule and c.quote and c.source == 9687 for c in mad.claims)
+    assert all(c.control.startswith("control") for c in mad.checks)
+    # one meaning of ± on the page: a standard deviation over seeds, labelled; a standard error is "SE"
+    for text in [c.measured for c in mad.claims] + [c.measured for c in mad.checks]:
+        assert "±" not in text or "s.d." in text, text
+    assert all(c.needs for c in mad.claims if c.verdict in ("inconclusive", "not checkable"))
     for f in mad.figures:
         assert (tmp_path / f).is_file(), f
 

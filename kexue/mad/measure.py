@@ -1,0 +1,100 @@
+"""The measurements behind post 9687's page: the loops each group of claims reads, and the statistics
+read off them.
+
+kexue.fm/archives/9687. Every function runs `run.run` (which writes `<out>/<name>/curves.png`) and returns
+the LoopResults; the rules in `claims.py` decide, the page modules (`page_gaussian`, `page_generative`)
+word the claims.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from kexue.mad.gaussian import GaussianConfig
+from kexue.mad.loops import LoopConfig, LoopResult
+from kexue.mad.presets import MADPreset
+from kexue.mad.run import RunSettings, run
+
+NEVER = 10**9  # a checkpoint or W2 period longer than any run
+
+
+def gauss_settings(loop: str, lams, generations: int, seeds: int, d: int, n_ini: int, n_r: int, n_s: int,
+                   w2_every: int = NEVER) -> RunSettings:
+    return RunSettings("gaussian", LoopConfig(loop=loop, lams=tuple(lams), generations=generations, seeds=seeds,
+                                              n_ini=n_ini, n_r=n_r, n_s=n_s),
+                       GaussianConfig(d=d, w2_every=w2_every), checkpoint_every=NEVER)
+
+
+def exact_loops(cfg: MADPreset, out: Path) -> dict[str, LoopResult]:
+    """The three loops at λ ∈ {1, 0.8}, d = exact_d, n_ini = n_r = n_s = exact_n (no W2: moments only)."""
+    n = cfg.exact_n
+    return {loop: run(gauss_settings(loop, (1.0, 0.8), cfg.exact_generations, cfg.exact_seeds, cfg.exact_d, n, n, n),
+                      out / f"exact_{loop}")[0] for loop in ("synthetic", "augment", "fresh")}
+
+
+def collapse_loops(cfg: MADPreset, out: Path) -> LoopResult:
+    """The fully synthetic loop at λ = 1 in small d, long and with many loops (the a.s. collapse)."""
+    d, n, G, S = cfg.collapse
+    return run(gauss_settings("synthetic", (1.0,), G, S, d, n, n, n), out / "collapse")[0]
+
+
+def paper_loops(cfg: MADPreset, out: Path) -> dict[str, LoopResult]:
+    """The paper's scale, d = 100: fully synthetic and augment (n_real + n_s), the fresh loop from both
+    n_ini, and the fresh loop with its real points only (context)."""
+    G, S, d, n0, w = cfg.generations, cfg.seeds, cfg.d, cfg.n_real, cfg.w2_every
+    n_r, n_s = cfg.fresh
+    res = {name: run(gauss_settings(name, (1.0, 0.8), G, S, d, n0, n0, cfg.n_s, w), out / name)[0]
+           for name in ("synthetic", "augment")}
+    for n_ini in cfg.fresh_n_ini:
+        res[f"fresh_ini{n_ini}"] = run(gauss_settings("fresh", (1.0, 0.8), G, S, d, n_ini, n_r, n_s, w),
+                                       out / f"fresh_ini{n_ini}")[0]
+    res["fresh_real_only"] = run(gauss_settings("fresh", (1.0,), G, S, d, n_r, n_r, 0, w), out / "fresh_real_only")[0]
+    return res
+
+
+def gmm_loop(cfg: MADPreset, out: Path) -> tuple[LoopResult, dict]:
+    """The 25-mode mixture refitted by EM, fully synthetic, λ ∈ {1, 0.8}; (result, data-vs-data values)."""
+    s = RunSettings("gmm", LoopConfig(loop="synthetic", lams=(1.0, 0.8), generations=cfg.gmm_generations,
+                                      seeds=cfg.gmm_seeds, n_ini=cfg.gmm_n, n_r=cfg.gmm_n, n_s=cfg.gmm_n),
+                    gmm=cfg.gmm, checkpoint_every=NEVER)
+    res, info = run(s, out / "gmm")
+    return res, info["floor"]
+
+
+def diffusion_loop(cfg: MADPreset, out: Path) -> tuple[LoopResult, dict]:
+    """The class-conditional DDPM loop (each generation trains one model per λ and seed); (result, floor)."""
+    fam = replace(cfg.diffusion_family, cache_dir=str(out / "diffusion-cache"))
+    res, info = run(RunSettings("diffusion", cfg.diffusion_loop, diffusion=fam, checkpoint_every=1), out / "diffusion")
+    return res, info["floor"]
+
+
+def shrink_sums(tr: np.ndarray, generations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per loop Σ_{t=1}^{T−1} tr Σ_{t+1} and Σ_{t=1}^{T−1} tr Σ_t over the first `generations` (tr: [G, loops]);
+    their ratio of means estimates E tr Σ_{t+1} / E tr Σ_t (= λ in the fully synthetic loop)."""
+    tr = tr[:generations]
+    return tr[1:].sum(0), tr[:-1].sum(0)
+
+
+def spread_ratio(sq_err: np.ndarray, b: float, d: int) -> float:
+    """Var ‖μ_t − μ_0‖² over loops divided by what μ_t ~ N(μ_0, b I_d) gives, 2 d b²: 1 for a normal
+    marginal, above 1 for the scale mixture the loop makes (Σ_{t−1} is itself random)."""
+    return float(np.var(sq_err, ddof=1) / (2 * d * b**2))
+
+
+def last_measured(h: np.ndarray) -> int:
+    """The index of the last generation at which a metric was measured (h: [generations, loops])."""
+    ok = np.where(~np.isnan(h).all(1))[0]
+    return int(ok[-1])
+
+
+def seeds_to_decide(first, last, bound: float) -> int:
+    """About how many seeds would put the 95 % interval of the per-seed change first − last on one side of
+    `bound`, at the spread seen: m ≈ (2 s_δ / |δ̄ − bound|)² (at least the seeds run, plus one)."""
+    delta = np.asarray(first, dtype=float) - np.asarray(last, dtype=float)
+    gap = abs(float(delta.mean()) - bound)
+    s = float(delta.std(ddof=1)) if delta.size > 1 else float("inf")
+    if gap == 0 or not np.isfinite(s):
+        return 10 * max(delta.size, 1)
+    return max(int(np.ceil((2 * s / gap) ** 2)), delta.size + 1)
