@@ -6,7 +6,7 @@ Claim or a Check. Exact statements are read against their Monte Carlo standard e
 a change over the generations of one loop is read on the loop's own (paired) differences, with a t
 interval over seeds (`paired_interval`); two loops are compared by Welch intervals over seeds.
 
-Two general rules live here (not in kexue/verdicts.py): `paired_interval`, the t interval of a per-seed
+Two rules over seeds live here: `paired_interval` (kexue.verdicts' on the per-seed changes), the t interval of a per-seed
 change, and `ratio_interval`, the delta-method interval of a ratio of Monte Carlo means.
 
 Every band below is a named constant, written down before the run that it judges.
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kexue import verdicts
 from kexue.verdicts import (LEVEL, Decision, Floor, all_of, at_least, better, close_to, equivalent, floors,
                             no_better)
 
@@ -55,14 +56,8 @@ def se(x: Sequence[float]) -> float:
 
 def paired_interval(first: Sequence[float], last: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
     """The `level` t interval of the mean per-seed change first − last (each seed is one loop, measured at
-    both generations); (−∞, ∞) for one seed. δ_s = first_s − last_s, δ̄ ± t_{(1+level)/2, m−1} s_δ/√m."""
-    from scipy.stats import t as student_t
-
-    delta = np.asarray(first, dtype=float) - np.asarray(last, dtype=float)
-    if delta.size < 2:
-        return -math.inf, math.inf
-    half = float(student_t.ppf((1 + level) / 2, delta.size - 1)) * float(delta.std(ddof=1)) / math.sqrt(delta.size)
-    return float(delta.mean() - half), float(delta.mean() + half)
+    both generations): `kexue.verdicts.paired_interval` of δ_s = first_s − last_s."""
+    return verdicts.paired_interval(np.subtract(first, last), level)
 
 
 def ratio_interval(num: Sequence[float], den: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
