@@ -68,7 +68,7 @@ def test_auto_resume_starts_anew_a_run_stopped_before_its_first_checkpoint(files
     assert runner.invoke(app, [*args, "--out", str(out)]).exit_code == 0
     (out / "checkpoint").unlink()  # as a run killed before it committed one (its files then lead nowhere)
     r = runner.invoke(app, [*args, "--out", str(out), "--resume"])
-    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "no checkpoint to continue" in r.stderr
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "stopped before its first checkpoint" in r.stderr
     r = runner.invoke(app, [*args, "--out", str(out), "--auto-resume"])
     assert r.exit_code == 0, r.output
     assert f"--auto-resume: the run in {out} has no checkpoint yet; starting it anew" in r.stderr.splitlines()

@@ -235,9 +235,11 @@ class EarlyStopping:
 
     def on_eval(self, trainer: Any, metrics: dict[str, float]) -> dict[str, Any]:
         out = dict(self.keep(trainer, metrics) or {}) if self.keep is not None else {}
-        value = self._value(metrics)
-        if value is None:
+        if not any(k in metrics for k in (f"eval_ema/{self.metric}", f"eval/{self.metric}")):
             raise ValueError(f"early stopping: the dev evaluation has no {self.metric} (got {', '.join(metrics)})")
+        value = self._value(metrics)
+        if value is None:  # undefined (a dev set with nothing gold and nothing predicted): not counted
+            return {**out, "early_stop/since_best": self.since}
         self._count(trainer.step, self.minutes(), value)
         return {**out, "early_stop/since_best": self.since}
 

@@ -34,11 +34,13 @@ class BestWeights:
         if key is None:
             raise ValueError(f"keep_best: the dev evaluation has no {self.metric} (got {', '.join(metrics)}); "
                              "set keep_best=false")
-        # the scripts' `if f1 >= best_f1`: a tie goes to the later step
-        if self.best is None or metrics[key] >= self.best["value"]:
-            self.best = {"step": trainer.step, "metric": key, "value": metrics[key], "metrics": metrics}
+        # the scripts' `if f1 >= best_f1`: a tie goes to the later step; an undefined value (None: nothing
+        # gold and nothing predicted) never beats a defined one, but the first evaluation is always kept
+        value, best = metrics[key], None if self.best is None else self.best["value"]
+        if self.best is None or (value is not None and (best is None or value >= best)):
+            self.best = {"step": trainer.step, "metric": key, "value": value, "metrics": metrics}
             save_model(trainer.model, self.out_dir / BEST_FILE,
-                       {"step": str(trainer.step), "metric": key, "value": repr(metrics[key])})
+                       {"step": str(trainer.step), "metric": key, "value": "nan" if value is None else repr(value)})
             write_json(self.out_dir / BEST_RECORD, self.best)
         return {"best/step": self.best["step"], "best/f1": self.best["value"]}
 
