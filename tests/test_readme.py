@@ -86,7 +86,7 @@ COMMANDS: dict[str, Plan] = {
         replace=(("train.steps=800", "train.steps=2"),), add=SMOKE),
     "kexue roformer pretrain --out runs/rf": Plan(add=(*SMOKE, *TRAIN2)),
     "kexue roformer pretrain --preset post --size base": Plan(
-        add=(*TRAIN2, "--set", "train.batch_size=2", "--set", "max_texts=20", "--set", "eval_texts=2",
+        add=(*TRAIN2, "--set", "train.batch_size=8", "--set", "max_texts=20", "--set", "eval_texts=2",
              "--set", "max_len=16")),
     "kexue roformer finetune --task classify --pretrained runs/rf --out runs/rf-sent": Plan(
         add=(*TRAIN2, "--set", "max_examples=32", "--set", "max_dev=8")),
@@ -124,7 +124,9 @@ COMMANDS: dict[str, Plan] = {
     "kexue mad run --family gmm --loop synthetic --lam 1,0.8 --generations 200 --out runs/mad-gmm": Plan(
         replace=(("--generations 200", "--generations 2"),), add=("--seeds", "1")),
     "kexue mad run --family diffusion --loop synthetic --lam 1,0.5 --generations 3 --out runs/mad-ddpm": Plan(
-        replace=(("--generations 3", "--generations 1"),), add=("--seeds", "1")),
+        replace=(("--generations 3", "--generations 1"),),
+        add=("--n-ini", "64", "--n-s", "64", "--set", "diffusion.preset=smoke", "--set", "diffusion.steps=2",
+             "--set", "diffusion.sample_steps=2", "--set", "diffusion.n_eval=16")),
     "kexue mad ess --n-r 100,250 --n-s 0,100,900,2700 --lam 1,0.85,0.7 --out runs/mad-ess": Plan(),
     "kexue lru train --preset quick --print-config > lru.toml": Plan(),
     # no GPU here: cuda stands in as cpu
