@@ -158,7 +158,7 @@ PYTHON: dict[str, tuple[tuple[str, str], ...]] = {
     "from kexue.diffusion import Schedule, UNetSu, UNetSuConfig, ddpm_loss, sample": (
         ('sigma="beta")', 'sigma="beta", steps=5)'),),
     "from kexue.decoder_only import ModelConfig, RankConfig, RunConfig, TaskConfig, compare, rank_table": (
-        ("n_train=6000", "n_train=64"), ("steps=150", "steps=2"), ("warmup=15", "warmup=1"),
+        ("n_train=6000", "n_train=64, n_test=8"), ("steps=150", "steps=2"), ("warmup=15", "warmup=1"),
         ("seeds=3, out_dir", "seeds=1, out_dir")),
     "from kexue.mad import LoopConfig, GaussianConfig, GaussianFamily, run_loop, exact": (
         ("seeds=100", "seeds=4"),),
