@@ -60,8 +60,9 @@ def _hf_folder(work: Path) -> None:
 
 
 def _two_pages(work: Path) -> None:
-    for out in ("runs/rep-a", "runs/rep-b"):
-        _kexue(work, ["reproduce", "attention", "--preset", "smoke", "--out", out])
+    # two pages of different topics (a topic in both is refused)
+    for topic, out in (("attention", "runs/rep-a"), ("lru", "runs/rep-b")):
+        _kexue(work, ["reproduce", topic, "--preset", "smoke", "--out", out])
 
 
 def _full_inputs(work: Path) -> None:
