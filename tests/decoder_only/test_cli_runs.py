@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from kexue.cli import app
 from kexue.decoder_only import cli
+from tests.busy import one_thread  # noqa: F401  (a fixture: one torch thread, as OMP_NUM_THREADS=1 in the subprocess)
 from tests.interrupt import assert_identical, random_step, signal_after
 
 runner = CliRunner()
@@ -23,15 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch):
     monkeypatch.setattr(cli.console, "width", 240)  # the tables unwrapped, as on a wide terminal
-
-
-@pytest.fixture
-def one_thread():
-    """One torch thread here, as in the subprocess (OMP_NUM_THREADS=1): the same float reductions."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _count_steps(monkeypatch) -> list[int]:
