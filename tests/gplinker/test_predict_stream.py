@@ -167,17 +167,17 @@ def test_an_interrupt_keeps_every_line_done_and_says_how_to_resume(extractor, tm
     from kexue.gplinker.predict import PredictInterrupted
 
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    write_input(src, 600)
+    write_input(src, 240)
     calls = [0]
 
     def extract(texts):
         calls[0] += 1
-        if calls[0] == 15:  # the 15th batch of 32: about line 448
+        if calls[0] == 10:  # the 10th batch of 16, inside the one window of 1,024 lines
             raise KeyboardInterrupt
         return extractor(texts)
 
     with pytest.raises(PredictInterrupted) as e:
-        predict_file(extract, src, out, PredictConfig(batch_size=32, window=1024))
+        predict_file(extract, src, out, PredictConfig(batch_size=16, window=1024))
     kept = out.read_text(encoding="utf-8").splitlines()
     assert len(kept) > 0 and f"holds {len(kept)} complete lines" in str(e.value) and "--resume" in str(e.value)
     predict_file(extractor, src, out, resume=True)
