@@ -1,8 +1,10 @@
 """Typed settings: every preset is a dataclass, and any field can be set from the command line.
 
-`override(cfg, ["lr=3e-4", "steps=200"])` returns a copy with those fields replaced, each value parsed
+`override(cfg, ["train.lr=3e-4", "train.steps=200"])` returns a copy with those fields replaced, each value parsed
 to the field's declared type; an unknown key or a value of the wrong type is a one-line error that
 names the key, suggests the nearest known one and lists what is allowed. Nested dataclasses are reached with dots (`train.lr=1e-3`).
+`merge(cfg, values, where)` does the same for the nested values of a settings file (`--config`);
+`from_dict` rebuilds a dataclass from `to_dict`'s data (a run's config.json).
 """
 from __future__ import annotations
 
@@ -68,6 +70,43 @@ def from_dict(cls: type[T], d: dict[str, Any]) -> T:
             v = tuple(v)
         kwargs[k] = v
     return cls(**kwargs)
+
+
+def merge(cfg: T, values: dict[str, Any], where: str, prefix: str = "") -> T:
+    """`cfg` with the (nested) `values` of a settings file set, each checked against the field's type (a
+    string parsed as the field's type, as `--set` does); `where` names the source in errors, e.g.
+    "--config run.toml"."""
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    hints = typing.get_type_hints(type(cfg))
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        key = prefix + name
+        if name not in fields:
+            raise ValueError(f"{where}: unknown setting {key!r}{did_you_mean(name, fields)}; "
+                             f"known: {', '.join(sorted(fields))}")
+        current = getattr(cfg, name)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            changes[name] = merge(current, value, where, key + ".")
+            continue
+        changes[name] = _coerce(value, hints[name], f"{where}: {key}")
+    return dataclasses.replace(cfg, **changes)
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    bare = _strip_optional(tp)
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, str) and bare is not str and typing.get_origin(bare) is not typing.Literal:
+        return parse_value(value, tp, where)
+    if isinstance(value, list) and typing.get_origin(bare) is tuple:
+        return tuple(value)
+    if bare is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if bare in (int, float, bool, str) and not isinstance(value, bare):
+        raise ValueError(f"{where}={value!r}: expected {bare.__name__}")
+    if typing.get_origin(bare) is typing.Literal and value not in typing.get_args(bare):
+        raise ValueError(f"{where}={value!r}: must be one of {', '.join(map(str, typing.get_args(bare)))}")
+    return value
 
 
 def did_you_mean(name: str, known) -> str:

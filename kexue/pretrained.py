@@ -10,7 +10,8 @@ model DeepModel (post 9554). A saved folder holds model.safetensors and config.j
 `{"kexue_model": <class>, "model": <its config dataclass>, "args": <other constructor arguments>}`
 (a RoFormerV2 folder is also a kexue roformer folder: fill-mask, finetune --pretrained and export read it).
 `from_pretrained` also reads a training run's folder as its command left it (`roformer pretrain` or
-`import`, `diffusion train`, `lru train`): the model is rebuilt from config.json's settings. The weights
+`import`, `diffusion train`, `lru train`): the run's command (run.json, kexue/runs/) names the model, and
+its settings (config.json) rebuild it; a run older than run.json is told apart by its settings' keys. The weights
 are strict-loaded (kexue.train.load_model): the EMA weights where the folder has them (ema=None), else
 the raw ones; ema=True/False chooses. The model comes back in eval mode on `device`.
 """
@@ -82,22 +83,49 @@ def _build(data: dict[str, Any], file: Path) -> nn.Module:
         module, cfg_module, cfg_name = MODELS[kind]
         cfg = from_dict(getattr(importlib.import_module(cfg_module), cfg_name), data["model"])
         return getattr(importlib.import_module(module), kind)(cfg, **data.get("args", {}))
-    run = data.get("run") or {}
-    if "tokenizer" in data or "tokenizer" in run:  # a roformer pretrain run or import folder
-        from kexue.roformer.config import RoFormerV2Config
-        from kexue.roformer.model import RoFormerV2
-        return RoFormerV2(from_dict(RoFormerV2Config, data.get("model") or run["model"]), init=False)
-    if "unet_su" in run:  # a diffusion train run
-        from kexue.diffusion.train import DiffusionConfig, build_model
-        return build_model(from_dict(DiffusionConfig, run))
-    if "task" in run and "model" in run:  # an lru train run: the task gives the input and output sizes
-        from kexue.lru.tasks import build_task
-        from kexue.lru.train import RunConfig, build_model
-        cfg = from_dict(RunConfig, run)
-        _, _, spec = build_task(replace(cfg.task, n_train=1, n_test=1))
-        return build_model(cfg, spec)
+    from kexue.runs import read_run_folder, read_settings
+
+    run = read_run_folder(file.parent)
+    if run.command:  # a training run: its command (run.json) says which model its settings build
+        if run.command not in RUN_MODELS:
+            raise ValueError(f"{file.parent} is a `{run.command}` run; from_pretrained reads save_pretrained "
+                             f"folders and runs of {', '.join(f'`{c}`' for c in RUN_MODELS)}")
+        return RUN_MODELS[run.command](read_settings(file.parent))
+    if "tokenizer" in data and "model" in data:  # a `kexue roformer import` folder
+        return _roformer(data)
+    settings = data.get("run") or {}  # a run of a kexue before run.json: its settings' keys tell which
+    for command, keys in OLD_RUN_KEYS.items():
+        if keys <= set(settings):
+            return RUN_MODELS[command](settings)
     raise ValueError(f"{file}: neither a save_pretrained folder (no 'kexue_model') nor a run of roformer pretrain, "
                      "diffusion train or lru train")
+
+
+def _roformer(settings: dict[str, Any]) -> nn.Module:
+    from kexue.roformer.config import RoFormerV2Config
+    from kexue.roformer.model import RoFormerV2
+    return RoFormerV2(from_dict(RoFormerV2Config, settings["model"]), init=False)
+
+
+def _diffusion(settings: dict[str, Any]) -> nn.Module:
+    from kexue.diffusion.train import DiffusionConfig, build_model
+    return build_model(from_dict(DiffusionConfig, settings))
+
+
+def _lru(settings: dict[str, Any]) -> nn.Module:
+    """The task gives the input and output sizes."""
+    from kexue.lru.tasks import build_task
+    from kexue.lru.train import RunConfig, build_model
+    cfg = from_dict(RunConfig, settings)
+    _, _, spec = build_task(replace(cfg.task, n_train=1, n_test=1))
+    return build_model(cfg, spec)
+
+
+# a training run's command → the model its settings (config.json's `run`) build
+RUN_MODELS = {"kexue roformer pretrain": _roformer, "kexue diffusion train": _diffusion, "kexue lru train": _lru}
+# runs written before run.json recorded the command: the keys of their settings that tell them apart
+OLD_RUN_KEYS = {"kexue roformer pretrain": {"tokenizer", "model"}, "kexue diffusion train": {"unet_su"},
+                "kexue lru train": {"task", "model"}}
 
 
 def _args(model: nn.Module) -> dict[str, Any]:

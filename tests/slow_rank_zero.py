@@ -11,11 +11,11 @@ import shutil
 import sys
 import time
 
-import kexue.runs
+import kexue.runs.folder
 
 RANK = os.environ.get("RANK", "0")
 LOG = f"{os.environ['KEXUE_TEST_READS']}.{RANK}"
-_read_run, _rmtree = kexue.runs.read_run, shutil.rmtree
+_read_run, _rmtree = kexue.runs.folder.read_run, shutil.rmtree
 
 
 def read_run(out):
@@ -30,7 +30,7 @@ def slow_rmtree(path, *args, **kwargs):
     _rmtree(path, *args, **kwargs)
 
 
-kexue.runs.read_run = read_run
+kexue.runs.folder.read_run = read_run
 shutil.rmtree = slow_rmtree
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Run folders (kexue/runs.py): what a run records, what is refused, what a resume may change."""
+"""Run folders (kexue/runs/): what a run records, what is refused, what a resume may change."""
 import json
 from dataclasses import dataclass, field
 
@@ -6,7 +6,7 @@ import pytest
 
 import kexue
 from kexue.config import to_dict
-from kexue.runs import (RunFolderError, check_command, default_out, may_change_on_resume, open_run, read_run,
+from kexue.runs import (RunFolderError, changeable_on_resume, check_command, default_out, open_run, read_run,
                         record_session, recorded_sets, resume_settings)
 from kexue.train import TrainConfig
 
@@ -139,8 +139,8 @@ def test_resume_settings_are_the_runs_own(tmp_path):
     assert recorded_sets(read_run(tmp_path / "r")) == []
 
 
-def test_what_may_change_on_resume():
-    assert may_change_on_resume("train.steps") and may_change_on_resume("steps")
-    assert may_change_on_resume("pretrain.train.eval_every") and may_change_on_resume("sample_every", ("sample_every",))
-    assert not may_change_on_resume("train.lr") and not may_change_on_resume("model.steps")
-    assert not may_change_on_resume("sample_every")
+def test_what_changeable_on_resume():
+    assert changeable_on_resume("train.steps") and changeable_on_resume("steps")
+    assert changeable_on_resume("pretrain.train.eval_every") and changeable_on_resume("sample_every", ("sample_every",))
+    assert not changeable_on_resume("train.lr") and not changeable_on_resume("model.steps")
+    assert not changeable_on_resume("sample_every")

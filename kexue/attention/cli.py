@@ -132,12 +132,12 @@ def quality(
     from kexue.attention.quality import QualityConfig, compare, relative_gaps
     from kexue.attention.reproduce import preset as get_preset
     from kexue.config import to_dict
-    from kexue.train.checkpoint import write_json
+    from kexue.runs import write_settings
 
     cfg, run = C.start_run(opts, "kexue attention quality", "attention-quality", get_preset(preset).quality,
                            QualityConfig, options={"preset": preset})
     if C.is_main():  # the settings the four runs share, for --resume and --config
-        write_json(run.out / "config.json", {"run": to_dict(cfg)})
+        write_settings(run.out, to_dict(cfg))
     rows = compare(cfg, run.out, progress=opts.progress, resume=run.resume)
     if not C.is_main():
         return

@@ -158,7 +158,7 @@ def compare(
     from kexue.decoder_only.train import LABELS
     from kexue.decoder_only.tasks import build_task, unigram_loss
     from kexue.decoder_only.train import RunConfig, compare as run_compare
-    from kexue.train.checkpoint import write_json
+    from kexue.runs import write_settings
 
     _archs(arch)
     if match not in ("params", "params_total", "flops", "none"):
@@ -168,7 +168,7 @@ def compare(
     # on a resume, the run's own architectures, seeds and matching (run.json), not this command line's defaults
     archs, seeds, match = _archs(run.options["arch"]), int(run.options["seeds"]), run.options["match"]
     if C.is_main():  # the settings the runs share, for --resume and --config
-        write_json(run.out / "config.json", {"run": to_dict(cfg)})
+        write_settings(run.out, to_dict(cfg))
     data = build_task(cfg.task)
     results = run_compare(cfg, archs, seeds, run.out, match=None if match == "none" else match, data=data,
                           progress=opts.progress, resume=run.resume)
@@ -203,7 +203,7 @@ def mlm(
     from kexue.config import to_dict
     from kexue.decoder_only.mlm import DIRECTIONS, MLMRunConfig, build_mlm_task, compare_mlm
     from kexue.decoder_only.reproduce import preset
-    from kexue.train.checkpoint import write_json
+    from kexue.runs import write_settings
 
     def directions_of(text: str) -> tuple[str, ...]:
         found = tuple(d.strip() for d in text.split(",") if d.strip())
@@ -219,7 +219,7 @@ def mlm(
                            MLMRunConfig, options={"direction": direction, "size": size, "seeds": seeds})
     directions, seeds = directions_of(run.options["direction"]), int(run.options["seeds"])
     if C.is_main():
-        write_json(run.out / "config.json", {"run": to_dict(cfg)})
+        write_settings(run.out, to_dict(cfg))
     data = build_mlm_task(cfg.task)
     results = compare_mlm(cfg, directions, seeds, run.out, data=data, progress=opts.progress, resume=run.resume)
     if not C.is_main():

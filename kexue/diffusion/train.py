@@ -34,14 +34,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
-from kexue.config import from_dict
 from kexue.diffusion.ddpm import ddpm_loss, sample
 from kexue.diffusion.images import save_grid
 from kexue.diffusion.schedule import Schedule
 from kexue.diffusion.unet_ho import UNetHo, UNetHoConfig
 from kexue.diffusion.unet_su import UNetSu, UNetSuConfig
 from kexue.train import TrainConfig, Trainer, load_model, seed_everything
-from kexue.train.checkpoint import read_json
 
 NAMED_DATA = ("digits", "mnist5k", "fashion-mnist")
 NATIVE_SIZE = {"digits": 8, "mnist5k": 28, "fashion-mnist": 28}
@@ -221,17 +219,10 @@ def load_run(run_dir: str | Path, ema: bool = True,
              device: str | torch.device = "cpu") -> tuple[nn.Module, Schedule, DiffusionConfig]:
     """(model, schedule, config) from a run directory alone: config.json rebuilds the model, whose
     weights are then strict-loaded (EMA weights by default)."""
+    from kexue.runs import read_run_folder
+
     run_dir = Path(run_dir)
-    file = run_dir / "config.json"
-    if not file.is_file():
-        raise FileNotFoundError(f"{file}: not found; --checkpoint must be a run directory of `kexue diffusion train`")
-    raw = read_json(file)
-    if not isinstance(raw, dict) or "run" not in raw:
-        raise ValueError(f"{file}: has no 'run' section; is this a `kexue diffusion train` run directory?")
-    try:
-        cfg = from_dict(DiffusionConfig, raw["run"])
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{file}: field 'run' is not a DiffusionConfig of this kexue version: {e}") from None
+    cfg = read_run_folder(run_dir).settings(DiffusionConfig)
     model = build_model(cfg)
     load_model(model, run_dir, ema=ema)
     return model.to(device).eval(), build_schedule(cfg), cfg

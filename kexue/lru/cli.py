@@ -1,7 +1,6 @@
 """`kexue lru train|evaluate|scan`: post 9554 from the command line (conventions: kexue/cli_common.py)."""
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
@@ -11,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from kexue import cli_common as C
-from kexue.config import from_dict
 
 app = typer.Typer(no_args_is_help=True, help="Post 9554: the Linear Recurrent Unit on long-range tasks.")
 console = Console()  # results on stdout; notes and errors go to stderr (cli_common)
@@ -63,17 +61,10 @@ def evaluate(
     """Rebuild a trained model from its folder and measure its test accuracy again."""
     from kexue.lru.tasks import build_task
     from kexue.lru.train import RunConfig, build_model, evaluate as eval_model
-    from kexue.runs import check_command
+    from kexue.runs import read_run_folder
     from kexue.train import load_model
 
-    check_command(run_dir, "kexue lru train")
-    config_file = run_dir / "config.json"
-    if not config_file.is_file():
-        raise FileNotFoundError(f"{config_file}: not found; pass a folder written by `kexue lru train`")
-    try:
-        cfg = from_dict(RunConfig, json.loads(config_file.read_text())["run"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"{config_file}: not a `kexue lru train` config ({e})") from None
+    cfg = read_run_folder(run_dir, "kexue lru train").settings(RunConfig)
     _, test, spec = build_task(cfg.task)
     model = build_model(cfg, spec).to(device or "cpu")
     load_model(model, run_dir)

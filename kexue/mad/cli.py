@@ -125,7 +125,7 @@ def run_settings(family: str, config: Path | None, sets: list[str] | None, given
         family = data["family"]
     settings = default_settings(family)
     if config is not None:
-        settings = C.merge(settings, data, str(config))
+        settings = C.merge(settings, data, f"--config {config}")
     use = lambda name: config is None or name in given  # noqa: E731
     changes = {}
     if use("loop"):

@@ -39,6 +39,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from kexue.config import to_dict
+from kexue.runs.settings import read_settings, write_settings
 from kexue.train.interrupt import StopSignals, TrainingInterrupted
 
 LOOPS = ("synthetic", "augment", "fresh")
@@ -137,14 +138,14 @@ def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None,
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if resume and (out / "state.safetensors").exists():
-            saved = json.loads((out / "config.json").read_text())
+            saved = read_settings(out, whole=True)
             if _without_generations(saved) != _without_generations(json.loads(json.dumps(config))):
                 raise ValueError(f"{out}/config.json: the run there has other settings than this one; "
                                  "resume with the same settings or use a new --out")
             t, models, real_fixed, pool = _load_state(out / "state.safetensors", rng)
             lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines() if s.strip()]
             lines = [r for r in lines if r["generation"] <= t]
-        (out / "config.json").write_text(json.dumps(config, indent=2))
+        write_settings(out, config.get("run"), **{k: v for k, v in config.items() if k != "run"})
         _write_lines(out / "metrics.jsonl", lines)
     history = _history_from_lines(lines, cfg)
     saved = t

@@ -1,4 +1,4 @@
-"""Run folders: each records what made it, is never overwritten by accident, and resumes as it was trained.
+"""A run folder on disk: open or create it, refuse what would lose work, record each session in run.json.
 
 A training command calls `open_run(out, "kexue lru train", resume=..., overwrite=...)` before it reads
 any data. That
@@ -8,15 +8,11 @@ any data. That
     (`auto_resume=True` then starts afresh and says so, also in a folder whose run of this command
     stopped before its first checkpoint: there is nothing else to do with it);
   - and, once the caller's own checks passed too, `record_session(run)` writes run.json: the command, its
-    argv, the kexue version, the options that chose the preset, and one entry per session.
+    argv, the kexue version, the options that chose the preset (and, for a command that records them, the
+    data it trained on), and one entry per session.
+`read_run_folder(out, command)` opens a finished run for reading (evaluate, predict, serve, from_pretrained).
 `default_out("lru")` is a fresh runs/lru/version_N (N one past the largest there), as Lightning's.
-
-`resume_settings(out, RunConfig, sets)` is the run's own settings, read back from its config.json (the
-`run` section the Trainer wrote), with only what may change on a resume taken from `--set` (more steps,
-log/eval/checkpoint frequency: TrainConfig's MAY_CHANGE_ON_RESUME, plus a topic's own, e.g. diffusion's
-`sample_every`); restating a setting at the run's value is fine, another value is a one-line error.
-The Trainer checks the same again, so config.json is never rewritten with settings the weights were not
-trained with.
+The run's settings (config.json) are kexue/runs/settings.py's; docs/ARCHITECTURE.md has the folder's format.
 
 Every error here is a RunFolderError (a ValueError: a user's mistake, exit status 2 on the command line).
 """
@@ -32,10 +28,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import kexue
-from kexue.config import from_dict, override
 from kexue.train.checkpoint import CKPT_PREFIX, CONFIG_FILE, MODEL_FILE, STATE_FILE, has_checkpoint, read_json
 from kexue.train.lock import LOCK_FILE, hold, release
-from kexue.train.settings import MAY_CHANGE_ON_RESUME
 
 T = TypeVar("T")
 RUN_FILE = "run.json"
@@ -48,7 +42,10 @@ class RunFolderError(ValueError):
 
 @dataclass
 class Run:
-    """An opened run folder: `resume` says whether to continue it, `note` is a line to show the user."""
+    """An opened run folder: `resume` says whether to continue it, `note` is a line to show the user.
+
+    `options` are the command-line choices the run was started with (run.json's, e.g. {"task": "copy"}
+    or gplinker's {"data": {...}, "recipe": ...}); `settings(cls)` are its settings (config.json)."""
     out: Path
     command: str
     resume: bool
@@ -56,6 +53,28 @@ class Run:
     note: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     sets: list[str] = field(default_factory=list)  # this session's --set items, recorded in run.json
+
+    @property
+    def task(self) -> str | None:
+        """The run's task: its `task` option, else the word before `train` in its command
+        ("kexue gplinker ner train" → "ner")."""
+        if self.options.get("task"):
+            return str(self.options["task"])
+        words = self.command.split()
+        return words[-2] if len(words) >= 4 and words[-1] == "train" else None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """What the run trained on, as its command recorded it ({} when it records nothing)."""
+        if "data" in self.options:
+            return dict(self.options["data"] or {})
+        from kexue.runs.settings import OLD_GPLINKER_FILE, read_settings
+        return dict(read_settings(self.out).get("data") or {}) if (self.out / OLD_GPLINKER_FILE).is_file() else {}
+
+    def settings(self, cls: type[T], section: str | None = None) -> T:
+        """The run's settings as a `cls` (config.json's `run` section; kexue/runs/settings.py)."""
+        from kexue.runs.settings import load_settings
+        return load_settings(self.out, cls, section)
 
 
 def default_out(topic: str, root: str | Path = "runs") -> Path:
@@ -89,6 +108,19 @@ def check_command(out: str | Path, command: str) -> dict[str, Any] | None:
     if recorded is not None and recorded["command"] != command:
         raise RunFolderError(f"{out} is a `{recorded['command']}` run, not a `{command}` one; give another folder")
     return recorded
+
+
+def read_run_folder(out: str | Path, command: str | None = None) -> Run:
+    """A finished (or interrupted) run to read, not to train: its folder must exist and, with `command`,
+    be a run of it. A folder without run.json (a run of an older kexue, or save_pretrained's) opens with
+    the command unknown ("")."""
+    out = Path(out)
+    if not out.is_dir():
+        raise FileNotFoundError(f"{out}: not found; give a run folder" if not out.exists() else
+                                f"{out}: is a file, not a run folder; give a folder")
+    recorded = check_command(out, command) if command else read_run(out)
+    return Run(out, (recorded or {}).get("command", ""), False, recorded, None,
+               dict((recorded or {}).get("options") or {}))
 
 
 def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume: bool = False,
@@ -172,43 +204,6 @@ def _entries(out: Path) -> list[Path]:
     return [p for p in out.iterdir() if p.name != LOCK_FILE] if out.is_dir() else []
 
 
-def resume_settings(out: str | Path, cls: type[T], sets: list[str] | None,
-                    may_change: tuple[str, ...] = (), restated: list[str] | tuple[str, ...] = (),
-                    section: str | None = None) -> T:
-    """The run's own settings (config.json's `run` section as a `cls`), with the allowed `--set`s applied.
-
-    A `--set` in `restated` (one the run was started with: `recorded_sets(run.json)`) is left
-    out: the run's value stands, also where the run resolved it further (roformer's vocab_size = the
-    vocabulary built, not the `--set model.vocab_size=800` that capped it). `section` names the key of
-    the `run` section that holds the `cls` (roformer finetune's run is {"finetune": ..., "labels": ...})."""
-    file = Path(out) / "config.json"
-    if not file.is_file():
-        raise RunFolderError(f"{file}: not found; this folder has no settings to resume from")
-    raw = read_json(file)
-    raw = raw["run"] if isinstance(raw, dict) and "run" in raw else raw
-    if section is not None:
-        if not isinstance(raw.get(section), dict):
-            raise RunFolderError(f"{file}: no '{section}' settings in its run section; not a run of this command")
-        raw = raw[section]
-    try:
-        cfg = from_dict(cls, raw)
-    except (TypeError, ValueError) as e:
-        raise RunFolderError(f"{file}: not the settings of a {cls.__name__} of this kexue version ({e})") from None
-    for item in sets or []:
-        if item in restated:
-            continue
-        changed = override(cfg, [item])
-        if changed == cfg:
-            continue  # restated at the run's own value
-        key = item.split("=", 1)[0].strip()
-        if not may_change_on_resume(key, may_change):
-            allowed = [f"train.{k}" for k in MAY_CHANGE_ON_RESUME] + list(may_change)
-            raise RunFolderError(f"--set {item}: the run in {out} was trained with {key}={_get(cfg, key)!r}; "
-                                 f"a resume keeps the run's settings, only {', '.join(allowed)} may change")
-        cfg = changed
-    return cfg
-
-
 def recorded_sets(recorded: dict[str, Any] | None) -> list[str]:
     """The `--set`s the run was started with (its run.json's first session).
 
@@ -216,18 +211,6 @@ def recorded_sets(recorded: dict[str, Any] | None) -> list[str]:
     the file, and this session's own --sets must not count as restated (or that rank would skip them)."""
     sessions = (recorded or {}).get("sessions") or [{}]
     return list(sessions[0].get("sets", []))
-
-
-def may_change_on_resume(key: str, extra: tuple[str, ...] = ()) -> bool:
-    """Whether the dotted setting `key` may differ between a run and its resume."""
-    parts = key.split(".")
-    return key in extra or (parts[-1] in MAY_CHANGE_ON_RESUME and (len(parts) == 1 or parts[-2] == "train"))
-
-
-def _get(cfg: Any, key: str) -> Any:
-    for name in key.split("."):
-        cfg = getattr(cfg, name)
-    return cfg
 
 
 def record_session(run: Run) -> None:
