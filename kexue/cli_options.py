@@ -38,6 +38,19 @@ OPTIONS: dict[str, tuple[Any, str, str]] = {
 }
 
 
+def alias(flag: str, of: str):
+    """A hidden option: `flag`, the old spelling of the option `of`, still accepted (the one vocabulary:
+    `--preset` for a named set of sizes or a recipe, `--model` for a run folder to read)."""
+    return typer.Option(None, flag, hidden=True, help=f"the old spelling of {of}")
+
+
+def either(value: Any, old: Any, flag: str, old_flag: str, default: Any = None) -> Any:
+    """The value of an option given under its name or under its old spelling (not both, differently)."""
+    if value is not None and old is not None and value != old:
+        raise ValueError(f"{flag} {value} and {old_flag} {old}: give one ({old_flag} is the old spelling of {flag})")
+    return value if value is not None else old if old is not None else default
+
+
 def option(name: str, topic: str = "TOPIC", example: str = "train.steps=800"):
     """The typer.Option of one shared option (a key of OPTIONS), for a command that takes only some."""
     default, flag, text = OPTIONS[name]

@@ -26,16 +26,58 @@ T = TypeVar("T")
 
 
 def start_run(opts: RunOptions, command: str, topic: str, preset: T, cls: type[T], *,
-              options: dict[str, Any] | None = None, may_change: tuple[str, ...] = (),
-              section: str | None = None) -> tuple[T, Any]:
-    """`start_training` for a command decorated with `train_options`: the preset, then --config and
-    --set, then the run folder. Returns (settings to train with, kexue.runs.Run)."""
-    cfg = settings(preset, opts.config, opts.sets, section)
-    return start_training(opts.ctx, command, topic, cfg, cls, out=opts.out, resume=opts.resume,
-                          auto_resume=opts.auto_resume, overwrite=opts.overwrite, config=opts.config,
-                          sets=opts.sets, device=opts.device, precision=opts.precision,
-                          show_config=opts.show_config, options=options, may_change=may_change, log=opts.log,
-                          section=section)
+              options: dict[str, Any] | None = None, may_change: tuple[str, ...] = (), section: str | None = None,
+              applied: bool = False, reread: bool = True,
+              has_state: Callable[[Path], bool] | None = None) -> tuple[T, Any]:
+    """The preamble of a training command decorated with `train_options`: the preset, then --config and
+    --set (`applied`: the caller did that already, mad's run with its own options between them), then
+    --print-config, the run folder and, on a resume, the run's own settings (`reread=False`: the
+    command's library checks a resume's settings itself, mad's loop). `section`: where config.json's `run`
+    keeps the `cls`, when not at the top (kexue.runs.resume_settings); `has_state`: whether a folder holds
+    a checkpoint to resume (default: the Trainer's).
+
+    Returns (settings to train with, kexue.runs.Run); everything is checked before any data is read.
+    Under torchrun rank 0 alone looks at the folder (refuses, clears it for --overwrite, writes run.json,
+    reads the run's settings); the other ranks wait for its answer, so none reads a folder being cleared."""
+    from kexue.runs import open_run, record_session, recorded_sets, resume_settings
+
+    cfg = preset if applied else settings(preset, opts.config, opts.sets, section)
+    cfg = with_device(cfg, opts.device, opts.precision, opts.log)
+    if opts.show_config:
+        if is_main():
+            print_config(cfg)
+        raise typer.Exit(0)
+    out = run_folder(opts.out, topic)
+    if opts.resume and opts.config is not None:  # refused before the folder is looked at
+        _config_with_resume(opts.config, out)
+
+    def prepare() -> tuple[T, Any]:
+        chosen = dict(options or {})
+        run = open_run(out, command, resume=opts.resume, auto_resume=opts.auto_resume, overwrite=opts.overwrite,
+                       options=chosen, given=given(opts.ctx, chosen), has_state=has_state)
+        if run.note:
+            say(run.note)
+        settled = cfg
+        if run.resume:
+            if opts.config is not None:
+                _config_with_resume(opts.config, out)
+            if reread:
+                settled = with_device(resume_settings(out, cls, opts.sets, may_change, recorded_sets(run.recorded),
+                                                      section), opts.device, opts.precision, opts.log)
+            say(f"resuming {out} with its own settings")
+        train = getattr(settled, "train", None)
+        if train is not None:
+            train.check()  # e.g. log=tensorboard without its package: one line before any data is read
+        run.sets = list(opts.sets or [])
+        record_session(run)
+        return settled, run
+
+    return rank_zero_first(prepare, getattr(getattr(cfg, "train", None), "device", "auto"))
+
+
+def _config_with_resume(config: Path, out: Path) -> None:
+    raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
+                     f"({out}/config.json); drop --config")
 
 
 def given(ctx: typer.Context, names) -> tuple[str, ...]:
@@ -50,6 +92,9 @@ def with_device(cfg: T, device: str | None, precision: str | None, log: str | No
     given_ = {k: v for k, v in {"device": device, "precision": precision, "log": log}.items() if v is not None}
     if not given_:
         return cfg
+    if not dataclasses.is_dataclass(getattr(cfg, "train", None)):
+        raise ValueError(f"--{next(iter(given_))}: this command trains no model of its own (its settings have no "
+                         "train section); see --print-config")
     return dataclasses.replace(cfg, train=merge(cfg.train, given_, "the command line", "train."))
 
 
@@ -64,53 +109,6 @@ def run_folder(out: Path | None, topic: str) -> Path:
     out = default_out(topic)
     say(f"run folder: {out}")
     return out
-
-
-def start_training(ctx: typer.Context, command: str, topic: str, cfg: T, cls: type[T], *, out: Path | None,
-                   resume: bool, auto_resume: bool, overwrite: bool, config: Path | None, sets: list[str] | None,
-                   device: str | None, precision: str | None, show_config: bool,
-                   options: dict[str, Any] | None = None, may_change: tuple[str, ...] = (),
-                   log: str | None = None, section: str | None = None) -> tuple[T, Any]:
-    """The preamble of a training command: --print-config, the run folder, the run's own settings on a
-    resume. `cfg` is the preset with --config and --set applied (what a new run trains with); `section`:
-    where config.json's `run` keeps it, when not at the top (see kexue.runs.resume_settings).
-
-    Returns (settings to train with, kexue.runs.Run); everything is checked before any data is read.
-    Under torchrun rank 0 alone looks at the folder (refuses, clears it for --overwrite, writes run.json,
-    reads the run's settings); the other ranks wait for its answer, so none reads a folder being cleared.
-    """
-    from kexue.runs import open_run, record_session, recorded_sets, resume_settings
-
-    cfg = with_device(cfg, device, precision, log)
-    if show_config:
-        if is_main():
-            print_config(cfg)
-        raise typer.Exit(0)
-    out = run_folder(out, topic)
-
-    def prepare() -> tuple[T, Any]:
-        chosen = dict(options or {})
-        run = open_run(out, command, resume=resume, auto_resume=auto_resume, overwrite=overwrite, options=chosen,
-                       given=given(ctx, chosen))
-        if run.note:
-            say(run.note)
-        settled = cfg
-        if run.resume:
-            if config is not None:
-                raise ValueError(f"--config {config} with --resume: a resume trains with the run's own settings "
-                                 f"({out}/config.json); drop --config")
-            settled = with_device(resume_settings(out, cls, sets, may_change, recorded_sets(run.recorded),
-                                                  section), device, precision, log)
-            say(f"resuming {out} with its own settings")
-        train = getattr(settled, "train", None)
-        if train is not None:
-            train.check()  # e.g. log=tensorboard without its package: one line before any data is read
-        run.sets = list(sets or [])
-        record_session(run)
-        return settled, run
-
-    train = getattr(cfg, "train", None)
-    return rank_zero_first(prepare, getattr(train, "device", "auto"))
 
 
 def rank_zero_first(prepare: Callable[[], T], device: str = "auto") -> T:

@@ -75,15 +75,15 @@ def test_a_broken_config_names_the_file_and_line(fresh):
                    "is damaged or was cut short"
 
 
-def test_a_broken_gplinker_json_names_the_file(tmp_path):
+def test_a_broken_gplinker_config_json_names_the_file(tmp_path):
     run = tmp_path / "run"
     r = runner.invoke(app, ["gplinker", "events", "train", "--train", str(fixture("duee_sample.json")), "--out",
                             str(run), "--set", "train.steps=2", *TINY])
     assert r.exit_code == 0, r.output
-    (run / "gplinker.json").write_text('{"task": "events", ')
+    (run / "config.json").write_text('{"run": {"gplinker": ')
     line = one_error_line(runner.invoke(app, ["gplinker", "events", "evaluate", "--model", str(run), "--data",
                                               str(fixture("duee_sample.json"))]), 2)
-    assert f"{run / 'gplinker.json'}:1: not valid JSON" in line
+    assert f"{run / 'config.json'}:1: not valid JSON" in line
 
 
 def test_a_cut_off_last_line_of_metrics_does_not_stop_a_gplinker_resume(tmp_path):

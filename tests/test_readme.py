@@ -93,7 +93,7 @@ COMMANDS: dict[str, Plan] = {
         replace=(("/path/to/hf-roformer-v2", "hf-roformer-v2"),), setup=_hf_folder),
     "kexue roformer export runs/hf --model runs/rf": Plan(),
     "kexue gplinker ner train --out runs/ner": Plan(add=(*TRAIN2, "--set", "eval_every=0")),
-    "kexue gplinker ner train --recipe quick --out runs/ner-demo": Plan(add=(*TRAIN2, "--set", "eval_every=0")),
+    "kexue gplinker ner train --preset quick --out runs/ner-demo": Plan(add=(*TRAIN2, "--set", "eval_every=0")),
     "kexue gplinker events train --train duee_train.json --dev duee_dev.json --schema duee_event_schema.json "
     "--out runs/ee": Plan(add=(*TRAIN2, "--set", "train.batch_size=4"), setup=_duee_files),  # 8 fixture lines
     "kexue gplinker events predict --model runs/ee --input texts.txt --output pred.json": Plan(
@@ -104,14 +104,14 @@ COMMANDS: dict[str, Plan] = {
     "kexue diffusion train --data digits --preset su --out runs/ddpm": Plan(
         add=(*TRAIN2, "--set", "train.batch_size=4", "--set", "sample_every=0", "--set", "sample_n=2",
              "--set", "T=20")),
-    "kexue diffusion sample --checkpoint runs/ddpm --n 64 --sigma posterior": Plan(replace=(("--n 64", "--n 2"),)),
+    "kexue diffusion sample --model runs/ddpm --n 64 --sigma posterior": Plan(replace=(("--n 64", "--n 2"),)),
     "kexue lru train --task listops --model lru": Plan(add=SMOKE),
     ("kexue decoder-only rank --n 64,256,1024 --d 16,64 --temperature 0.5,1,4 "
      "--kinds bidirectional,causal,prefix"): Plan(replace=(("64,256,1024", "16"), ("16,64", "4"))),
     "kexue decoder-only train --task pinyin --arch prefix --out runs/do/prefix": Plan(
         add=(*TRAIN2, "--set", "task.n_train=64", "--set", "task.n_test=8", "--set", "n_generate=2")),
     # --out runs/do/cmp added: the README's next line continues this compare in runs/do/cmp
-    "kexue decoder-only compare --task pinyin --arch decoder,prefix,encdec --size tiny --seeds 3 --match params":
+    "kexue decoder-only compare --task pinyin --arch decoder,prefix,encdec --preset quick --seeds 3 --match params":
         Plan(replace=(("--seeds 3", "--seeds 1"),),
              add=("--out", "runs/do/cmp", *TRAIN2, "--set", "task.n_train=64", "--set", "task.n_test=8",
                   "--set", "n_generate=2")),

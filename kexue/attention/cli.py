@@ -19,7 +19,8 @@ from rich.table import Table
 from kexue import cli_common as C
 from kexue.attention import cost
 
-app = typer.Typer(no_args_is_help=True, help="Post 8610: the cost of softmax and linear attention.")
+app = typer.Typer(no_args_is_help=True, help="Post 8610: the cost of softmax and linear attention.\n\n\b\nExample:\n"
+                  "  kexue attention quality --preset smoke --out runs/attn")
 console = Console()  # results on stdout; notes and errors on stderr (cli_common)
 
 

@@ -9,6 +9,7 @@ run folders, --config/--print-config, --device/--precision: kexue/cli_common.py.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -17,9 +18,19 @@ from rich.table import Table
 from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 9529: why LLMs are decoder-only (attention rank; GPT vs "
-                                             "prefix-LM vs encoder-decoder).")
+                                             "prefix-LM vs encoder-decoder).\n\n\b\nExample:\n"
+                                             "  kexue decoder-only compare --task pinyin --preset quick --seeds 1")
 console = Console()  # results on stdout; notes and errors on stderr (cli_common)
-SIZES = {"tiny": "quick", "small": "standard", "base": "full"}  # --size → the reproduce preset it comes from
+SIZES = {"tiny": "quick", "small": "standard", "base": "full"}  # the old --size → the reproduce preset it names
+
+
+def _preset(preset: str | None, size: str | None) -> str:
+    """The reproduce preset named by --preset (or the old --size: tiny, small, base)."""
+    name = C.either(preset, size, "--preset", "--size", "quick")
+    name = SIZES.get(name, name)
+    if name not in SIZES.values():
+        raise ValueError(f"--preset {name!r}: choose one of {', '.join(SIZES.values())} (or {', '.join(SIZES)})")
+    return name
 
 
 def _ints(text: str, name: str) -> tuple[int, ...]:
@@ -83,16 +94,14 @@ def rank(
                       f"{spread(m['bidirectional_effective_rank']).fmt()}")
 
 
-def _run_config(task: str, size: str, arch: str = "decoder"):
-    """The RunConfig of the reproduce preset behind --size, for --task and --arch."""
+def _run_config(task: str, name: str, arch: str = "decoder"):
+    """The RunConfig of the reproduce preset `name` (--preset), for --task and --arch."""
     from kexue.decoder_only.reproduce import preset
     from kexue.decoder_only.tasks import TASKS
 
     if task not in TASKS:
         raise ValueError(f"--task {task!r}: choose one of {', '.join(TASKS)}")
-    if size not in SIZES:
-        raise ValueError(f"--size {size!r}: choose one of {', '.join(SIZES)}")
-    base = preset(SIZES[size]).compare
+    base = preset(name).compare
     return replace(base, task=replace(base.task, task=task), model=replace(base.model, arch=arch))
 
 
@@ -117,7 +126,9 @@ def _cell(rows: list[dict], key: str, scale: float = 1.0, digits: int = 4) -> st
 def train(
     task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin) | reverse (sentence → its words reversed)"),
     arch: str = typer.Option("decoder", help="decoder | prefix | encdec"),
-    size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
+    preset: Optional[str] = typer.Option(None, help="quick (default; also called tiny) | standard (small) | full "
+                                                    "(base): the sizes of that reproduce preset"),
+    size: Optional[str] = C.alias("--size", "--preset"),
     *, opts: C.RunOptions,
 ) -> None:
     """Train one architecture on one task (one seed: --set train.seed=S) and measure it on held-out sentences."""
@@ -126,8 +137,9 @@ def train(
 
     if arch not in ARCHS:
         raise ValueError(f"--arch {arch!r}: choose one of {', '.join(ARCHS)} (compare matches widths)")
-    cfg, folder = C.start_run(opts, "kexue decoder-only train", "decoder_only", _run_config(task, size, arch),
-                              RunConfig, options={"task": task, "arch": arch, "size": size})
+    name = _preset(preset, size)
+    cfg, folder = C.start_run(opts, "kexue decoder-only train", "decoder_only", _run_config(task, name, arch),
+                              RunConfig, options={"task": task, "arch": arch, "preset": name})
     s = run(cfg, folder.out, progress=opts.progress, resume=folder.resume)
     if s.get("rank"):  # under torchrun only rank 0 measures and reports
         return
@@ -146,7 +158,9 @@ def compare(
     task: str = typer.Option("pinyin", help="pinyin (sentence → pinyin) | reverse (sentence → its words reversed)"),
     arch: str = typer.Option("decoder,prefix,encdec", help="decoder | prefix | encdec | encdec@params | "
                                                            "encdec@params_total | encdec@flops, comma-separated"),
-    size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
+    preset: Optional[str] = typer.Option(None, help="quick (default; also called tiny) | standard (small) | full "
+                                                    "(base): the sizes of that reproduce preset"),
+    size: Optional[str] = C.alias("--size", "--preset"),
     seeds: int = typer.Option(3, min=1),
     match: str = typer.Option("params", help="a plain encdec's width matched to decoder-only by params (the "
                                              "Transformer weights) | params_total (embedding included) | flops | "
@@ -163,8 +177,9 @@ def compare(
     _archs(arch)
     if match not in ("params", "params_total", "flops", "none"):
         raise ValueError(f"--match {match!r}: choose params, params_total, flops or none")
-    cfg, run = C.start_run(opts, "kexue decoder-only compare", "decoder_only", _run_config(task, size), RunConfig,
-                           options={"task": task, "arch": arch, "size": size, "seeds": seeds, "match": match})
+    name = _preset(preset, size)
+    cfg, run = C.start_run(opts, "kexue decoder-only compare", "decoder_only", _run_config(task, name), RunConfig,
+                           options={"task": task, "arch": arch, "preset": name, "seeds": seeds, "match": match})
     # on a resume, the run's own architectures, seeds and matching (run.json), not this command line's defaults
     archs, seeds, match = _archs(run.options["arch"]), int(run.options["seeds"]), run.options["match"]
     if C.is_main():  # the settings the runs share, for --resume and --config
@@ -195,14 +210,16 @@ def compare(
 def mlm(
     direction: str = typer.Option("bidirectional,mixed,alternate", help="bidirectional | mixed (half heads causal, "
                                                                         "half anti-causal) | alternate (by layer)"),
-    size: str = typer.Option("tiny", help="tiny (the quick preset's) | small (standard) | base (full)"),
+    preset: Optional[str] = typer.Option(None, help="quick (default; also called tiny) | standard (small) | full "
+                                                    "(base): the sizes of that reproduce preset"),
+    size: Optional[str] = C.alias("--size", "--preset"),
     seeds: int = typer.Option(3, min=1),
     *, opts: C.RunOptions,
 ) -> None:
     """Whole-word MLM on People's Daily with each attention direction × seed; held-out loss, mean ± std."""
     from kexue.config import to_dict
     from kexue.decoder_only.mlm import DIRECTIONS, MLMRunConfig, build_mlm_task, compare_mlm
-    from kexue.decoder_only.reproduce import preset
+    from kexue.decoder_only.reproduce import preset as reproduce_preset
     from kexue.runs import write_settings
 
     def directions_of(text: str) -> tuple[str, ...]:
@@ -213,10 +230,9 @@ def mlm(
         return found
 
     directions_of(direction)
-    if size not in SIZES:
-        raise ValueError(f"--size {size!r}: choose one of {', '.join(SIZES)}")
-    cfg, run = C.start_run(opts, "kexue decoder-only mlm", "decoder_only_mlm", preset(SIZES[size]).mlm,
-                           MLMRunConfig, options={"direction": direction, "size": size, "seeds": seeds})
+    name = _preset(preset, size)
+    cfg, run = C.start_run(opts, "kexue decoder-only mlm", "decoder_only_mlm", reproduce_preset(name).mlm,
+                           MLMRunConfig, options={"direction": direction, "preset": name, "seeds": seeds})
     directions, seeds = directions_of(run.options["direction"]), int(run.options["seeds"])
     if C.is_main():
         write_settings(run.out, to_dict(cfg))

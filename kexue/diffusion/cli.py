@@ -16,7 +16,9 @@ from rich.table import Table
 
 from kexue import cli_common as C
 
-app = typer.Typer(no_args_is_help=True, help="Posts 9119/9152: train a DDPM, sample and interpolate from checkpoints.")
+app = typer.Typer(no_args_is_help=True, help="Posts 9119/9152: train a DDPM, sample and interpolate from checkpoints.\n\n"
+                  "\b\nExample:\n  kexue diffusion train --preset smoke --out runs/ddpm\n"
+                  "  kexue diffusion sample --model runs/ddpm --n 16")
 console = Console(stderr=True)  # notes; results (tables, JSON) go to stdout
 results = Console()
 COMMAND = "kexue diffusion train"
@@ -45,6 +47,14 @@ def _file_out(out: Path, overwrite: bool = False) -> None:
                 raise ValueError(f"--out {out}: {parent} is a file, not a folder")
             break
     out.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _run_folder(model: Optional[Path], checkpoint: Optional[Path]) -> Path:
+    """--model (or its old spelling --checkpoint): the run folder to read."""
+    folder = C.either(model, checkpoint, "--model", "--checkpoint")
+    if folder is None:
+        raise ValueError("--model: give the run folder of `kexue diffusion train`, e.g. --model runs/diffusion/version_0")
+    return folder
 
 
 def _load(checkpoint: Path, raw: bool, device: str):
@@ -89,7 +99,8 @@ def train_cmd(
 
 @app.command("sample")
 def sample_cmd(
-    checkpoint: Path = typer.Option(..., help="a run directory of `kexue diffusion train`"),
+    model: Optional[Path] = typer.Option(None, help="a run folder of `kexue diffusion train`"),
+    checkpoint: Optional[Path] = C.alias("--checkpoint", "--model"),
     n: int = typer.Option(64, help="number of images"),
     sigma: str = typer.Option("beta", help="beta (Su's σ_t = β_t) | posterior (β̄_{t−1}β_t/β̄_t) | zero"),
     steps: int = typer.Option(0, help="0 = all T steps; else a respaced chain of this many steps"),
@@ -113,6 +124,7 @@ def sample_cmd(
     if n < 1:
         raise ValueError(f"--n {n}: give the number of images to sample, at least 1")
     _file_out(out, overwrite)
+    checkpoint = _run_folder(model, checkpoint)
     model, schedule, cfg = _load(checkpoint, raw, device)
     dev = _device(device)
     y = None
@@ -130,7 +142,8 @@ def sample_cmd(
 
 @app.command("interpolate")
 def interpolate_cmd(
-    checkpoint: Path = typer.Option(..., help="a run directory of `kexue diffusion train`"),
+    model: Optional[Path] = typer.Option(None, help="a run folder of `kexue diffusion train`"),
+    checkpoint: Optional[Path] = C.alias("--checkpoint", "--model"),
     a: Path = typer.Option(..., help="first image file"),
     b: Path = typer.Option(..., help="second image file"),
     t0: int = typer.Option(500, help="noise the mixtures to t0, then run the chain from t0 (Keras-DDPM: 500)"),
@@ -150,6 +163,7 @@ def interpolate_cmd(
     from kexue.diffusion.images import image_note, read_image, save_grid
 
     _file_out(out, overwrite)
+    checkpoint = _run_folder(model, checkpoint)
     model, schedule, cfg = _load(checkpoint, raw, device)
     dev = _device(device)
     c, side, _ = _shape(cfg)
@@ -170,7 +184,8 @@ def interpolate_cmd(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    checkpoint: Path = typer.Option(..., help="a run directory of `kexue diffusion train`"),
+    model: Optional[Path] = typer.Option(None, help="a run folder of `kexue diffusion train`"),
+    checkpoint: Optional[Path] = C.alias("--checkpoint", "--model"),
     n: int = typer.Option(500, help="samples per σ"),
     sigmas: str = typer.Option("beta,posterior", help="comma-separated σ choices"),
     steps: int = typer.Option(0, help="0 = all T steps"),
@@ -185,6 +200,7 @@ def evaluate_cmd(
     from kexue.diffusion.metrics import ClassifierConfig, ImageMetrics, load_or_fit_classifier
     from kexue.diffusion.train import load_data
 
+    checkpoint = _run_folder(model, checkpoint)
     model, schedule, cfg = _load(checkpoint, raw, device)
     dev = _device(device)
     x, y, name = load_data(cfg)

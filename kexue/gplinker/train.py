@@ -1,14 +1,15 @@
 """The run-facing half of GPLinker: train through kexue's one Trainer, save and load run folders.
 
 kexue.fm/archives/8926, 8888, 8373. The model-facing half (collate, loss, predict, evaluate) is
-linker.py's `Linker`; `GPLinker` adds fit, save and load; `start_run` decides resume / pretrained
+linker.py's `Linker`; `GPLinker` adds fit, save and load; `build_linker` decides resume / pretrained
 encoder / fresh; the keep-the-best-dev-weights hook is kexue/train/best.py's. Where we depart: the posts
 train a pretrained BERT with Adam 2e-5 for 200 (events) / 20 (relations) epochs; the quick preset
 trains `TinyEncoder` from scratch with AdamW 1e-3 for a few hundred steps, so its F1s are those of a
 small model on synthetic data; `GPLinker.pretrained` (CLI `--encoder PATH`) starts from a kexue
 RoFormerV2 or an HF checkpoint instead (encoders.py). A trained run folder holds model.safetensors
-(encoder and heads, the last step), vocab.txt and gplinker.json (task, labels, model settings, the
-encoder's config) — all `load_run` needs; the checkpoint folder is never read again. Trained with dev
+(encoder and heads, the last step), vocab.txt and config.json (task, labels, model settings, the
+encoder's config, the data: run_folder.py) — all `load_run` needs; the checkpoint folder is never read
+again. Trained with dev
 data it also holds best.safetensors and best.json: as the posts' scripts (an Evaluator callback every
 epoch that saves the weights of the best dev F1, then loads them to predict), the weights of the best
 dev evaluation, which `fit` ends with and `load_run` prefers.
@@ -21,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kexue.config import from_dict, override, to_dict
+from kexue.config import to_dict
 from kexue.data import CharTokenizer
 from kexue.gplinker.encoders import load_encoder, load_tokenizer
 from kexue.gplinker.linker import GPLinkerConfig, Linker, TaskName
@@ -30,20 +31,21 @@ from kexue.gplinker.recipes import EarlyStopping, LengthBuckets, StopTraining
 from kexue.gplinker.tasks import TASKS
 from kexue.train import Trainer, read_metrics
 from kexue.train.best import BEST_FILE, BEST_RECORD, BestWeights, read_best
-from kexue.train.checkpoint import METRICS_FILE, MODEL_FILE, checkpoint_step, has_checkpoint, load_model, read_json
+from kexue.gplinker.run_folder import SECTION, read_linker_run
+from kexue.runs import check_unchanged, write_settings
+from kexue.train.checkpoint import METRICS_FILE, MODEL_FILE, checkpoint_step, has_checkpoint, load_model
 from kexue.train.rng import seed_everything
 
-RUN_FILE = "gplinker.json"
 # the dev F1 the scripts keep the best of: duee_v1.py best_model.e.weights (event level), duie_v1.py
 SELECT = {name: t.select for name, t in TASKS.items()}
-__all__ = ["BEST_FILE", "BEST_RECORD", "BestWeights", "GPLinker", "GPLinkerConfig", "load_run", "read_best",
-           "rebuild_run", "start_run"]
+__all__ = ["BEST_FILE", "BEST_RECORD", "BestWeights", "GPLinker", "GPLinkerConfig", "build_linker", "load_run",
+           "read_best", "rebuild_run"]
 
 
 class GPLinker(Linker):
     """A Linker that trains, and saves and loads its run folder. `data` names the files it was trained
-    on ({"train", "dev", "schema"}: paths, or "generated"/"msra" for the built-in data), written to
-    gplinker.json so that evaluate and predict take the task, schema, labels and dev file from the run."""
+    on ({"train", "dev", "schema"}: paths, or "generated"/"msra" for the built-in data), written to the
+    run's settings so that evaluate and predict take the task, schema, labels and dev file from the run."""
 
     data: dict[str, str] = {}
 
@@ -83,7 +85,7 @@ class GPLinker(Linker):
                                 self.cfg.max_minutes)
         data = LengthBuckets(train, tcfg.batch_size, tcfg.seed) if self.cfg.sort_by_length else train
         trainer = Trainer(self.model, tcfg, data, lambda m, b: self.loss(m, b), out_dir, collate_fn=self.collate,
-                          eval_fn=eval_fn, on_eval=stopper.on_eval if dev else None, run_config=self.cfg,
+                          eval_fn=eval_fn, on_eval=stopper.on_eval if dev else None, run_config=self.settings(),
                           progress=progress, device=device,
                           on_step=stopper.on_step if stopper.patience or stopper.max_minutes else None)
         if trainer.is_main and not continuing:  # a new run: an earlier run's best is not this run's
@@ -113,22 +115,30 @@ class GPLinker(Linker):
         self.weights = describe_weights(out_dir, best)
         return {**summary, "weights": self.weights, "best": best, "dev": dev_metrics}
 
+    def settings(self) -> dict[str, Any]:
+        """The run's settings (config.json's `run` section, kexue/gplinker/run_folder.py)."""
+        settings = {SECTION: to_dict(self.cfg), "labels": self.labels, "data": dict(self.data)}
+        return json.loads(json.dumps(settings, ensure_ascii=False))  # as config.json holds them: labels as lists
+
     def save_meta(self, out_dir: Path) -> None:
+        """vocab.txt and the run's settings: what `load_run` needs beside the weights."""
         self.tokenizer.save(out_dir / "vocab.txt")
-        meta = {"task": self.cfg.task, "config": to_dict(self.cfg), "labels": self.labels, "data": dict(self.data)}
-        (out_dir / RUN_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        write_settings(out_dir, self.settings())
 
 
-def start_run(cfg: GPLinkerConfig, labels: list, texts: list[str], out_dir: str | Path, resume: bool = False,
-              encoder: str | Path | None = None, sets: list[str] | None = None) -> tuple[GPLinker, str]:
+def build_linker(cfg: GPLinkerConfig, labels: list, texts: list[str], out_dir: str | Path, resume: bool = False,
+                 encoder: str | Path | None = None) -> tuple[GPLinker, str]:
     """The decision "resume / pretrained encoder / fresh" and the GPLinker it gives, with one word naming it:
-    - resume (and out_dir holds a run): the run as it was saved (gplinker.json + vocab.txt, `sets` on top),
-      whatever `cfg` says; the labels must be the run's, and an --encoder must be the run's own;
+    - resume (and out_dir holds a run): the run as it was saved (its labels, its vocab.txt) under `cfg`,
+      which must be the run's own settings but for what a resume may change (kexue.runs.check_unchanged:
+      one line naming the setting); the labels must be the run's, and an --encoder must be the run's own;
     - encoder: the checkpoint's encoder and tokenizer under `cfg` (GPLinker.pretrained);
     - else fresh: a from-scratch encoder on a character vocabulary of `texts`."""
     out_dir = Path(out_dir)
-    if resume and (out_dir / RUN_FILE).is_file():
-        g = rebuild_run(out_dir, sets)
+    if resume and has_run(out_dir):
+        check_unchanged(out_dir, cfg, SECTION)
+        g = rebuild_run(out_dir)
+        g.cfg = cfg
         if g.labels != list(labels):
             raise ValueError(f"--resume {out_dir}: the data's labels differ from the run's; give the run's "
                              "--train / --schema")
@@ -144,22 +154,18 @@ def start_run(cfg: GPLinkerConfig, labels: list, texts: list[str], out_dir: str 
     return GPLinker(cfg, labels, CharTokenizer.build(texts, max_size=cfg.encoder.vocab)), "fresh"
 
 
-def run_meta(run_dir: str | Path) -> dict[str, Any]:
-    """A run folder's gplinker.json ({task, config, labels, data}); an error naming the file when it is not one."""
-    meta_file = Path(run_dir) / RUN_FILE
-    if not meta_file.is_file():
-        raise FileNotFoundError(f"{meta_file}: not a GPLinker run folder (train one with `kexue gplinker ... train`)")
-    meta = read_json(meta_file)
-    meta.setdefault("task", meta["config"].get("task", "events"))
-    meta.setdefault("data", {})
-    return meta
+def has_run(folder: Path) -> bool:
+    """Whether `folder` holds a GPLinker run's settings (and vocab.txt) to rebuild."""
+    from kexue.runs import OLD_GPLINKER_FILE
+    from kexue.train.checkpoint import CONFIG_FILE
+    return (folder / "vocab.txt").is_file() and any((folder / f).is_file() for f in (CONFIG_FILE, OLD_GPLINKER_FILE))
 
 
 def load_run(run_dir: str | Path, device: str = "cpu", last: bool = False) -> GPLinker:
     """A trained run folder (gplinker.json, vocab.txt, best.safetensors or model.safetensors) → GPLinker,
     strictly loaded: the best dev weights when the run kept them, else (or with last=True) the last step's.
-    `.weights` says which. A pretrained encoder is rebuilt from its config in gplinker.json; its weights
-    are in the run's file."""
+    `.weights` says which. A pretrained encoder is rebuilt from its config in the run's settings; its
+    weights are in the run's file."""
     run_dir = Path(run_dir)
     g = rebuild_run(run_dir)
     best = None if last else read_best(run_dir)
@@ -203,16 +209,13 @@ def fine_tune_recipe(cfg: GPLinkerConfig, n_train: int) -> tuple[GPLinkerConfig,
     return replace(cfg, train=train), line
 
 
-def rebuild_run(run_dir: str | Path, sets: list[str] | None = None) -> GPLinker:
-    """The GPLinker a run folder was trained as (its gplinker.json config and labels, its vocab.txt read as
-    its encoder reads it), with fresh weights: what `--resume` continues, whatever --encoder was.
-    `sets` (`key=value`) apply on top of the saved config, e.g. train.steps=4 to train further."""
+def rebuild_run(run_dir: str | Path) -> GPLinker:
+    """The GPLinker a run folder was trained as (its settings and labels, its vocab.txt read as its encoder
+    reads it), with fresh weights: what a resume continues, whatever --encoder was."""
     run_dir = Path(run_dir)
-    meta = run_meta(run_dir)
-    cfg = override(from_dict(GPLinkerConfig, meta["config"]), sets)
-    labels = [tuple(x) if isinstance(x, list) else x for x in meta["labels"]]
-    g = GPLinker(cfg, labels, load_tokenizer(cfg.encoder, run_dir / "vocab.txt"))
-    g.data = meta["data"]
+    run = read_linker_run(run_dir)
+    g = GPLinker(run.cfg, run.labels, load_tokenizer(run.cfg.encoder, run_dir / "vocab.txt"))
+    g.data = run.data
     return g
 
 

@@ -11,20 +11,30 @@ from rich.table import Table
 
 from kexue import cli_common as C
 
-app = typer.Typer(no_args_is_help=True, help="Post 9554: the Linear Recurrent Unit on long-range tasks.")
+app = typer.Typer(no_args_is_help=True, help="Post 9554: the Linear Recurrent Unit on long-range tasks.\n\n\b\nExample:\n"
+                  "  kexue lru train --task copy --preset smoke --out runs/lru\n  kexue lru evaluate --model runs/lru")
 console = Console()  # results on stdout; notes and errors go to stderr (cli_common)
 
 
 def _config(task: str, model: str, preset: str):
-    """The run settings of a reproduce preset: ListOps, the token tasks (copy's) or the pixel tasks."""
-    from kexue.lru.reproduce import ablation_config, preset as get_preset  # lazy: matplotlib
-    from kexue.lru.tasks import TASKS
+    """The run settings: `paper`, the library's RunConfig (the paper's optimiser, lr 1e-3, and Table 9's
+    ListOps model) on `task`; or the sizes of a reproduce preset: ListOps, the token tasks (copy's) or the
+    pixel tasks."""
+    from kexue.lru.tasks import TASKS, TaskConfig
+    from kexue.lru.train import RunConfig
 
     if task not in TASKS:
         raise ValueError(f"--task {task!r}: choose one of {', '.join(TASKS)}")
-    p = get_preset(preset)
-    base = p.listops if task == "listops" else p.copy if task in ("copy", "selective", "recall") else p.ablation
-    return ablation_config(replace(base, task=replace(base.task, task=task)), model)
+    if preset == "paper":
+        base = RunConfig(task=TaskConfig(task))
+    else:
+        from kexue.lru.reproduce import preset as get_preset
+
+        p = get_preset(preset)
+        base = p.listops if task == "listops" else p.copy if task in ("copy", "selective", "recall") else p.ablation
+        base = replace(base, task=replace(base.task, task=task))
+    from kexue.lru.reproduce import ablation_config  # lazy: matplotlib
+    return ablation_config(base, model)
 
 
 @app.command()
@@ -33,7 +43,9 @@ def train(
     task: str = typer.Option("copy", help="listops | copy | adding | selective | recall | smnist | sfashion"),
     model: str = typer.Option("lru", help="lru | slru | transformer | rnn | lstm | dense | diag_reim | diag_exp | "
                                           "stable_exp"),
-    preset: str = typer.Option("quick", help="sizes from a reproduce preset: smoke | quick | standard | full"),
+    preset: str = typer.Option("paper", help="paper: the library's settings (App. D's optimiser, lr 1e-3, Table "
+                                             "9's model; --print-config lists them) | the sizes of a reproduce "
+                                             "preset: smoke | quick (lr 3e-3) | standard | full"),
     *, opts: C.RunOptions,
 ) -> None:
     """Train a deep model (the paper's block) on a long-range task and report its test accuracy."""
@@ -55,10 +67,14 @@ def train(
 
 @app.command()
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="a folder written by `kexue lru train`"),
+    model: Optional[Path] = typer.Option(None, help="a run folder of `kexue lru train`"),
+    run_dir: Optional[Path] = typer.Argument(None, hidden=True, help="the old spelling of --model"),
     device: Optional[str] = C.option("device"),
 ) -> None:
     """Rebuild a trained model from its folder and measure its test accuracy again."""
+    run_dir = C.either(model, run_dir, "--model", "RUN_DIR")
+    if run_dir is None:
+        raise ValueError("--model: give the run folder of `kexue lru train`, e.g. --model runs/lru/version_0")
     from kexue.lru.tasks import build_task
     from kexue.lru.train import RunConfig, build_model, evaluate as eval_model
     from kexue.runs import read_run_folder

@@ -1,6 +1,7 @@
 """`kexue mad run|ess`: post 9687's self-consuming loops from the command line.
 
     kexue mad run --family gaussian --loop synthetic --lam 1,0.8 --generations 50 --seeds 20 --out runs/mad
+    kexue mad run --out runs/mad --resume --generations 80       # the same loop, 30 generations more
     kexue mad run --family gmm --loop synthetic --lam 1,0.8 --generations 200 --out runs/mad-gmm
     kexue mad ess --n-r 100,250 --n-s 0,100,400,900 --lam 1,0.85,0.7 --out runs/mad-ess
     kexue mad run --print-config                       # every setting, its default and type
@@ -9,7 +10,9 @@
 Settings: the family's defaults, then `--config FILE` (JSON or TOML, a run's own config.json included),
 then the options given on the command line, then `--set key=value`. A bad setting is one line on stderr
 naming it, exit code 2; a failure at run time exits 1; SIGINT/SIGTERM finish the generation in progress,
-write the state and exit 130/143 with "interrupted at generation t; continue with --resume".
+write the state and exit 130/143 with "interrupted at generation t; continue with --resume". The run
+folder is the shared options' (`--out`, default runs/mad/version_N; `--resume`, `--overwrite`, ...:
+kexue/cli_options.py).
 """
 from __future__ import annotations
 
@@ -23,12 +26,9 @@ from rich.table import Table
 
 from kexue import cli_common as C
 
-app = typer.Typer(no_args_is_help=True, help="Post 9687: self-consuming generative loops (MAD).")
+app = typer.Typer(no_args_is_help=True, help="Post 9687: self-consuming generative loops (MAD).\n\n\b\nExample:\n"
+                  "  kexue mad run --family gaussian --loop fresh --generations 20 --out runs/mad")
 console = Console(stderr=True)
-
-
-def _user_error(e: Exception) -> None:
-    C.fail(str(e))  # one plain line, exit 2 (kexue/cli_common.py)
 
 
 def _floats(text: str, name: str) -> tuple[float, ...]:
@@ -49,8 +49,8 @@ LOOP_OPTIONS = ("loop", "lam", "generations", "seeds", "n_ini", "n_r", "n_s", "a
 
 
 @app.command("run")
+@C.train_options("mad", "gaussian.d=10 --set gmm.sigma=0.1 --set loop.n_s=500 --set checkpoint_every=10")
 def run_cmd(
-    ctx: typer.Context,
     family: str = typer.Option("gaussian", help="gaussian | gmm | diffusion"),
     loop: str = typer.Option("synthetic", help="synthetic | augment | fresh"),
     lam: str = typer.Option("1,0.8", help="sampling biases λ ∈ (0, 1], comma-separated (1 = unbiased)"),
@@ -62,45 +62,43 @@ def run_cmd(
     accumulate: bool = typer.Option(False, help="augment loop: keep all past synthetic points in the pool"),
     k: int = typer.Option(1, "--K", help="fresh loop: synthetic points from the K previous models"),
     seed: int = typer.Option(0, help="seed of the whole run"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="any setting, e.g. --set gaussian.d=10 "
-                                             "--set gmm.sigma=0.1 --set loop.n_s=500 --set checkpoint_every=10"),
-    config: Optional[Path] = C.option("config"),
-    print_config: bool = C.option("show_config"),
-    out: Path = typer.Option(Path("runs/mad"), help="folder for metrics.jsonl, config.json, state and curves.png"),
-    resume: bool = typer.Option(False, help="continue the run in --out from the generation it reached"),
+    *, opts: C.RunOptions,
 ) -> None:
-    """Run a self-consuming loop and plot its metrics against the generation."""
-    from kexue.mad.run import METRICS, run
+    """Run a self-consuming loop and plot its metrics against the generation (a --resume may add
+    generations; the loop refuses any other change)."""
+    from kexue.mad.loops import has_state
+    from kexue.mad.run import METRICS, RunSettings, run
 
-    try:
-        settings = run_settings(family, config, set_, given=C.given(ctx, LOOP_OPTIONS + ("family",)),
-                                options=dict(loop=loop, lam=lam, generations=generations, seeds=seeds, n_ini=n_ini,
-                                             n_r=n_r, n_s=n_s, accumulate=accumulate, k=k, seed=seed))
-    except ValueError as e:
-        _user_error(e)
-    if print_config:
-        C.print_config(settings)
-        raise typer.Exit(0)
-    import numpy as np
-
-    family = settings.family
+    settings = run_settings(family, opts.config, opts.sets, given=C.given(opts.ctx, LOOP_OPTIONS + ("family",)),
+                            options=dict(loop=loop, lam=lam, generations=generations, seeds=seeds, n_ini=n_ini,
+                                         n_r=n_r, n_s=n_s, accumulate=accumulate, k=k, seed=seed))
+    settings, folder = C.start_run(opts, "kexue mad run", "mad", settings, RunSettings, applied=True, reread=False,
+                                   has_state=has_state)
     cfg, t0 = settings.loop, time.perf_counter()
 
     def progress(t: int, measured: dict) -> None:
         """A line a generation, with the median of the first of the family's metrics measured this time."""
-        shown = next((m for m in METRICS[family] if m in measured), None)
+        import numpy as np
+        shown = next((m for m in METRICS[settings.family] if m in measured), None)
         parts = ""
         if shown is not None:
             v = np.asarray(measured[shown]).reshape(len(cfg.lams), cfg.seeds)
             parts = f"  median {shown}  " + ", ".join(f"λ={la:g}: {np.median(row):.4g}" for la, row in zip(cfg.lams, v))
         console.print(f"generation {t}/{cfg.generations}{parts}  ({time.perf_counter() - t0:.1f} s)", soft_wrap=True)
 
-    try:
-        result, info = run(settings, out, resume=resume, on_generation=progress, interruptible=True)
-    except ValueError as e:
-        _user_error(e)
-    table = Table(title=f"kexue mad run --family {family} --loop {cfg.loop}: generation {cfg.generations}, median over {cfg.seeds} seeds")
-    names = [m for m in METRICS[family] if m in result.history]
+    result, info = run(settings, folder.out, resume=folder.resume, on_generation=progress, interruptible=True)
+    _print_table(settings, result, info, folder.out)
+
+
+def _print_table(settings, result, info: dict, out: Path) -> None:
+    """The last generation's medians per λ, and the data-vs-data floor."""
+    import numpy as np
+
+    from kexue.mad.run import METRICS
+    cfg = settings.loop
+    table = Table(title=f"kexue mad run --family {settings.family} --loop {cfg.loop}: generation {cfg.generations}, "
+                        f"median over {cfg.seeds} seeds")
+    names = [m for m in METRICS[settings.family] if m in result.history]
     for col in ["λ"] + names:
         table.add_column(col, justify="right")
     for la in cfg.lams:
@@ -118,6 +116,7 @@ def run_cmd(
 def run_settings(family: str, config: Path | None, sets: list[str] | None, given: tuple[str, ...], options: dict):
     """The settings of `kexue mad run`: the family's defaults, --config, the options given on the command
     line (all of them without --config: their defaults are the command's), then --set."""
+    from kexue.mad.loops import get_loop
     from kexue.mad.run import RunSettings, default_settings
 
     data = C.read_config_file(config) if config is not None else {}
@@ -140,7 +139,7 @@ def run_settings(family: str, config: Path | None, sets: list[str] | None, given
     for name in ("generations", "seeds", "n_ini", "n_r", "n_s"):
         if options[name] is not None:
             changes[name] = options[name]
-    if changes.get("loop", settings.loop.loop) == "augment" and options["n_r"] is None and \
+    if get_loop(changes.get("loop", settings.loop.loop)).keeps_real and options["n_r"] is None and \
             (config is None or "n_ini" in changes):
         changes["n_r"] = changes.get("n_ini", settings.loop.n_ini)  # the fixed real set is G_1's
     settings.loop = type(settings.loop)(**{**settings.loop.__dict__, **changes})
@@ -166,26 +165,24 @@ def ess_cmd(
     set_: Optional[list[str]] = C.option("sets", example="reference_seeds=20"),
     config: Optional[Path] = C.option("config"),
     print_config: bool = C.option("show_config"),
-    out: Path = typer.Option(Path("runs/mad-ess"), help="folder for ess.json and ess.png"),
+    out: Optional[Path] = C.option("out", "mad-ess"),
 ) -> None:
     """The fresh loop's effective sample size n_e/n_r over (n_r, n_s, λ): the paper's phase map."""
     from kexue.mad.ess import ESSConfig, ess_map, plot_ess
 
-    try:
-        options = {"n_r": _ints(n_r, "n-r"), "n_s": _ints(n_s, "n-s"), "lam": _floats(lam, "lam"), "d": d,
-                   "seeds": seeds, "generations": generations}
-        given = C.given(ctx, tuple(ESS_OPTIONS))
-        cfg = C.settings(ESSConfig(), config, None)
-        # the options' defaults are the command's; with --config only those given on the command line apply
-        cfg = C.merge(cfg, {ESS_OPTIONS[k]: v for k, v in options.items() if config is None or k in given},
-                      "the command line")
-        cfg = C.settings(cfg, None, set_)
-        cfg.check()
-    except ValueError as e:
-        _user_error(e)
+    options = {"n_r": _ints(n_r, "n-r"), "n_s": _ints(n_s, "n-s"), "lam": _floats(lam, "lam"), "d": d,
+               "seeds": seeds, "generations": generations}
+    given = C.given(ctx, tuple(ESS_OPTIONS))
+    cfg = C.settings(ESSConfig(), config, None)
+    # the options' defaults are the command's; with --config only those given on the command line apply
+    cfg = C.merge(cfg, {ESS_OPTIONS[k]: v for k, v in options.items() if config is None or k in given},
+                  "the command line")
+    cfg = C.settings(cfg, None, set_)
+    cfg.check()
     if print_config:
         C.print_config(cfg)
         raise typer.Exit(0)
+    out = C.run_folder(out, "mad-ess")
     t0 = time.perf_counter()
     table_data = ess_map(cfg, on_cell=lambda c: console.print(
         f"n_r={c['n_r']} n_s={c['n_s']} λ={c['lam']:g}: W2 {c['w2']:.4g}, n_e/n_r {c['ratio']:.3g} "
@@ -198,3 +195,5 @@ def ess_cmd(
     (out / "ess.json").write_text(json.dumps({**table_data, "run": to_dict(cfg)}, indent=2))  # --config reads "run"
     fig = plot_ess(table_data, out / "ess.png")
     console.print(f"table: {out / 'ess.json'}\nfigure: {fig}")
+
+C.adopt(app)

@@ -33,23 +33,24 @@ import math
 import numpy as np
 from scipy.special import digamma
 
+from kexue.mad.loops import Loop, get_loop
 
-def moments(loop: str, lam: float, generations: int, n_ini: int, n_r: int, n_s: int,
+
+def moments(loop: str | Loop, lam: float, generations: int, n_ini: int, n_r: int, n_s: int,
             between_means: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(a_t, b_t) for t = 1..generations: E[Σ_t] = a_t Σ_0 and Cov-about-μ_0(μ_t) = b_t Σ_0.
 
     `between_means=False` is the negative control of the checks: it drops the pooled scatter's
     between-means term (n_r n_s/N)(x̄_r − x̄_s)(x̄_r − x̄_s)ᵀ, i.e. pools the two sample covariances as if
     their means agreed, a plausible derivation that is wrong."""
-    if loop not in ("synthetic", "augment", "fresh"):
-        raise ValueError(f"loop {loop!r}: choose synthetic, augment or fresh")
-    if loop == "synthetic":
+    kind = get_loop(loop) if isinstance(loop, str) else loop
+    if not kind.real_after_first:
         n_r = 0
     a, b = np.empty(generations), np.empty(generations)
     # G_1 is fitted on n_ini real points: E[Σ_1] = Σ_0; μ_1 − μ_0 ~ N(0, Σ_0/n_ini) (augment: relative to x̄_r, 0)
-    a[0], b[0] = 1.0, (0.0 if loop == "augment" else 1.0 / n_ini)
+    a[0], b[0] = 1.0, (0.0 if kind.keeps_real else 1.0 / n_ini)
     N = n_r + n_s
-    fresh_mean = n_s / N if (loop == "fresh" and n_r > 0) else 0.0  # the real mean's own spread, Σ_0/n_r
+    fresh_mean = n_s / N if (kind.fresh_real and n_r > 0) else 0.0  # the real mean's own spread, Σ_0/n_r
     real_scatter = max(n_r - 1, 0) if n_r > 0 else 0.0
     for t in range(1, generations):
         a_prev, b_prev = a[t - 1], b[t - 1]
@@ -57,8 +58,8 @@ def moments(loop: str, lam: float, generations: int, n_ini: int, n_r: int, n_s: 
         between = fresh_mean + lam * (n_r / N) * a_prev + (n_r * n_s / N) * b_prev
         # a_t = [(n_r − 1) + λ(n_s − 1) a_{t−1} + between] / (N − 1)
         a[t] = (real_scatter + lam * (n_s - 1) * a_prev + (between if between_means else 0.0)) / (N - 1)
-        b[t] = ((n_r if loop == "fresh" else 0.0) + n_s**2 * b_prev + lam * n_s * a_prev) / N**2
-    if loop == "augment":
+        b[t] = ((n_r if kind.fresh_real else 0.0) + n_s**2 * b_prev + lam * n_s * a_prev) / N**2
+    if kind.keeps_real:
         b = b + 1.0 / n_r  # μ_t − μ_0 = (x̄_r − μ_0) + f_t, the two uncorrelated
     return a, b
 

@@ -42,7 +42,6 @@ from kexue.config import to_dict
 from kexue.runs.settings import read_settings, write_settings
 from kexue.train.interrupt import StopSignals, TrainingInterrupted
 
-LOOPS = ("synthetic", "augment", "fresh")
 
 
 @dataclass
@@ -62,8 +61,7 @@ class LoopConfig:
         """One ValueError naming the first bad setting; `min_points` is the family's minimum set size
         per generation, `min_ini` G_1's (default the same)."""
         min_ini = min_points if min_ini is None else min_ini
-        if self.loop not in LOOPS:
-            raise ValueError(f"loop = {self.loop!r}: choose one of {', '.join(LOOPS)}")
+        kind = get_loop(self.loop)
         if not self.lams:
             raise ValueError("lams: give at least one λ, e.g. --lam 1,0.8")
         for lam in self.lams:
@@ -74,23 +72,28 @@ class LoopConfig:
                 raise ValueError(f"{name} = {getattr(self, name)}: must be ≥ 1")
         if self.n_ini < min_ini:
             raise ValueError(f"n_ini = {self.n_ini}: G_1 needs at least {min_ini} real points")
-        if self.loop == "synthetic" and self.n_s < min_points:
+        if not kind.real_after_first and self.n_s < min_points:
             raise ValueError(f"n_s = {self.n_s}: the fully synthetic loop fits each model on n_s points, "
                              f"which needs n_s ≥ {min_points}")
-        if self.loop == "augment" and self.n_r != self.n_ini:
+        if kind.keeps_real and self.n_r != self.n_ini:
             raise ValueError(f"n_r = {self.n_r}: in the augment loop the fixed real set is G_1's n_ini = "
                              f"{self.n_ini} points; set n_r = n_ini")
-        if self.loop == "fresh" and self.n_r < 1:
+        if kind.fresh_real and self.n_r < 1:
             raise ValueError(f"n_r = {self.n_r}: the fresh loop needs n_r ≥ 1 real points per generation "
                              "(n_r = 0 is the synthetic loop)")
-        if self.loop != "synthetic" and self.n_r + self.n_s < min_ini:
+        if kind.real_after_first and self.n_r + self.n_s < min_ini:
             raise ValueError(f"n_r + n_s = {self.n_r + self.n_s}: each generation needs at least {min_ini} points")
         if self.n_s < 0 or self.n_r < 0:
             raise ValueError(f"n_s = {self.n_s}, n_r = {self.n_r}: counts must be ≥ 0")
-        if self.K < 1 or (self.K > 1 and self.loop != "fresh"):
+        if self.K < 1 or (self.K > 1 and not kind.fresh_real):
             raise ValueError(f"K = {self.K}: K ≥ 1, and K > 1 only in the fresh loop")
         if self.n_s < self.K and self.n_s > 0:
             raise ValueError(f"n_s = {self.n_s} < K = {self.K}: each of the K previous models gives at least one point")
+
+    @property
+    def kind(self) -> Loop:
+        """The Loop named by `loop` (its rule for the next generation's data)."""
+        return get_loop(self.loop)
 
     def lam_rows(self) -> Tensor:
         """λ of every row of the batch, λ-major: [len(lams) · seeds]."""
@@ -155,10 +158,10 @@ def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None,
             try:
                 if t == 1:
                     data = family.real(cfg.n_ini, rng)
-                    if cfg.loop == "augment":
+                    if cfg.kind.keeps_real:
                         real_fixed = data
                 else:
-                    data, pool = _next_data(family, cfg, models, real_fixed, pool, rng)
+                    data, pool = cfg.kind.next_data(family, cfg, models, real_fixed, pool, rng)
                 model = family.fit(data)
             except TrainingInterrupted as e:  # a family's trainer caught the signal: stop at the last checkpoint
                 if isinstance(e, LoopInterrupted) or not stop.active:
@@ -183,6 +186,11 @@ def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None,
     return LoopResult(cfg, history, models)
 
 
+def has_state(out: Path) -> bool:
+    """Whether `out` holds a loop's state to resume from (for kexue.runs.open_run)."""
+    return (Path(out) / "state.safetensors").is_file()
+
+
 class LoopInterrupted(TrainingInterrupted):
     """SIGINT/SIGTERM stopped a loop after `generation`, whose state is written; exit_code = 128 + signal."""
 
@@ -200,11 +208,6 @@ def _without_generations(config: dict) -> dict:
         out["run"] = {**{k: v for k, v in run.items() if k != "checkpoint_every"},
                       "loop": {k: v for k, v in run.get("loop", {}).items() if k != "generations"}}
     return out
-
-
-def _next_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool, rng):
-    """D_t for t ≥ 2 and the (possibly grown) synthetic pool, by the loop's own rule (NEXT_DATA)."""
-    return NEXT_DATA[cfg.loop](family, cfg, models, real_fixed, pool, rng)
 
 
 def _synthetic_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool, rng):
@@ -230,7 +233,31 @@ def _fresh_data(family: Family, cfg: LoopConfig, models: list, real_fixed, pool,
     return family.pool(parts), pool
 
 
-NEXT_DATA = {"synthetic": _synthetic_data, "augment": _augment_data, "fresh": _fresh_data}  # keys: LOOPS
+@dataclass(frozen=True)
+class Loop:
+    """What one of the three loops does differently: its rule for D_t (t ≥ 2) and the real data it uses
+    after G_1 (`keeps_real`: augment's fixed real set, G_1's; `fresh_real`: fresh's n_r new points a
+    generation, with the synthetic points from the K previous models). exact.py's moments read the same."""
+    name: str
+    next_data: Callable[..., tuple]  # (family, cfg, models, real_fixed, pool, rng) → (D_t, pool)
+    keeps_real: bool = False
+    fresh_real: bool = False
+
+    @property
+    def real_after_first(self) -> bool:
+        """Whether generations after the first see real data (every loop but the fully synthetic one)."""
+        return self.keeps_real or self.fresh_real
+
+
+LOOPS = {"synthetic": Loop("synthetic", _synthetic_data), "augment": Loop("augment", _augment_data, keeps_real=True),
+         "fresh": Loop("fresh", _fresh_data, fresh_real=True)}
+
+
+def get_loop(name: str) -> Loop:
+    """The loop called `name`; one line naming the choices otherwise."""
+    if name not in LOOPS:
+        raise ValueError(f"loop = {name!r}: choose one of {', '.join(LOOPS)}")
+    return LOOPS[name]
 
 
 def _lines(t: int, measured: dict[str, np.ndarray], cfg: LoopConfig) -> list[dict]:

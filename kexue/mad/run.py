@@ -77,7 +77,7 @@ def run(settings: RunSettings, out: str | Path | None, resume: bool = False,
     if plot and out is not None:
         ex = gaussian_predictions(settings) if settings.family == "gaussian" else None
         loop = settings.loop
-        title = f"{settings.family}, {loop.loop} loop" + (f", n_r={loop.n_r}" if loop.loop == "fresh" else "") + \
+        title = f"{settings.family}, {loop.loop} loop" + (f", n_r={loop.n_r}" if loop.kind.fresh_real else "") + \
             f", n_s={loop.n_s}, {loop.seeds} seeds"
         info["figure"] = str(plot_history(result, METRICS[settings.family], Path(out) / "curves.png", title,
                                           floor=floor, exact=ex))
@@ -92,6 +92,6 @@ def gaussian_predictions(settings: RunSettings) -> dict[str, dict[float, np.ndar
     tr0 = GaussianFamily(settings.gaussian, loop.lam_rows()[:1]).truth_values()["tr_sigma"]
     out: dict[str, dict[float, np.ndarray]] = {"tr_sigma": {}, "mean_sq_err": {}}
     for lam in loop.lams:
-        a, b = exact.moments(loop.loop, lam, loop.generations, loop.n_ini, loop.n_r, loop.n_s)
+        a, b = exact.moments(loop.kind, lam, loop.generations, loop.n_ini, loop.n_r, loop.n_s)
         out["tr_sigma"][lam], out["mean_sq_err"][lam] = a * tr0, b * tr0
     return out

@@ -24,6 +24,7 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -125,11 +126,12 @@ def read_run_folder(out: str | Path, command: str | None = None) -> Run:
 
 def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume: bool = False,
              overwrite: bool = False, options: dict[str, Any] | None = None,
-             given: tuple[str, ...] = ()) -> Run:
+             given: tuple[str, ...] = (), has_state: Callable[[Path], bool] | None = None) -> Run:
     """Check `out` for a run of `command` and record this session in its run.json (see the module doc).
 
     options are the command-line choices that pick the preset (e.g. {"task": "copy"}); on a resume
-    the ones named in `given` (set explicitly on this command line) must equal the run's.
+    the ones named in `given` (set explicitly on this command line) must equal the run's. `has_state`:
+    whether a folder holds a checkpoint to resume (default: the Trainer's; mad's loop keeps its own).
     """
     out, options = Path(out), dict(options or {})
     for parent in [out, *out.parents]:
@@ -142,14 +144,14 @@ def open_run(out: str | Path, command: str, *, resume: bool = False, auto_resume
     if _is_main():  # before anything is looked at: one writer per folder (kexue/train/lock.py)
         hold(out)
     try:
-        return _open(out, command, resume, auto_resume, overwrite, options, given)
+        return _open(out, command, resume, auto_resume, overwrite, options, given, has_state or has_checkpoint)
     except BaseException:
         release(out)
         raise
 
 
 def _open(out: Path, command: str, resume: bool, auto_resume: bool, overwrite: bool, options: dict[str, Any],
-          given: tuple[str, ...]) -> Run:
+          given: tuple[str, ...], has_checkpoint: Callable[[Path], bool]) -> Run:
     recorded = check_command(out, command)
     if resume and auto_resume:
         raise RunFolderError("--resume and --auto-resume: give one of them")

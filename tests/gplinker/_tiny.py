@@ -40,7 +40,7 @@ def tiny_linker(task: str, seed: int = 0) -> tuple[GPLinker, list]:
 
 
 def fresh_run(task: str, out: Path, seed: int = 0, shift: float = 0.0) -> Path:
-    """A run folder holding an untrained tiny model (gplinker.json, vocab.txt, model.safetensors).
+    """A run folder holding an untrained tiny model (config.json, vocab.txt, model.safetensors).
 
     `shift` is added to every logit (through each EfficientGlobalPointer's q_dense bias: s_α(i, j) gets
     bias_{2α}(j) + bias_{2α+1}(i), each half of q_dense's output): a negative shift makes most cells

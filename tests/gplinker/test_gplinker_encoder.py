@@ -193,7 +193,7 @@ def test_hf_roformer_v2_is_imported_not_read_as_v1(tmp_path):
 
 
 def test_resume_rebuilds_the_pretrained_encoder_from_the_run(roformer_dir, tmp_path):
-    """`train --resume` of an `--encoder` run needs no --encoder: the run's gplinker.json and vocab.txt
+    """`train --resume` of an `--encoder` run needs no --encoder: the run's config.json and vocab.txt
     rebuild it; an --encoder that is not the run's is a one-line error."""
     run = tmp_path / "run"
     r = runner.invoke(app, ["events", "train", "--train", str(SAMPLES), "--encoder", str(roformer_dir),
@@ -220,7 +220,7 @@ def test_resume_rebuilds_the_pretrained_encoder_from_the_run(roformer_dir, tmp_p
     (other / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
     r = runner.invoke(app, ["events", "train", "--train", str(SAMPLES), "--encoder", str(other),
                             "--out", str(run), "--resume", "--set", "train.steps=6"])
-    assert r.exit_code == 2 and "--resume" in r.output and "Traceback" not in r.output, r.output
+    assert r.exit_code == 2 and "drop --encoder" in r.output and "Traceback" not in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1
 
 

@@ -4,10 +4,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from kexue.config import override
 from kexue.gplinker import fixture
 from kexue.gplinker.cli import app
 from kexue.gplinker.tasks import TASKS, get_task
-from kexue.gplinker.train import RUN_FILE, GPLinkerConfig, fine_tune_recipe, run_meta, start_run
+from kexue.gplinker.run_folder import read_linker_run
+from kexue.gplinker.train import GPLinkerConfig, build_linker, fine_tune_recipe
 
 runner = CliRunner()
 TINY = ["--set", "train.steps=2", "--set", "train.batch_size=4", "--set", "encoder.hidden=16",
@@ -23,9 +25,9 @@ def _one_line_error(r, *parts):
 
 
 def test_the_run_records_task_labels_and_data(event_run):
-    meta = run_meta(event_run)
-    assert meta["task"] == "events" and meta["data"]["dev"].endswith("duee_sample.json")
-    assert meta["data"]["train"].endswith("duee_sample.json")
+    run = read_linker_run(event_run)
+    assert run.task == "events" and run.data["dev"].endswith("duee_sample.json")
+    assert run.data["train"].endswith("duee_sample.json") and run.labels and not (event_run / "gplinker.json").exists()
 
 
 def test_evaluate_without_data_uses_the_runs_dev_file(event_run):
@@ -124,14 +126,17 @@ def test_registry_and_start_decision(tmp_path):
     with pytest.raises(ValueError, match="unknown GPLinker task 'spo'"):
         get_task("spo")
     cfg = GPLinkerConfig(task="ner")
-    g, how = start_run(cfg, ["PER"], ["马云来了"], tmp_path / "none")
+    g, how = build_linker(cfg, ["PER"], ["马云来了"], tmp_path / "none")
     assert how == "fresh" and g.task.name == "ner"
-    # resume without a run folder starts fresh; with one, it rebuilds the saved run
+    # resume without a run folder starts fresh; with one, it rebuilds the saved run (its vocabulary, not "x")
     g.save_meta(tmp_path)
-    g2, how = start_run(GPLinkerConfig(task="ner", max_len=7), ["PER"], ["x"], tmp_path, resume=True)
-    assert how == "resume" and g2.cfg.max_len == g.cfg.max_len and (tmp_path / RUN_FILE).is_file()
+    g2, how = build_linker(override(cfg, ["train.steps=7"]), ["PER"], ["x"], tmp_path, resume=True)
+    assert how == "resume" and g2.cfg.train.steps == 7 and g2.tokenizer.vocab == g.tokenizer.vocab
+    # a setting a resume may not change is one line naming it
+    with pytest.raises(ValueError, match=f"max_len=7: the run in {tmp_path} was trained with max_len={cfg.max_len}"):
+        build_linker(GPLinkerConfig(task="ner", max_len=7), ["PER"], ["x"], tmp_path, resume=True)
     with pytest.raises(ValueError, match="labels differ"):
-        start_run(cfg, ["LOC"], ["x"], tmp_path, resume=True)
+        build_linker(cfg, ["LOC"], ["x"], tmp_path, resume=True)
 
 
 def test_a_fresh_run_starts_from_train_seed(tmp_path):
@@ -140,13 +145,12 @@ def test_a_fresh_run_starts_from_train_seed(tmp_path):
     import torch
     cfg = GPLinkerConfig(task="ner")
     torch.manual_seed(123)
-    one, _ = start_run(cfg, ["PER"], ["马云来了"], tmp_path / "a")
+    one, _ = build_linker(cfg, ["PER"], ["马云来了"], tmp_path / "a")
     torch.rand(7)
-    two, _ = start_run(cfg, ["PER"], ["马云来了"], tmp_path / "b")
+    two, _ = build_linker(cfg, ["PER"], ["马云来了"], tmp_path / "b")
     for (name, a), b in zip(one.model.state_dict().items(), two.model.state_dict().values()):
         assert torch.equal(a, b), name
-    from kexue.config import override
-    three, _ = start_run(override(cfg, ["train.seed=1"]), ["PER"], ["马云来了"], tmp_path / "c")
+    three, _ = build_linker(override(cfg, ["train.seed=1"]), ["PER"], ["马云来了"], tmp_path / "c")
     assert not torch.equal(one.model.encoder.embed.weight, three.model.encoder.embed.weight)
 
 
@@ -177,3 +181,34 @@ def test_overwrite_replaces_a_run_and_records_the_command(tmp_path):
     r = runner.invoke(app, [*args, "--overwrite"])
     assert r.exit_code == 0, r.output
     assert len(json.loads((out / "run.json").read_text())["sessions"]) == 1  # a new run, not a continued one
+
+
+def test_a_run_in_the_old_layout_still_loads_evaluates_and_resumes(tmp_path):
+    """A run of kexue ≤ 0.3 kept its task, settings, labels and data in gplinker.json, and config.json's run
+    section was the GPLinkerConfig itself: load_run, evaluate without --data and --resume read it as before."""
+    import shutil
+
+    from kexue.gplinker.train import load_run
+    new = tmp_path / "new"
+    args = ["events", "train", "--train", str(fixture("duee_sample.json")), "--dev", str(fixture("duee_sample.json"))]
+    assert runner.invoke(app, [*args, "--out", str(new), *TINY]).exit_code == 0
+    old = tmp_path / "old"
+    shutil.copytree(new, old)
+    config = json.loads((old / "config.json").read_text(encoding="utf-8"))
+    settings = config["run"]
+    (old / "gplinker.json").write_text(json.dumps({"task": "events", "config": settings["gplinker"],
+                                                   "labels": settings["labels"], "data": settings["data"]}))
+    (old / "config.json").write_text(json.dumps({"run": settings["gplinker"], "train": config["train"]}))
+    record = json.loads((old / "run.json").read_text(encoding="utf-8"))
+    (old / "run.json").write_text(json.dumps({**record, "options": {"encoder": None}}))
+    assert read_linker_run(old) == read_linker_run(new)
+    g = load_run(old)
+    assert g.cfg == load_run(new).cfg and g.labels == load_run(new).labels
+    r = runner.invoke(app, ["events", "evaluate", "--model", str(old), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout) == json.loads(
+        runner.invoke(app, ["events", "evaluate", "--model", str(new), "--json"]).stdout)
+    r = runner.invoke(app, ["events", "train", "--out", str(old), "--resume", "--set", "train.steps=3"])
+    assert r.exit_code == 0 and "after 3 steps" in r.output, r.output
+    # a setting a resume may not change is refused in one line naming it, before any training
+    r = runner.invoke(app, ["events", "train", "--out", str(old), "--resume", "--set", "train.lr=0.5"])
+    _one_line_error(r, "--set train.lr=0.5: the run in", "only train.steps")

@@ -77,7 +77,7 @@ def test_config_takes_a_runs_own_config_json(tmp_path, ner_file):
     r = runner.invoke(app, ["ner", "train", "--train", str(ner_file), "--out", str(second),
                             "--config", str(first / "config.json"), "--set", "train.seed=1"])
     assert r.exit_code == 0, r.output
-    one, two = (json.loads((d / "gplinker.json").read_text(encoding="utf-8"))["config"] for d in (first, second))
+    one, two = (json.loads((d / "config.json").read_text(encoding="utf-8"))["run"]["gplinker"] for d in (first, second))
     assert two["train"].pop("seed") == 1 and one["train"].pop("seed") == 0
     assert one == two and two["encoder"]["hidden"] == 16 and two["train"]["lr"] == 0.02
 
@@ -153,7 +153,7 @@ def test_resume_takes_the_runs_own_data_and_refuses_other_data(tmp_path, ner_fil
     assert f"the run in {out} was trained with --train {ner_file.resolve()}" in r.output
     r = runner.invoke(app, ["ner", "train", "--out", str(out), "--resume", "--set", "train.steps=3"])
     assert r.exit_code == 0, r.output
-    assert json.loads((out / "gplinker.json").read_text(encoding="utf-8"))["data"]["train"] == str(ner_file.resolve())
+    assert json.loads((out / "config.json").read_text(encoding="utf-8"))["run"]["data"]["train"] == str(ner_file.resolve())
 
 
 def test_resume_takes_the_runs_own_recipe_and_refuses_another(tmp_path):
@@ -172,7 +172,7 @@ def test_resume_takes_the_runs_own_recipe_and_refuses_another(tmp_path):
     other = runner.invoke(app, ["relations", "train", "--out", str(out), "--resume", "--recipe", "generated",
                                 "--set", "train.steps=4"])
     assert other.exit_code == 2
-    assert "trained with --recipe quick" in other.output
+    assert "trained with --preset quick" in other.output  # --recipe: the old spelling of --preset
 
 
 def test_a_stopped_run_resumed_trains_no_more(tmp_path, ner_file):

@@ -64,3 +64,16 @@ def test_reproduce_smoke_writes_claims_and_figures(tmp_path):
     assert (tmp_path / "runs" / "lm" / "L16-slru-seed1" / "model.safetensors").is_file()
     assert not (tmp_path / "runs" / "lm" / "L32-slru-seed1").exists()  # the long length trains SA and LRU only
     json.dumps(result.to_dict())  # results.json must be able to hold it
+
+
+def test_train_defaults_are_the_librarys_and_print_config_shows_them():
+    """Without --preset, `kexue lru train` trains the library's RunConfig (the paper's lr 1e-3), and
+    --print-config prints that value; a reproduce preset's sizes are a named choice (quick: lr 3e-3)."""
+    from kexue.lru.train import RunConfig
+
+    r = runner.invoke(app, ["train", "--task", "listops", "--print-config"])
+    assert r.exit_code == 0, r.output
+    assert f"train.lr = {RunConfig().train.lr}" in r.output and RunConfig().train.lr == 1e-3
+    assert f"train.steps = {RunConfig().train.steps}" in r.output
+    r = runner.invoke(app, ["train", "--task", "listops", "--preset", "quick", "--print-config"])
+    assert r.exit_code == 0 and "train.lr = 0.003" in r.output, r.output
