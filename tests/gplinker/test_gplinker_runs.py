@@ -212,3 +212,26 @@ def test_a_run_in_the_old_layout_still_loads_evaluates_and_resumes(tmp_path):
     # a setting a resume may not change is refused in one line naming it, before any training
     r = runner.invoke(app, ["events", "train", "--out", str(old), "--resume", "--set", "train.lr=0.5"])
     _one_line_error(r, "--set train.lr=0.5: the run in", "only train.steps")
+
+
+def test_a_resume_trains_on_the_runs_own_data_and_recipe(tmp_path):
+    """run_folder.resumed_inputs, the library's answer to "what does --resume train on": the run's files
+    and recipe, whatever the command line leaves out; a different file or recipe is one line."""
+    from pathlib import Path
+
+    from kexue.config import to_dict
+    from kexue.gplinker.run_folder import TrainingInputs, resumed_inputs
+    from kexue.runs import write_settings
+    train = tmp_path / "train.jsonl"
+    train.write_text("")
+    data = {"train": str(train.resolve()), "dev": "", "schema": ""}
+    write_settings(tmp_path, {"gplinker": to_dict(GPLinkerConfig(task="ner", recipe="quick")), "labels": ["PER"],
+                              "data": data})
+    got = resumed_inputs(tmp_path, TrainingInputs())
+    assert (got.train, got.dev, got.schema, got.recipe) == (train.resolve(), None, None, "quick")
+    assert resumed_inputs(tmp_path, TrainingInputs(train=train)).train == train.resolve()
+    with pytest.raises(ValueError, match=f"--train other.jsonl: the run in {tmp_path} was trained with --train"):
+        resumed_inputs(tmp_path, TrainingInputs(train=Path("other.jsonl")))
+    with pytest.raises(ValueError, match="--preset msra: the run in .* was trained with --preset quick"):
+        resumed_inputs(tmp_path, TrainingInputs(recipe="msra"))
+    assert resumed_inputs(tmp_path / "none", TrainingInputs(recipe="msra")).recipe == "msra"  # nothing to resume

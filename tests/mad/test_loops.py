@@ -80,3 +80,23 @@ def test_fresh_loop_with_K_models_splits_the_synthetic_points():
     run_loop(Spy(GaussianConfig(d=3), cfg.lam_rows()), cfg)
     # generation 2: one model (7); 3: two (3 + 4); 4: three (2 + 2 + 3)
     assert calls == [7, 3, 4, 2, 2, 3]
+
+
+def test_a_loop_is_an_object_whose_rule_the_engine_and_the_closed_forms_follow(monkeypatch):
+    """The engine asks the Loop for D_t, never the loop's name: a loop registered with its own rule (every
+    generation n_s fresh real points, i.e. no self-consumption) runs, and keeps tr Σ_t at tr Σ_0 on
+    average where the fully synthetic loop at λ = 0.7 shrinks it as λ^(t−1) (exact.moments, by object)."""
+    from kexue.mad import exact
+    from kexue.mad.loops import LOOPS, Loop, get_loop
+
+    with pytest.raises(ValueError, match="choose one of synthetic, augment, fresh"):
+        get_loop("echo")
+    real_only = Loop("real", lambda family, cfg, models, real_fixed, pool, rng: (family.real(cfg.n_s, rng), pool))
+    monkeypatch.setitem(LOOPS, "real", real_only)
+    for name in ("real", "synthetic"):
+        cfg = LoopConfig(loop=name, lams=(0.7,), generations=6, seeds=200, n_ini=20, n_r=20, n_s=20)
+        fam = _family(cfg)
+        tr = run_loop(fam, cfg).history["tr_sigma"][-1].mean() / fam.truth_values()["tr_sigma"]
+        expected = 1.0 if name == "real" else exact.moments(LOOPS["synthetic"], 0.7, 6, 20, 20, 20)[0][-1]
+        assert tr == pytest.approx(expected, rel=0.15), name
+    assert expected == pytest.approx(0.7 ** 5)
