@@ -144,3 +144,23 @@ def test_what_changeable_on_resume():
     assert changeable_on_resume("pretrain.train.eval_every") and changeable_on_resume("sample_every", ("sample_every",))
     assert not changeable_on_resume("train.lr") and not changeable_on_resume("model.steps")
     assert not changeable_on_resume("sample_every")
+
+
+def test_a_run_read_back_knows_its_task_data_and_settings(tmp_path):
+    """read_run_folder: the run's command, task and settings (config.json through kexue/runs/settings.py);
+    check_unchanged refuses, naming it, a setting a resume may not change."""
+    from kexue.runs import Run as RunFolder
+    from kexue.runs import check_unchanged, read_run_folder
+    trained(tmp_path / "r")
+    run = read_run_folder(tmp_path / "r", "kexue x train")
+    assert (run.command, run.task, run.data) == ("kexue x train", "copy", {}) and run.settings(Run) == Run()
+    with pytest.raises(RunFolderError, match="is a `kexue x train` run, not a `kexue y train` one"):
+        read_run_folder(tmp_path / "r", "kexue y train")
+    with pytest.raises(FileNotFoundError, match="not found; give a run folder"):
+        read_run_folder(tmp_path / "nothing")
+    assert RunFolder(tmp_path, "kexue gplinker ner train", False).task == "ner"  # the task in the command
+    check_unchanged(tmp_path / "r", Run(train=TrainConfig(steps=99, lr=0.01)))  # more steps: fine
+    with pytest.raises(RunFolderError, match=r"width=5: the run in .* was trained with width=4"):
+        check_unchanged(tmp_path / "r", Run(width=5))
+    with pytest.raises(RunFolderError, match=r"train.lr=0.5: the run in .* was trained with train.lr=0.01"):
+        check_unchanged(tmp_path / "r", Run(train=TrainConfig(steps=10, lr=0.5)))
