@@ -53,7 +53,7 @@ def read_linker_run(folder: str | Path) -> LinkerRun:
         raise ValueError(f"{folder / CONFIG_FILE}: not a GPLinker run folder (no '{SECTION}' settings); give the "
                          "folder of `kexue gplinker TASK train`")
     labels = [tuple(x) if isinstance(x, list) else x for x in raw.get("labels", [])]
-    return LinkerRun(load_settings(folder, GPLinkerConfig, SECTION), labels, dict(raw.get("data") or {}))
+    return LinkerRun(load_settings(folder, GPLinkerConfig, SECTION, raw), labels, dict(raw.get("data") or {}))
 
 
 def linker_run_for(folder: str | Path, task: str, verb: str) -> LinkerRun:

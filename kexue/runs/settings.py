@@ -50,10 +50,11 @@ def read_settings(out: str | Path, whole: bool = False) -> dict[str, Any]:
     return raw["run"] if isinstance(raw.get("run"), dict) and not whole else raw
 
 
-def load_settings(out: str | Path, cls: type[T], section: str | None = None) -> T:
-    """The run's settings as a `cls`; `section`: the key of the `run` section that holds them."""
+def load_settings(out: str | Path, cls: type[T], section: str | None = None, raw: dict[str, Any] | None = None) -> T:
+    """The run's settings as a `cls`; `section`: the key of the `run` section that holds them; `raw`: the
+    run section already read (`read_settings`), not to read the file twice."""
     file = Path(out) / CONFIG_FILE
-    raw = read_settings(out)
+    raw = read_settings(out) if raw is None else raw
     if section is not None:
         if not isinstance(raw.get(section), dict):
             raise RunFolderError(f"{file}: no '{section}' settings in its run section; not a run of this command")
