@@ -21,7 +21,6 @@ and the masking is re-implemented here (a topic does not import another topic's 
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -33,10 +32,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from kexue.decoder_only.model import Block, ModelConfig, count_parameters, stack_qk
+from kexue.data.unigram import unigram_loss
+from kexue.decoder_only.model import Block, ModelConfig, stack_qk
 from kexue.decoder_only.rank import attention_matrix, effective_rank, trained_effective_ranks
 from kexue.nn.attention import backward_mask, causal_mask, mixed_mask, padding_mask
 from kexue.nn.norm import RMSNorm
+from kexue.nn.params import count_parameters
 from kexue.train import TrainConfig, Trainer, load_model
 
 PAD, MASK, UNK = 0, 1, 2
@@ -171,11 +172,9 @@ def build_mlm_task(cfg: MLMTaskConfig) -> tuple[MaskedSentences, MaskedSentences
 
     train = MaskedSentences(encode(train_words), len(tokens), cfg)
     test = MaskedSentences(encode(test_words), len(tokens), cfg, fixed_seed=1234)
-    freq = Counter(index.get(ch, UNK) for words in train_words for w in words for ch in w)
-    total = sum(freq.values()) + len(tokens)
-    targets = [t for _, labels in test.fixed for t in labels if t != IGNORE]
-    # −mean log p(t), p = (count + 1) / (N + V)
-    unigram = -sum(math.log((freq[t] + 1) / total) for t in targets) / len(targets)
+    train_ids = (index.get(ch, UNK) for words in train_words for w in words for ch in w)
+    targets = (t for _, labels in test.fixed for t in labels if t != IGNORE)
+    unigram = unigram_loss(train_ids, targets, len(tokens))
     return train, test, tokens, unigram
 
 

@@ -147,12 +147,14 @@ def _task_app(task: str) -> typer.Typer:
 
     @sub.command()
     def train(
-        train_file: Optional[Path] = typer.Option(None, "--train", help="training JSONL (default: built-in data)"),
-        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev JSONL (with --train), evaluated every epoch "
+        train_file: Optional[Path] = typer.Option(None, "--train", help="training JSONL (ner: also BIO tokens + "
+                                                  "ner_tags, a datasets save_to_disk folder, parquet or Arrow; "
+                                                  "default: built-in data)"),
+        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev file (with --train), evaluated every epoch "
                                                 "(--set eval_every=N steps) to keep the best weights (--set "
                                                 "keep_best=false: the last)"),
         schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema (with "
-                                              "--train)"),
+                                              "--train); ner: the names of ner_tags ids, one a line"),
         out: Path = typer.Option(Path(f"runs/gplinker-{task}"), help="run folder"),
         recipe: Optional[str] = typer.Option(None, help="a named from-scratch recipe (kexue/gplinker/recipes.py): "
                                              "ner msra, events/relations generated (the defaults on the built-in "

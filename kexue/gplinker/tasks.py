@@ -7,8 +7,9 @@ up its models), so no other module branches on the task's name.
   argument-level P/R/F1 plus the leaderboard's soft argument F1; the best dev weights by event-level F1.
 - relations (kexue.fm/archives/8888, duie_v1.py): DuIE JSONL, predicates from its schema, three outputs
   (entity, head, tail), (s, p, o) P/R/F1 over tokenised triples; best by spo/f1.
-- ner (kexue.fm/archives/8373): {"text", "entities"} JSONL, the types found in the training file, one
-  output; entity P/R/F1; best by entity/f1.
+- ner (kexue.fm/archives/8373): {"text", "entities"} rows or BIO {"tokens", "ner_tags"} rows, in JSONL,
+  a `datasets` save_to_disk folder, parquet or Arrow (`read_ner`; --schema names the tags of tag ids),
+  the types found in the training file, one output; entity P/R/F1; best by entity/f1.
 
 `Task.to_json` is the one JSON output (with scores) of predict, the service and Extractor;
 `Task.read` returns the samples with the label space; `Task.has_labels` says whether any sample carries
@@ -23,9 +24,10 @@ from typing import Any
 
 from torch import Tensor
 
+from kexue.data.bio import read_tag_names
 from kexue.gplinker import fixture
 from kexue.gplinker.data import (EventSample, EventSchema, NERSample, Problems, RelationSample,
-                                 RelationSchema, read_duee, read_duie, read_ner_jsonl)
+                                 RelationSchema, read_duee, read_duie, read_ner)
 from kexue.gplinker.events import decode_events, drop_subset_events, encode_events
 from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf, spo_key
 from kexue.gplinker.model import EventModel, NERModel, RelationModel
@@ -110,7 +112,8 @@ def _relations_json(out: Sequence[Tensor], text: str, offsets: list, labels: lis
 # --- ner ---
 
 def _read_ner(path, schema_path, skip_bad, problems):
-    return read_ner_jsonl(path, skip_bad, problems)
+    # --schema, for NER: the BIO tag names that `ner_tags` ids stand for (kexue/data/bio.py)
+    return read_ner(path, skip_bad, problems, read_tag_names(schema_path) if schema_path else None)
 
 
 def _score_entities(pred: list, samples: list[NERSample]) -> dict[str, float]:

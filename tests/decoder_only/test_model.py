@@ -3,10 +3,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, count_parameters, match_width, output_loss,
+from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, match_width, output_loss,
                                       parameter_count, training_flops)
 from kexue.decoder_only.cache import DecodeStep, KVCache
 from kexue.decoder_only.tasks import EOS, IGNORE, PAD, SEP, collate
+from kexue.nn.params import count_parameters
 
 ROWS = [([10, 11, 12, 13, 14], [4, 5, 6]), ([15, 16], [7, 8, 9, 4])]  # (input, output) ids
 
