@@ -20,6 +20,7 @@ since 2.9; needs onnxscript). They give the same graph to within float rounding;
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,12 @@ def export_graph(model: nn.Module, path: str | Path, max_len: int, outputs: list
     ids[1, n // 2:] = pad_id
     mask = ids != pad_id
     names = {"input_names": ["ids", "mask"], "output_names": outputs}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter warns that it is deprecated and that shape checks are traced as constants
+        # (they hold for every shape the graph takes); neither is the user's to act on
+        warnings.simplefilter("ignore", (torch.jit.TracerWarning, DeprecationWarning))
+        # torch.export's exporter: notes on its internals and on axis names it merges (batch, n of both inputs)
+        warnings.simplefilter("ignore", (FutureWarning, UserWarning))
         if dynamo:
             batch, length = torch.export.Dim("batch"), torch.export.Dim("n", max=max_len)
             torch.onnx.export(model, (ids, mask), str(path), dynamo=True, opset_version=OPSET, verbose=False,
