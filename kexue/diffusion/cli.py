@@ -97,6 +97,7 @@ def export_cmd(
 ) -> None:
     """The run's U-Net as ONNX, ε_θ(x_t, t[, y]) with a dynamic batch, its schedule beside it; onnxruntime's ε
     is checked against torch's and the largest difference printed."""
+    import onnxruntime  # noqa: F401  (the check below runs the graph: a missing extra is said before any work)
     from kexue.diffusion.onnx_export import MODEL_FILE, check_parity, export_run
     from kexue.runs import check_command
 

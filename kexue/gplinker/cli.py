@@ -365,6 +365,7 @@ def export(
     against torch's at three lengths with padding, and the largest difference printed."""
     if format_ != "onnx":
         _fail(ValueError(f"--format {format_}: GPLinker exports to onnx only"))
+    import onnxruntime  # noqa: F401  (the check below runs the graph: a missing extra is said before any work)
     from kexue.gplinker.onnx_export import MODEL_FILE, check_parity, export_onnx
     from kexue.gplinker.train import load_run
     try:

@@ -9,10 +9,15 @@ kexue/diffusion/unet_su.py), skip it while `tracing()`: the graph keeps the gene
 """
 from __future__ import annotations
 
+import sys
+
 import torch
 
 
 def tracing() -> bool:
     """True inside torch.export / torch.onnx.export / torch.jit.trace / torch.compile."""
-    return bool(torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting()
-                or torch.onnx.is_in_onnx_export())
+    if torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting():
+        return True
+    # torch.onnx is imported on first use (a second's work): outside an export it need not be
+    onnx = sys.modules.get("torch.onnx")
+    return bool(onnx is not None and onnx.is_in_onnx_export())
