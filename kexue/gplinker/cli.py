@@ -316,7 +316,9 @@ for _task in TASKS:
 
 @app.command()
 def serve(
-    model: Path = typer.Option(..., help="a run folder from train"),
+    model: Optional[Path] = typer.Option(None, help="a run folder from train"),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="instead of --model: a folder from `kexue gplinker "
+                                        "export --format onnx` (served by onnxruntime + numpy, no torch)"),
     host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     max_chars: int = typer.Option(510, help="longest text accepted"),
     last: bool = typer.Option(False, "--last", help="serve the last step's weights, not the best dev ones"),
@@ -328,14 +330,20 @@ def serve(
 ) -> None:
     """POST /extract {"text": ...} or {"texts": [...]} → events / triples / entities with offsets and scores;
     GET /health, /ready, /info; OpenAPI at /docs. Micro-batched, with hard limits (see --set)."""
-    from kexue.gplinker.extractor import Extractor
+    if (model is None) == (onnx is None):
+        _fail(ValueError("give one of --model RUN (a run folder) and --onnx DIR (an exported ONNX folder)"))
     try:
         from kexue.gplinker.serve import ServeConfig, run
     except ImportError as e:
         _fail(ImportError(f"{e.msg}; the service needs the serve extra: pip install 'kexue[serve]'"))
     try:
         cfg = override(ServeConfig(host=host, port=port, max_chars=max_chars), set_)
-        ex = Extractor.from_pretrained(model, device=device, last=last)
+        if onnx is not None:
+            from kexue.gplinker.onnx_runtime import OnnxExtractor
+            ex = OnnxExtractor(onnx, threads=cfg.threads)
+        else:
+            from kexue.gplinker.extractor import Extractor
+            ex = Extractor.from_pretrained(model, device=device, last=last)
     except (ValueError, TypeError, FileNotFoundError) as e:
         _fail(e)
     batching = f"on ({cfg.max_batch} texts, {cfg.max_wait_ms:g} ms)" if cfg.batching else "off"
@@ -343,6 +351,39 @@ def serve(
                   f"http://{cfg.host}:{cfg.port}/extract (docs: /docs); micro-batching {batching}; Ctrl-C or "
                   "SIGTERM stops after the requests in flight", soft_wrap=True)
     run(ex, cfg)
+
+
+@app.command()
+def export(
+    run: Path = typer.Argument(..., help="a run folder from train"),
+    out: Path = typer.Argument(..., help="the folder to write: model.onnx, gplinker-onnx.json, the tokenizer"),
+    format_: str = typer.Option("onnx", "--format", help="onnx (the one format)"),
+    last: bool = typer.Option(False, "--last", help=LAST_HELP),
+    dynamo: bool = typer.Option(False, "--dynamo", help="torch.export's ONNX exporter (needs onnxscript) instead of "
+                                "the TorchScript one (ten times faster; the same graph within float rounding)"),
+) -> None:
+    """The run as a variable-length ONNX graph (dynamic batch and length) with its tokenizer, labels and settings,
+    so that the folder alone serves (`kexue gplinker serve --onnx OUT`); onnxruntime's logits are checked
+    against torch's at three lengths with padding, and the largest difference printed."""
+    if format_ != "onnx":
+        _fail(ValueError(f"--format {format_}: GPLinker exports to onnx only"))
+    import onnxruntime  # noqa: F401  (the check below runs the graph: a missing extra is said before any work)
+    from kexue.gplinker.onnx_export import MODEL_FILE, check_parity, export_onnx
+    from kexue.gplinker.train import load_run
+    try:
+        manifest = export_onnx(run, out, last=last, dynamo=dynamo)
+        g = load_run(run, last=last)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        _fail(e)
+    n = manifest["max_len"]
+    parity = check_parity(g.model, out / MODEL_FILE, g.tokenizer.vocab_size, g.tokenizer.pad_id,
+                          lengths=tuple(sorted({min(8, n), max(n // 3, 2), n})))
+    if not parity.same_mask or parity.max_abs > 1e-4:
+        fail(f"the ONNX graph in {out} does not reproduce torch's logits (max |Δ| {parity.max_abs:.2e}, masks "
+             f"{'equal' if parity.same_mask else 'differ'}); report it with kexue --debug", 1)
+    console.print(f"wrote {out} ({manifest['task']}, {len(manifest['labels'])} labels, {manifest['weights']}); "
+                  f"onnxruntime vs torch at lengths {parity.lengths} with padding: max |Δ| {parity.max_abs:.2e}; "
+                  f"serve it with: kexue gplinker serve --onnx {out}", soft_wrap=True)
 
 
 @app.command()
