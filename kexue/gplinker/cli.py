@@ -75,7 +75,9 @@ def _rate(v: float | None) -> str:
 def _metrics_table(title: str, m: dict) -> Table:
     """One row per metric group: P, R, F1 and the counts behind them (predicted, gold, correct); a rate
     with nothing behind it (nothing predicted, or no gold) is "n/a"."""
-    t = Table(title=title)
+    from kexue.gplinker.caps import cap_line
+    t = Table(title=title, caption=cap_line(m) or None)
+    m = {k: v for k, v in m.items() if not k.startswith("decode/")}  # stated in the caption
     for col in ("metric", "precision", "recall", "f1", "predicted", "gold", "correct"):
         t.add_column(col, justify="left" if col == "metric" else "right")
     groups = dict.fromkeys(k.rsplit("/", 1)[0] for k in m if "/" in k)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from kexue.gplinker.caps import DecodeCount
 from kexue.gplinker.encoders import Tokenizer, build_encoder
 from kexue.gplinker.events import labels_tensor
 from kexue.gplinker.model import EncoderConfig, HeadConfig
@@ -105,8 +106,10 @@ class Linker:
     @torch.no_grad()
     def predict(self, texts: list[str], batch_size: int = 32, trigger: bool = True, drop_subsets: bool = False) -> list:
         """events: list of events per text (`drop_subsets`: Su's leaderboard post-processing);
-        relations: set of (s, p, o); ner: set of (start, end, type)."""
+        relations: set of (s, p, o); ner: set of (start, end, type). `self.decoded` counts the sentences
+        and those where a decoding cap cut the result (caps.py)."""
         self.model.eval()
+        self.decoded = DecodeCount()
         device = next(self.model.parameters()).device
         out = []
         for at in range(0, len(texts), batch_size):
@@ -119,12 +122,13 @@ class Linker:
             outputs = [o.float().cpu() for o in self.model(ids.to(device), (ids != self.tokenizer.pad_id).to(device))]
             for b, (text, (_, offsets)) in enumerate(zip(chunk, encoded)):
                 out.append(self.task.decode([o[b] for o in outputs], text, offsets, self.labels, trigger=trigger,
-                                            drop_subsets=drop_subsets))
+                                            drop_subsets=drop_subsets, count=self.decoded))
         return out
 
     def evaluate(self, samples: list, drop_subsets: bool = False) -> dict[str, float]:
         """The post's metrics on every gold item, each named, with their counts: events (event_level/*,
         argument_level/*, soft_argument/*; decoded with trigger=False as duee_v1.py's evaluate),
-        relations (spo/*), ner (entity/*)."""
+        relations (spo/*), ner (entity/*, and entity/TYPE/* per type); with decode/sentences and
+        decode/capped, the sentences whose decoding a cap cut (caps.py: an untrained model's)."""
         pred = self.predict([s.text for s in samples], trigger=False, drop_subsets=drop_subsets)
-        return self.task.score(pred, samples)
+        return {**self.task.score(pred, samples), **self.decoded.metrics()}

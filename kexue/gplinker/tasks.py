@@ -26,6 +26,7 @@ from torch import Tensor
 
 from kexue.data.bio import read_tag_names
 from kexue.gplinker import fixture
+from kexue.gplinker.caps import DecodeCount
 from kexue.gplinker.data import (EventSample, EventSchema, NERSample, Problems, RelationSample,
                                  RelationSchema, read_duee, read_duie, read_ner)
 from kexue.gplinker.events import decode_events, drop_subset_events, encode_events
@@ -48,7 +49,7 @@ class Task:
     reader: Callable[..., list]  # (path, schema_or_None, skip_bad, problems) → samples
     schema_labels: Callable[[Path | None, list], list]  # (schema path, samples) → label space
     label_sets: Callable[[Any, list, list], list[list[set]]]  # (sample, labels, offsets) → per output, per head
-    decode: Callable[..., Any]  # (outputs of one text, text, offsets, labels, **options) → result
+    decode: Callable[..., Any]  # (outputs of one text, text, offsets, labels, **options, count=) → result
     score: Callable[[list, list], dict[str, float]]  # (predictions, gold samples) → named metrics
     # (outputs of one text, text, offsets, labels, threshold) → its DuEE / DuIE / entity JSON, items scored
     # (scores.py): the one JSON form of predict, the service and Extractor
@@ -81,8 +82,8 @@ def _event_outputs(sample: EventSample, labels: list, offsets: list) -> list[lis
 
 
 def _decode_events(out: Sequence[Tensor], text: str, offsets: list, labels: list, trigger: bool = True,
-                   drop_subsets: bool = False) -> list:
-    events = decode_events(out[0], out[1][0], out[2][0], text, offsets, labels, trigger=trigger)
+                   drop_subsets: bool = False, count: DecodeCount | None = None) -> list:
+    events = decode_events(out[0], out[1][0], out[2][0], text, offsets, labels, trigger=trigger, count=count)
     return drop_subset_events(events) if drop_subsets else events
 
 
@@ -117,7 +118,13 @@ def _read_ner(path, schema_path, skip_bad, problems):
 
 
 def _score_entities(pred: list, samples: list[NERSample]) -> dict[str, float]:
-    return set_prf(pred, [set(s.entities) for s in samples], prefix="entity")
+    """entity/* over all types, then entity/TYPE/* for each type seen in the gold or the predictions."""
+    gold = [set(s.entities) for s in samples]
+    out = set_prf(pred, gold, prefix="entity")
+    for kind in sorted({e[2] for row in (*gold, *pred) for e in row}):
+        out.update(set_prf([{e for e in r if e[2] == kind} for r in pred], [{e for e in t if e[2] == kind} for t in gold],
+                           prefix=f"entity/{kind}"))
+    return out
 
 
 def _entities_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
@@ -133,13 +140,14 @@ TASKS: dict[str, Task] = {
         "relations", 8888, RelationSample, "spo_list", "spo/f1", "duie_schema.json", RelationModel,
         _read_duie, lambda schema, rows: RelationSchema.read(schema).predicates,
         lambda s, labels, offsets: list(encode_relations(s, labels, offsets)),
-        lambda out, text, offsets, labels, **_: decode_relations(out[0], out[1], out[2], text, offsets, labels),
+        lambda out, text, offsets, labels, count=None, **_: decode_relations(out[0], out[1], out[2], text, offsets,
+                                                                             labels, count=count),
         _score_relations, _relations_json, lambda s: bool(s.triples)),
     "ner": Task(
         "ner", 8373, NERSample, "entities", "entity/f1", "", NERModel,
         _read_ner, lambda schema, rows: sorted({e[2] for r in rows for e in r.entities}),
         lambda s, labels, offsets: [encode_entities(s, labels, offsets)],
-        lambda out, text, offsets, labels, **_: decode_entities(out[0], offsets, labels),
+        lambda out, text, offsets, labels, count=None, **_: decode_entities(out[0], offsets, labels, count=count),
         _score_entities, _entities_json, lambda s: bool(s.entities)),
 }
 
