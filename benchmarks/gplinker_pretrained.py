@@ -20,7 +20,7 @@ fine-tuning read `time.process_time` here (the library's read the wall clock). A
 time, each in its own process.
 
     python benchmarks/gplinker_pretrained.py                   # the issue's scale: 30 + 25 min, 3 seeds
-    python benchmarks/gplinker_pretrained.py --scale reduced   # minutes, a subset of MSRA, one seed
+    python benchmarks/gplinker_pretrained.py --scale reduced --jobs 3   # CPU minutes, a subset of MSRA, one seed
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class Scale:
 
 SCALES = {
     "full": Scale("full", 30.0, 25.0, 3),
-    "reduced": Scale("reduced", 6.0, 4.0, 1, n_train=6000, n_dev=500, n_test=1000, eval_every=100),
+    "reduced": Scale("reduced", 4.0, 2.5, 1, n_train=4000, n_dev=300, n_test=1000, eval_every=50),
     "smoke": Scale("smoke", 0.05, 0.05, 1, n_train=64, n_dev=16, n_test=16, eval_every=2, max_texts=400),
 }
 
@@ -187,26 +187,38 @@ def main() -> None:
     scratch_minutes = scale.pretrain_minutes + scale.finetune_minutes
     jobs = [("scratch", s, scale, None, scratch_minutes, work / f"scratch-{s}") for s in range(scale.seeds)]
     import multiprocessing
+    from concurrent.futures import as_completed
+    result = {"scale": asdict(scale), "reduced": scale.name != "full",
+              "note": ("REDUCED SCALE: a few CPU minutes, a subset of MSRA, one seed; shows the path and the direction "
+                       "of the difference, not the issue's targets" if scale.name != "full" else "the issue's scale"),
+              "complete": False, "pretrain": None, "runs": [], "verdicts": {}}
+
+    def write() -> None:  # after every finished piece: a cut run still leaves what it measured
+        result.update(machine={"load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()},
+                      wall_s=time.time() - t0, verdicts=verdicts(result["runs"]))
+        args.result.parent.mkdir(parents=True, exist_ok=True)
+        args.result.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def done(r: dict) -> None:
+        result["runs"].append(r)
+        write()
+        print(f"{r['arm']:10s} seed {r['seed']}: test F1 {r['test']['f1']:.4f} (P {r['test']['precision']:.4f}, "
+              f"R {r['test']['recall']:.4f}) after {r['steps']} steps, {r['cpu_s'] / 60:.1f} CPU min", flush=True)
+
     with ProcessPoolExecutor(max(args.jobs, 1), mp_context=multiprocessing.get_context("spawn")) as pool:
         # the from-scratch arms need no encoder: they start beside the pretraining
         scratch = [pool.submit(_job, j) for j in jobs]
-        pre = pool.submit(pretrain, scale, encoder).result()
+        pre = result["pretrain"] = pool.submit(pretrain, scale, encoder).result()
+        write()
         print(f"pretrained {pre['steps']} steps in {pre['cpu_s'] / 60:.1f} CPU min: MLM acc {pre['mlm_acc']}", flush=True)
         tuned = [pool.submit(_job, ("pretrained", s, scale, encoder, scale.finetune_minutes, work / f"pretrained-{s}"))
                  for s in range(scale.seeds)]
         tuned += [pool.submit(_job, ("random", s, scale, random_like(encoder, work / f"random-encoder-{s}", s),
                                      scale.finetune_minutes, work / f"random-{s}")) for s in range(scale.seeds)]
-        runs = [f.result() for f in scratch + tuned]
-    for r in runs:
-        print(f"{r['arm']:10s} seed {r['seed']}: test F1 {r['test']['f1']:.4f} (P {r['test']['precision']:.4f}, "
-              f"R {r['test']['recall']:.4f}) after {r['steps']} steps, {r['cpu_s'] / 60:.1f} CPU min", flush=True)
-    result = {"scale": asdict(scale), "reduced": scale.name != "full",
-              "note": ("REDUCED SCALE: a few CPU minutes, a subset of MSRA, one seed; shows the path and the direction "
-                       "of the difference, not the issue's targets" if scale.name != "full" else "the issue's scale"),
-              "machine": {"load_average_end": os.getloadavg()[0], "cpu_count": os.cpu_count()},
-              "wall_s": time.time() - t0, "pretrain": pre, "runs": runs, "verdicts": verdicts(runs)}
-    args.result.parent.mkdir(parents=True, exist_ok=True)
-    args.result.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        for f in as_completed(scratch + tuned):
+            done(f.result())
+    result["complete"] = True
+    write()
     for k, v in result["verdicts"].items():
         print(f"{k}: {v['verdict']} ({v['why']})")
     print(f"wrote {args.result}")
