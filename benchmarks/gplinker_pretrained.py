@@ -52,7 +52,7 @@ class Scale:
 
 SCALES = {
     "full": Scale("full", 30.0, 25.0, 3),
-    "reduced": Scale("reduced", 4.0, 2.5, 1, n_train=4000, n_dev=300, n_test=1000, eval_every=50),
+    "reduced": Scale("reduced", 2.0, 1.5, 1, n_train=3000, n_dev=300, n_test=500, eval_every=50),
     "smoke": Scale("smoke", 0.05, 0.05, 1, n_train=64, n_dev=16, n_test=16, eval_every=2, max_texts=400),
 }
 
