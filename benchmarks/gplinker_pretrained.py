@@ -21,6 +21,7 @@ time, each in its own process.
 
     python benchmarks/gplinker_pretrained.py                   # the issue's scale: 30 + 25 min, 3 seeds
     python benchmarks/gplinker_pretrained.py --scale reduced --jobs 3   # CPU minutes, a subset of MSRA, one seed
+    python benchmarks/gplinker_pretrained.py --sizes           # the step time that chose the encoder's size
 """
 from __future__ import annotations
 
@@ -154,6 +155,36 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
             "decode_capped": m["decode/capped"], "encoder_lr_scale": cfg.encoder_lr_scale, "recipe": recipe.name}
 
 
+def step_seconds(sizes=((128, 4, 512), (256, 4, 1024), (256, 6, 1024)), repeats: int = 4) -> list[dict]:
+    """CPU seconds of one MLM step (forward, backward, AdamW) at batch 64 × 60 tokens, one thread, vocab
+    5000, per encoder size (hidden, layers, FFN; 4 heads): what chose the msra-encoder preset's size."""
+    import torch
+
+    from kexue.roformer import RoFormerV2, RoFormerV2Config
+    from kexue.roformer.mlm import mlm_loss
+    torch.set_num_threads(1)
+    out = []
+    for h, layers, ffn in sizes:
+        m = RoFormerV2(RoFormerV2Config(vocab_size=5000, hidden_size=h, num_layers=layers, num_heads=4,
+                                        intermediate_size=ffn))
+        opt = torch.optim.AdamW(m.parameters(), 1e-3)
+        ids = torch.randint(5, 5000, (64, 60))
+        labels = torch.full_like(ids, -100)
+        labels[:, ::7] = ids[:, ::7]
+        batch = {"ids": ids, "labels": labels, "mask": torch.ones_like(ids, dtype=torch.bool)}
+        times = []
+        for _ in range(repeats):
+            t = time.process_time()
+            loss, _ = mlm_loss(m, batch)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            times.append(time.process_time() - t)
+        out.append({"hidden": h, "layers": layers, "ffn": ffn, "params": sum(p.numel() for p in m.parameters()),
+                    "cpu_s_per_step_min": min(times[1:])})
+    return out
+
+
 def _job(args: tuple) -> dict:
     return finetune(*args)
 
@@ -179,7 +210,15 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "gplinker-pretrained")
     ap.add_argument("--jobs", type=int, default=1, help="fine-tuning runs at a time (each its own process)")
     ap.add_argument("--result", type=Path, default=ROOT / "benchmarks" / "results" / "gplinker-pretrained.json")
+    ap.add_argument("--sizes", action="store_true", help="only the step time of three encoder sizes "
+                    "(→ results/gplinker-pretrained-sizes.json)")
     args = ap.parse_args()
+    if args.sizes:
+        rows = step_seconds()
+        file = ROOT / "benchmarks" / "results" / "gplinker-pretrained-sizes.json"
+        file.write_text(json.dumps({"load_average": os.getloadavg()[0], "rows": rows}, indent=1) + "\n", encoding="utf-8")
+        print(json.dumps(rows, indent=1))
+        return
     scale = SCALES[args.scale]
     work = args.work / scale.name
     t0 = time.time()
