@@ -330,6 +330,9 @@ def serve(
     GET /health, /ready, /info; OpenAPI at /docs. Micro-batched, with hard limits (see --set)."""
     if (model is None) == (onnx is None):
         _fail(ValueError("give one of --model RUN (a run folder) and --onnx DIR (an exported ONNX folder)"))
+    if onnx is not None and (last or device is not None):
+        _fail(ValueError("--last and --device choose a run's weights and device; an --onnx folder holds one graph "
+                         "and runs on onnxruntime's CPU (export with --last for the last step's weights)"))
     try:
         from kexue.gplinker.serve import ServeConfig, run
     except ImportError as e:
