@@ -1,21 +1,20 @@
-"""ONNX exports against torch: max |Δ| of the logits / ε, and whether the numpy runtime's JSON is Extractor's.
+"""ONNX exports against torch: max |Δ| of GPLinker's logits and of the U-Nets' ε, onnxruntime against torch.
 
     .venv/bin/python benchmarks/onnx_parity.py
 
 GPLinker at `kexue gplinker ... train`'s default shape (TinyEncoder hidden 128, 2 layers, EGP head_size 64,
 max_len 128) for each task, and on a RoFormerV2 encoder (hidden 64, 2 layers), weights untrained (parity is a
-property of the graph, not of what it learned), each exported with the TorchScript exporter (the default) and
-torch.export's (--dynamo); onnxruntime's logits against torch's at lengths 8, 64 and 128, the middle row of
-each batch padded to half: the largest |Δ| over finite cells, and whether −inf (masked) cells are the same.
-Then the fixture texts and one long text (read in windows) through `Extractor` and `OnnxExtractor`: the number
-of items, and whether the JSON is the same (scores within 2e-6: σ rounded to 6 places). The U-Nets (Su's
-mnist28 and Ho's digits8 presets, weights redrawn N(0, 0.2²): Ho's last convs start at zero) at batch 1 and 8.
+property of the graph, not of what it learned), each exported with the TorchScript exporter (the default;
+the events models also with torch.export's, --dynamo); onnxruntime's logits against torch's at lengths 8, 64
+and 128, the middle row of each batch padded to half: the largest |Δ| over finite cells, whether −inf (masked)
+cells are the same, and the export's CPU seconds. (That the numpy runtime's JSON is Extractor's is a test:
+tests/gplinker/test_onnx.py.) The U-Nets (Su's mnist28 and Ho's digits8 presets, weights redrawn N(0, 0.2²):
+Ho's last convs start at zero) at batch 1 and 8.
 Writes benchmarks/results/onnx-parity.json.
 """
 from __future__ import annotations
 
 import json
-import math
 import platform
 import sys
 import tempfile
@@ -29,17 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kexue.config import to_dict  # noqa: E402
-from kexue.gplinker.extractor import Extractor  # noqa: E402
 from kexue.gplinker.model import shift_logits  # noqa: E402
 from kexue.gplinker.onnx_export import MODEL_FILE, check_parity, export_onnx  # noqa: E402
-from kexue.gplinker.onnx_runtime import OnnxExtractor  # noqa: E402
 from kexue.gplinker.train import load_run  # noqa: E402
 from kexue.train.checkpoint import save_model  # noqa: E402
 from tests.gplinker._tiny import tiny_linker  # noqa: E402
-from tests.gplinker.test_onnx import fixture_texts, with_long_text  # noqa: E402
 
 LENGTHS = (8, 64, 128)
-SHIFT = {"ner": -1.5, "events": -1.0, "relations": -0.5}
+SHIFT = {"ner": -1.5, "events": -1.0, "relations": -1.0}  # a few to a few thousand items per task
 
 
 def _run(task: str, out: Path, roformer: bool) -> Path:
@@ -61,35 +57,21 @@ def _run(task: str, out: Path, roformer: bool) -> Path:
     return out
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(
-            math.isclose(a[k], b[k], abs_tol=2e-6) if k == "score" else _same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return a == b
-
-
 def gplinker_rows(tmp: Path) -> list[dict]:
     rows = []
     for encoder in ("tiny", "roformer"):
         for task in ("ner", "events", "relations"):
             run = _run(task, tmp / f"{encoder}-{task}", encoder == "roformer")
             g = load_run(run)
-            texts = with_long_text(fixture_texts(task))
-            want = Extractor.from_pretrained(run, device="cpu")(texts)
-            for dynamo in (False, True):
+            for dynamo in (False, True) if task == "events" else (False,):
                 out = tmp / f"{encoder}-{task}-{dynamo}"
                 start = time.process_time()
                 export_onnx(run, out, dynamo=dynamo)
                 cpu = time.process_time() - start
                 p = check_parity(g.model, out / MODEL_FILE, g.tokenizer.vocab_size, g.tokenizer.pad_id, LENGTHS)
-                got = OnnxExtractor(out)(texts)
                 rows.append({"model": f"gplinker {task}, {encoder} encoder", "exporter": "dynamo" if dynamo else
                              "torchscript", "export_cpu_s": round(cpu, 2), "lengths": p.lengths,
-                             "max_abs": p.max_abs, "same_mask": p.same_mask, "texts": len(texts),
-                             "items": sum(len(v) for r in want for k, v in r.items() if k != "text"),
-                             "same_json": _same(want, got)})
+                             "max_abs": p.max_abs, "same_mask": p.same_mask})
                 print(rows[-1], flush=True)
     return rows
 
@@ -106,7 +88,7 @@ def unet_rows(tmp: Path) -> list[dict]:
             for p in model.parameters():
                 p.copy_(torch.randn(p.shape, generator=g) * 0.2)
         T = getattr(model.cfg, "T", 1000)
-        for dynamo in (False, True):
+        for dynamo in (False,):
             path = tmp / f"{name}-{dynamo}.onnx"
             start = time.process_time()
             export_unet(model, path, T, dynamo=dynamo)
