@@ -98,11 +98,11 @@ def _train_settings(task: str, chosen, rows: list, dev: Optional[list], encoder:
     whose steps count the training rows), then --config, then --set."""
     from kexue.gplinker.recipes import apply_recipe, describe
     from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe
-    if encoder is not None:
+    if encoder is not None and not chosen.pretrained:
         cfg, line = fine_tune_recipe(GPLinkerConfig(task=task), len(rows))
         return settings(replace(cfg, recipe="fine-tune"), config, sets), line
     cfg = settings(apply_recipe(GPLinkerConfig(task=task), chosen, len(rows)), config, sets)
-    return cfg, describe(task, cfg, len(rows), len(dev or []))
+    return cfg, describe(task, cfg, len(rows), len(dev or []), encoder)
 
 
 def _run_data(out: Path, train_file: Optional[Path], dev_file: Optional[Path], schema: Optional[Path],
@@ -180,7 +180,7 @@ def _task_app(task: str) -> typer.Typer:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
         with dev data best.safetensors + best.json (the best dev evaluation's weights)."""
-        from kexue.gplinker.recipes import get_recipe, recipe_data, vocab_texts
+        from kexue.gplinker.recipes import check_encoder, get_recipe, recipe_data, vocab_texts
         from kexue.gplinker.tasks import get_task
         from kexue.gplinker.train import start_run
         from kexue.runs import open_run, record_session
@@ -199,11 +199,9 @@ def _task_app(task: str) -> typer.Typer:
             if train_file is None and (dev_file is not None or schema is not None):
                 raise ValueError(f"{'--dev' if dev_file is not None else '--schema'} is given without --train; "
                                  "give --train FILE too (without --train the built-in data is used)")
-            if encoder is not None and recipe is not None:
-                raise ValueError(f"--recipe {recipe} is a from-scratch recipe; --encoder brings the post's fine-tuning "
-                                 "recipe: drop one of them")
             # no options: the task's recipe to a plateau; a --train file keeps the short run unless --recipe says
             chosen = get_recipe(task, recipe or ("quick" if train_file is not None else None))
+            check_encoder(chosen, recipe, encoder, resume)
             if train_file is None:
                 rows, dev, labels, data = recipe_data(task, chosen, generate)
             else:
@@ -334,6 +332,9 @@ def serve(
     GET /health, /ready, /info; OpenAPI at /docs. Micro-batched, with hard limits (see --set)."""
     if (model is None) == (onnx is None):
         _fail(ValueError("give one of --model RUN (a run folder) and --onnx DIR (an exported ONNX folder)"))
+    if onnx is not None and (last or device is not None):
+        _fail(ValueError("--last and --device choose a run's weights and device; an --onnx folder holds one graph "
+                         "and runs on onnxruntime's CPU (export with --last for the last step's weights)"))
     try:
         from kexue.gplinker.serve import ServeConfig, run
     except ImportError as e:

@@ -101,7 +101,7 @@ def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: 
     a positive score goes into the graph unless one event type has more than `max_nodes` of them (then
     its max_nodes² links would not fit: the strongest are kept), and the clique searches of one sentence
     stop after `max_steps` steps in all (cliques.py). Both bounds are far above any real sentence's (a
-    128-token DuEE sentence has a few dozen arguments and needs a few hundred steps); an all-positive
+    128-token DuEE sentence has a few dozen arguments; ten events of seven arguments need 125 steps); an all-positive
     untrained model meets the first, a dense random graph the second. And at most `max_items` events
     come out (caps.py); `count` records whether any of the three bounds cut this sentence.
     """

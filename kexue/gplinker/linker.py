@@ -41,6 +41,7 @@ class GPLinkerConfig:
     patience: int = 0  # with dev data: stop after this many dev evaluations without a gain (0 = never)
     max_minutes: float = 0.0  # stop training after this many minutes (0 = no cap)
     sort_by_length: bool = False  # batches of similar lengths (recipes.LengthBuckets): less padding on a CPU
+    encoder_lr_scale: float = 1.0  # the encoder's learning rate over the heads' (1: one rate, as the posts)
 
     def __post_init__(self) -> None:
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
@@ -48,6 +49,8 @@ class GPLinkerConfig:
                              "(0 = once per epoch)")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"GPLinkerConfig.patience={self.patience!r}: must be an integer ≥ 0 (0 = never stop early)")
+        if not self.encoder_lr_scale > 0:
+            raise ValueError(f"GPLinkerConfig.encoder_lr_scale={self.encoder_lr_scale!r}: must be > 0 (1 = one rate)")
         if not self.max_minutes >= 0:
             raise ValueError(f"GPLinkerConfig.max_minutes={self.max_minutes!r}: must be ≥ 0 (0 = no cap)")
 

@@ -3,7 +3,9 @@
 `pretrain --preset` picks the recipe: quick (the default; a tiny model on People's Daily that finishes on
 a laptop CPU in minutes) and smoke/standard are the roformer reproduce presets' pretraining settings
 (kexue/roformer/reproduce.py), `post` is the post's base recipe, a GPU recipe (1M steps at batch 512:
-PretrainConfig's defaults in kexue/roformer/pretrain.py), so every recipe value lives in one place.
+PretrainConfig's defaults in kexue/roformer/pretrain.py), and `msra-encoder` an encoder for GPLinker's MSRA
+NER (pretrain.py's `msra_encoder`: People's Daily + MSRA train text, a 30-minute clock cap), so every
+recipe value lives in one place.
 Errors, run folders, --resume, --config/--print-config, --device/--precision: kexue/cli_common.py.
 """
 from __future__ import annotations

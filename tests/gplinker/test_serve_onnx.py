@@ -92,5 +92,7 @@ def test_serve_takes_one_of_model_and_onnx(onnx_folder):
     for args in ([], ["--model", str(run), "--onnx", str(folder)]):
         r = CliRunner().invoke(app, ["serve", *args])
         assert r.exit_code == 2 and "one of --model RUN" in r.output
+    r = CliRunner().invoke(app, ["serve", "--onnx", str(folder), "--last"])
+    assert r.exit_code == 2 and "--last and --device" in r.output
     r = CliRunner().invoke(app, ["serve", "--onnx", str(run)])
     assert r.exit_code == 2 and "gplinker-onnx.json" in r.output

@@ -18,6 +18,8 @@ def test_no_msra_test_sentence_is_in_the_corpus():
     assert (counts.peoples_daily, counts.msra_train) == (len(pd), len(msra))
     assert counts.msra_train + counts.dropped_msra_train == len(load_msra("train"))
     assert counts.peoples_daily > 40_000 and counts.msra_train > 45_000
+    # what the README says: 150 People's Daily sentences and 1 MSRA train sentence are MSRA test sentences
+    assert (counts.dropped_peoples_daily, counts.dropped_msra_train) == (150, 1)
 
 
 def test_a_sentence_equal_to_a_test_sentence_is_dropped_from_both_sources(monkeypatch):
