@@ -68,7 +68,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 # a package that the lean install leaves out → the extra of pyproject.toml that brings it
 EXTRAS = {"matplotlib": "reproduce", "scipy": "reproduce", "sklearn": "reproduce", "threadpoolctl": "reproduce",
           "jieba": "reproduce", "pypinyin": "reproduce", "transformers": "hf", "fastapi": "serve",
-          "uvicorn": "serve", "fastapi_offline": "serve", "tensorboard": "log"}
+          "uvicorn": "serve", "fastapi_offline": "serve", "tensorboard": "log", "onnx": "onnx",
+          "onnxruntime": "onnx", "onnxscript": "onnx"}
 
 
 def extra_of(module: str | None) -> str | None:

@@ -14,7 +14,7 @@ from kexue.cli_common import EXTRAS
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("matplotlib", "scipy", "sklearn", "transformers", "jieba", "pypinyin", "networkx", "threadpoolctl",
-         "fastapi", "tensorboard")
+         "fastapi", "tensorboard", "onnx", "onnxruntime", "onnxscript", "torch.onnx")
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
@@ -39,6 +39,18 @@ def test_a_missing_extra_is_named_in_one_line(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1] == \
         "error: this command needs the matplotlib package: pip install 'kexue[reproduce]'"
+
+
+def test_a_missing_onnx_extra_is_named_in_one_line(tmp_path):
+    code = ("import sys; sys.modules['onnxruntime'] = None\n"  # as if not installed
+            "from kexue.cli import main\n"
+            f"sys.argv = ['kexue', 'gplinker', 'export', '--format', 'onnx', {str(tmp_path)!r}, {str(tmp_path / 'o')!r}]\n"
+            "main()")
+    r = _run(code)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == \
+        "error: this command needs the onnxruntime package: pip install 'kexue[onnx]'"
+    assert not (tmp_path / "o").exists()  # refused before any work
 
 
 def test_every_extra_named_is_an_extra_that_brings_it():

@@ -94,6 +94,12 @@ COMMANDS: dict[str, Plan] = {
     "kexue roformer export runs/hf --model runs/rf": Plan(),
     "kexue gplinker ner train --out runs/ner": Plan(add=(*TRAIN2, "--set", "eval_every=0")),
     "kexue gplinker ner train --preset quick --out runs/ner-demo": Plan(add=(*TRAIN2, "--set", "eval_every=0")),
+    "kexue roformer pretrain --preset msra-encoder --out runs/msra-encoder": Plan(
+        add=(*TRAIN2, "--set", "train.batch_size=8", "--set", "max_texts=200", "--set", "eval_texts=20")),
+    "kexue roformer pretrain --out runs/msra-encoder --resume --set max_minutes=60": Plan(add=("--set", "train.steps=3")),
+    "kexue gplinker ner train --recipe msra-pretrained --encoder runs/msra-encoder --out runs/ner-pretrained": Plan(
+        add=(*TRAIN2, "--set", "eval_every=0")),
+    "kexue gplinker ner evaluate --model runs/ner-pretrained": Plan(),
     "kexue gplinker events train --train duee_train.json --dev duee_dev.json --schema duee_event_schema.json "
     "--out runs/ee": Plan(add=(*TRAIN2, "--set", "train.batch_size=4"), setup=_duee_files),  # 8 fixture lines
     "kexue gplinker events predict --model runs/ee --input texts.txt --output pred.json": Plan(
@@ -101,10 +107,13 @@ COMMANDS: dict[str, Plan] = {
     "kexue gplinker events predict --model runs/ee --input corpus.jsonl --output out.jsonl --resume": Plan(
         setup=_write("corpus.jsonl", '{"text": "3月5日，北京队击败上海队。"}\n{"text": "他在北京工作。"}\n')),
     "kexue gplinker serve --model runs/ee --port 8000 --set max_batch=32 --set max_wait_ms=5": Plan(),
+    "kexue gplinker export --format onnx runs/ee runs/ee-onnx": Plan(),
+    "kexue gplinker serve --onnx runs/ee-onnx --port 8000": Plan(),
     "kexue diffusion train --data digits --preset su --out runs/ddpm": Plan(
         add=(*TRAIN2, "--set", "train.batch_size=4", "--set", "sample_every=0", "--set", "sample_n=2",
              "--set", "T=20")),
     "kexue diffusion sample --model runs/ddpm --n 64 --sigma posterior": Plan(replace=(("--n 64", "--n 2"),)),
+    "kexue diffusion export --format onnx runs/ddpm runs/ddpm-onnx": Plan(),
     "kexue lru train --task listops --model lru": Plan(add=SMOKE),
     ("kexue decoder-only rank --n 64,256,1024 --d 16,64 --temperature 0.5,1,4 "
      "--kinds bidirectional,causal,prefix"): Plan(replace=(("64,256,1024", "16"), ("16,64", "4"))),

@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kexue.nn.tracing import tracing
+
 
 @dataclass
 class UNetSuConfig:
@@ -132,7 +134,8 @@ class UNetSu(nn.Module):
         if x.dim() != 4 or x.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
             raise ValueError(f"x_t has shape {tuple(x.shape)}, this UNetSu wants "
                              f"[b, {cfg.in_channels}, {cfg.image_size}, {cfg.image_size}]")
-        if t.device.type == "cpu" and t.numel() and (int(t.min()) < 1 or int(t.max()) > cfg.T):
+        # (a check of values, run eagerly only: a traced graph, kexue/nn/tracing.py, has none to check)
+        if t.device.type == "cpu" and not tracing() and t.numel() and (int(t.min()) < 1 or int(t.max()) > cfg.T):
             raise ValueError(f"t must lie in 1..{cfg.T} (UNetSuConfig.T), got {int(t.min())}..{int(t.max())}")
         # the network's index of Su's t is t − 1 (Keras-DDPM feeds 0..T−1)
         emb = self.t_embedding(t - 1)

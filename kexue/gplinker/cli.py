@@ -62,7 +62,9 @@ def _rate(v: float | None) -> str:
 def _metrics_table(title: str, m: dict) -> Table:
     """One row per metric group: P, R, F1 and the counts behind them (predicted, gold, correct); a rate
     with nothing behind it (nothing predicted, or no gold) is "n/a"."""
-    t = Table(title=title)
+    from kexue.gplinker.caps import cap_line
+    t = Table(title=title, caption=cap_line(m) or None)
+    m = {k: v for k, v in m.items() if not k.startswith("decode/")}  # stated in the caption
     for col in ("metric", "precision", "recall", "f1", "predicted", "gold", "correct"):
         t.add_column(col, justify="left" if col == "metric" else "right")
     groups = dict.fromkeys(k.rsplit("/", 1)[0] for k in m if "/" in k)
@@ -90,12 +92,14 @@ def _train_command(task: str):
 
     @C.train_options(f"gplinker-{task}", "train.steps=500")
     def train(
-        train_file: Optional[Path] = typer.Option(None, "--train", help="training JSONL (default: built-in data)"),
-        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev JSONL (with --train), evaluated every epoch "
+        train_file: Optional[Path] = typer.Option(None, "--train", help="training JSONL (ner: also BIO tokens + "
+                                                  "ner_tags, a datasets save_to_disk folder, parquet or Arrow; "
+                                                  "default: built-in data)"),
+        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev file (with --train), evaluated every epoch "
                                                 "(--set eval_every=N steps) to keep the best weights (--set "
                                                 "keep_best=false: the last)"),
         schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema (with "
-                                              "--train)"),
+                                              "--train); ner: the names of ner_tags ids, one a line"),
         preset: Optional[str] = typer.Option(None, help="a named from-scratch recipe (kexue/gplinker/recipes.py): "
                                              "ner msra, events/relations generated (the defaults on the built-in "
                                              "data: epochs to a plateau, best dev weights, early stopping), or quick "
@@ -123,14 +127,14 @@ def _train_command(task: str):
         inputs = TrainingInputs(train_file, dev_file, schema, generate, recipe, encoder)
         if opts.out is not None and (opts.resume or opts.auto_resume) and has_checkpoint(opts.out):
             inputs = resumed_inputs(opts.out, inputs)  # the run's own data and recipe
-        d = load_training_data(task, inputs, skip_bad)
+        d = load_training_data(task, inputs, skip_bad, resume=opts.resume or opts.auto_resume)
         for line in d.problems:
             C.warn(line)
         cfg, run = C.start_run(opts, f"kexue gplinker {task} train", f"gplinker-{task}", preset_of(task, d, encoder),
                                GPLinkerConfig, options={"encoder": str(encoder) if encoder else None}, section=SECTION)
         g, how = build_linker(cfg, d.labels, d.texts, run.out, resume=run.resume, encoder=encoder)
         if how != "resume":
-            C.say(plan_line(task, cfg, d))
+            C.say(plan_line(task, cfg, d, encoder))
         g.data = d.data if how != "resume" else (g.data or d.data)
         summary = g.fit(d.rows, d.dev, run.out, progress=opts.progress, resume=run.resume)
         if not C.is_main():
@@ -231,7 +235,9 @@ for _task in TASKS:
 
 @app.command()
 def serve(
-    model: Path = typer.Option(..., help="a run folder from train"),
+    model: Optional[Path] = typer.Option(None, help="a run folder from train"),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="instead of --model: a folder from `kexue gplinker "
+                                        "export --format onnx` (served by onnxruntime + numpy, no torch)"),
     host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     max_chars: int = typer.Option(510, help="longest text accepted"),
     last: bool = typer.Option(False, "--last", help="serve the last step's weights, not the best dev ones"),
@@ -252,13 +258,52 @@ def serve(
     if print_config:
         C.print_config(cfg)
         raise typer.Exit(0)
-    from kexue.gplinker.extractor import Extractor
-    ex = Extractor.from_pretrained(model, device=device, last=last)
+    if (model is None) == (onnx is None):
+        raise ValueError("give one of --model RUN (a run folder) and --onnx DIR (an exported ONNX folder)")
+    if onnx is not None and (last or device is not None):
+        raise ValueError("--last and --device choose a run's weights and device; an --onnx folder holds one graph "
+                         "and runs on onnxruntime's CPU (export with --last for the last step's weights)")
+    if onnx is not None:
+        from kexue.gplinker.onnx_runtime import OnnxExtractor
+        ex = OnnxExtractor(onnx, threads=cfg.threads)
+    else:
+        from kexue.gplinker.extractor import Extractor
+        ex = Extractor.from_pretrained(model, device=device, last=last)
     batching = f"on ({cfg.max_batch} texts, {cfg.max_wait_ms:g} ms)" if cfg.batching else "off"
     console.print(f"serving task {ex.task} ({len(ex.labels)} labels, {ex.weights}) on {ex.device} at "
                   f"http://{cfg.host}:{cfg.port}/extract (docs: /docs); micro-batching {batching}; Ctrl-C or "
                   "SIGTERM stops after the requests in flight", soft_wrap=True)
     run(ex, cfg)
+
+
+@app.command()
+def export(
+    run: Path = typer.Argument(..., help="a run folder from train"),
+    out: Path = typer.Argument(..., help="the folder to write: model.onnx, gplinker-onnx.json, the tokenizer"),
+    format_: str = typer.Option("onnx", "--format", help="onnx (the one format)"),
+    last: bool = typer.Option(False, "--last", help=LAST_HELP),
+    dynamo: bool = typer.Option(False, "--dynamo", help="torch.export's ONNX exporter (needs onnxscript) instead of "
+                                "the TorchScript one (ten times faster; the same graph within float rounding)"),
+) -> None:
+    """The run as a variable-length ONNX graph (dynamic batch and length) with its tokenizer, labels and settings,
+    so that the folder alone serves (`kexue gplinker serve --onnx OUT`); onnxruntime's logits are checked
+    against torch's at three lengths with padding, and the largest difference printed."""
+    if format_ != "onnx":
+        raise ValueError(f"--format {format_}: GPLinker exports to onnx only")
+    import onnxruntime  # noqa: F401  (the check below runs the graph: a missing extra is said before any work)
+    from kexue.gplinker.onnx_export import MODEL_FILE, check_parity, export_onnx
+    from kexue.gplinker.train import load_run
+    manifest = export_onnx(run, out, last=last, dynamo=dynamo)
+    g = load_run(run, last=last)
+    n = manifest["max_len"]
+    parity = check_parity(g.model, out / MODEL_FILE, g.tokenizer.vocab_size, g.tokenizer.pad_id,
+                          lengths=tuple(sorted({min(8, n), max(n // 3, 2), n})))
+    if not parity.same_mask or parity.max_abs > 1e-4:
+        C.fail(f"the ONNX graph in {out} does not reproduce torch's logits (max |Δ| {parity.max_abs:.2e}, masks "
+               f"{'equal' if parity.same_mask else 'differ'}); report it with kexue --debug", 1)
+    console.print(f"wrote {out} ({manifest['task']}, {len(manifest['labels'])} labels, {manifest['weights']}); "
+                  f"onnxruntime vs torch at lengths {parity.lengths} with padding: max |Δ| {parity.max_abs:.2e}; "
+                  f"serve it with: kexue gplinker serve --onnx {out}", soft_wrap=True)
 
 
 @app.command()

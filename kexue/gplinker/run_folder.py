@@ -134,19 +134,17 @@ class TrainingData:
     problems: list[str] = field(default_factory=list)
 
 
-def load_training_data(task: str, inputs: TrainingInputs, skip_bad: bool = False) -> TrainingData:
+def load_training_data(task: str, inputs: TrainingInputs, skip_bad: bool = False, resume: bool = False) -> TrainingData:
     """The data of `inputs`: the given files, else the recipe's built-in data (no options: the task's recipe
     to a plateau; a --train file keeps the short run unless --recipe says otherwise)."""
     from kexue.gplinker.data import Problems
-    from kexue.gplinker.recipes import get_recipe, recipe_data, vocab_texts
+    from kexue.gplinker.recipes import check_encoder, get_recipe, recipe_data, vocab_texts
     from kexue.gplinker.tasks import get_task
     if inputs.train is None and (inputs.dev is not None or inputs.schema is not None):
         raise ValueError(f"{'--dev' if inputs.dev is not None else '--schema'} is given without --train; give "
                          "--train FILE too (without --train the built-in data is used)")
-    if inputs.encoder is not None and inputs.recipe is not None:
-        raise ValueError(f"--preset {inputs.recipe} is a from-scratch recipe; --encoder brings the post's "
-                         "fine-tuning recipe: drop one of them")
     chosen = get_recipe(task, inputs.recipe or ("quick" if inputs.train is not None else None))
+    check_encoder(chosen, inputs.recipe, inputs.encoder, resume)  # a from-scratch recipe with --encoder, ...
     if inputs.train is None:
         rows, dev, labels, data = recipe_data(task, chosen, inputs.generate)
         return TrainingData(chosen, rows, dev, labels, data, vocab_texts(task, chosen, rows, dev))
@@ -165,15 +163,15 @@ def preset_of(task: str, d: TrainingData, encoder: Path | None) -> GPLinkerConfi
     post's fine-tuning (its steps count the training rows)."""
     from kexue.gplinker.recipes import apply_recipe
     from kexue.gplinker.train import fine_tune_recipe
-    if encoder is not None:
+    if encoder is not None and not d.recipe.pretrained:
         return replace(fine_tune_recipe(GPLinkerConfig(task=task), len(d.rows))[0], recipe="fine-tune")
     return apply_recipe(GPLinkerConfig(task=task), d.recipe, len(d.rows))
 
 
-def plan_line(task: str, cfg: GPLinkerConfig, d: TrainingData) -> str:
+def plan_line(task: str, cfg: GPLinkerConfig, d: TrainingData, encoder: Path | None = None) -> str:
     """The line that names what the run will do (printed at its start)."""
     from kexue.gplinker.recipes import describe
     from kexue.gplinker.train import fine_tune_recipe
     if cfg.recipe == "fine-tune":
         return fine_tune_recipe(cfg, len(d.rows))[1]
-    return describe(task, cfg, len(d.rows), len(d.dev or []))
+    return describe(task, cfg, len(d.rows), len(d.dev or []), encoder)

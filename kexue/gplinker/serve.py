@@ -18,6 +18,9 @@ then stays near 32 / 2.4 ≈ 13× the one-at-a-time latency (issue 14's ≤ 2× 
 The server sets Python's GIL switch interval to 0.5 ms: with the default 5 ms, a busy event loop held the GIL for up to 5 ms between the torch ops
 of the forward thread.
 
+`kexue gplinker serve --onnx DIR` serves an exported folder (onnx_export.py) through `OnnxExtractor`
+(onnx_runtime.py): the same routes, limits and batching, the forward pass in onnxruntime, no torch imported.
+
 Limits (limits.py), each answered with {"error": reason} and the process still serving:
 - body: a Content-Length over `max_body` → 413 before reading; no Content-Length and no chunked
   body → 411; a negative or non-numeric one or bad chunk framing → 400 (h11 refuses them;
@@ -43,7 +46,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -54,7 +56,6 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 
 from kexue.gplinker.batcher import MicroBatcher
-from kexue.gplinker.extractor import Extractor
 from kexue.gplinker.limits import Limits, LimitedH11Protocol
 
 
@@ -73,7 +74,7 @@ class ServeConfig:
     idle_timeout_s: float = 5.0  # a connection without a request head for this long is closed
     retry_after_s: int = 1  # the Retry-After of a 503
     switch_interval_ms: float = 0.5  # Python's GIL switch interval in the server (its default is 5 ms)
-    threads: int = 0  # torch's intra-op threads for the forward pass; 0 keeps torch's default (one per core)
+    threads: int = 0  # intra-op threads of the forward pass (torch, or onnxruntime with --onnx); 0: the default
 
     def __post_init__(self) -> None:
         for name in ("max_chars", "max_texts", "max_body", "max_batch", "max_concurrent", "retry_after_s"):
@@ -145,8 +146,10 @@ class ExtractResponse(BaseModel):
 
 
 # -- the app --------------------------------------------------------------------------------------------
-def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
-    """The ASGI app: FastAPI routes wrapped in the body / concurrency limits."""
+def create_app(extractor: Any, cfg: ServeConfig | None = None) -> Any:
+    """The ASGI app: FastAPI routes wrapped in the body / concurrency limits. `extractor` is an `Extractor`
+    (extractor.py, torch) or an `OnnxExtractor` (onnx_runtime.py, numpy + onnxruntime): extract_batch, task,
+    labels, weights, device."""
     cfg = cfg or ServeConfig()
     limits: Limits | None = None  # set below; the batcher reads its count of requests in flight
     batcher = MicroBatcher(extractor.extract_batch, cfg.max_batch, cfg.max_wait_ms / 1000, cfg.batching,
@@ -219,7 +222,7 @@ def create_app(extractor: Extractor, cfg: ServeConfig | None = None) -> Any:
     @app.get("/info")
     async def info() -> dict[str, Any]:
         return {"task": extractor.task, "labels": [list(x) if isinstance(x, tuple) else x for x in extractor.labels],
-                "weights": extractor.weights, "device": str(extractor.device), "torch_threads": torch.get_num_threads(),
+                "weights": extractor.weights, "device": str(extractor.device), **_threads(extractor),
                 "limits": asdict(cfg), "batching": asdict(batcher.stats)}
 
     limits = Limits(app, cfg)
@@ -252,6 +255,14 @@ def _offline_docs(app: FastAPI) -> None:
                               redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
+def _threads(extractor: Any) -> dict[str, int]:
+    """The intra-op threads of the forward pass: onnxruntime's session (0 = its default), else torch's."""
+    if hasattr(extractor, "session"):
+        return {"onnx_threads": extractor.threads}
+    import torch
+    return {"torch_threads": torch.get_num_threads()}
+
+
 def _lone_surrogate(text: str) -> int | None:
     """The index of the first UTF-16 surrogate code point in `text` (not encodable as UTF-8), or None."""
     try:
@@ -265,7 +276,7 @@ def _json(code: int, reason: str, headers: dict[str, str] | None = None) -> JSON
     return JSONResponse({"error": reason}, status_code=code, headers=headers)
 
 
-def run(extractor: Extractor, cfg: ServeConfig | None = None) -> None:
+def run(extractor: Any, cfg: ServeConfig | None = None) -> None:
     """Serve until SIGINT / SIGTERM (then finish the requests in flight and return)."""
     import sys
 
@@ -274,7 +285,8 @@ def run(extractor: Extractor, cfg: ServeConfig | None = None) -> None:
     # the forward thread needs the GIL back between torch ops; with the default 5 ms switch interval a busy
     # event loop delays each of its ops by up to 5 ms (a convoy that made batched passes 10× slower)
     sys.setswitchinterval(cfg.switch_interval_ms / 1000)
-    if cfg.threads:
+    if cfg.threads and not hasattr(extractor, "session"):  # (an OnnxExtractor took its threads when it was built)
+        import torch
         # on a machine whose cores are busy with other work, one thread per forward pass wasted far less CPU
         # time than one per core (benchmarks/serve.py: OpenMP threads waiting for a core)
         torch.set_num_threads(cfg.threads)

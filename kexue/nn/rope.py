@@ -17,7 +17,10 @@ angles m·θ_k are computed in float64 so that large positions keep their precis
 float32 (or float64 for float64 inputs). float32/float64 inputs are rotated as what the formula is, the
 complex product z_k · e^{i mθ_k} with z_k = x_2k + i x_2k+1 (one kernel, no split and restack of the
 pairs); float16/bfloat16, which have no complex type, and torch.compile, which fuses the real formula
-but generates no code for complex numbers, take the real formula above.
+but generates no code for complex numbers, take the real formula above. For a traced graph (torch.export,
+ONNX), `RoPE.freeze(length)` (or `freeze_rope(model, length)`) builds the tables once, for positions
+0..length−1, and rotates with the real formula from them: no table that grows with n, no complex numbers
+(ONNX has none).
 """
 from __future__ import annotations
 
@@ -39,6 +42,16 @@ class RoPE(nn.Module):
         self.head_size, self.base = head_size, base
         self.register_buffer("cos", None, persistent=False)
         self.register_buffer("sin", None, persistent=False)
+        self.frozen = 0  # > 0: the tables are fixed at this many positions (freeze)
+
+    def freeze(self, length: int) -> None:
+        """Build the float32 tables of positions 0..length−1 now, and from now on rotate with the real formula
+        from them, never rebuilding: what a graph traced with a dynamic n needs (a longer n is an error)."""
+        if length < 1:
+            raise ValueError(f"RoPE.freeze: length must be >= 1, got {length}")
+        device = self.cos.device if self.cos is not None else None
+        self.cos, self.sin = rope_tables(length, self.head_size, self.base, device)
+        self.frozen = length
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         n, d = x.shape[-2], x.shape[-1]
@@ -46,6 +59,11 @@ class RoPE(nn.Module):
             raise ValueError(f"x has last dimension {d}, but this RoPE was built for head_size {self.head_size}")
         if offset < 0:
             raise ValueError(f"RoPE offset must be >= 0, got {offset}")
+        if self.frozen:
+            if offset + n > self.frozen:
+                raise ValueError(f"RoPE was frozen at {self.frozen} positions; positions up to {offset + n} asked "
+                                 "for (freeze it at the longest sequence the graph must take)")
+            return rotate_real(x, self.cos[offset:offset + n], self.sin[offset:offset + n])
         table_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         if (self.cos is None or self.cos.shape[0] < offset + n or self.cos.device != x.device
                 or self.cos.dtype != table_dtype):
@@ -55,7 +73,15 @@ class RoPE(nn.Module):
         return _rotate(x, self.cos[offset:offset + n], self.sin[offset:offset + n])
 
     def extra_repr(self) -> str:
-        return f"head_size={self.head_size}, base={self.base}"
+        return f"head_size={self.head_size}, base={self.base}" + (f", frozen={self.frozen}" if self.frozen else "")
+
+
+def freeze_rope(model: nn.Module, length: int) -> int:
+    """`RoPE.freeze(length)` on every RoPE inside `model` (before torch.export / ONNX export); how many."""
+    ropes = [m for m in model.modules() if isinstance(m, RoPE)]
+    for rope in ropes:
+        rope.freeze(length)
+    return len(ropes)
 
 
 def apply_rope(x: Tensor, offset: int = 0, base: float = 10000.0) -> Tensor:
@@ -91,6 +117,11 @@ def _rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
         z = torch.view_as_complex(_pairs(x))
         return torch.view_as_real(z * torch.complex(cos.to(x.dtype), sin.to(x.dtype))).flatten(-2)
     # float16 / bfloat16 have no complex type: the same formula on the real pairs
+    return rotate_real(x, cos, sin)
+
+
+def rotate_real(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """`_rotate` with the real formula only (any dtype, any tracer: no complex numbers)."""
     x_pairs = x.unflatten(-1, (-1, 2))
     x_even, x_odd = x_pairs[..., 0], x_pairs[..., 1]
     cos, sin = cos.to(x.dtype), sin.to(x.dtype)

@@ -23,8 +23,9 @@ Where we depart: nothing in the math. The embedding dropout comes before the nor
 (JunnYu's port puts it after; the two agree in eval mode). Under bf16 autocast the norms' statistics
 stay in float32 (kexue/nn/norm.py). Only the arithmetic is arranged for speed: dropout draws its
 Bernoulli(1 − p) masks with kexue.nn.attention.drop (faster on the CPU than F.dropout), an unpadded
-batch gets no attention mask at all, and the tied head's backward is written out (`_TiedHead`) so
-that the embedding's two gradients sum in place.
+batch gets no attention mask at all (in eager mode only: a traced graph, kexue/nn/tracing.py, always
+keeps the mask, since a trace on an unpadded example would otherwise drop it for every later batch), and
+the tied head's backward is written out (`_TiedHead`) so that the embedding's two gradients sum in place.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from torch import Tensor, nn
 
 from kexue.nn.attention import Dropout, MultiHeadAttention
 from kexue.nn.norm import RMSNorm
+from kexue.nn.tracing import tracing
 from kexue.roformer.config import RoFormerV2Config
 
 
@@ -71,15 +73,16 @@ class RoFormerV2(nn.Module):
         """The bool attention mask [b, 1, 1, n] (or the given broadcastable one); None means all True."""
         if mask is None:
             keep = ids != self.cfg.pad_id
-            return None if bool(keep.all()) else keep[:, None, None, :]
+            return None if not tracing() and bool(keep.all()) else keep[:, None, None, :]
         if mask.dtype != torch.bool:
             raise TypeError(f"RoFormerV2 mask must be bool (True = real token / may attend), got {mask.dtype}; "
                             "use mask.bool() for a 1/0 attention_mask")
         if mask.dim() == 2:
             if mask.shape != ids.shape:
                 raise ValueError(f"mask {tuple(mask.shape)} must have the shape of ids {tuple(ids.shape)}")
-            # nothing padded: no mask at all, which lets attention take its unmasked (faster) kernel
-            return None if bool(mask.all()) else mask[:, None, None, :]
+            # nothing padded: no mask at all, which lets attention take its unmasked (faster) kernel; a traced
+            # graph keeps the mask (its example's values must not decide the branch for every later batch)
+            return None if not tracing() and bool(mask.all()) else mask[:, None, None, :]
         return mask
 
     def set_alpha(self, alpha: float) -> None:
@@ -104,7 +107,8 @@ class Embeddings(nn.Module):
         self.norm = make_norm(cfg)
 
     def forward(self, ids: Tensor, segment_ids: Tensor | None = None) -> Tensor:
-        if int(ids.max()) >= self.cfg.vocab_size or int(ids.min()) < 0:
+        # (a check of values, run eagerly only: a traced graph has no values to check)
+        if not tracing() and (int(ids.max()) >= self.cfg.vocab_size or int(ids.min()) < 0):
             raise ValueError(f"token ids must lie in [0, {self.cfg.vocab_size}), got [{int(ids.min())}, "
                              f"{int(ids.max())}]; is the tokenizer's vocabulary the model's?")
         # e = E_token[ids] + E_segment[segment_ids]   (no segment_ids: all 0, one row added to every token)
