@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kexue.console import results_console
 from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 9529: why LLMs are decoder-only (attention rank; GPT vs "
                                              "prefix-LM vs encoder-decoder).")
-console = Console()  # results on stdout; notes and errors on stderr (cli_common)
+console = results_console()  # results on stdout; notes and errors on stderr (cli_common)
 SIZES = {"tiny": "quick", "small": "standard", "base": "full"}  # --size → the reproduce preset it comes from
 
 

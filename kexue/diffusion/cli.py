@@ -14,11 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kexue.console import results_console
 from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Posts 9119/9152: train a DDPM, sample and interpolate from checkpoints.")
 console = Console(stderr=True)  # notes; results (tables, JSON) go to stdout
-results = Console()
+results = results_console()
 COMMAND = "kexue diffusion train"
 
 

@@ -15,12 +15,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kexue.console import results_console
 from kexue.cli_common import fail, option, rank_zero_first, settings, warn
 from kexue.cli_common import print_config as show_settings
 from kexue.config import override
 
 app = typer.Typer(no_args_is_help=True, help="GPLinker (posts 8926, 8888) on GlobalPointer (8373, 8877).")
-console = Console()
+console = results_console()
 err = Console(stderr=True)  # what must not mix with --json on stdout
 TASKS = ("ner", "events", "relations")
 DEVICE_HELP = "cpu, cuda, cuda:1 ... (default: cuda when there is one, as train)"
