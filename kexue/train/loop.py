@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -55,15 +54,17 @@ from torch.utils.data import Dataset
 
 from kexue.config import to_dict
 from kexue.train.batches import MicroBatches, to_device
-from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, checkpoint_step,
-                                    discard_checkpoint, has_checkpoint, load_model, load_trainer_state,
-                                    remove_stale_temps, save_checkpoint, write_json)
+from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, discard_checkpoint,
+                                    has_checkpoint, load_model, load_trainer_state, remove_stale_temps,
+                                    save_checkpoint, write_json)
 from kexue.train.distributed import (all_reduce_max, all_reduce_mean, all_reduce_sum, barrier, gather_to_all,
                                      init_distributed)
+from kexue.train.diverge import DivergenceWatch, TrainingDiverged  # noqa: F401 (TrainingDiverged: re-exported)
 from kexue.train.ema import EMA
 from kexue.train.optim import build_optimizer
 from kexue.train.progress import MetricsLog, StepProgress, print_summary
-from kexue.train.rng import rng_state, seed_everything, set_rng_state
+from kexue.train.rng import deterministic, rng_state, seed_everything, set_rng_state
+from kexue.train.estimate import RunEstimate
 from kexue.train.interrupt import StopSignals, TrainingInterrupted
 from kexue.train.lock import hold, release
 from kexue.train.resume import allowed_on_resume, check_resume
@@ -71,10 +72,6 @@ from kexue.train.schedule import lr_factor
 from kexue.train.settings import TrainConfig
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict[str, float]]"]
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss (training, or an evaluation's `loss`) is not finite: the run stops before it checkpoints."""
 
 
 class Trainer:
@@ -128,6 +125,10 @@ class Trainer:
             self._ddp = DistributedDataParallel(
                 self._model, device_ids=[self.device] if self.device.type == "cuda" else None,
                 find_unused_parameters=find_unused_parameters)
+        # train.compile: torch.compile of what loss_fn calls; checkpoints save self._model, the uncompiled
+        # module, so tensor names stay plain (no `_orig_mod.`) and load into an uncompiled model
+        forward = self._ddp if self._ddp is not None else self._model
+        self._forward = torch.compile(forward) if cfg.compile else forward
         self.optimizer = build_optimizer(self._model, cfg, param_groups)
         self.ema = EMA(self._model, cfg.ema) if cfg.ema is not None else None
         # fp16: the loss is scaled by S before backward and the gradients by 1/S before the update
@@ -136,11 +137,12 @@ class Trainer:
         self.step = 0
         self._stream: MicroBatches | None = None
         self._reset_window()
-        self._diverged_at = torch.zeros((), dtype=torch.long, device=self.device)
+        self._diverged = DivergenceWatch(self.device, self.world_size)
         self._last_record: dict[str, Any] = {}
         self._last_eval: dict[str, float] = {}
         self._elapsed_before = 0.0  # seconds spent by earlier sessions of a resumed run
         self._t0 = time.perf_counter()
+        self._stop: StopSignals | None = None
 
     @property
     def model(self) -> nn.Module:
@@ -174,6 +176,35 @@ class Trainer:
 
     def _fit(self, resume: bool | str) -> dict[str, Any]:
         cfg = self.cfg
+        start, position, resumed_from = self._begin(resume)
+        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from, logger=cfg.log,
+                         config=self._config_dict())
+        self._stream = MicroBatches(self.train_data, batch_size=cfg.batch_size, world_size=self.world_size,
+                                    rank=self.rank, grad_accum=cfg.grad_accum, seed=cfg.seed, steps=cfg.steps,
+                                    start=start, data_position=position, collate_fn=self.collate_fn,
+                                    num_workers=cfg.num_workers, pin_memory=self.device.type == "cuda")
+        bar = StepProgress(cfg.steps, start, self.is_main and self.progress)
+        eta = RunEstimate(cfg.steps, start, self.device.type)
+        self._t0 = self._last_save = time.perf_counter()
+        tokens = 0
+        self._model.train()
+        try:
+            with StopSignals() as self._stop, deterministic(cfg.deterministic):
+                for t in range(start, cfg.steps):
+                    lr, tokens_step = self._train_step(t)
+                    tokens += tokens_step
+                    self.step = t + 1
+                    for line in eta.tick(self.step):
+                        bar.note(line)
+                    self._after_step(lr, bar, log)
+        finally:
+            bar.close()
+            log.close()
+        return self._summary(resumed_from, tokens)
+
+    def _begin(self, resume: bool | str) -> tuple[int, dict[str, int] | None, int | None]:
+        """(first step, data position, resumed_from): restore the run in out_dir, or start a new one."""
+        cfg = self.cfg
         if self.is_main:
             remove_stale_temps(self.out_dir)
         start, position, resumed_from = 0, None, None
@@ -191,57 +222,48 @@ class Trainer:
             seed_everything(cfg.seed + self.rank)
         if self.is_main:
             write_json(self.out_dir / CONFIG_FILE, self._config_dict())
-        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from,
-                         tensorboard=cfg.log == "tensorboard")
-        self._stream = MicroBatches(self.train_data, batch_size=cfg.batch_size, world_size=self.world_size,
-                                    rank=self.rank, grad_accum=cfg.grad_accum, seed=cfg.seed, steps=cfg.steps,
-                                    start=start, data_position=position, collate_fn=self.collate_fn,
-                                    num_workers=cfg.num_workers, pin_memory=self.device.type == "cuda")
-        bar = StepProgress(cfg.steps, start, self.is_main and self.progress)
-        self._t0 = self._last_save = time.perf_counter()
-        tokens = 0
-        self._model.train()
-        try:
-            with StopSignals() as stop:
-                for t in range(start, cfg.steps):
-                    lr, tokens_step = self._train_step(t)
-                    tokens += tokens_step
-                    self.step = t + 1
-                    last = self.step == cfg.steps
-                    record: dict[str, Any] = {}
-                    logged = self.step % cfg.log_every == 0 or last
-                    evaluated = bool(cfg.eval_every and self.step % cfg.eval_every == 0) or last
-                    if logged:
-                        record.update(self._flush_window(lr))
-                    if evaluated:
-                        bar.phase("eval")
-                        began = time.perf_counter()
-                        record.update(self._evaluate())
-                        bar.phase(None)
-                        if self.eval_fn is not None and time.perf_counter() - began >= 2.0:  # a long phase
-                            bar.note(f"eval at step {self.step}: {time.perf_counter() - began:.1f} s")
-                    if record:
-                        record = {"step": self.step, **record, "seconds": round(self._seconds(), 3)}
-                        self._last_record = record
-                        log.write(record)
-                    saved = bool(cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last
-                    if logged or evaluated or saved:  # the same steps on every rank: it all-reduces
-                        self._stop_if_diverged(record, saving=saved)
-                    if saved:
-                        self.save()
-                    bar.update(self.step, lr, record.get("loss"))
-                    if self.on_step is not None:
-                        self.on_step(self, self.step)
-                    signum, clock_due = self._agree(stop.signum)
-                    if (signum or clock_due) and not saved:
-                        self._stop_if_diverged({}, saving=True)
-                        self.save()
-                    if signum and not last:
-                        raise TrainingInterrupted(self.step, signum, self.out_dir)
-        finally:
-            bar.close()
-            log.close()
-        return self._summary(resumed_from, tokens)
+        return start, position, resumed_from
+
+    def _after_step(self, lr: float, bar: StepProgress, log: MetricsLog) -> None:
+        """The record, evaluation, checkpoint, hooks and signals after optimizer step self.step."""
+        cfg = self.cfg
+        last = self.step == cfg.steps
+        record: dict[str, Any] = {}
+        logged = self.step % cfg.log_every == 0 or last
+        evaluated = bool(cfg.eval_every and self.step % cfg.eval_every == 0) or last
+        if logged:
+            record.update(self._flush_window(lr))
+        if evaluated:
+            bar.phase("eval")
+            began = time.perf_counter()
+            record.update(self._evaluate())
+            bar.phase(None)
+            if self.eval_fn is not None and time.perf_counter() - began >= 2.0:  # a long phase
+                bar.note(f"eval at step {self.step}: {time.perf_counter() - began:.1f} s")
+        if record:
+            record = {"step": self.step, **record, "seconds": round(self._seconds(), 3)}
+            self._last_record = record
+            log.write(record)
+        saved = bool(cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last
+        if logged or evaluated or saved:  # the same steps on every rank: it all-reduces
+            self._stop_if_diverged(record, saving=saved)
+        if saved:
+            self.save()
+        bar.update(self.step, lr, record.get("loss"))
+        if self.on_step is not None:
+            self.on_step(self, self.step)
+        signum, clock_due = self._agree(self._stop.signum)
+        if (signum or clock_due) and not saved:
+            self._stop_if_diverged({}, saving=True)
+            self.save()
+        if signum and not last:
+            raise TrainingInterrupted(self.step, signum, self.out_dir)
+
+    @property
+    def stop_requested(self) -> int:
+        """The signal (SIGINT, SIGTERM) that asked this rank to stop, 0 if none: a long on_step hook (sampling
+        grids) checks it between its own steps and returns early; the run then stops after this step."""
+        return self._stop.signum if self._stop is not None else 0
 
     def save(self) -> None:
         """Write a checkpoint of the current step to out_dir (every rank must call it; rank 0 writes)."""
@@ -257,9 +279,14 @@ class Trainer:
             if self.scaler is not None:
                 state["scaler"] = self.scaler.state_dict()
             save_checkpoint(self.out_dir, self._model, state, self.ema.state_dict() if self.ema else None,
-                            self._config_dict())
+                            self._config_dict(), keep_last=self.cfg.keep_last)
         self._last_save = time.perf_counter()
         barrier()  # no rank goes on (or exits) before the checkpoint is on disk
+
+    def _stop_if_diverged(self, record: dict[str, Any], saving: bool) -> None:
+        """TrainingDiverged (on every rank) when a loss so far or (before a checkpoint) a weight is not finite."""
+        self._diverged.check(self.step, record, self._model.parameters() if saving else None, self.out_dir,
+                             self.is_main, self.cfg.lr)
 
     def _agree(self, signum: int) -> tuple[int, bool]:
         """(signal, checkpoint by the clock due) as every rank sees them: the maximum over ranks."""
@@ -270,28 +297,6 @@ class Trainer:
         signum_all, due_all = all_reduce_max([float(signum), float(due)], self.device)
         return int(signum_all), bool(due_all)
 
-    def _stop_if_diverged(self, record: dict[str, Any], saving: bool) -> None:
-        """Raise TrainingDiverged (on every rank) when a loss so far, training or in `record`'s evaluation,
-        is not finite, or (before a checkpoint) a weight is: a diverged run is never checkpointed."""
-        step = int(self._diverged_at)
-        what = "the training loss is not finite" if step else ""
-        if not step:
-            bad = [k for k, v in record.items() if "loss" in k.rsplit("/", 1)[-1] and isinstance(v, float)
-                   and not math.isfinite(v)]
-            if bad:
-                step, what = self.step, f"{bad[0]} is {record[bad[0]]}"
-        if not step and saving and not all(bool(torch.isfinite(p).all()) for p in self._model.parameters()):
-            step, what = self.step, "the weights are not finite"
-        if self.world_size > 1:
-            step = int(all_reduce_max([float(step)], self.device)[0])
-        if not step:
-            return
-        kept = checkpoint_step(self.out_dir) if self.is_main and has_checkpoint(self.out_dir) else None
-        raise TrainingDiverged(
-            f"step {step}: {what or 'the loss is not finite on another rank'}: the run diverged; lower the "
-            f"learning rate (train.lr={self.cfg.lr:g}), set train.clip, or check the data; "
-            + (f"its last checkpoint (step {kept}) is kept" if kept is not None else "no checkpoint was written"))
-
     # ---- one optimizer step ----
 
     def _train_step(self, t: int) -> tuple[float, int]:
@@ -300,7 +305,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             # lr_t = lr · lr_scale · factor(t)
             group["lr"] = cfg.lr * group["lr_scale"] * factor
-        forward = self._ddp if self._ddp is not None else self._model
+        forward = self._forward
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         extras: dict[str, float] = {}
         tokens = 0
@@ -337,9 +342,7 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self._model)
         self._window["loss"] += loss_sum / cfg.grad_accum
-        # the first step whose loss is not finite (0: none yet), kept on the device: no sync per step
-        self._diverged_at = torch.where((self._diverged_at == 0) & ~torch.isfinite(loss_sum), t + 1,
-                                        self._diverged_at)
+        self._diverged.observe(t + 1, loss_sum)  # the first step whose loss is not finite, on the device
         for k, v in extras.items():
             self._window_extras[k] = self._window_extras.get(k, 0.0) + v
         self._window_steps += 1
