@@ -7,27 +7,17 @@ One optimizer step, for step t = 0, 1, ...:
      is that of the mean loss over the whole global batch; under DDP the ranks' gradients are averaged
      once, at the last micro-step
   3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py)
-  4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
-     averaged over the steps since the last record and over ranks; with cfg.log = "tensorboard" also
-     TensorBoard scalars), eval_fn on rank 0 (with the EMA weights swapped in when EMA is on; its keys
-     then read `eval_ema/...`, else `eval/...`) and the on_eval hook, and a checkpoint committed as one
-     unit (checkpoint.py) at ckpt_every steps, when ckpt_minutes of wall-clock time have passed since
-     the last one, and at the end. A training loss that is not finite at any step so far, an evaluated
-     `loss` that is not, or (before a checkpoint) a weight that is not, stops the run there with
-     TrainingDiverged, a FloatingPointError naming the step (exit 1 on the command line): the record is
-     written (non-finite numbers as null) and the diverged weights are never checkpointed.
-  5. SIGINT or SIGTERM (Ctrl-C, `kill`, a SLURM pre-emption) lets the step under way finish, writes a
-     checkpoint and raises TrainingInterrupted (a KeyboardInterrupt) naming the step; the command line
-     prints "interrupted at step N; continue with --resume" and exits 130 / 143. Under torchrun the
-     ranks agree (an all-reduce of the flags after every step) so all stop after the same step.
-
-While it trains, the process holds the lock of out_dir (lock.py): a second writer is refused.
-
-Resuming (`fit(resume=True)`) continues the run in out_dir with the settings it was trained with: a
-TrainConfig or run_config that differs from its config.json in anything but MAY_CHANGE_ON_RESUME
-(steps, log/eval/checkpoint frequency, workers) and the caller's `may_change` is an error, as are a
-folder with nothing to resume (`resume="auto"` then starts afresh) and a run already past cfg.steps
-(resume.py).
+  4. at the log, eval and checkpoint steps: a metrics.jsonl record (window.py; also to cfg.log's logger,
+     loggers.py), eval_fn on rank 0 (EMA weights swapped in when EMA is on: keys `eval_ema/...`, else
+     `eval/...`) and on_eval, and a checkpoint committed as one unit (checkpoint.py) at ckpt_every steps,
+     every ckpt_minutes, and at the end; a loss or weight that is not finite stops the run first
+     (diverge.py: TrainingDiverged, exit 1), so diverged weights are never checkpointed.
+  5. SIGINT or SIGTERM lets the step under way finish, writes a checkpoint and raises TrainingInterrupted
+     naming the step (exit 130 / 143, "continue with --resume"); under torchrun all ranks stop together.
+cfg.compile runs loss_fn on torch.compile(model) (checkpoints keep the plain names), cfg.deterministic
+switches torch to deterministic algorithms for the run (rng.py), and the run's estimated time is said
+after its first steps (estimate.py). While it trains, the process holds out_dir's lock (lock.py).
+Resuming (`fit(resume=True)`) continues the run with the settings it was trained with (resume.py).
 
 Choices that differ from common practice:
   - `fit()` seeds python, numpy and torch with cfg.seed + rank, so the same settings give the same
@@ -41,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from pathlib import Path
@@ -55,14 +44,14 @@ from torch.utils.data import Dataset
 from kexue.config import to_dict
 from kexue.train.batches import MicroBatches, to_device
 from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, discard_checkpoint,
-                                    has_checkpoint, load_model, load_trainer_state, remove_stale_temps,
-                                    save_checkpoint, write_json)
-from kexue.train.distributed import (all_reduce_max, all_reduce_mean, all_reduce_sum, barrier, gather_to_all,
-                                     init_distributed)
+                                    has_checkpoint, remove_stale_temps, save_checkpoint, write_json)
+from kexue.train.distributed import all_reduce_max, all_reduce_sum, barrier, gather_to_all, init_distributed
 from kexue.train.diverge import DivergenceWatch, TrainingDiverged  # noqa: F401 (TrainingDiverged: re-exported)
 from kexue.train.ema import EMA
+from kexue.train.window import MetricWindow
 from kexue.train.optim import build_optimizer
 from kexue.train.progress import MetricsLog, StepProgress, print_summary
+from kexue.train.restore import restore
 from kexue.train.rng import deterministic, rng_state, seed_everything, set_rng_state
 from kexue.train.estimate import RunEstimate
 from kexue.train.interrupt import StopSignals, TrainingInterrupted
@@ -136,7 +125,7 @@ class Trainer:
         self.may_change = allowed_on_resume(may_change)
         self.step = 0
         self._stream: MicroBatches | None = None
-        self._reset_window()
+        self._window = MetricWindow(self.device)
         self._diverged = DivergenceWatch(self.device, self.world_size)
         self._last_record: dict[str, Any] = {}
         self._last_eval: dict[str, float] = {}
@@ -232,7 +221,7 @@ class Trainer:
         logged = self.step % cfg.log_every == 0 or last
         evaluated = bool(cfg.eval_every and self.step % cfg.eval_every == 0) or last
         if logged:
-            record.update(self._flush_window(lr))
+            record.update(self._window.flush(lr, cfg.clip is not None))
         if evaluated:
             bar.phase("eval")
             began = time.perf_counter()
@@ -269,7 +258,7 @@ class Trainer:
         """Write a checkpoint of the current step to out_dir (every rank must call it; rank 0 writes)."""
         position = self._stream.position(self.step) if self._stream is not None else {"epoch": 0, "batch": 0}
         # what differs between ranks: random state, data position, the not yet all-reduced metric sums
-        ranks = gather_to_all({"rng": rng_state(), "data": position, "window": self._window_state()})
+        ranks = gather_to_all({"rng": rng_state(), "data": position, "window": self._window.state()})
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             state = {"step": self.step, "world_size": self.world_size, "ranks": ranks,
@@ -330,9 +319,7 @@ class Trainer:
                 extras[k] = extras.get(k, 0.0) + float(v) / cfg.grad_accum
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)  # g ← g / S, so clipping sees the true norm
-        if cfg.clip is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self._trainable, cfg.clip)
-            self._window["grad_norm"] += grad_norm.detach().double()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self._trainable, cfg.clip) if cfg.clip is not None else None
         if self.scaler is not None:
             self.scaler.step(self.optimizer)  # skipped when a gradient is inf/NaN; S then shrinks
             self.scaler.update()
@@ -341,11 +328,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update(self._model)
-        self._window["loss"] += loss_sum / cfg.grad_accum
+        self._window.add(loss_sum / cfg.grad_accum, extras, grad_norm)
         self._diverged.observe(t + 1, loss_sum)  # the first step whose loss is not finite, on the device
-        for k, v in extras.items():
-            self._window_extras[k] = self._window_extras.get(k, 0.0) + v
-        self._window_steps += 1
         return cfg.lr * factor, tokens
 
     @property
@@ -353,30 +337,6 @@ class Trainer:
         return [p for group in self.optimizer.param_groups for p in group["params"]]
 
     # ---- records ----
-
-    def _reset_window(self) -> None:
-        self._window = {"loss": torch.zeros((), dtype=torch.float64, device=self.device),
-                        "grad_norm": torch.zeros((), dtype=torch.float64, device=self.device)}
-        self._window_extras: dict[str, float] = {}
-        self._window_steps = 0
-
-    def _flush_window(self, lr: float) -> dict[str, float]:
-        """The means over the steps since the last record and over ranks; then start a new window."""
-        n = self._window_steps
-        values = {"loss": self._window["loss"] / n, **{k: v / n for k, v in self._window_extras.items()}}
-        if self.cfg.clip is not None:
-            values["grad_norm"] = self._window["grad_norm"] / n
-        values = all_reduce_mean(values, self.device)
-        self._reset_window()
-        extras = {k: v for k, v in values.items() if k not in ("loss", "grad_norm")}
-        out = {"loss": values["loss"], "lr": lr, **extras}
-        if "grad_norm" in values:
-            out["grad_norm"] = values["grad_norm"]
-        return out
-
-    def _window_state(self) -> dict[str, Any]:
-        return {"loss": self._window["loss"].cpu(), "grad_norm": self._window["grad_norm"].cpu(),
-                "extras": dict(self._window_extras), "steps": self._window_steps}
 
     def _evaluate(self) -> dict[str, Any]:
         if self.eval_fn is None or not self.is_main:
@@ -411,34 +371,7 @@ class Trainer:
     # ---- resume and summary ----
 
     def _restore(self) -> tuple[int, dict[str, int]]:
-        state = load_trainer_state(self.out_dir)
-        load_model(self._model, self.out_dir)  # the committed checkpoint's weights (checkpoint.py)
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None:
-            if state["ema"] is None:
-                warnings.warn(f"{self.out_dir / STATE_FILE}: the run had no EMA; the shadow starts at the "
-                              f"weights of step {state['step']}", stacklevel=3)
-                self.ema = EMA(self._model, self.cfg.ema)
-            else:
-                self.ema.load_state_dict(state["ema"], updates=state["step"])
-        if state["world_size"] == self.world_size:
-            mine = state["ranks"][self.rank]
-            set_rng_state(mine["rng"])
-            window = mine["window"]
-            self._window = {"loss": window["loss"].to(self.device),
-                            "grad_norm": window["grad_norm"].to(self.device)}
-            self._window_extras, self._window_steps = dict(window["extras"]), window["steps"]
-        else:
-            warnings.warn(f"{self.out_dir}: the run used {state['world_size']} process(es), this one "
-                          f"{self.world_size}; random numbers are reseeded and will differ", stacklevel=3)
-            seed_everything(self.cfg.seed + self.rank + 1_000_003 * state["step"])
-            mine = state["ranks"][min(self.rank, len(state["ranks"]) - 1)]
-        self._elapsed_before = state["elapsed"]
-        self._last_record, self._last_eval = dict(state["last_record"]), dict(state["last_eval"])
-        self.step = state["step"]
-        return state["step"], mine["data"]
+        return restore(self)
 
     def _summary(self, resumed_from: int | None, tokens: int) -> dict[str, Any]:
         session = time.perf_counter() - self._t0
