@@ -69,12 +69,13 @@ def train_cmd(
     *, opts: C.RunOptions,
 ) -> None:
     """Train a DDPM; sample grids land in OUT/samples every `sample_every` steps and at the end."""
-    from kexue.diffusion.train import DiffusionConfig, train
+    from kexue.diffusion.train import DiffusionConfig, grid_cost, train
     from kexue.train import may_change_on_resume
 
     cfg, run = C.start_run(opts, COMMAND, "diffusion", DiffusionConfig.preset(preset, data, size, channels),
                            DiffusionConfig, may_change=("sample_every",),
                            options={"data": data, "preset": preset, "size": size, "channels": channels})
+    C.say(grid_cost(cfg))  # the end-of-run sampling is part of the run's cost (issue 24 §4)
     with may_change_on_resume("sample_every"):
         summary = train(cfg, run.out, resume=run.resume, progress=opts.progress)
     if summary["rank"]:  # under torchrun only rank 0 samples and reports
