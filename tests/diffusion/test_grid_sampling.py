@@ -53,3 +53,20 @@ def test_sigterm_during_the_last_grids_stops_between_two_steps(tmp_path, monkeyp
     assert len(calls) == 5  # stopped before the 6th step, not after the 200th
     assert checkpoint_step(tmp_path) == 2  # the last step's checkpoint was written before sampling
     assert not (tmp_path / "samples").exists()
+
+
+def test_a_gpu_recipe_on_a_cpu_says_its_time_and_warns_past_a_day(tmp_path, monkeypatch):
+    """`diffusion train --preset su` (40,000 LAMB steps) started on a CPU: the estimate from its first steps,
+    and the warning, on a fake clock where a step takes a day."""
+    from types import SimpleNamespace
+
+    days = iter(range(0, 10**9, 86_400))
+    monkeypatch.setattr("kexue.train.estimate.time", SimpleNamespace(perf_counter=lambda: next(days)))
+    result = CliRunner().invoke(app, ["diffusion", "train", "--preset", "su", "--set", "train.steps=5",
+                                      "--set", "train.batch_size=4", "--set", "sample_n=2", "--set", "T=20",
+                                      "--device", "cpu", "--out", str(tmp_path / "su")])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert "estimated time: 3d00h for 3 more steps (8.64e+04 s/step over steps 2–2, cpu)" in lines
+    assert ("warning: this run would take more than a day on cpu; it is sized for a GPU (--device cuda), or "
+            "shorten it with --set train.steps=N") in lines
