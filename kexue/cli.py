@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from kexue.console import ResultsConsole
 
 import kexue
 from kexue.cli_common import adopt, fail, is_main, set_debug
@@ -92,7 +93,7 @@ def reproduce(
         fail(f"report: {e}", 1)
     if not is_main():  # under torchrun only rank 0 prints
         return
-    results_console = Console(width=max(80, Console().width) if sys.stdout.isatty() else 80)
+    results_console = ResultsConsole()  # full cells when stdout is not a terminal (kexue/console.py)
     title = f"kexue reproduce --preset {preset}" + (" (smoke: wiring test, verdicts mean nothing)" if smoke else "")
     table = Table(title=title, expand=False)
     table.add_column("post", no_wrap=True)

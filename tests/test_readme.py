@@ -135,7 +135,8 @@ COMMANDS: dict[str, Plan] = {
         replace=(("--generations 3", "--generations 1"),),
         add=("--n-ini", "64", "--n-s", "64", "--set", "diffusion.preset=smoke", "--set", "diffusion.steps=2",
              "--set", "diffusion.sample_steps=2", "--set", "diffusion.n_eval=16")),
-    "kexue mad ess --n-r 100,250 --n-s 0,100,900,2700 --lam 1,0.85,0.7 --out runs/mad-ess": Plan(),
+    "kexue mad ess --n-r 100,250 --n-s 0,100,900,2700 --lam 1,0.85,0.7 --out runs/mad-ess": Plan(
+        add=("--seeds", "2", "--generations", "5", "--d", "10")),  # 5.8 CPU s with its import
     "kexue lru train --preset quick --print-config > lru.toml": Plan(),
     # no GPU here: cuda stands in as cpu
     "kexue lru train --config lru.toml --set train.lr=3e-4 --device cuda --precision bf16": Plan(

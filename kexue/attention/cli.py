@@ -16,12 +16,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from kexue.console import results_console
 from kexue import cli_common as C
 from kexue.attention import cost
 
 app = typer.Typer(no_args_is_help=True, help="Post 8610: the cost of softmax and linear attention.\n\n\b\nExample:\n"
                   "  kexue attention quality --preset smoke --out runs/attn")
-console = Console()  # results on stdout; notes and errors on stderr (cli_common)
+console = results_console()  # results on stdout; notes and errors on stderr (cli_common)
 
 
 def _lengths(text: str) -> tuple[int, ...]:

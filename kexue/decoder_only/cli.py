@@ -12,15 +12,15 @@ from dataclasses import replace
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kexue.console import results_console
 from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 9529: why LLMs are decoder-only (attention rank; GPT vs "
                                              "prefix-LM vs encoder-decoder).\n\n\b\nExample:\n"
                                              "  kexue decoder-only compare --task pinyin --preset quick --seeds 1")
-console = Console()  # results on stdout; notes and errors on stderr (cli_common)
+console = results_console()  # results on stdout; notes and errors on stderr (cli_common)
 SIZES = {"tiny": "quick", "small": "standard", "base": "full"}  # the old --size → the reproduce preset it names
 
 

@@ -21,6 +21,7 @@ The masking is kexue/data/masking.py's, the one RoFormerV2's pretraining uses.
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -211,10 +212,12 @@ def run_mlm(cfg: MLMRunConfig, out_dir: str | Path, *, data: tuple | None = None
 
 
 def compare_mlm(base: MLMRunConfig, directions: tuple[str, ...], seeds: int, out_dir: str | Path, *,
-                data: tuple | None = None, progress: bool = False, resume: bool = False) -> dict[str, list[dict]]:
-    """Each direction × seed on one masked data set, in out_dir/`direction-seed{s}` (its measurements in
-    result.json); resume=True continues the cut run, starts the missing ones and reads the finished ones."""
-    from kexue.train.checkpoint import write_json
+                data: tuple | None = None, progress: bool = False, resume: bool = True) -> dict[str, list[dict]]:
+    """Each direction × seed on one masked data set, in out_dir/`direction-seed{s}` (its measurements and
+    settings in result.json); resume=True (the default, as the CLI's --resume) reads the finished ones back,
+    continues the cut one and starts the missing ones; resume=False trains every run anew."""
+    from kexue.config import to_dict
+    from kexue.decoder_only.train import finished_result, write_result
 
     data = data or build_mlm_task(base.task)
     keys = ("test_loss", "test_acc", "params", "tokens_per_s", "seconds", "out_dir", "final_loss", "steps")
@@ -223,16 +226,17 @@ def compare_mlm(base: MLMRunConfig, directions: tuple[str, ...], seeds: int, out
         rows = []
         for seed in range(seeds):
             folder = Path(out_dir) / f"{direction}-seed{seed}"
-            if resume and (folder / "result.json").is_file():
-                rows.append(json.loads((folder / "result.json").read_text(encoding="utf-8")))
-                continue
             cfg = replace(base, direction=direction, train=replace(base.train, seed=seed))
+            done = finished_result(folder, to_dict(cfg), resume)
+            if done is not None:
+                rows.append(done)
+                continue
             s = run_mlm(cfg, folder, data=data, progress=progress, resume="auto" if resume else False)
             if s.get("rank"):
                 rows.append(s)
                 continue
             row = {k: s.get(k) for k in keys}
-            write_json(folder / "result.json", row)
+            write_result(folder, row, to_dict(cfg))
             rows.append(row)
         results[direction] = rows
     return results

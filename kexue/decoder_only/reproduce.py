@@ -141,7 +141,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
 
     data = build_task(cfg.compare.task)
     unigram = metrics["unigram_loss"] = unigram_loss(*data[:2], data[2].n_output)
-    runs = compare(cfg.compare, cfg.archs, cfg.seeds, out_dir / "runs", data=data, progress=progress)
+    runs = compare(cfg.compare, cfg.archs, cfg.seeds, out_dir / "runs", data=data, progress=progress, resume=False)
     metrics["compare"] = {name: [_row(s) for s in rows] for name, rows in runs.items()}
     plot_compare(runs, unigram, out_dir / "compare.png")
     checks.append(_check_parameters(cfg, runs, len(data[2])))
@@ -152,7 +152,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
         rev = build_task(cfg.reverse.task)
         rev_unigram = unigram_loss(*rev[:2], rev[2].n_output)
         rev_runs = compare(cfg.reverse, cfg.reverse_archs, cfg.seeds, out_dir / "runs_reverse", data=rev,
-                           progress=progress)
+                           progress=progress, resume=False)
         metrics["reverse"] = {"unigram_loss": rev_unigram,
                               "runs": {name: [_row(s) for s in rows] for name, rows in rev_runs.items()}}
         plot_compare(rev_runs, rev_unigram, out_dir / "compare_reverse.png")
@@ -164,7 +164,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
     if cfg.mlm_directions:
         mlm_data = build_mlm_task(cfg.mlm.task)
         mlm_runs = compare_mlm(cfg.mlm, cfg.mlm_directions, cfg.mlm_seeds, out_dir / "mlm", data=mlm_data,
-                               progress=progress)
+                               progress=progress, resume=False)
         metrics["mlm"] = {"unigram_loss": mlm_data[3], "runs": mlm_runs}
         plot_mlm(mlm_runs, mlm_data[3], out_dir / "mlm.png")
         figures.append("mlm.png")

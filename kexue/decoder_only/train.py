@@ -12,7 +12,6 @@ Where we depart: the post trains 1B models; the sizes here are the presets' (rep
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -27,7 +26,7 @@ from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, match_width, ou
 from kexue.decoder_only.tasks import EOS, SEP, Pairs, TaskConfig, build_task, collate, count_tokens
 from kexue.nn.params import count_parameters
 from kexue.train import TrainConfig, Trainer
-from kexue.train.checkpoint import write_json
+from kexue.train.checkpoint import read_json, write_json
 
 RESULT_FILE = "result.json"  # a finished compare run's measurements
 LABELS = {"decoder": "decoder-only", "prefix": "prefix-LM", "encdec@params": "enc-dec, equal weights",
@@ -126,14 +125,16 @@ def evaluate_generation(model: Seq2SeqModel, data: Pairs, batch_size: int = 128,
 
 def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | Path, *,
             match: str | None = "params", data: tuple | None = None, progress: bool = False,
-            resume: bool = False) -> dict[str, list[dict]]:
+            resume: bool = True) -> dict[str, list[dict]]:
     """Each arch × seed on one data set. `archs` may include "encdec@params" / "encdec@params_total" /
     "encdec@flops" (the encoder-decoder's width matched to base's) next to plain "encdec" (base's depth and
     width); a plain "encdec" follows `match` (None: as given). Returns {arch: [summary per seed]}.
 
     Run `arch@by` of seed s trains in out_dir/`arch_by-seed{s}` and leaves its measurements there in
-    result.json. resume=True continues the run that was cut from its checkpoint, starts the ones not yet
-    begun, and reads the finished ones' result.json instead of training them again."""
+    result.json, with the settings it ran with. resume=True (the default, as the CLI's --resume) reads the
+    finished runs' result.json back instead of training them again, continues a run that was cut (or one
+    asked for more steps) from its checkpoint, and starts the ones not yet begun; resume=False trains every
+    run anew."""
     data = data or build_task(base.task)
     train_set, test_set, vocab = data
     n_src = round(sum(len(s) for s, _ in train_set.pairs) / len(train_set))
@@ -150,8 +151,10 @@ def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | 
         for seed in range(seeds):
             cfg = replace(base, model=model_cfg, train=replace(base.train, seed=seed))
             folder = Path(out_dir) / f"{name.replace('@', '_')}-seed{seed}"
-            if resume and (folder / RESULT_FILE).is_file():
-                rows.append(read_result(folder))
+            done = finished_result(folder, to_dict(cfg), resume)
+            if done is not None:
+                done["config_model"] = from_dict(ModelConfig, done["config_model"])
+                rows.append(done)
                 continue
             t0 = time.perf_counter()
             s = run(cfg, folder, data=data, progress=progress, resume="auto" if resume else False)
@@ -159,14 +162,44 @@ def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | 
                 rows.append(s)
                 continue
             s["wall_seconds"] = time.perf_counter() - t0
-            write_json(folder / RESULT_FILE, {**s, "config_model": to_dict(s["config_model"])})
+            write_result(folder, {**s, "config_model": to_dict(s["config_model"])}, to_dict(cfg))
             rows.append(s)
         results[name] = rows
     return results
 
 
+def finished_result(folder: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] | None:
+    """The measurements of the finished run in `folder` when it ran with `settings` and resume is on; else
+    None, and the folder's result.json is removed first, so that it never stands beside a newer checkpoint.
+    A result.json of other settings than a resume may change (more steps, ...) is a ValueError naming them."""
+    file = Path(folder) / RESULT_FILE
+    if not file.is_file():
+        return None
+    row = read_json(file)
+    saved = row.pop("settings", None)
+    if resume and (saved is None or saved == settings):  # None: a result.json of an older kexue
+        return row
+    if resume:
+        from kexue.train.resume import flatten
+        from kexue.train.settings import MAY_CHANGE_ON_RESUME
+
+        was, now = flatten(saved), flatten(settings)
+        differ = [k for k in now if was.get(k) != now[k] and k.removeprefix("train.") not in MAY_CHANGE_ON_RESUME]
+        if differ:
+            raise ValueError(f"{file}: this run was made with other settings ({differ[0]} = {was.get(differ[0])!r}, "
+                             f"now {now[differ[0]]!r}); give another out_dir, or resume=False to train it anew")
+    file.unlink()
+    return None
+
+
+def write_result(folder: Path, row: dict[str, Any], settings: dict[str, Any]) -> None:
+    """result.json: a finished run's measurements and the settings it ran with."""
+    write_json(Path(folder) / RESULT_FILE, {**row, "settings": settings})
+
+
 def read_result(folder: str | Path) -> dict[str, Any]:
     """The measurements a finished compare run left in its folder (result.json)."""
-    s = json.loads((Path(folder) / RESULT_FILE).read_text(encoding="utf-8"))
+    s = read_json(Path(folder) / RESULT_FILE)
+    s.pop("settings", None)
     s["config_model"] = from_dict(ModelConfig, s["config_model"])
     return s

@@ -14,13 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kexue.console import results_console
 from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Posts 9119/9152: train a DDPM, sample and interpolate from checkpoints.\n\n"
                   "\b\nExample:\n  kexue diffusion train --preset smoke --out runs/ddpm\n"
                   "  kexue diffusion sample --model runs/ddpm --n 16")
 console = Console(stderr=True)  # notes; results (tables, JSON) go to stdout
-results = Console()
+results = results_console()
 COMMAND = "kexue diffusion train"
 
 
@@ -78,12 +79,13 @@ def train_cmd(
     *, opts: C.RunOptions,
 ) -> None:
     """Train a DDPM; sample grids land in OUT/samples every `sample_every` steps and at the end."""
-    from kexue.diffusion.train import DiffusionConfig, train
+    from kexue.diffusion.train import DiffusionConfig, grid_cost, train
     from kexue.train import may_change_on_resume
 
     cfg, run = C.start_run(opts, COMMAND, "diffusion", DiffusionConfig.preset(preset, data, size, channels),
                            DiffusionConfig, may_change=("sample_every",),
                            options={"data": data, "preset": preset, "size": size, "channels": channels})
+    C.say(grid_cost(cfg))  # the end-of-run sampling is part of the run's cost (issue 24 §4)
     with may_change_on_resume("sample_every"):
         summary = train(cfg, run.out, resume=run.resume, progress=opts.progress)
     if summary["rank"]:  # under torchrun only rank 0 samples and reports

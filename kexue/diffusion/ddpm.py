@@ -41,8 +41,13 @@ import torch
 from torch import Tensor, nn
 
 from kexue.diffusion.schedule import Schedule
+from kexue.train.progress import StepProgress
 
 Noise = Sequence[Tensor] | Callable[[int], Tensor] | None
+
+
+class SamplingStopped(KeyboardInterrupt):
+    """sample()'s should_stop said so between two steps (a signal came): the chain was left unfinished."""
 
 
 def q_sample(x0: Tensor, t: Tensor | int, eps: Tensor, schedule: Schedule) -> Tensor:
@@ -146,9 +151,14 @@ def sample(model: Callable, schedule: Schedule, shape: Sequence[int] | None, sig
            steps: int | None = None, ddim: bool = False, clip_x0: bool = False, y: Tensor | None = None,
            guidance_w: float = 0.0, generator: torch.Generator | None = None, progress: bool = False,
            x_T: Tensor | None = None, noise: Noise = None, *, t_start: int | None = None,
-           device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+           device: torch.device | str | None = None, dtype: torch.dtype = torch.float32,
+           should_stop: Callable[[], bool] | None = None, description: str = "sample") -> Tensor:
     """Run the reverse chain from x_T ~ N(0, I) (or the given `x_T`, taken to be at time `t_start`,
     default T) down to x_0, and return x_0 (not clipped).
+
+    `progress`: a bar on a terminal, a line every 30 s in a log (kexue.train.progress.StepProgress), named
+    `description`. `should_stop()`, asked between steps (e.g. "has SIGTERM come?"), ends the chain early
+    with SamplingStopped.
 
     `noise`: optional per-step z's, a list in the order of the steps or a function of t (for parity
     tests). An `nn.Module` model is put in eval mode for the loop and restored after.
@@ -175,9 +185,11 @@ def sample(model: Callable, schedule: Schedule, shape: Sequence[int] | None, sig
     was_training = isinstance(model, nn.Module) and model.training
     if isinstance(model, nn.Module):
         model.eval()
-    bar = _Bar(len(times), progress)
+    bar = StepProgress(len(times), 0, progress, description=description)
     try:
         for i, t in enumerate(times):
+            if should_stop is not None and should_stop():
+                raise SamplingStopped(f"{description}: stopped at step {i} of {len(times)}")
             s = times[i + 1] if i + 1 < len(times) else 0
             eps = _guided_eps(model, x, t_all[i].expand(b), y, guidance_w, null)
             z = None if noise is None else (noise(t) if callable(noise) else noise[i])
@@ -277,25 +289,3 @@ def _model_device(model: Callable) -> torch.device:
         for p in model.parameters():
             return p.device
     return torch.device("cpu")
-
-
-class _Bar:
-    """A rich progress bar on stderr over the sampling steps (nothing when disabled)."""
-
-    def __init__(self, total: int, enabled: bool):
-        self._bar = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self._bar = Progress(console=Console(stderr=True), transient=True)
-            self._task = self._bar.add_task("sample", total=total)
-            self._bar.start()
-
-    def advance(self) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kexue import cli_common as C
+from kexue.console import results_console
 
 # what `kexue gplinker --help` says of the data (also in the README)
 FORMATS = """\b
@@ -37,7 +38,7 @@ Example:
 
 app = typer.Typer(no_args_is_help=True, help="GPLinker (posts 8926, 8888) on GlobalPointer (8373, 8877).\n\n"
                   + FORMATS)
-console = Console()
+console = results_console()
 err = Console(stderr=True)  # what must not mix with --json on stdout
 TASKS = ("ner", "events", "relations")
 DEVICE_HELP = "cpu, cuda, cuda:1 ... (default: cuda when there is one, as train)"

@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kexue.console import results_console
 from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 9554: the Linear Recurrent Unit on long-range tasks.\n\n\b\nExample:\n"
                   "  kexue lru train --task copy --preset smoke --out runs/lru\n  kexue lru evaluate --model runs/lru")
-console = Console()  # results on stdout; notes and errors go to stderr (cli_common)
+console = results_console()  # results on stdout; notes and errors go to stderr (cli_common)
 
 
 def _config(task: str, model: str, preset: str):

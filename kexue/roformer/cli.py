@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from kexue.console import results_console
 from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 8998: RoFormerV2 — the encoder, MLM pretraining, fine-tuning.\n\n"
                   "\b\nExample:\n  kexue roformer pretrain --preset smoke --out runs/rf\n"
                   "  kexue roformer fill-mask \"今天[MASK]很好\" --model runs/rf")
-console = Console()  # results on stdout; notes and errors on stderr (cli_common)
+console = results_console()  # results on stdout; notes and errors on stderr (cli_common)
 PRETRAIN_PRESETS = ("smoke", "quick", "standard", "post", "msra-encoder")
 
 

@@ -15,7 +15,8 @@ next checkpoint turns them into this one.
 A checkpoint is committed as a whole (`save_checkpoint`): its files are written into a temporary folder
 .ckpt-N.tmp-PID and synced, the folder is synced and renamed to ckpt-N, and the `checkpoint` link is
 replaced atomically (a new link renamed over the old): that rename is the commit. Only then is the
-previous checkpoint removed. A process killed at any moment leaves the previous checkpoint or the new
+previous checkpoint removed (with TrainConfig.keep_last = N: those older than the newest N).
+A process killed at any moment leaves the previous checkpoint or the new
 one, complete; what it left half-written is removed by the next save or resume (`remove_stale_temps`).
 Single files (config.json, best.safetensors, ...) are written to a temporary file beside them, synced
 and moved into place with `os.replace`, so a reader sees the old file or the new one, never half of one.
@@ -134,15 +135,37 @@ def discard_checkpoint(run_dir: str | Path) -> None:
 
 def remove_stale_temps(directory: str | Path) -> None:
     """Delete what a process killed while writing left: temporary files and folders, and checkpoint
-    folders that were never committed (not the target of `checkpoint`)."""
+    folders that were never committed (newer than the target of `checkpoint`; the older ones are the
+    checkpoints `keep_last` keeps)."""
     directory = Path(directory)
     for p in directory.glob(f".*{TEMP_MARK}*"):
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
     link = directory / CHECKPOINT_LINK
-    current = os.readlink(link) if link.is_symlink() else None
+    current = _order(os.readlink(link)) if link.is_symlink() else None
     for p in directory.glob(f"{CKPT_PREFIX}*"):
-        if p.name != current and p.is_dir() and not p.is_symlink():
+        if p.is_dir() and not p.is_symlink() and (current is None or _order(p.name) > current):
             shutil.rmtree(p)
+
+
+def kept_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The committed checkpoint folders of a run, oldest first; the last is the target of `checkpoint`."""
+    run_dir = Path(run_dir)
+    link = run_dir / CHECKPOINT_LINK
+    if not link.is_symlink():
+        return []
+    current = _order(os.readlink(link))
+    folders = [p for p in run_dir.glob(f"{CKPT_PREFIX}*") if p.is_dir() and not p.is_symlink()
+               and _order(p.name) <= current]
+    return sorted(folders, key=lambda p: _order(p.name))
+
+
+def _order(name: str) -> tuple[int, int]:
+    """ckpt-000040 → (40, 0), ckpt-000040-1 → (40, 1) (the same step saved again), ckpt-copied → (−1, 0)."""
+    parts = name[len(CKPT_PREFIX):].split("-")
+    try:
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return -1, 0
 
 
 def save_model(model: nn.Module | dict[str, Tensor], path: str | Path,
@@ -217,14 +240,15 @@ def read_safetensors(file: str | Path) -> tuple[dict[str, Tensor], dict[str, str
 
 
 def save_checkpoint(out_dir: Path, model: nn.Module, state: dict[str, Any],
-                    ema_shadow: dict[str, Tensor] | None, config: dict[str, Any]) -> Path:
-    """Commit one checkpoint as a whole (see the module doc); returns its folder."""
+                    ema_shadow: dict[str, Tensor] | None, config: dict[str, Any], keep_last: int = 1) -> Path:
+    """Commit one checkpoint as a whole (see the module doc); returns its folder. Of the committed
+    checkpoint folders, the newest `keep_last` stay (TrainConfig.keep_last), the older are removed."""
     out_dir = Path(out_dir)
     remove_stale_temps(out_dir)
     previous = _adopt_copied_checkpoint(out_dir)
     name = f"{CKPT_PREFIX}{state['step']:06d}"
-    if name == previous:  # the same step saved again: a second folder, then the first one goes
-        name += "-1" if not previous.endswith("-1") else "-2"
+    if previous is not None and _order(previous)[0] == state["step"]:  # the same step saved again:
+        name += f"-{_order(previous)[1] + 1}"  # a second folder, then the first one goes
     tmp = out_dir / f".{name}{TEMP_MARK}{os.getpid()}"
     step = {"step": str(state["step"])}
     what = f" (writing the checkpoint of step {state['step']}; the last complete one is intact)"
@@ -256,8 +280,8 @@ def save_checkpoint(out_dir: Path, model: nn.Module, state: dict[str, Any],
                 _link(top, want)
             else:
                 os.symlink(want, top)
-        if previous is not None:
-            shutil.rmtree(out_dir / previous, ignore_errors=True)
+        for old in kept_checkpoints(out_dir)[:-keep_last]:  # only after the commit
+            shutil.rmtree(old, ignore_errors=True)
         write_json(out_dir / CONFIG_FILE, config)
     except OSError as e:
         raise_if_disk_full(e, out_dir, f" (after committing the checkpoint of step {state['step']})")

@@ -7,27 +7,17 @@ One optimizer step, for step t = 0, 1, ...:
      is that of the mean loss over the whole global batch; under DDP the ranks' gradients are averaged
      once, at the last micro-step
   3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py)
-  4. at the log, eval and checkpoint steps: a metrics.jsonl record (loss and loss_fn's extra metrics,
-     averaged over the steps since the last record and over ranks; with cfg.log = "tensorboard" also
-     TensorBoard scalars), eval_fn on rank 0 (with the EMA weights swapped in when EMA is on; its keys
-     then read `eval_ema/...`, else `eval/...`) and the on_eval hook, and a checkpoint committed as one
-     unit (checkpoint.py) at ckpt_every steps, when ckpt_minutes of wall-clock time have passed since
-     the last one, and at the end. A training loss that is not finite at any step so far, an evaluated
-     `loss` that is not, or (before a checkpoint) a weight that is not, stops the run there with
-     TrainingDiverged, a FloatingPointError naming the step (exit 1 on the command line): the record is
-     written (non-finite numbers as null) and the diverged weights are never checkpointed.
-  5. SIGINT or SIGTERM (Ctrl-C, `kill`, a SLURM pre-emption) lets the step under way finish, writes a
-     checkpoint and raises TrainingInterrupted (a KeyboardInterrupt) naming the step; the command line
-     prints "interrupted at step N; continue with --resume" and exits 130 / 143. Under torchrun the
-     ranks agree (an all-reduce of the flags after every step) so all stop after the same step.
-
-While it trains, the process holds the lock of out_dir (lock.py): a second writer is refused.
-
-Resuming (`fit(resume=True)`) continues the run in out_dir with the settings it was trained with: a
-TrainConfig or run_config that differs from its config.json in anything but MAY_CHANGE_ON_RESUME
-(steps, log/eval/checkpoint frequency, workers) and the caller's `may_change` is an error, as are a
-folder with nothing to resume (`resume="auto"` then starts afresh) and a run already past cfg.steps
-(resume.py).
+  4. at the log, eval and checkpoint steps: a metrics.jsonl record (window.py; also to cfg.log's logger,
+     loggers.py), eval_fn on rank 0 (EMA weights swapped in when EMA is on: keys `eval_ema/...`, else
+     `eval/...`) and on_eval, and a checkpoint committed as one unit (checkpoint.py) at ckpt_every steps,
+     every ckpt_minutes, and at the end; a loss or weight that is not finite stops the run first
+     (diverge.py: TrainingDiverged, exit 1), so diverged weights are never checkpointed.
+  5. SIGINT or SIGTERM lets the step under way finish, writes a checkpoint and raises TrainingInterrupted
+     naming the step (exit 130 / 143, "continue with --resume"); under torchrun all ranks stop together.
+cfg.compile runs loss_fn on torch.compile(model) (checkpoints keep the plain names), cfg.deterministic
+switches torch to deterministic algorithms for the run (rng.py), and the run's estimated time is said
+after its first steps (estimate.py). While it trains, the process holds out_dir's lock (lock.py).
+Resuming (`fit(resume=True)`) continues the run with the settings it was trained with (resume.py).
 
 Choices that differ from common practice:
   - `fit()` seeds python, numpy and torch with cfg.seed + rank, so the same settings give the same
@@ -40,9 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from pathlib import Path
@@ -55,15 +43,17 @@ from torch.utils.data import Dataset
 
 from kexue.config import to_dict
 from kexue.train.batches import MicroBatches, to_device
-from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, checkpoint_step,
-                                    discard_checkpoint, has_checkpoint, load_model, load_trainer_state,
-                                    remove_stale_temps, save_checkpoint, write_json)
-from kexue.train.distributed import (all_reduce_max, all_reduce_mean, all_reduce_sum, barrier, gather_to_all,
-                                     init_distributed)
+from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, discard_checkpoint,
+                                    has_checkpoint, remove_stale_temps, save_checkpoint, write_json)
+from kexue.train.distributed import all_reduce_max, all_reduce_sum, barrier, gather_to_all, init_distributed
+from kexue.train.diverge import DivergenceWatch, TrainingDiverged  # noqa: F401 (TrainingDiverged: re-exported)
 from kexue.train.ema import EMA
+from kexue.train.window import MetricWindow
 from kexue.train.optim import build_optimizer
 from kexue.train.progress import MetricsLog, StepProgress, print_summary
-from kexue.train.rng import rng_state, seed_everything, set_rng_state
+from kexue.train.restore import restore
+from kexue.train.rng import deterministic, rng_state, seed_everything, set_rng_state
+from kexue.train.estimate import RunEstimate
 from kexue.train.interrupt import StopSignals, TrainingInterrupted
 from kexue.train.lock import hold, release
 from kexue.train.resume import allowed_on_resume, check_resume
@@ -71,10 +61,6 @@ from kexue.train.schedule import lr_factor
 from kexue.train.settings import TrainConfig
 
 LossFn = Callable[[nn.Module, Any], "Tensor | tuple[Tensor, dict[str, float]]"]
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss (training, or an evaluation's `loss`) is not finite: the run stops before it checkpoints."""
 
 
 class Trainer:
@@ -128,6 +114,10 @@ class Trainer:
             self._ddp = DistributedDataParallel(
                 self._model, device_ids=[self.device] if self.device.type == "cuda" else None,
                 find_unused_parameters=find_unused_parameters)
+        # train.compile: torch.compile of what loss_fn calls; checkpoints save self._model, the uncompiled
+        # module, so tensor names stay plain (no `_orig_mod.`) and load into an uncompiled model
+        forward = self._ddp if self._ddp is not None else self._model
+        self._forward = torch.compile(forward) if cfg.compile else forward
         self.optimizer = build_optimizer(self._model, cfg, param_groups)
         self.ema = EMA(self._model, cfg.ema) if cfg.ema is not None else None
         # fp16: the loss is scaled by S before backward and the gradients by 1/S before the update
@@ -135,12 +125,13 @@ class Trainer:
         self.may_change = allowed_on_resume(may_change)
         self.step = 0
         self._stream: MicroBatches | None = None
-        self._reset_window()
-        self._diverged_at = torch.zeros((), dtype=torch.long, device=self.device)
+        self._window = MetricWindow(self.device)
+        self._diverged = DivergenceWatch(self.device, self.world_size)
         self._last_record: dict[str, Any] = {}
         self._last_eval: dict[str, float] = {}
         self._elapsed_before = 0.0  # seconds spent by earlier sessions of a resumed run
         self._t0 = time.perf_counter()
+        self._stop: StopSignals | None = None
 
     @property
     def model(self) -> nn.Module:
@@ -174,6 +165,35 @@ class Trainer:
 
     def _fit(self, resume: bool | str) -> dict[str, Any]:
         cfg = self.cfg
+        start, position, resumed_from = self._begin(resume)
+        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from, logger=cfg.log,
+                         config=self._config_dict())
+        self._stream = MicroBatches(self.train_data, batch_size=cfg.batch_size, world_size=self.world_size,
+                                    rank=self.rank, grad_accum=cfg.grad_accum, seed=cfg.seed, steps=cfg.steps,
+                                    start=start, data_position=position, collate_fn=self.collate_fn,
+                                    num_workers=cfg.num_workers, pin_memory=self.device.type == "cuda")
+        bar = StepProgress(cfg.steps, start, self.is_main and self.progress)
+        eta = RunEstimate(cfg.steps, start, self.device.type)
+        self._t0 = self._last_save = time.perf_counter()
+        tokens = 0
+        self._model.train()
+        try:
+            with StopSignals() as self._stop, deterministic(cfg.deterministic):
+                for t in range(start, cfg.steps):
+                    lr, tokens_step = self._train_step(t)
+                    tokens += tokens_step
+                    self.step = t + 1
+                    for line in eta.tick(self.step):
+                        bar.note(line)
+                    self._after_step(lr, bar, log)
+        finally:
+            bar.close()
+            log.close()
+        return self._summary(resumed_from, tokens)
+
+    def _begin(self, resume: bool | str) -> tuple[int, dict[str, int] | None, int | None]:
+        """(first step, data position, resumed_from): restore the run in out_dir, or start a new one."""
+        cfg = self.cfg
         if self.is_main:
             remove_stale_temps(self.out_dir)
         start, position, resumed_from = 0, None, None
@@ -191,63 +211,54 @@ class Trainer:
             seed_everything(cfg.seed + self.rank)
         if self.is_main:
             write_json(self.out_dir / CONFIG_FILE, self._config_dict())
-        log = MetricsLog(self.out_dir / METRICS_FILE, self.is_main, keep_until=resumed_from,
-                         tensorboard=cfg.log == "tensorboard")
-        self._stream = MicroBatches(self.train_data, batch_size=cfg.batch_size, world_size=self.world_size,
-                                    rank=self.rank, grad_accum=cfg.grad_accum, seed=cfg.seed, steps=cfg.steps,
-                                    start=start, data_position=position, collate_fn=self.collate_fn,
-                                    num_workers=cfg.num_workers, pin_memory=self.device.type == "cuda")
-        bar = StepProgress(cfg.steps, start, self.is_main and self.progress)
-        self._t0 = self._last_save = time.perf_counter()
-        tokens = 0
-        self._model.train()
-        try:
-            with StopSignals() as stop:
-                for t in range(start, cfg.steps):
-                    lr, tokens_step = self._train_step(t)
-                    tokens += tokens_step
-                    self.step = t + 1
-                    last = self.step == cfg.steps
-                    record: dict[str, Any] = {}
-                    logged = self.step % cfg.log_every == 0 or last
-                    evaluated = bool(cfg.eval_every and self.step % cfg.eval_every == 0) or last
-                    if logged:
-                        record.update(self._flush_window(lr))
-                    if evaluated:
-                        bar.phase("eval")
-                        began = time.perf_counter()
-                        record.update(self._evaluate())
-                        bar.phase(None)
-                        if self.eval_fn is not None and time.perf_counter() - began >= 2.0:  # a long phase
-                            bar.note(f"eval at step {self.step}: {time.perf_counter() - began:.1f} s")
-                    if record:
-                        record = {"step": self.step, **record, "seconds": round(self._seconds(), 3)}
-                        self._last_record = record
-                        log.write(record)
-                    saved = bool(cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last
-                    if logged or evaluated or saved:  # the same steps on every rank: it all-reduces
-                        self._stop_if_diverged(record, saving=saved)
-                    if saved:
-                        self.save()
-                    bar.update(self.step, lr, record.get("loss"))
-                    if self.on_step is not None:
-                        self.on_step(self, self.step)
-                    signum, clock_due = self._agree(stop.signum)
-                    if (signum or clock_due) and not saved:
-                        self._stop_if_diverged({}, saving=True)
-                        self.save()
-                    if signum and not last:
-                        raise TrainingInterrupted(self.step, signum, self.out_dir)
-        finally:
-            bar.close()
-            log.close()
-        return self._summary(resumed_from, tokens)
+        return start, position, resumed_from
+
+    def _after_step(self, lr: float, bar: StepProgress, log: MetricsLog) -> None:
+        """The record, evaluation, checkpoint, hooks and signals after optimizer step self.step."""
+        cfg = self.cfg
+        last = self.step == cfg.steps
+        record: dict[str, Any] = {}
+        logged = self.step % cfg.log_every == 0 or last
+        evaluated = bool(cfg.eval_every and self.step % cfg.eval_every == 0) or last
+        if logged:
+            record.update(self._window.flush(lr, cfg.clip is not None))
+        if evaluated:
+            bar.phase("eval")
+            began = time.perf_counter()
+            record.update(self._evaluate())
+            bar.phase(None)
+            if self.eval_fn is not None and time.perf_counter() - began >= 2.0:  # a long phase
+                bar.note(f"eval at step {self.step}: {time.perf_counter() - began:.1f} s")
+        if record:
+            record = {"step": self.step, **record, "seconds": round(self._seconds(), 3)}
+            self._last_record = record
+            log.write(record)
+        saved = bool(cfg.ckpt_every and self.step % cfg.ckpt_every == 0) or last
+        if logged or evaluated or saved:  # the same steps on every rank: it all-reduces
+            self._stop_if_diverged(record, saving=saved)
+        if saved:
+            self.save()
+        bar.update(self.step, lr, record.get("loss"))
+        if self.on_step is not None:
+            self.on_step(self, self.step)
+        signum, clock_due = self._agree(self._stop.signum)
+        if (signum or clock_due) and not saved:
+            self._stop_if_diverged({}, saving=True)
+            self.save()
+        if signum and not last:
+            raise TrainingInterrupted(self.step, signum, self.out_dir)
+
+    @property
+    def stop_requested(self) -> int:
+        """The signal (SIGINT, SIGTERM) that asked this rank to stop, 0 if none: a long on_step hook (sampling
+        grids) checks it between its own steps and returns early; the run then stops after this step."""
+        return self._stop.signum if self._stop is not None else 0
 
     def save(self) -> None:
         """Write a checkpoint of the current step to out_dir (every rank must call it; rank 0 writes)."""
         position = self._stream.position(self.step) if self._stream is not None else {"epoch": 0, "batch": 0}
         # what differs between ranks: random state, data position, the not yet all-reduced metric sums
-        ranks = gather_to_all({"rng": rng_state(), "data": position, "window": self._window_state()})
+        ranks = gather_to_all({"rng": rng_state(), "data": position, "window": self._window.state()})
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             state = {"step": self.step, "world_size": self.world_size, "ranks": ranks,
@@ -257,9 +268,14 @@ class Trainer:
             if self.scaler is not None:
                 state["scaler"] = self.scaler.state_dict()
             save_checkpoint(self.out_dir, self._model, state, self.ema.state_dict() if self.ema else None,
-                            self._config_dict())
+                            self._config_dict(), keep_last=self.cfg.keep_last)
         self._last_save = time.perf_counter()
         barrier()  # no rank goes on (or exits) before the checkpoint is on disk
+
+    def _stop_if_diverged(self, record: dict[str, Any], saving: bool) -> None:
+        """TrainingDiverged (on every rank) when a loss so far or (before a checkpoint) a weight is not finite."""
+        self._diverged.check(self.step, record, self._model.parameters() if saving else None, self.out_dir,
+                             self.is_main, self.cfg.lr)
 
     def _agree(self, signum: int) -> tuple[int, bool]:
         """(signal, checkpoint by the clock due) as every rank sees them: the maximum over ranks."""
@@ -270,28 +286,6 @@ class Trainer:
         signum_all, due_all = all_reduce_max([float(signum), float(due)], self.device)
         return int(signum_all), bool(due_all)
 
-    def _stop_if_diverged(self, record: dict[str, Any], saving: bool) -> None:
-        """Raise TrainingDiverged (on every rank) when a loss so far, training or in `record`'s evaluation,
-        is not finite, or (before a checkpoint) a weight is: a diverged run is never checkpointed."""
-        step = int(self._diverged_at)
-        what = "the training loss is not finite" if step else ""
-        if not step:
-            bad = [k for k, v in record.items() if "loss" in k.rsplit("/", 1)[-1] and isinstance(v, float)
-                   and not math.isfinite(v)]
-            if bad:
-                step, what = self.step, f"{bad[0]} is {record[bad[0]]}"
-        if not step and saving and not all(bool(torch.isfinite(p).all()) for p in self._model.parameters()):
-            step, what = self.step, "the weights are not finite"
-        if self.world_size > 1:
-            step = int(all_reduce_max([float(step)], self.device)[0])
-        if not step:
-            return
-        kept = checkpoint_step(self.out_dir) if self.is_main and has_checkpoint(self.out_dir) else None
-        raise TrainingDiverged(
-            f"step {step}: {what or 'the loss is not finite on another rank'}: the run diverged; lower the "
-            f"learning rate (train.lr={self.cfg.lr:g}), set train.clip, or check the data; "
-            + (f"its last checkpoint (step {kept}) is kept" if kept is not None else "no checkpoint was written"))
-
     # ---- one optimizer step ----
 
     def _train_step(self, t: int) -> tuple[float, int]:
@@ -300,7 +294,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             # lr_t = lr · lr_scale · factor(t)
             group["lr"] = cfg.lr * group["lr_scale"] * factor
-        forward = self._ddp if self._ddp is not None else self._model
+        forward = self._forward
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         extras: dict[str, float] = {}
         tokens = 0
@@ -325,9 +319,7 @@ class Trainer:
                 extras[k] = extras.get(k, 0.0) + float(v) / cfg.grad_accum
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)  # g ← g / S, so clipping sees the true norm
-        if cfg.clip is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self._trainable, cfg.clip)
-            self._window["grad_norm"] += grad_norm.detach().double()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self._trainable, cfg.clip) if cfg.clip is not None else None
         if self.scaler is not None:
             self.scaler.step(self.optimizer)  # skipped when a gradient is inf/NaN; S then shrinks
             self.scaler.update()
@@ -336,13 +328,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update(self._model)
-        self._window["loss"] += loss_sum / cfg.grad_accum
-        # the first step whose loss is not finite (0: none yet), kept on the device: no sync per step
-        self._diverged_at = torch.where((self._diverged_at == 0) & ~torch.isfinite(loss_sum), t + 1,
-                                        self._diverged_at)
-        for k, v in extras.items():
-            self._window_extras[k] = self._window_extras.get(k, 0.0) + v
-        self._window_steps += 1
+        self._window.add(loss_sum / cfg.grad_accum, extras, grad_norm)
+        self._diverged.observe(t + 1, loss_sum)  # the first step whose loss is not finite, on the device
         return cfg.lr * factor, tokens
 
     @property
@@ -350,30 +337,6 @@ class Trainer:
         return [p for group in self.optimizer.param_groups for p in group["params"]]
 
     # ---- records ----
-
-    def _reset_window(self) -> None:
-        self._window = {"loss": torch.zeros((), dtype=torch.float64, device=self.device),
-                        "grad_norm": torch.zeros((), dtype=torch.float64, device=self.device)}
-        self._window_extras: dict[str, float] = {}
-        self._window_steps = 0
-
-    def _flush_window(self, lr: float) -> dict[str, float]:
-        """The means over the steps since the last record and over ranks; then start a new window."""
-        n = self._window_steps
-        values = {"loss": self._window["loss"] / n, **{k: v / n for k, v in self._window_extras.items()}}
-        if self.cfg.clip is not None:
-            values["grad_norm"] = self._window["grad_norm"] / n
-        values = all_reduce_mean(values, self.device)
-        self._reset_window()
-        extras = {k: v for k, v in values.items() if k not in ("loss", "grad_norm")}
-        out = {"loss": values["loss"], "lr": lr, **extras}
-        if "grad_norm" in values:
-            out["grad_norm"] = values["grad_norm"]
-        return out
-
-    def _window_state(self) -> dict[str, Any]:
-        return {"loss": self._window["loss"].cpu(), "grad_norm": self._window["grad_norm"].cpu(),
-                "extras": dict(self._window_extras), "steps": self._window_steps}
 
     def _evaluate(self) -> dict[str, Any]:
         if self.eval_fn is None or not self.is_main:
@@ -408,34 +371,7 @@ class Trainer:
     # ---- resume and summary ----
 
     def _restore(self) -> tuple[int, dict[str, int]]:
-        state = load_trainer_state(self.out_dir)
-        load_model(self._model, self.out_dir)  # the committed checkpoint's weights (checkpoint.py)
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        if self.ema is not None:
-            if state["ema"] is None:
-                warnings.warn(f"{self.out_dir / STATE_FILE}: the run had no EMA; the shadow starts at the "
-                              f"weights of step {state['step']}", stacklevel=3)
-                self.ema = EMA(self._model, self.cfg.ema)
-            else:
-                self.ema.load_state_dict(state["ema"], updates=state["step"])
-        if state["world_size"] == self.world_size:
-            mine = state["ranks"][self.rank]
-            set_rng_state(mine["rng"])
-            window = mine["window"]
-            self._window = {"loss": window["loss"].to(self.device),
-                            "grad_norm": window["grad_norm"].to(self.device)}
-            self._window_extras, self._window_steps = dict(window["extras"]), window["steps"]
-        else:
-            warnings.warn(f"{self.out_dir}: the run used {state['world_size']} process(es), this one "
-                          f"{self.world_size}; random numbers are reseeded and will differ", stacklevel=3)
-            seed_everything(self.cfg.seed + self.rank + 1_000_003 * state["step"])
-            mine = state["ranks"][min(self.rank, len(state["ranks"]) - 1)]
-        self._elapsed_before = state["elapsed"]
-        self._last_record, self._last_eval = dict(state["last_record"]), dict(state["last_eval"])
-        self.step = state["step"]
-        return state["step"], mine["data"]
+        return restore(self)
 
     def _summary(self, resumed_from: int | None, tokens: int) -> dict[str, Any]:
         session = time.perf_counter() - self._t0

@@ -81,7 +81,8 @@ class StepProgress:
             self._console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def advance(self, n: int = 1) -> None:
-        self.update(self._done + n)
+        if self.enabled:
+            self.update(self._done + n)
 
     def line(self) -> str:
         """The plain progress line as it stands (what a log gets every `every` seconds)."""
@@ -126,13 +127,15 @@ def phase(description: str, total: int | None = None, enabled: bool = True) -> I
 class MetricsLog:
     """metrics.jsonl: one JSON object per line, appended and flushed as each record comes."""
 
-    def __init__(self, path: Path, enabled: bool, keep_until: int | None = None, tensorboard: bool = False):
-        """Start the file anew, or with keep_until=k keep the records of steps ≤ k (a resume); with
-        tensorboard=True every record also goes to an events file beside it (tensorboard_log.py)."""
-        from kexue.train.tensorboard_log import TensorBoardLog
+    def __init__(self, path: Path, enabled: bool, keep_until: int | None = None, tensorboard: bool = False,
+                 logger: str = "jsonl", config: dict[str, Any] | None = None):
+        """Start the file anew, or with keep_until=k keep the records of steps ≤ k (a resume); every record
+        also goes to the logger `logger` names (loggers.py; tensorboard=True is logger="tensorboard"),
+        which gets the run's settings `config`."""
+        from kexue.train.loggers import make_logger
 
         self.path, self.enabled = path, enabled
-        self.board = TensorBoardLog(path.parent, enabled and tensorboard, keep_until)
+        self.board = make_logger("tensorboard" if tensorboard else logger, path.parent, enabled, keep_until, config)
         if not enabled:
             return
         kept: list[str] = []

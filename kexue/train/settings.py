@@ -37,11 +37,14 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes
     device: str = "auto"  # cuda:LOCAL_RANK when CUDA is available, else cpu; or e.g. "cpu", "cuda:1", "mps"
-    log: Literal["jsonl", "tensorboard"] = "jsonl"  # tensorboard: also event files beside metrics.jsonl
+    log: Literal["jsonl", "tensorboard", "mlflow", "wandb"] = "jsonl"  # also to a logger (loggers.py), offline
+    compile: bool = False  # torch.compile the model for training (checkpoints keep plain tensor names)
+    keep_last: int = 1  # committed checkpoints kept in the run folder (ckpt-N/); the newest is `checkpoint`
+    deterministic: bool = False  # deterministic algorithms only (torch.use_deterministic_algorithms), no cuDNN benchmark
 
     def __post_init__(self) -> None:
         positive = {"steps": self.steps, "batch_size": self.batch_size, "grad_accum": self.grad_accum,
-                    "log_every": self.log_every}
+                    "log_every": self.log_every, "keep_last": self.keep_last}
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"TrainConfig.{name}={value!r}: must be a positive integer")
@@ -58,8 +61,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.precision={self.precision!r}: must be fp32, bf16 or fp16")
         if not (isinstance(self.ckpt_minutes, (int, float)) and self.ckpt_minutes >= 0):
             raise ValueError(f"TrainConfig.ckpt_minutes={self.ckpt_minutes!r}: must be a number ≥ 0 (0 = off)")
-        if self.log not in ("jsonl", "tensorboard"):
-            raise ValueError(f"TrainConfig.log={self.log!r}: must be jsonl or tensorboard")
+        if self.log not in LOGGERS:
+            raise ValueError(f"TrainConfig.log={self.log!r}: must be one of {', '.join(LOGGERS)}")
+        for name in ("compile", "deterministic"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: must be true or false")
         if self.optimizer not in ("adamw", "adam", "sgd", "lamb"):
             raise ValueError(f"TrainConfig.optimizer={self.optimizer!r}: must be adamw, adam, sgd or lamb")
         if self.schedule not in ("constant", "cosine", "piecewise"):
@@ -76,11 +82,11 @@ class TrainConfig:
 
     def check(self) -> None:
         """The checks across fields, made when training starts (`--set` changes one field at a time), and
-        that log="tensorboard" finds its package."""
-        if self.log == "tensorboard":
-            from kexue.train.tensorboard_log import require_tensorboard
+        that the logger of `log` finds its package."""
+        if self.log != "jsonl":
+            from kexue.train.loggers import require_logger
 
-            require_tensorboard()
+            require_logger(self.log)
         if self.amp and self.precision == "fp16":
             raise ValueError("TrainConfig.amp=True means bf16 but precision='fp16'; set one of them")
         if self.schedule == "piecewise":
@@ -95,7 +101,8 @@ class TrainConfig:
 # What a resumed run may change: how long it runs, how often (and where) it logs, evaluates and checkpoints.
 # Anything else (model, data, optimizer, schedule, seed) is the run's own and stays as it was trained.
 MAY_CHANGE_ON_RESUME = ("steps", "log_every", "eval_every", "ckpt_every", "ckpt_minutes", "num_workers", "device",
-                        "log")
+                        "log", "compile", "keep_last", "deterministic")
+LOGGERS = ("jsonl", "tensorboard", "mlflow", "wandb")
 
 
 def _int_keys(schedule: dict) -> dict[int, float]:

@@ -78,8 +78,8 @@ def test_a_missing_package_is_one_line_naming_the_extra(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
     with pytest.raises(ValueError, match=r"needs the tensorboard package: pip install 'kexue\[log\]'"):
         Trainer(mlp(), cfg(), regression(), mse, "unused", progress=False, device="cpu")
-    with pytest.raises(ValueError, match="must be jsonl or tensorboard"):
-        TrainConfig(log="wandb")
+    with pytest.raises(ValueError, match="must be one of jsonl, tensorboard, mlflow, wandb"):
+        TrainConfig(log="comet")
 
 
 @pytest.mark.slow
