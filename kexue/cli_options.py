@@ -32,8 +32,8 @@ OPTIONS: dict[str, tuple[Any, str, str]] = {
     "device": (None, "--device", "cpu | cuda | cuda:N | mps (default: cuda if available)"),
     "precision": (None, "--precision", "fp32 | bf16 | fp16 (fp16 with a gradient scaler)"),
     # torchrun's own --log-dir takes a later `--log` for an abbreviation of it: there, --set train.log=...
-    "log": (None, "--log", "jsonl | tensorboard (TensorBoard event files beside metrics.jsonl, with the "
-                           "tensorboard package: the log extra); under torchrun: --set train.log=tensorboard"),
+    "log": (None, "--log", "jsonl | tensorboard | mlflow | wandb: a logger beside metrics.jsonl (each with "
+                           "its extra: log, mlflow, wandb; wandb offline); under torchrun: --set train.log=…"),
     "progress": (True, "--progress/--no-progress", "show progress (a bar on a terminal, lines in a log)"),
 }
 
@@ -70,7 +70,7 @@ class RunOptions:
     overwrite: bool
     device: str | None
     precision: str | None
-    log: str | None  # jsonl | tensorboard
+    log: str | None  # jsonl | tensorboard | mlflow | wandb
     progress: bool
 
 
