@@ -140,6 +140,20 @@ def _strip_optional(tp: Any) -> Any:
     return tp
 
 
+def comma_list(raw: str, tp: type, option: str, example: str, minimum: float | None = None) -> tuple:
+    """'64, 256' → (64, 256): an option's comma-separated values, each a `tp` (int, float or str), blanks
+    skipped; a value that is not one, or (with `minimum`) none or one below it, is one ValueError naming
+    the option, with an example. What every list option of the command line is read with."""
+    what = {int: "integers", float: "numbers", str: "names"}[tp]
+    try:
+        values = tuple(tp(p.strip()) for p in raw.split(",") if p.strip())
+    except ValueError:
+        raise ValueError(f"{option} {raw!r}: expected comma-separated {what}, e.g. {example}") from None
+    if minimum is not None and (not values or min(values) < minimum):
+        raise ValueError(f"{option} {raw!r}: expected comma-separated {what}, each at least {minimum:g}")
+    return values
+
+
 def parse_value(raw: str, tp: Any, key: str = "value") -> Any:
     """Parse the text `raw` as the type `tp` (bool, int, float, str, Literal, tuple, list, dict, Optional)."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)

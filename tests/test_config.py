@@ -67,3 +67,17 @@ def test_the_example_of_a_bad_set_is_a_key_the_settings_accept():
     example = str(e.value).split("--set ")[-1]
     assert example == example_setting(cfg) and example.startswith("train.steps=")
     override(cfg, [example])  # the example itself is accepted
+
+
+def test_comma_list_reads_an_options_values_and_names_the_option_when_one_is_bad():
+    from kexue.config import comma_list
+
+    assert comma_list(" 64, 256,,1024 ", int, "--n", "64,256") == (64, 256, 1024)
+    assert comma_list("1,0.85", float, "--lam", "1,0.8") == (1.0, 0.85)
+    assert comma_list("", int, "--n", "64") == ()
+    with pytest.raises(ValueError, match=r"^--lengths '12,x': expected comma-separated integers, e\.g\. 128,512$"):
+        comma_list("12,x", int, "--lengths", "128,512")
+    with pytest.raises(ValueError, match=r"^--n '64,0': expected comma-separated integers, each at least 1$"):
+        comma_list("64,0", int, "--n", "64", minimum=1)
+    with pytest.raises(ValueError, match="each at least 1"):
+        comma_list("", int, "--n", "64", minimum=1)

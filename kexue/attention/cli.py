@@ -18,18 +18,12 @@ from rich.table import Table
 
 from kexue.console import results_console
 from kexue import cli_common as C
+from kexue.config import comma_list
 from kexue.attention import cost
 
 app = typer.Typer(no_args_is_help=True, help="Post 8610: the cost of softmax and linear attention.\n\n\b\nExample:\n"
                   "  kexue attention quality --preset smoke --out runs/attn")
 console = results_console()  # results on stdout; notes and errors on stderr (cli_common)
-
-
-def _lengths(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise ValueError(f"--lengths {text!r}: expected comma-separated integers, e.g. 128,512,2048") from None
 
 
 @app.command("cost")
@@ -44,7 +38,7 @@ def cost_cmd(
     if hidden % heads:
         raise ValueError(f"--hidden {hidden} is not divisible by --heads {heads}")
     s = cost.LayerShape(h=heads, d=hidden // heads)
-    rows = cost.cost_table(list(_lengths(lengths)), s, key_mult)
+    rows = cost.cost_table(list(comma_list(lengths, int, "--lengths", "128,512,2048")), s, key_mult)
     xs = {"sa_gt_ffn (2hd)": cost.crossover_sa_ffn(s), "quadratic_dominates (6hd)": cost.crossover_quadratic(s),
           f"linear_beats_softmax ({key_mult}²d)": cost.crossover_linear(s, key_mult)}
     if as_json:
@@ -85,7 +79,7 @@ def measure(
     if threads < 1:
         raise ValueError(f"--threads {threads}: expected at least 1")
     torch.set_num_threads(threads)
-    cfg = MeasureConfig(lengths=_lengths(lengths), h=heads, d=head_size, device=device, repeats=repeats)
+    cfg = MeasureConfig(lengths=comma_list(lengths, int, "--lengths", "128,512,2048"), h=heads, d=head_size, device=device, repeats=repeats)
     s = cost.LayerShape(h=heads, d=head_size)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: is a file; give a folder")

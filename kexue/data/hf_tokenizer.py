@@ -64,8 +64,8 @@ class HFTokenizer(_Face):
             tokenizer = Tokenizer.from_file(str(file))
         except Exception as e:  # the library raises a bare Exception with serde's message
             raise ValueError(f"{file}: not a tokenizers JSON file ({str(e).splitlines()[0]})") from None
-        config = _read_json(folder / CONFIG_FILE)
-        names = {**_read_json(folder / "special_tokens_map.json"), **config}
+        config = read_json_object(folder / CONFIG_FILE)
+        names = {**read_json_object(folder / "special_tokens_map.json"), **config}
         specials = {}
         for ours, key in SPECIAL_KEYS.items():
             token = _token(names.get(key)) or _token(names.get(FALLBACK.get(key, "")))
@@ -127,8 +127,38 @@ def _token(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _read_json(file: Path) -> dict:
+def folder_tokenizer(folder: str | Path, kind: str | None = None, *, lowercase: bool | None = None,
+                     nfkc: bool = False) -> tuple[_Face, str, bool]:
+    """The tokenizer of a checkpoint or run folder, with its kind and whether it lowercases: what
+    GPLinker's encoders and RoFormerV2's folders both read a folder's tokenizer with.
+
+    kind "char": `CharTokenizer` over vocab.txt; "hf", or None with a tokenizer.json present:
+    `HFTokenizer`; "wordpiece", or None without one: BERT's WordPiece over vocab.txt, lowercase as
+    given, else as tokenizer_config.json's do_lower_case (BERT's default: True). NFKC only when asked
+    (a vocabulary kexue trained with it): never for a pretrained checkpoint, whose ids must be its own."""
+    from kexue.data.tokenizers import CharTokenizer, WordPieceTokenizer
+
+    folder = Path(folder)
+    if kind == "hf" or (kind is None and has_tokenizer_json(folder)):
+        tok = HFTokenizer.from_folder(folder)
+        return tok, "hf", bool(tok.config.get("do_lower_case", True))
+    vocab = folder / "vocab.txt"
+    if not vocab.is_file():
+        raise FileNotFoundError(f"{folder}: no tokenizer.json and no vocab.txt; save the checkpoint's tokenizer "
+                                "beside it (tokenizer.save_pretrained(folder) writes tokenizer.json)")
+    if kind == "char":
+        return CharTokenizer.load(vocab), "char", False
+    if lowercase is None:
+        lowercase = bool(read_json_object(folder / CONFIG_FILE).get("do_lower_case", True))
+    return WordPieceTokenizer(vocab, lowercase=lowercase, nfkc=nfkc), "wordpiece", lowercase
+
+
+def read_json_object(file: Path, missing_ok: bool = True) -> dict:
+    """The JSON object in `file` ({} for a missing file when missing_ok); a file that is not one is a
+    ValueError naming it and the line."""
     if not file.is_file():
+        if not missing_ok:
+            raise FileNotFoundError(f"{file}: no such file")
         return {}
     try:
         data = json.loads(file.read_text(encoding="utf-8"))

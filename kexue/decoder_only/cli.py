@@ -16,6 +16,7 @@ from rich.table import Table
 
 from kexue.console import results_console
 from kexue import cli_common as C
+from kexue.config import comma_list
 
 app = typer.Typer(no_args_is_help=True, help="Post 9529: why LLMs are decoder-only (attention rank; GPT vs "
                                              "prefix-LM vs encoder-decoder).\n\n\b\nExample:\n"
@@ -31,16 +32,6 @@ def _preset(preset: str | None, size: str | None) -> str:
     if name not in SIZES.values():
         raise ValueError(f"--preset {name!r}: choose one of {', '.join(SIZES.values())} (or {', '.join(SIZES)})")
     return name
-
-
-def _ints(text: str, name: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise ValueError(f"--{name} {text!r}: expected comma-separated integers, e.g. 64,256") from None
-    if not values or min(values) < 1:
-        raise ValueError(f"--{name} {text!r}: expected positive integers")
-    return values
 
 
 @app.command()
@@ -73,7 +64,7 @@ def rank(
     if linear and any(tau != 1.0 for tau in taus):
         raise ValueError(f"--temperature {temperature}: {', '.join(linear)} attention has no score scale; drop it "
                          "from --kinds (e.g. --kinds bidirectional,causal,prefix) or use --temperature 1")
-    cfg = RankConfig(ns=_ints(n, "n"), ds=_ints(d, "d"), temperatures=taus, seeds=seeds, kinds=kind_list, rtol=rtol)
+    cfg = RankConfig(ns=comma_list(n, int, "--n", "64,256", minimum=1), ds=comma_list(d, int, "--d", "16,64", minimum=1), temperatures=taus, seeds=seeds, kinds=kind_list, rtol=rtol)
     t = Table(title=f"attention rank, random Q, K ~ N(0, I), {seeds} seeds (numerical: σ > {rtol:g}·σ_max; "
                     "float64: σ > n·eps·σ_max)")
     for col in ("kind", "n", "d", "τ", "numerical rank", "float64 rank", "effective rank", "det > 0 (certified)"):

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from kexue.config import to_dict
 from kexue.data import CharTokenizer, WordPieceTokenizer
-from kexue.data.hf_tokenizer import HFTokenizer, has_tokenizer_json
+from kexue.data.hf_tokenizer import HFTokenizer, folder_tokenizer, read_json_object
 from kexue.gplinker.model import EncoderConfig, TinyEncoder
 
 Tokenizer = CharTokenizer | WordPieceTokenizer | HFTokenizer
@@ -77,12 +77,7 @@ def load_encoder(path: str | Path, base: EncoderConfig | None = None) -> tuple[E
     config_file = folder / "config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"--encoder {path}: no config.json; not a kexue roformer or HF checkpoint folder")
-    try:
-        data = json.loads(config_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{config_file}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{config_file}: expected a JSON object")
+    data = read_json_object(config_file)
     if "model" in data or "run" in data:
         return _kexue_roformer(folder, base)
     if data.get("norm_type") == "rms_norm":
@@ -137,12 +132,9 @@ def build_encoder(cfg: EncoderConfig, vocab_size: int) -> nn.Module:
 
 
 def load_tokenizer(cfg: EncoderConfig, vocab: Path) -> Tokenizer:
-    """The tokenizer a run saved as vocab.txt, read as the encoder it was trained with reads it."""
-    if cfg.tokenizer == "char":
-        return CharTokenizer.load(vocab)
-    if cfg.tokenizer == "hf":
-        return HFTokenizer.load(vocab)  # tokenizer.json beside the run's vocab.txt
-    return WordPieceTokenizer(vocab, lowercase=cfg.lowercase, nfkc=cfg.nfkc)
+    """The tokenizer a run saved as vocab.txt (and tokenizer.json), read as the encoder it was trained with
+    reads it."""
+    return folder_tokenizer(Path(vocab).parent, cfg.tokenizer, lowercase=cfg.lowercase, nfkc=cfg.nfkc)[0]
 
 
 def _kexue_roformer(folder: Path, base: EncoderConfig) -> tuple[EncoderConfig, nn.Module, Tokenizer]:
@@ -150,7 +142,7 @@ def _kexue_roformer(folder: Path, base: EncoderConfig) -> tuple[EncoderConfig, n
     model = load_pretrained(folder)
     tok = roformer_tokenizer(folder)
     _check_vocab(folder, tok.vocab_size, model.cfg.vocab_size)
-    kind = "char" if isinstance(tok, CharTokenizer) else "wordpiece"
+    kind = "char" if isinstance(tok, CharTokenizer) else "hf" if isinstance(tok, HFTokenizer) else "wordpiece"
     cfg = replace(base, kind="roformer", source=str(folder), model=to_dict(model.cfg), tokenizer=kind,
                   lowercase=getattr(tok, "lowercase", True), nfkc=getattr(tok, "nfkc", True))
     return cfg, RoFormerEncoder(model), tok
@@ -164,7 +156,7 @@ def _hf_roformer_v2(folder: Path, data: dict, base: EncoderConfig) -> tuple[Enco
     tensors, file = read_hf_weights(folder)
     model = RoFormerV2(rcfg, init=False)
     model.load_state_dict(hf_to_kexue(tensors, rcfg, str(file)), strict=True)
-    tok, kind, lowercase = _checkpoint_tokenizer(folder)
+    tok, kind, lowercase = folder_tokenizer(folder)
     _check_vocab(folder, tok.vocab_size, rcfg.vocab_size)
     cfg = replace(base, kind="roformer", source=str(folder), model=to_dict(rcfg), tokenizer=kind,
                   lowercase=lowercase, nfkc=False)
@@ -174,7 +166,7 @@ def _hf_roformer_v2(folder: Path, data: dict, base: EncoderConfig) -> tuple[Enco
 def _hf(folder: Path, data: dict, base: EncoderConfig) -> tuple[EncoderConfig, nn.Module, Tokenizer]:
     transformers = _transformers()
     _refuse_decoder_only(folder, data, transformers)
-    tok, kind, lowercase = _checkpoint_tokenizer(folder)
+    tok, kind, lowercase = folder_tokenizer(folder)
     stack = ENCODER_STACKS.get(data.get("model_type"))
     auto = getattr(transformers, stack) if stack else transformers.AutoModel
     try:
@@ -195,18 +187,6 @@ def _hf(folder: Path, data: dict, base: EncoderConfig) -> tuple[EncoderConfig, n
     return cfg, HFEncoder(model), tok
 
 
-def _checkpoint_tokenizer(folder: Path) -> tuple[Tokenizer, str, bool]:
-    """The checkpoint's own tokenizer: tokenizer.json when it has one, else BERT's WordPiece over its
-    vocab.txt, lowercase as its tokenizer_config.json says; never NFKC (the ids must be its own)."""
-    if has_tokenizer_json(folder):
-        tok = HFTokenizer.from_folder(folder)
-        return tok, "hf", bool(tok.config.get("do_lower_case", True))
-    tok_cfg_file = folder / "tokenizer_config.json"
-    tok_cfg = json.loads(tok_cfg_file.read_text(encoding="utf-8")) if tok_cfg_file.is_file() else {}
-    lowercase = bool(tok_cfg.get("do_lower_case", True))
-    return WordPieceTokenizer(_vocab(folder), lowercase=lowercase, nfkc=False), "wordpiece", lowercase
-
-
 def _refuse_decoder_only(folder: Path, data: dict, transformers: Any) -> None:
     """A model that only has a causal form (GPT-2, LLaMA) sees no token to its right: refuse it."""
     from transformers.models.auto import modeling_auto as auto
@@ -225,13 +205,6 @@ def _transformers() -> Any:
     except ImportError:
         raise ValueError("an HF checkpoint needs the transformers package: pip install transformers") from None
     return transformers
-
-
-def _vocab(folder: Path) -> Path:
-    if not (folder / "vocab.txt").is_file():
-        raise FileNotFoundError(f"--encoder {folder}: no tokenizer.json and no vocab.txt; save the checkpoint's "
-                                "tokenizer beside it (tokenizer.save_pretrained(folder) writes tokenizer.json)")
-    return folder / "vocab.txt"
 
 
 def _check_vocab(folder: Path, tokens: int, rows: int) -> None:

@@ -25,25 +25,11 @@ from rich.console import Console
 from rich.table import Table
 
 from kexue import cli_common as C
+from kexue.config import comma_list
 
 app = typer.Typer(no_args_is_help=True, help="Post 9687: self-consuming generative loops (MAD).\n\n\b\nExample:\n"
                   "  kexue mad run --family gaussian --loop fresh --generations 20 --out runs/mad")
 console = Console(stderr=True)
-
-
-def _floats(text: str, name: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise ValueError(f"--{name} {text!r}: expected numbers separated by commas, e.g. 1,0.8") from None
-
-
-def _ints(text: str, name: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise ValueError(f"--{name} {text!r}: expected whole numbers separated by commas, e.g. 100,900") from None
-
 
 LOOP_OPTIONS = ("loop", "lam", "generations", "seeds", "n_ini", "n_r", "n_s", "accumulate", "k", "seed")
 
@@ -130,7 +116,7 @@ def run_settings(family: str, config: Path | None, sets: list[str] | None, given
     if use("loop"):
         changes["loop"] = options["loop"]
     if use("lam"):
-        changes["lams"] = _floats(options["lam"], "lam")
+        changes["lams"] = comma_list(options["lam"], float, "--lam", "1,0.8")
     for name in ("accumulate", "seed"):
         if use(name):
             changes[name] = options[name]
@@ -170,8 +156,8 @@ def ess_cmd(
     """The fresh loop's effective sample size n_e/n_r over (n_r, n_s, λ): the paper's phase map."""
     from kexue.mad.ess import ESSConfig, ess_map, plot_ess
 
-    options = {"n_r": _ints(n_r, "n-r"), "n_s": _ints(n_s, "n-s"), "lam": _floats(lam, "lam"), "d": d,
-               "seeds": seeds, "generations": generations}
+    options = {"n_r": comma_list(n_r, int, "--n-r", "100,900"), "n_s": comma_list(n_s, int, "--n-s", "0,900"),
+               "lam": comma_list(lam, float, "--lam", "1,0.8"), "d": d, "seeds": seeds, "generations": generations}
     given = C.given(ctx, tuple(ESS_OPTIONS))
     cfg = C.settings(ESSConfig(), config, None)
     # the options' defaults are the command's; with --config only those given on the command line apply

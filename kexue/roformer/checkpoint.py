@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from kexue.config import from_dict, to_dict
-from kexue.data.hf_tokenizer import export_tokenizer
+from kexue.data.hf_tokenizer import CONFIG_FILE, TOKENIZER_FILE, export_tokenizer, folder_tokenizer, read_json_object
 from kexue.roformer.config import RoFormerV2Config
 from kexue.roformer.model import RoFormerV2
 from kexue.train.checkpoint import load_model, read_safetensors, save_model, write_json
@@ -153,9 +153,14 @@ def import_hf(src: str | Path, out_dir: str | Path) -> Path:
     model.load_state_dict(state, strict=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_model(model, out_dir / "model.safetensors", {"source": str(src)})
-    write_json(out_dir / "config.json", {"model": to_dict(cfg), "tokenizer": "wordpiece", "source": str(src)})
-    if (src / "vocab.txt").is_file():
-        shutil.copyfile(src / "vocab.txt", out_dir / "vocab.txt")
+    # the checkpoint's own tokenizer, as it reads text: no NFKC of ours, its own lowercasing
+    files = [f for f in ("vocab.txt", TOKENIZER_FILE, CONFIG_FILE, "special_tokens_map.json") if (src / f).is_file()]
+    for f in files:
+        shutil.copyfile(src / f, out_dir / f)
+    kind = "hf" if TOKENIZER_FILE in files else "wordpiece"
+    lowercase = bool(read_json_object(src / CONFIG_FILE).get("do_lower_case", True))
+    write_json(out_dir / "config.json", {"model": to_dict(cfg), "tokenizer": kind, "lowercase": lowercase,
+                                         "nfkc": False, "source": str(src)})
     return out_dir
 
 
@@ -219,14 +224,14 @@ def load_pretrained(folder: str | Path, ema: bool = False) -> RoFormerV2:
 
 
 def load_tokenizer(folder: str | Path):
-    """The tokenizer saved beside a kexue RoFormerV2 (vocab.txt; char or WordPiece per config.json)."""
-    from kexue.data import CharTokenizer, WordPieceTokenizer
+    """The tokenizer saved beside a kexue RoFormerV2: char, WordPiece or a tokenizer.json, per config.json.
+
+    A WordPiece vocabulary kexue pretrained was built with NFKC and lowercase, and is read so; one an
+    HF checkpoint brought in (`import_hf`: config.json has its "source") is read as its own tokenizer
+    reads it, with no NFKC of ours (kexue/data/hf_tokenizer.py)."""
     _, data = read_config(folder)
     kind = data.get("tokenizer") or (data.get("run") or {}).get("tokenizer", "char")
-    vocab = Path(folder) / "vocab.txt"
-    if not vocab.is_file():
-        raise FileNotFoundError(f"{folder}: no vocab.txt beside the weights")
-    return CharTokenizer.load(vocab) if kind == "char" else WordPieceTokenizer(vocab)
+    return folder_tokenizer(folder, kind, lowercase=data.get("lowercase"), nfkc=data.get("nfkc", "source" not in data))[0]
 
 
 def _check_sinusoid(table: Tensor, head_size: int) -> list[str]:
