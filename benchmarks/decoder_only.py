@@ -31,9 +31,10 @@ from pathlib import Path
 
 import torch
 
-from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, count_parameters, match_width, output_loss,
+from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, match_width, output_loss,
                                       training_flops)
 from kexue.decoder_only.tasks import SEP, collate
+from kexue.nn.params import count_parameters
 from kexue.timing import matmul_flops
 
 VOCAB, N_OUTPUT = 2000, 400

@@ -17,7 +17,7 @@ from rich.table import Table
 
 import kexue
 from kexue.cli_common import adopt, fail, is_main, set_debug
-from kexue.reproduce import PRESETS, TOPICS, run_topics
+from kexue.reproduce import PRESETS, TOPICS, default_jobs, run_topics
 
 # what `kexue --help` says first: where each of the three kinds of user starts
 START = """kexue: the models and claims of Scientific Spaces (kexue.fm) posts.
@@ -63,6 +63,8 @@ def reproduce(
     out: Path = typer.Option(Path("runs/reproduce"), help="folder for results.json, figures and index.html"),
     set_: Optional[list[str]] = typer.Option(None, "--set", help="TOPIC.key=value: a setting of that topic's "
                                              "preset (repeatable), e.g. --set gplinker.duee_dir=data/DuEE1.0"),
+    jobs: Optional[int] = typer.Option(None, min=1, help="topics run at once, each in its own process "
+                                       "(default: the cores for quick and standard, 1 for smoke and full)"),
 ) -> None:
     """Re-run each post's claims and write one HTML page with figures and a verdict per claim."""
     from kexue.report import ReportError, render_report
@@ -76,8 +78,12 @@ def reproduce(
             held = sum(c.verdict == "held" for c in r.claims)
             console.print(f"[bold]{name}[/] ({r.seconds:.0f} s): {held}/{len(r.claims)} claims held")
 
+    jobs = jobs or default_jobs(preset, len(topics or TOPICS))
+    if jobs > 1 and is_main():
+        console.print(f"{len(topics or TOPICS)} topics, {jobs} at a time; each topic's progress is in "
+                      f"{out}/<topic>/reproduce.log", soft_wrap=True, markup=False)
     try:
-        results = run_topics(topics, preset, out, on_topic=done, sets=set_)
+        results = run_topics(topics, preset, out, on_topic=done, sets=set_, jobs=jobs)
     except ValueError as e:  # a bad topic, preset or --set: one line, exit code 2
         fail(str(e), 2)
     try:

@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,13 +30,17 @@ TOPICS: tuple[str, ...] = ("attention", "roformer", "gplinker", "diffusion", "lr
 # quick: ≤ 3 min a topic on 2 cores; standard: ≤ 10 min a topic, long enough for comparisons to come out
 # either way; full: the post's settings (a GPU); smoke: toy sizes, a wiring test whose verdicts mean nothing
 PRESETS: tuple[str, ...] = ("quick", "standard", "full", "smoke")
+# the order in which side-by-side workers take the topics: the longest first (standard's CPU seconds,
+# benchmarks/results/reproduce-times.json), so two cores finish together
+LONGEST_FIRST: tuple[str, ...] = ("roformer", "lru", "mad", "decoder_only", "attention", "gplinker", "diffusion")
 
 
 def run_topics(topics: list[str] | None, preset: str, out: Path,
                on_topic: Callable[[str, TopicResult], None] | None = None,
-               sets: list[str] | None = None) -> list[TopicResult]:
+               sets: list[str] | None = None, jobs: int | None = None) -> list[TopicResult]:
     """Run the named topics (all when empty), each with its `sets` (`TOPIC.key=value`) applied to its
-    preset, and write `out/results.json`; return their results. A topic may be named as the command line
+    preset, and write `out/results.json`; return their results in the page's order. `jobs` topics run at
+    once, each in its own process (None: `default_jobs`). A topic may be named as the command line
     names it (decoder-only) or as its package (decoder_only). When `out` already holds a page of the same
     preset, its other topics are kept and the topics run now are added or replaced."""
     names = [_topic_name(t) for t in (topics or TOPICS)]
@@ -50,18 +54,13 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     _headless_plots()
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
-    results = []
-    for name in names:
-        module = importlib.import_module(f"kexue.{name}.reproduce")
-        t_topic = time.perf_counter()
-        with _torch_threads_kept():  # a topic may set its own threads; the next one gets the machine as it was
-            result: TopicResult = module.reproduce(preset, out / name, cfg=configs.get(name))  # None: the preset
-        result = _relative_to_out(result, name)
-        result.seconds = round(time.perf_counter() - t_topic, 2)
-        results.append(result)
-        if on_topic:
-            on_topic(name, result)
+    jobs = default_jobs(preset, len(names)) if jobs is None else max(1, jobs)
+    if jobs == 1:
+        results = [_done(run_topic(name, preset, out, configs.get(name)), on_topic) for name in names]
+    else:
+        results = _side_by_side(names, preset, out, configs, jobs, on_topic)
     meta = run_meta(preset, started, time.perf_counter() - t0)
+    meta["jobs"] = jobs
     if sets:
         meta["sets"] = list(sets)
     if kept:  # the page's other topics, from the run that made them
@@ -72,6 +71,77 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
     page = sorted([*kept, *results], key=lambda r: order.get(r.topic, len(order)))
     save_results(page, out / "results.json", meta)
     return results
+
+
+def default_jobs(preset: str, n_topics: int) -> int:
+    """How many topics run at once. quick and standard run every topic on one torch thread, and time
+    their timing claims on the thread's own CPU clock (kexue.timing), so the cores take topics side by
+    side without changing a verdict; smoke (the tests' wiring runs) and full (all threads, or a GPU) run
+    one topic at a time, as does a run under torchrun."""
+    if preset not in ("quick", "standard") or "LOCAL_RANK" in os.environ:
+        return 1
+    return max(1, min(os.cpu_count() or 1, n_topics))
+
+
+def topic_module(name: str) -> str:
+    """The module that holds topic `name`'s `reproduce` and `preset`."""
+    return f"kexue.{name}.reproduce"
+
+
+def run_topic(name: str, preset: str, out: Path, cfg: Any = None, module_name: str | None = None,
+              keep_threads: bool = True) -> TopicResult:
+    """One topic's `reproduce` (from `module_name`, by default `topic_module(name)`) into `out/name`, its
+    paths made relative to `out` and its seconds set. `keep_threads`: torch's thread count is restored
+    after it (a topic may set its own; the next one in this process gets the machine as it was)."""
+    module = importlib.import_module(module_name or topic_module(name))
+    t_topic = time.perf_counter()
+    with _torch_threads_kept() if keep_threads else nullcontext():
+        result: TopicResult = module.reproduce(preset, out / name, cfg=cfg)  # cfg None: the preset as named
+    result = _relative_to_out(result, name)
+    result.seconds = round(time.perf_counter() - t_topic, 2)
+    return result
+
+
+def _done(result: TopicResult, on_topic: Callable[[str, TopicResult], None] | None) -> TopicResult:
+    if on_topic:
+        on_topic(result.topic, result)
+    return result
+
+
+def _side_by_side(names: list[str], preset: str, out: Path, configs: dict[str, Any], jobs: int,
+                  on_topic: Callable[[str, TopicResult], None] | None) -> list[TopicResult]:
+    """The topics in `jobs` worker processes, the longest first, each topic in a fresh process (so no
+    topic inherits another's threads or memory); each topic's own output (its progress bars) goes to
+    `out/<topic>/reproduce.log`, and `on_topic` hears of each as it finishes."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    order = sorted(names, key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(LONGEST_FIRST))
+    by_name: dict[str, TopicResult] = {}
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=spawn, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(_logged_topic, n, topic_module(n), preset, out, configs.get(n)): n for n in order}
+        try:
+            for future in as_completed(futures):
+                by_name[futures[future]] = _done(future.result(), on_topic)
+        except BaseException:  # a topic's error stops the run (the topics running finish; none starts)
+            for future in futures:
+                future.cancel()
+            raise
+    return [by_name[n] for n in names]
+
+
+def _logged_topic(name: str, module: str, preset: str, out: Path, cfg: Any) -> TopicResult:
+    """run_topic in a worker process, its stdout and stderr (file descriptors 1 and 2, so torch's and
+    tqdm's too) written to out/<topic>/reproduce.log."""
+    (out / name).mkdir(parents=True, exist_ok=True)
+    with open(out / name / "reproduce.log", "w") as log:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        _headless_plots()
+        return run_topic(name, preset, out, cfg, module, keep_threads=False)  # a fresh process per topic
 
 
 def _topic_name(name: str) -> str:
@@ -132,7 +202,7 @@ def topic_presets(names: list[str], preset: str, sets: list[str] | None) -> dict
         by_topic.setdefault(topic, []).append(f"{rest}={value}")
     configs = {}
     for topic, items in by_topic.items():
-        module = importlib.import_module(f"kexue.{topic}.reproduce")
+        module = importlib.import_module(topic_module(topic))
         try:
             configs[topic] = override(module.preset(preset), items)
         except ValueError as e:  # override names the key without its topic: put the topic back

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import TensorDataset
 
 from kexue.attention.model import AttentionKind, TinyConfig, TinyTransformer
-from kexue.data.peoples_daily import peoples_daily_text
+from kexue.data.char_lm import char_corpus, windows
 from kexue.data.tokenizers import CharTokenizer
-from kexue.train import TrainConfig, Trainer
+from kexue.data.unigram import unigram_loss as unigram_floor
+from kexue.nn.params import count_parameters
+from kexue.train import TrainConfig
+from kexue.train.lm import next_token_loss, train_and_score
 
 
 @dataclass
@@ -42,14 +44,11 @@ class QualityConfig:
 
 
 def corpus_windows(cfg: QualityConfig) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
-    """Character windows of length max_len: (tokenizer, train [N, n], eval [M, n])."""
-    text = "".join(peoples_daily_text(unit="paragraph"))
+    """Character windows of length max_len, side by side: (tokenizer, train [N, n], eval [eval_windows, n]).
+    The LM predicts n − 1 characters of a window, the MLM reads all n."""
     n = cfg.model.max_len
-    tok = CharTokenizer.build([text[: cfg.train_chars]], max_size=cfg.vocab_size)
-    train_text = text[: cfg.train_chars]
-    eval_text = text[cfg.train_chars: cfg.train_chars + cfg.eval_windows * n]
-    to_windows = lambda t: torch.tensor(tok.encode(t, add_special=False)[: len(t) // n * n]).view(-1, n)
-    return tok, to_windows(train_text), to_windows(eval_text)
+    tok, train_ids, eval_ids = char_corpus(cfg.train_chars, cfg.eval_windows * n, cfg.vocab_size)
+    return tok, windows(train_ids, n), windows(eval_ids, n)
 
 
 def mask_tokens(ids: torch.Tensor, tok: CharTokenizer, rate: float,
@@ -70,12 +69,6 @@ def mask_tokens(ids: torch.Tensor, tok: CharTokenizer, rate: float,
     return inputs, targets
 
 
-def lm_loss(model: TinyTransformer, ids: torch.Tensor) -> torch.Tensor:
-    """Next-character cross-entropy: −log p(x_{t+1} | x_≤t)."""
-    logits = model(ids[:, :-1])
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1))
-
-
 def mlm_loss(model: TinyTransformer, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy at the selected positions only (the head runs on those alone, as BERT's does)."""
     selected = targets != -100
@@ -93,34 +86,19 @@ def train_one(cfg: QualityConfig, attention: AttentionKind, causal: bool, tok: C
     mcfg = replace(cfg.model, vocab=tok.vocab_size, attention=attention, causal=causal)
     torch.manual_seed(cfg.seed)
     model = TinyTransformer(mcfg)
-    eval_gen = torch.Generator().manual_seed(cfg.seed + 1)
-    eval_inputs, eval_targets = mask_tokens(evals, tok, cfg.mask_rate, eval_gen)
-
-    def loss_fn(m: TinyTransformer, batch: tuple[torch.Tensor]) -> torch.Tensor:
-        (ids,) = batch
-        if causal:
-            return lm_loss(m, ids)
-        inputs, targets = mask_tokens(ids, tok, cfg.mask_rate)
-        return mlm_loss(m, inputs, targets)
-
-    @torch.no_grad()
-    def eval_fn(m: TinyTransformer) -> dict[str, float]:
-        m.eval()
-        dev = next(m.parameters()).device
-        loss = lm_loss(m, evals.to(dev)) if causal else mlm_loss(m, eval_inputs.to(dev), eval_targets.to(dev))
-        m.train()
-        return {"loss": loss.item()}
-
     steps = cfg.train.steps * (1 if causal else cfg.mlm_steps_mult)
     train_cfg = replace(cfg.train, seed=cfg.seed, steps=steps)
-    trainer = Trainer(model, train_cfg, TensorDataset(train), loss_fn, out_dir, eval_fn=eval_fn,
-                      run_config=replace(cfg, model=mcfg), progress=progress)
-    summary = trainer.fit()
-    # the Trainer evaluates at the end of the run (with EMA weights when EMA is on)
-    final = summary["eval_ema/loss" if train_cfg.ema else "eval/loss"]
-    return {"attention": attention, "task": "lm" if causal else "mlm", "eval_loss": final,
-            "eval_ppl": math.exp(final), "train_loss": summary.get("final_loss"),
-            "params": sum(p.numel() for p in model.parameters()), "seconds": summary.get("seconds")}
+    if causal:
+        loss, held_out, eval_loss = next_token_loss, (evals,), None
+    else:  # a fresh mask every training batch; one fixed mask on the held-out windows, the same for both attentions
+        loss = lambda m, ids: mlm_loss(m, *mask_tokens(ids, tok, cfg.mask_rate))
+        held_out, eval_loss = mask_tokens(evals, tok, cfg.mask_rate, torch.Generator().manual_seed(cfg.seed + 1)), mlm_loss
+    # one held-out batch: the MLM's loss is the mean over all its masked characters
+    r = train_and_score(model, train_cfg, train, held_out, out_dir, loss=loss, eval_loss=eval_loss,
+                        eval_batch=len(evals), run_config=replace(cfg, model=mcfg), progress=progress, resume=resume)
+    return {"attention": attention, "task": "lm" if causal else "mlm", "eval_loss": r["eval_loss"],
+            "eval_ppl": math.exp(r["eval_loss"]), "train_loss": r["train_loss"],
+            "params": count_parameters(model), "seconds": r["seconds"], "curve": r["curve"]}
 
 
 def compare(cfg: QualityConfig, out_dir: Path, progress: bool = False, resume: bool = False) -> list[dict]:
@@ -137,28 +115,15 @@ def compare(cfg: QualityConfig, out_dir: Path, progress: bool = False, resume: b
                 name = f"{'lm' if causal else 'mlm'}-{attention}-seed{seed}"
                 row = train_one(replace(cfg, seed=seed), attention, causal, tok, train, evals, out_dir / name,
                                 progress, resume="auto" if resume else False)
-                rows.append({**row, "seed": seed, "curve": _curve(out_dir / name)})
+                rows.append({**row, "seed": seed})
     return rows
-
-
-def _curve(run_dir: Path) -> list[tuple[int, float]]:
-    """(step, training loss) of a finished run, from the Trainer's metrics.jsonl."""
-    import json
-
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return []
-    records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    return [(r["step"], r["loss"]) for r in records if "loss" in r and "step" in r]
 
 
 def unigram_loss(cfg: QualityConfig) -> float:
     """The floor a model must beat: −mean log p(x) of the held-out characters under the training
-    characters' frequencies (add-one smoothed), in nats/char."""
+    characters' frequencies (add-one smoothed), in nats/char (`kexue/data/unigram.py`)."""
     tok, train, evals = corpus_windows(cfg)
-    counts = torch.bincount(train.flatten(), minlength=tok.vocab_size).double() + 1.0
-    logp = torch.log(counts / counts.sum())
-    return float(-logp[evals.flatten()].mean())
+    return unigram_floor(train.flatten(), evals.flatten(), tok.vocab_size)
 
 
 def losses_by_side(rows: list[dict]) -> dict[str, dict[str, list[float]]]:

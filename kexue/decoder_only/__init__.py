@@ -12,7 +12,7 @@ from kexue.lazy import exports
 
 if TYPE_CHECKING:  # the names, for type checkers and editors
     from kexue.decoder_only.mlm import DIRECTIONS, MLMModel, MLMRunConfig, MLMTaskConfig, build_mlm_task, run_mlm
-    from kexue.decoder_only.model import (ARCHS, ModelConfig, Seq2SeqModel, attention_qk, count_parameters, match_width,
+    from kexue.decoder_only.model import (ARCHS, ModelConfig, Seq2SeqModel, attention_qk, match_width,
                                           parameter_count, training_flops)
     from kexue.decoder_only.rank import (KINDS, RankConfig, attention_matrix, effective_rank, mixed_direction,
                                          numerical_rank, rank_table)
@@ -30,7 +30,6 @@ __getattr__, __dir__ = exports(__name__, {
     "ModelConfig": "model",
     "Seq2SeqModel": "model",
     "attention_qk": "model",
-    "count_parameters": "model",
     "match_width": "model",
     "parameter_count": "model",
     "training_flops": "model",
@@ -54,6 +53,6 @@ __getattr__, __dir__ = exports(__name__, {
 
 __all__ = ["ARCHS", "DIRECTIONS", "KINDS", "MLMModel", "MLMRunConfig", "MLMTaskConfig", "ModelConfig", "RankConfig",
            "RunConfig", "Seq2SeqModel", "TASKS", "TaskConfig", "attention_matrix", "attention_qk", "build_mlm_task",
-           "build_task", "compare", "count_parameters", "effective_rank", "evaluate_generation", "evaluate_loss",
+           "build_task", "compare", "effective_rank", "evaluate_generation", "evaluate_loss",
            "match_width", "mixed_direction", "numerical_rank", "parameter_count", "rank_table", "run", "run_mlm",
            "training_flops", "unigram_loss"]

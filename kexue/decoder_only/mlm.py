@@ -15,13 +15,12 @@ hand segmentation is selected with probability 15 %; a selected word's character
 characters. Training masks are drawn when an example is read (the Trainer seeds torch), the held-out
 masks once, from a fixed seed, so every model is scored on the same positions.
 
-Where we depart: the post gives no setting; the blocks are this topic's (model.py), char-level input,
-and the masking is re-implemented here (a topic does not import another topic's code, docs/ARCHITECTURE.md).
+Where we depart: the post gives no setting; the blocks are this topic's (model.py), char-level input.
+The masking is kexue/data/masking.py's, the one RoFormerV2's pretraining uses.
 """
 from __future__ import annotations
 
 import json
-import math
 import random
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -33,10 +32,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from kexue.decoder_only.model import Block, ModelConfig, count_parameters, stack_qk
+from kexue.data.masking import MaskingConfig
+from kexue.data.masking import whole_word_mask as shared_whole_word_mask
+from kexue.data.unigram import unigram_loss
+from kexue.decoder_only.model import Block, ModelConfig, stack_qk
 from kexue.decoder_only.rank import attention_matrix, effective_rank, trained_effective_ranks
 from kexue.nn.attention import backward_mask, causal_mask, mixed_mask, padding_mask
 from kexue.nn.norm import RMSNorm
+from kexue.nn.params import count_parameters
 from kexue.train import TrainConfig, Trainer, load_model
 
 PAD, MASK, UNK = 0, 1, 2
@@ -104,22 +107,11 @@ class MLMModel(nn.Module):
 
 def whole_word_mask(words: list[list[int]], vocab_size: int, cfg: MLMTaskConfig,
                     generator: torch.Generator | None = None) -> tuple[list[int], list[int]]:
-    """(input ids, labels) of one sentence given as words of char ids; at least one word is selected."""
-    u = torch.rand(len(words), generator=generator).tolist()
-    v = torch.rand(len(words), generator=generator).tolist()
-    chosen = [x < cfg.word_rate for x in u]
-    if words and not any(chosen):
-        chosen[int(torch.randint(len(words), (1,), generator=generator))] = True
-    ids, labels = [], []
-    for word, pick, r in zip(words, chosen, v):
-        for token in word:
-            labels.append(token if pick else IGNORE)
-            if not pick or cfg.mask_rate <= r < cfg.mask_rate + cfg.keep_rate:
-                ids.append(token)  # not selected, or kept
-            elif r < cfg.mask_rate:
-                ids.append(MASK)
-            else:  # a random character (never a special id)
-                ids.append(int(torch.randint(3, vocab_size, (1,), generator=generator)))
+    """(input ids, labels) of one sentence given as words of char ids; at least one word is selected
+    (kexue/data/masking.py, RoFormerV2's masking; never a special id as a random character)."""
+    ids, labels, _ = shared_whole_word_mask(words, mask_id=MASK, vocab_size=vocab_size, special=(PAD, MASK, UNK),
+                                            cfg=MaskingConfig(cfg.word_rate, cfg.mask_rate, cfg.keep_rate),
+                                            generator=generator)
     return ids, labels
 
 
@@ -171,11 +163,9 @@ def build_mlm_task(cfg: MLMTaskConfig) -> tuple[MaskedSentences, MaskedSentences
 
     train = MaskedSentences(encode(train_words), len(tokens), cfg)
     test = MaskedSentences(encode(test_words), len(tokens), cfg, fixed_seed=1234)
-    freq = Counter(index.get(ch, UNK) for words in train_words for w in words for ch in w)
-    total = sum(freq.values()) + len(tokens)
-    targets = [t for _, labels in test.fixed for t in labels if t != IGNORE]
-    # −mean log p(t), p = (count + 1) / (N + V)
-    unigram = -sum(math.log((freq[t] + 1) / total) for t in targets) / len(targets)
+    train_ids = (index.get(ch, UNK) for words in train_words for w in words for ch in w)
+    targets = (t for _, labels in test.fixed for t in labels if t != IGNORE)
+    unigram = unigram_loss(train_ids, targets, len(tokens))
     return train, test, tokens, unigram
 
 

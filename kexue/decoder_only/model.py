@@ -252,10 +252,6 @@ def stack_qk(blocks: nn.ModuleList, x: Tensor, masks: list[Tensor]) -> list[tupl
     return out
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def parameter_count(cfg: ModelConfig, vocab_size: int, embedding: bool = True) -> int:
     """The parameters of Seq2SeqModel(cfg, vocab_size), in closed form; embedding=False leaves out the
     (tied) token embedding V·h: the Transformer weights, what the post's "parameters" count."""

@@ -30,7 +30,6 @@ writes one stream): [PAD] [SEP] [EOS] [UNK], the syllables, then the training sp
 """
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -38,6 +37,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from kexue.data.unigram import unigram_loss as unigram_floor
 
 PAD, SEP, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ("[PAD]", "[SEP]", "[EOS]", "[UNK]")
@@ -195,13 +196,7 @@ def count_tokens(batch: dict[str, Tensor]) -> int:
 
 def unigram_loss(train: Pairs, test: Pairs, vocab_size: int) -> float:
     """The floor: cross-entropy (nats) of the held-out output tokens (and [EOS]) under the training split's
-    output unigram frequencies, add-one smoothed over the output vocabulary (vocab_size = vocab.n_output)."""
-    counts = Counter(tok for _, t in train.pairs for tok in t + [EOS])
-    total = sum(counts.values()) + vocab_size
-    nll, n = 0.0, 0
-    for _, t in test.pairs:
-        for tok in t + [EOS]:
-            # −log p(tok), p = (count + 1) / (N + V)
-            nll -= math.log((counts[tok] + 1) / total)
-            n += 1
-    return nll / n
+    output unigram frequencies, add-one smoothed over the output vocabulary (vocab_size = vocab.n_output;
+    `kexue/data/unigram.py`)."""
+    outputs = lambda split: (tok for _, t in split.pairs for tok in t + [EOS])
+    return unigram_floor(outputs(train), outputs(test), vocab_size)

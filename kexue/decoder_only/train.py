@@ -22,9 +22,10 @@ from typing import Any
 import torch
 
 from kexue.config import from_dict, to_dict
-from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, count_parameters, match_width, output_loss,
+from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, match_width, output_loss,
                                       training_flops)
 from kexue.decoder_only.tasks import EOS, SEP, Pairs, TaskConfig, build_task, collate, count_tokens
+from kexue.nn.params import count_parameters
 from kexue.train import TrainConfig, Trainer
 from kexue.train.checkpoint import write_json
 

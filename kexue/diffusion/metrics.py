@@ -9,10 +9,10 @@ and strict-loaded afterwards) and its penultimate layer gives the features:
       FD = ‖μ_r − μ_g‖² + tr(Σ_r + Σ_g − 2 (Σ_r^{1/2} Σ_g Σ_r^{1/2})^{1/2})
   (FID's formula in another feature space; its numbers are comparable only with the same classifier
   and the same sample count, never with published FIDs).
-- **precision / recall** (Kynkäänniemi et al. 2019, k = 5): each real feature vector gets a ball
-  whose radius is the distance to its k-th nearest real neighbour; precision = the share of samples
-  inside some real ball (quality), recall = the share of real points inside some sample ball, with
-  the balls built on the samples (coverage).
+- **precision / recall** (Kynkäänniemi et al. 2019, k = 5; `kexue/precision_recall.py`): each real
+  feature vector gets a ball whose radius is the distance to its k-th nearest real neighbour;
+  precision = the share of samples inside some real ball (quality), recall = the share of real points
+  inside some sample ball, with the balls built on the samples (coverage).
 - the classifier's **predicted-label histogram** of the samples and its normalised entropy
   H / log C (1 = every class equally often; a collapsed sampler scores low), and for class-
   conditional samples the share whose predicted label is the one asked for.
@@ -32,6 +32,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from kexue.precision_recall import precision_recall
 
 
 @dataclass
@@ -168,19 +170,6 @@ def frechet_distance(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> fl
     return float(fd.clamp(min=0))
 
 
-def precision_recall(real: Tensor, fake: Tensor, k: int = 5, chunk: int = 1024) -> tuple[float, float]:
-    """Improved precision and recall (Kynkäänniemi et al. 2019) of feature sets real [N, d], fake [M, d]."""
-    if len(real) <= k or len(fake) <= k:
-        raise ValueError(f"precision_recall: need more than k={k} points in each set, got {len(real)} and {len(fake)}")
-    real, fake = real.double(), fake.double()
-    r_real, r_fake = _knn_radii(real, k, chunk), _knn_radii(fake, k, chunk)
-    # precision = share of samples within ‖f − r‖ ≤ radius_k(r) of some real r
-    precision = _inside_some_ball(fake, real, r_real, chunk)
-    # recall = share of real points within ‖r − f‖ ≤ radius_k(f) of some sample f
-    recall = _inside_some_ball(real, fake, r_fake, chunk)
-    return precision, recall
-
-
 def label_histogram(labels: Tensor, num_classes: int) -> tuple[list[int], float]:
     """Counts per class of predicted labels, and the normalised entropy H(p)/log C ∈ [0, 1]."""
     counts = torch.bincount(labels.long(), minlength=num_classes)[:num_classes].double()
@@ -223,18 +212,6 @@ class ImageMetrics:
             if y_gen is not None:
                 out["cond_accuracy"] = float((pred == y_gen.cpu()).float().mean())
         return out
-
-
-def _knn_radii(x: Tensor, k: int, chunk: int) -> Tensor:
-    """Distance of each point to its k-th nearest neighbour in the same set (itself excluded)."""
-    # the (k+1)-th smallest distance counts the point itself at distance 0
-    return torch.cat([torch.cdist(x[i:i + chunk], x).kthvalue(k + 1, dim=1).values for i in range(0, len(x), chunk)])
-
-
-def _inside_some_ball(points: Tensor, centres: Tensor, radii: Tensor, chunk: int) -> float:
-    inside = [(torch.cdist(points[i:i + chunk], centres) <= radii[None, :]).any(dim=1)
-              for i in range(0, len(points), chunk)]
-    return float(torch.cat(inside).double().mean())
 
 
 def _fingerprint(x: Tensor, y: Tensor | None, cfg: ClassifierConfig) -> str:

@@ -75,7 +75,9 @@ def _rate(v: float | None) -> str:
 def _metrics_table(title: str, m: dict) -> Table:
     """One row per metric group: P, R, F1 and the counts behind them (predicted, gold, correct); a rate
     with nothing behind it (nothing predicted, or no gold) is "n/a"."""
-    t = Table(title=title)
+    from kexue.gplinker.caps import cap_line
+    t = Table(title=title, caption=cap_line(m) or None)
+    m = {k: v for k, v in m.items() if not k.startswith("decode/")}  # stated in the caption
     for col in ("metric", "precision", "recall", "f1", "predicted", "gold", "correct"):
         t.add_column(col, justify="left" if col == "metric" else "right")
     groups = dict.fromkeys(k.rsplit("/", 1)[0] for k in m if "/" in k)
@@ -96,11 +98,11 @@ def _train_settings(task: str, chosen, rows: list, dev: Optional[list], encoder:
     whose steps count the training rows), then --config, then --set."""
     from kexue.gplinker.recipes import apply_recipe, describe
     from kexue.gplinker.train import GPLinkerConfig, fine_tune_recipe
-    if encoder is not None:
+    if encoder is not None and not chosen.pretrained:
         cfg, line = fine_tune_recipe(GPLinkerConfig(task=task), len(rows))
         return settings(replace(cfg, recipe="fine-tune"), config, sets), line
     cfg = settings(apply_recipe(GPLinkerConfig(task=task), chosen, len(rows)), config, sets)
-    return cfg, describe(task, cfg, len(rows), len(dev or []))
+    return cfg, describe(task, cfg, len(rows), len(dev or []), encoder)
 
 
 def _run_data(out: Path, train_file: Optional[Path], dev_file: Optional[Path], schema: Optional[Path],
@@ -147,12 +149,14 @@ def _task_app(task: str) -> typer.Typer:
 
     @sub.command()
     def train(
-        train_file: Optional[Path] = typer.Option(None, "--train", help="training JSONL (default: built-in data)"),
-        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev JSONL (with --train), evaluated every epoch "
+        train_file: Optional[Path] = typer.Option(None, "--train", help="training JSONL (ner: also BIO tokens + "
+                                                  "ner_tags, a datasets save_to_disk folder, parquet or Arrow; "
+                                                  "default: built-in data)"),
+        dev_file: Optional[Path] = typer.Option(None, "--dev", help="dev file (with --train), evaluated every epoch "
                                                 "(--set eval_every=N steps) to keep the best weights (--set "
                                                 "keep_best=false: the last)"),
         schema: Optional[Path] = typer.Option(None, "--schema", help="duee_event_schema.json / DuIE schema (with "
-                                              "--train)"),
+                                              "--train); ner: the names of ner_tags ids, one a line"),
         out: Path = typer.Option(Path(f"runs/gplinker-{task}"), help="run folder"),
         recipe: Optional[str] = typer.Option(None, help="a named from-scratch recipe (kexue/gplinker/recipes.py): "
                                              "ner msra, events/relations generated (the defaults on the built-in "
@@ -176,7 +180,7 @@ def _task_app(task: str) -> typer.Typer:
         """Train GPLinker (from scratch, or on --encoder's checkpoint); writes model.safetensors, vocab.txt,
         gplinker.json (task, labels, settings and the data it was trained on) and metrics.jsonl to --out, and
         with dev data best.safetensors + best.json (the best dev evaluation's weights)."""
-        from kexue.gplinker.recipes import get_recipe, recipe_data, vocab_texts
+        from kexue.gplinker.recipes import check_encoder, get_recipe, recipe_data, vocab_texts
         from kexue.gplinker.tasks import get_task
         from kexue.gplinker.train import start_run
         from kexue.runs import open_run, record_session
@@ -195,11 +199,9 @@ def _task_app(task: str) -> typer.Typer:
             if train_file is None and (dev_file is not None or schema is not None):
                 raise ValueError(f"{'--dev' if dev_file is not None else '--schema'} is given without --train; "
                                  "give --train FILE too (without --train the built-in data is used)")
-            if encoder is not None and recipe is not None:
-                raise ValueError(f"--recipe {recipe} is a from-scratch recipe; --encoder brings the post's fine-tuning "
-                                 "recipe: drop one of them")
             # no options: the task's recipe to a plateau; a --train file keeps the short run unless --recipe says
             chosen = get_recipe(task, recipe or ("quick" if train_file is not None else None))
+            check_encoder(chosen, recipe, encoder, resume)
             if train_file is None:
                 rows, dev, labels, data = recipe_data(task, chosen, generate)
             else:

@@ -16,7 +16,7 @@ diagonal head/tail link of a span with itself); graph nodes are unique, so we ne
 search counts its steps (one per call of the recursion) and stops after `max_steps`, returning the
 cliques found so far: an ordinary graph needs a few hundred steps, a near-random dense one (an
 untrained model's) exponentially many (GPLinker_pytorch #3), and a bounded answer is the only one
-there is time for. `BoundedCliques.complete` says whether the search ran to the end.
+there is time for; it also stops once `max_cliques` are found (the decoder's cap on events, caps.py). `BoundedCliques.complete` says whether the search ran to the end.
 """
 from __future__ import annotations
 
@@ -33,16 +33,17 @@ class BoundedCliques:
     complete: bool  # False when the search stopped at max_steps
 
 
-def maximal_cliques(adj: Sequence[int], max_steps: int | None = None) -> BoundedCliques:
+def maximal_cliques(adj: Sequence[int], max_steps: int | None = None,
+                    max_cliques: int | None = None) -> BoundedCliques:
     """Every maximal clique of the graph whose node a has the neighbour bitset adj[a] (no self loops),
-    by Bron–Kerbosch with pivoting, stopping after `max_steps` calls (None: never)."""
+    by Bron–Kerbosch with pivoting, stopping after `max_steps` calls or `max_cliques` cliques (None: never)."""
     n = len(adj)
     out: list[int] = []
     steps = 0
     # (R, P, X): the clique so far, the nodes that may extend it, the nodes that would make it non-maximal
     stack = [(0, (1 << n) - 1, 0)]
     while stack:
-        if max_steps is not None and steps >= max_steps:
+        if (max_steps is not None and steps >= max_steps) or (max_cliques is not None and len(out) >= max_cliques):
             return BoundedCliques(out, steps, False)
         r, p, x = stack.pop()
         steps += 1

@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kexue.data.bio import bio_spans
+from kexue.data.tables import is_table, read_table
+
 TRIGGER = "触发词"  # the post's role name for the trigger
 Argument = tuple[str, str, str, int]  # (event_type, role, text, start); start −1 for an enum value
 Event = tuple[Argument, ...]  # sorted
@@ -153,9 +156,19 @@ def read_duie(path: str | Path, schema: RelationSchema | None = None, skip_bad: 
     return _read_samples(path, lambda obj, where: _duie_sample(obj, where, schema, problems), skip_bad, problems)
 
 
-def read_ner_jsonl(path: str | Path, skip_bad: bool = False, problems: Problems | None = None) -> list[NERSample]:
-    """The common {"text", "entities": [[start, end_exclusive, type], ...]} JSONL."""
-    return _read_samples(path, _ner_sample, skip_bad, problems if problems is not None else Problems())
+def read_ner(path: str | Path, skip_bad: bool = False, problems: Problems | None = None,
+             tag_names: list[str] | None = None) -> list[NERSample]:
+    """NER samples from JSONL, a `save_to_disk` folder, parquet or Arrow (`kexue/data/tables.py`), each row
+    either the common {"text", "entities": [[start, end_exclusive, type], ...]} or a BIO token
+    classification {"tokens", "ner_tags"}. Tag ids are read as `tag_names`, else as the names the
+    dataset's features give `ner_tags`."""
+    problems = problems if problems is not None else Problems()
+    if not is_table(path):
+        return _read_samples(path, lambda obj, where: _ner_row(obj, where, tag_names), skip_bad, problems)
+    table, names = read_table(path)
+    tag_names = tag_names or names.get("ner_tags")
+    rows = ((f"{path}: row {i}", obj) for i, obj in enumerate(table))
+    return _read_samples(path, lambda obj, where: _ner_row(obj, where, tag_names), skip_bad, problems, rows)
 
 
 def read_text_lines(path: str | Path) -> list[dict[str, Any]]:
@@ -235,6 +248,13 @@ def _duie_sample(obj: dict, where: str, schema: RelationSchema | None, problems:
     return RelationSample(text, triples, str(obj.get("id", "")))
 
 
+def _ner_row(obj: dict, where: str, tag_names: list[str] | None) -> NERSample:
+    if "text" in obj or "tokens" not in obj:
+        return _ner_sample(obj, where)
+    return NERSample(*bio_spans(_field(obj, "tokens", list, where), _field(obj, "ner_tags", list, where), where,
+                                tag_names))
+
+
 def _ner_sample(obj: dict, where: str) -> NERSample:
     text = _field(obj, "text", str, where)
     ents = []
@@ -281,10 +301,11 @@ def _object_type(t: Any) -> str:
     return t.get("@value", "") if isinstance(t, dict) else str(t)
 
 
-def _read_samples(path: str | Path, parse, skip_bad: bool, problems: Problems) -> list:
-    """parse(obj, where) on every JSON line of `path`; a bad line raises, or with skip_bad is counted."""
+def _read_samples(path: str | Path, parse, skip_bad: bool, problems: Problems, rows=None) -> list:
+    """parse(obj, where) on every JSON line of `path` (or every (where, obj) of `rows`); a bad line raises,
+    or with skip_bad is counted."""
     out = []
-    for where, obj in _json_lines(path, skip_bad, problems):
+    for where, obj in rows if rows is not None else _json_lines(path, skip_bad, problems):
         try:
             out.append(parse(obj, where))
         except ValueError as e:

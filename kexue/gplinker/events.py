@@ -24,12 +24,13 @@ from torch import Tensor
 
 import numpy as np
 
+from kexue.gplinker.caps import MAX_ITEMS, DecodeCount, count_sentence
 from kexue.gplinker.cliques import members, maximal_cliques
 from kexue.gplinker.data import TRIGGER, Event, EventSample, EventSchema
 
 Span = tuple[int, int]  # (h, t) token positions, inclusive
 MAX_NODES = 256  # candidate arguments of one event type beyond which only the strongest are kept
-MAX_STEPS = 4096  # steps of the clique search of one sentence after which it stops (cliques.py)
+MAX_STEPS = 1024  # steps of the clique search of one sentence after which it stops (cliques.py; 8× a 10-event document's)
 
 
 @dataclass
@@ -90,7 +91,8 @@ def labels_tensor(sets: list[list[set[Span]]]) -> Tensor:
 
 def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: list[tuple[int, int]],
                   labels: list[tuple[str, str]], threshold: float = 0.0, trigger: bool = True,
-                  max_nodes: int = MAX_NODES, max_steps: int = MAX_STEPS) -> list[Event]:
+                  max_nodes: int = MAX_NODES, max_steps: int = MAX_STEPS, max_items: int = MAX_ITEMS,
+                  count: DecodeCount | None = None) -> list[Event]:
     """One sentence's logits (argu [L, n, n], head [n, n], tail [n, n]) → events, as duee_v1.py's
     extract_events; trigger=True drops events without a trigger (its `trigger` flag).
 
@@ -99,8 +101,9 @@ def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: 
     a positive score goes into the graph unless one event type has more than `max_nodes` of them (then
     its max_nodes² links would not fit: the strongest are kept), and the clique searches of one sentence
     stop after `max_steps` steps in all (cliques.py). Both bounds are far above any real sentence's (a
-    128-token DuEE sentence has a few dozen arguments and needs a few hundred steps); an all-positive
-    untrained model meets the first, a dense random graph the second.
+    128-token DuEE sentence has a few dozen arguments; ten events of seven arguments need 125 steps); an all-positive
+    untrained model meets the first, a dense random graph the second. And at most `max_items` events
+    come out (caps.py); `count` records whether any of the three bounds cut this sentence.
     """
     real = torch.tensor([e > s for s, e in offsets] + [False] * (argu.shape[-1] - len(offsets)))
     # never on [CLS], [SEP] or padding
@@ -110,10 +113,14 @@ def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: 
     type_of = torch.tensor([type_names.index(t) for t, _ in labels])  # label → its event type's index
     events: list[Event] = []
     seen: set[Event] = set()
-    steps = 0  # of the clique search, over all event types
+    steps, hit = 0, False  # steps of the clique search, over all event types; whether a bound cut it
     for k in type_of[cells[:, 0]].unique().tolist():
+        if len(events) >= max_items:
+            hit = True
+            break
         nodes = cells[type_of[cells[:, 0]] == k]
         if len(nodes) > max_nodes:  # an untrained model scores everything > 0: keep the strongest
+            hit = True
             score = argu[nodes[:, 0], nodes[:, 1], nodes[:, 2]]
             nodes = nodes[score.topk(max_nodes).indices.sort().values]
         group = [tuple(u) for u in nodes.tolist()]
@@ -124,9 +131,12 @@ def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: 
         # the neighbour bitset of each node (self links off)
         link.fill_diagonal_(False)
         adj = [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little") for row in link.numpy()]
-        found = maximal_cliques(adj, max_steps - steps)
-        steps += found.steps
+        found = maximal_cliques(adj, max_steps - steps, max_items - len(events))
+        steps, hit = steps + found.steps, hit or not found.complete
         for clique in ([group[b] for b in members(c)] for c in found.cliques):
+            if len(events) >= max_items:
+                hit = True
+                break
             args = []
             for lab, h, t in clique:
                 etype, role = labels[lab]
@@ -143,6 +153,7 @@ def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: 
             if event not in seen:
                 seen.add(event)
                 events.append(event)
+    count_sentence(count, hit)
     return events
 
 

@@ -19,9 +19,10 @@ from kexue.gplinker import fixture
 from kexue.gplinker.claims import bootstrap_f1_se
 from kexue.gplinker.data import NERSample
 from kexue.gplinker.generate import generate_events, generate_relations
-from kexue.gplinker.model import HeadConfig, count_parameters
+from kexue.gplinker.model import HeadConfig
 from kexue.gplinker.tasks import get_task
 from kexue.gplinker.train import GPLinker, GPLinkerConfig
+from kexue.nn.params import count_parameters
 from kexue.train import read_metrics
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from kexue.gplinker.caps import DecodeCount
 from kexue.gplinker.encoders import Tokenizer, build_encoder
 from kexue.gplinker.events import labels_tensor
 from kexue.gplinker.model import EncoderConfig, HeadConfig
@@ -40,6 +41,7 @@ class GPLinkerConfig:
     patience: int = 0  # with dev data: stop after this many dev evaluations without a gain (0 = never)
     max_minutes: float = 0.0  # stop training after this many minutes (0 = no cap)
     sort_by_length: bool = False  # batches of similar lengths (recipes.LengthBuckets): less padding on a CPU
+    encoder_lr_scale: float = 1.0  # the encoder's learning rate over the heads' (1: one rate, as the posts)
 
     def __post_init__(self) -> None:
         if not isinstance(self.eval_every, int) or self.eval_every < 0:
@@ -47,6 +49,8 @@ class GPLinkerConfig:
                              "(0 = once per epoch)")
         if not isinstance(self.patience, int) or self.patience < 0:
             raise ValueError(f"GPLinkerConfig.patience={self.patience!r}: must be an integer ≥ 0 (0 = never stop early)")
+        if not self.encoder_lr_scale > 0:
+            raise ValueError(f"GPLinkerConfig.encoder_lr_scale={self.encoder_lr_scale!r}: must be > 0 (1 = one rate)")
         if not self.max_minutes >= 0:
             raise ValueError(f"GPLinkerConfig.max_minutes={self.max_minutes!r}: must be ≥ 0 (0 = no cap)")
 
@@ -105,8 +109,10 @@ class Linker:
     @torch.no_grad()
     def predict(self, texts: list[str], batch_size: int = 32, trigger: bool = True, drop_subsets: bool = False) -> list:
         """events: list of events per text (`drop_subsets`: Su's leaderboard post-processing);
-        relations: set of (s, p, o); ner: set of (start, end, type)."""
+        relations: set of (s, p, o); ner: set of (start, end, type). `self.decoded` counts the sentences
+        and those where a decoding cap cut the result (caps.py)."""
         self.model.eval()
+        self.decoded = DecodeCount()
         device = next(self.model.parameters()).device
         out = []
         for at in range(0, len(texts), batch_size):
@@ -119,12 +125,13 @@ class Linker:
             outputs = [o.float().cpu() for o in self.model(ids.to(device), (ids != self.tokenizer.pad_id).to(device))]
             for b, (text, (_, offsets)) in enumerate(zip(chunk, encoded)):
                 out.append(self.task.decode([o[b] for o in outputs], text, offsets, self.labels, trigger=trigger,
-                                            drop_subsets=drop_subsets))
+                                            drop_subsets=drop_subsets, count=self.decoded))
         return out
 
     def evaluate(self, samples: list, drop_subsets: bool = False) -> dict[str, float]:
         """The post's metrics on every gold item, each named, with their counts: events (event_level/*,
         argument_level/*, soft_argument/*; decoded with trigger=False as duee_v1.py's evaluate),
-        relations (spo/*), ner (entity/*)."""
+        relations (spo/*), ner (entity/*, and entity/TYPE/* per type); with decode/sentences and
+        decode/capped, the sentences whose decoding a cap cut (caps.py: an untrained model's)."""
         pred = self.predict([s.text for s in samples], trigger=False, drop_subsets=drop_subsets)
-        return self.task.score(pred, samples)
+        return {**self.task.score(pred, samples), **self.decoded.metrics()}

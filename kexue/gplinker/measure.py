@@ -21,6 +21,7 @@ from kexue.gplinker.metrics import event_prf
 from kexue.gplinker.model import EncoderConfig
 from kexue.nn.global_pointer import EfficientGlobalPointer, GlobalPointer
 from kexue.nn.losses import global_pointer_crossentropy
+from kexue.nn.params import count_parameters
 from kexue.timing import interleaved_seconds
 
 
@@ -111,8 +112,7 @@ def loss_values(batch: int = 4, heads: int = 5, n: int = 24) -> dict[str, float]
 def per_type_parameters(hidden: int, head_size: int) -> dict[str, int]:
     """Parameters that one more type adds to GP and to EGP (a head of 2 types minus one of 1)."""
     def added(cls: type) -> int:
-        count = lambda heads: sum(p.numel() for p in cls(hidden, heads, head_size).parameters())  # noqa: E731
-        return count(2) - count(1)
+        return count_parameters(cls(hidden, 2, head_size)) - count_parameters(cls(hidden, 1, head_size))
     return {"gp": added(GlobalPointer), "egp": added(EfficientGlobalPointer)}
 
 

@@ -140,6 +140,3 @@ def shift_logits(model: nn.Module, shift: float) -> None:
             m.q_dense.bias += shift
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-

@@ -22,6 +22,10 @@ printed at the start, its settings written to the run's gplinker.json and config
   dev F1 0.85 at the end of 4621 steps, MSRA test entity F1 0.808 (P 0.888, R 0.742) in 15.6 min of
   training + 16 s of test; 2 epochs gave 0.784. Recall is what a from-scratch character encoder lacks
   on test names it never saw (dev, drawn from train, reaches 0.85); the posts' BERT reaches 0.955.
+- ner `msra-pretrained`: the same split, stopping rule and time cap, on a pretrained encoder (`--encoder
+  RUN`, e.g. `kexue roformer pretrain --preset msra-encoder`): AdamW 2e-3 on the GlobalPointer head and a
+  quarter of it (5e-4) on the encoder, the split of a pretrained encoder under new layers (Su fine-tunes
+  the whole model at one small rate, 2e-5, on a BERT-base; our encoder is small and briefly pretrained).
 - `quick` (every task): the short run kept for tests and demos (GPLinkerConfig's defaults: 300 steps,
   constant AdamW 1e-3, 1200 sentences, dev = the built-in dev set as before).
 
@@ -69,12 +73,17 @@ class Recipe:
     hidden: int = 128
     heads: int = 4
     layers: int = 2
+    pretrained: bool = False  # fine-tunes `--encoder RUN` (its size is the encoder's; hidden/heads/layers unused)
+    encoder_lr_scale: float = 1.0  # the encoder's rate over the heads' (a pretrained recipe's split)
 
 
 QUICK = Recipe("quick", "builtin", n_train=1200, fixed_steps=300, lr=1e-3, warmup=0, schedule="constant",
                eval_every=0, patience=0, max_minutes=0.0, sort_by_length=False)
+# a pretrained encoder (`kexue roformer pretrain --preset msra-encoder`) fine-tuned on the msra split: the heads
+# at AdamW 2e-3, the encoder at a quarter of it (the split of pretrained encoder vs new heads), 3 epochs
+MSRA_PRETRAINED = Recipe("msra-pretrained", "msra", lr=2e-3, encoder_lr_scale=0.25, pretrained=True)
 RECIPES: dict[str, dict[str, Recipe]] = {
-    "ner": {"msra": Recipe("msra", "msra"), "quick": QUICK},
+    "ner": {"msra": Recipe("msra", "msra"), "msra-pretrained": MSRA_PRETRAINED, "quick": QUICK},
     "events": {"generated": Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=20,
                                    warmup=100, eval_every=200, patience=5, max_minutes=10.0),
                "quick": QUICK},
@@ -93,17 +102,29 @@ def get_recipe(task: str, name: str | None = None) -> Recipe:
     return known[name]
 
 
+def check_encoder(recipe: Recipe, name: str | None, encoder: Any, resume: bool = False) -> None:
+    """A from-scratch recipe named with --encoder, or a pretrained one without it (and not resuming), is an error."""
+    if encoder is not None and name is not None and not recipe.pretrained:
+        raise ValueError(f"--recipe {name} is a from-scratch recipe; --encoder brings the post's fine-tuning "
+                         "recipe, or name a pretrained recipe (ner: msra-pretrained): drop one of them")
+    if encoder is None and recipe.pretrained and not resume:
+        raise ValueError(f"--recipe {recipe.name} fine-tunes a pretrained encoder: give --encoder RUN (a `kexue roformer "
+                         "pretrain --preset msra-encoder` folder, or an HF checkpoint folder)")
+
+
 def apply_recipe(cfg: Any, recipe: Recipe, n_train: int) -> Any:
     """The GPLinkerConfig `cfg` with the recipe's encoder, optimiser, schedule and stopping rule."""
     steps = recipe.fixed_steps or math.ceil(recipe.epochs * n_train / recipe.batch_size)
     train = replace(cfg.train, steps=steps, batch_size=recipe.batch_size, lr=recipe.lr, warmup=recipe.warmup,
                     schedule=recipe.schedule, min_lr_ratio=recipe.min_lr_ratio)
-    encoder = replace(cfg.encoder, hidden=recipe.hidden, heads=recipe.heads, layers=recipe.layers)
+    encoder = cfg.encoder if recipe.pretrained else replace(cfg.encoder, hidden=recipe.hidden, heads=recipe.heads,
+                                                            layers=recipe.layers)
     return replace(cfg, train=train, encoder=encoder, recipe=recipe.name, eval_every=recipe.eval_every,
-                   patience=recipe.patience, max_minutes=recipe.max_minutes, sort_by_length=recipe.sort_by_length)
+                   patience=recipe.patience, max_minutes=recipe.max_minutes, sort_by_length=recipe.sort_by_length,
+                   encoder_lr_scale=recipe.encoder_lr_scale)
 
 
-def describe(task: str, cfg: Any, n_train: int, n_dev: int) -> str:
+def describe(task: str, cfg: Any, n_train: int, n_dev: int, encoder: Any = None) -> str:
     """One line naming the recipe and what it will do, printed at the start of a run."""
     t, e = cfg.train, cfg.encoder
     epochs = t.steps * t.batch_size / max(n_train, 1)
@@ -114,8 +135,11 @@ def describe(task: str, cfg: Any, n_train: int, n_dev: int) -> str:
         stop += f", early stop after {cfg.patience} evaluations without a gain"
     if cfg.max_minutes:
         stop += f", at most {cfg.max_minutes:g} min of training"
-    return (f"recipe {task}/{cfg.recipe}: TinyEncoder {e.hidden}×{e.layers} layers from scratch, AdamW lr "
-            f"{t.lr:g} {sched}, batch {t.batch_size}{' sorted by length' if cfg.sort_by_length else ''}, "
+    rate = (f"AdamW lr {t.lr:g} on the heads and {t.lr * cfg.encoder_lr_scale:g} on the encoder"
+            if cfg.encoder_lr_scale != 1.0 else f"AdamW lr {t.lr:g}")
+    what = (f"the pretrained encoder of --encoder {encoder}" if encoder is not None
+            else f"TinyEncoder {e.hidden}×{e.layers} layers from scratch")
+    return (f"recipe {task}/{cfg.recipe}: {what}, {rate} {sched}, batch {t.batch_size}{' sorted by length' if cfg.sort_by_length else ''}, "
             f"{t.steps} steps ≈ {epochs:.1f} epochs of {n_train} sentences ({n_dev} dev){stop} "
             f"(--recipe quick: the short demo run; --set key=value overrides)")
 

@@ -8,14 +8,15 @@ one sentence: entity[0] ∋ (s_h, s_t), entity[1] ∋ (o_h, o_t), head[p] ∋ (s
 empty sets get (0, 0). Decoding: every subject × object pair of spans with entity > 0 (never on
 [CLS]/[SEP]/padding) gives (s, p, o) for each p with head[p, s_h, o_h] > 0 and tail[p, s_t, o_t] > 0.
 Triples are compared as (subject text, predicate, object text), as duie_v1.py does. Where we depart:
-at most `max_entities` subjects and objects (the highest-scoring) are paired, so an untrained model's
-decoding stays fast.
+at most `max_entities` subjects and objects (the highest-scoring) are paired, and at most `max_items`
+triples come out (caps.py), so an untrained model's decoding stays fast.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
+from kexue.gplinker.caps import MAX_ENTITIES, MAX_ITEMS, DecodeCount, count_sentence
 from kexue.gplinker.data import RelationSample, Triple
 from kexue.gplinker.events import Span, token_maps
 
@@ -42,19 +43,30 @@ def encode_relations(sample: RelationSample, predicates: list[str],
 
 
 def decode_relations(entity: Tensor, head: Tensor, tail: Tensor, text: str, offsets: list[tuple[int, int]],
-                     predicates: list[str], threshold: float = 0.0, max_entities: int = 64) -> set[Triple]:
-    """One sentence's logits (entity [2, n, n], head/tail [P, n, n]) → {(subject, predicate, object)}."""
+                     predicates: list[str], threshold: float = 0.0, max_entities: int = MAX_ENTITIES,
+                     max_items: int = MAX_ITEMS, count: DecodeCount | None = None) -> set[Triple]:
+    """One sentence's logits (entity [2, n, n], head/tail [P, n, n]) → {(subject, predicate, object)}, at most
+    `max_items` of them (the strongest by min(head, tail) first); `count` records whether a cap cut it."""
     n = entity.shape[-1]
     real = torch.tensor([e > s for s, e in offsets] + [False] * (n - len(offsets)))
     keep = (entity > threshold) & real[None, :, None] & real[None, None, :]
     # an untrained model scores everything > 0: keep the `max_entities` strongest of each kind
-    subjects, objects = (sorted(keep[k].nonzero().tolist(), key=lambda c, k=k: -float(entity[k, c[0], c[1]]))
-                         [:max_entities] for k in (0, 1))
-    head_pos, tail_pos = head > threshold, tail > threshold
+    spans = []
+    for k in (0, 1):
+        cells = keep[k].nonzero()
+        spans.append(cells[entity[k, cells[:, 0], cells[:, 1]].argsort(descending=True, stable=True)[:max_entities]])
+    hit = any(int(keep[k].sum()) > max_entities for k in (0, 1))
+    (sh, st), (oh, ot) = spans[0].T, spans[1].T
+    # p with S(s_h, o_h | p) > 0 and S(s_t, o_t | p) > 0, for every subject × object pair at once: [P, S, O]
+    h, t = head[:, sh][:, :, oh], tail[:, st][:, :, ot]
+    link = torch.minimum(h, t)
+    found = (link > threshold).nonzero()
+    if len(found) > max_items:
+        hit = True
+        found = found[link[found[:, 0], found[:, 1], found[:, 2]].topk(max_items).indices]
+    count_sentence(count, hit)
     out = set()
-    for sh, st in subjects:
-        for oh, ot in objects:
-            # p with S(s_h, o_h | p) > 0 and S(s_t, o_t | p) > 0
-            for p in (head_pos[:, sh, oh] & tail_pos[:, st, ot]).nonzero().flatten().tolist():
-                out.add((text[offsets[sh][0]:offsets[st][1]], predicates[p], text[offsets[oh][0]:offsets[ot][1]]))
+    for p, a, b in found.tolist():
+        s_h, s_t, o_h, o_t = int(sh[a]), int(st[a]), int(oh[b]), int(ot[b])
+        out.add((text[offsets[s_h][0]:offsets[s_t][1]], predicates[p], text[offsets[o_h][0]:offsets[o_t][1]]))
     return out

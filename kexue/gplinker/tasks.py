@@ -7,8 +7,9 @@ up its models), so no other module branches on the task's name.
   argument-level P/R/F1 plus the leaderboard's soft argument F1; the best dev weights by event-level F1.
 - relations (kexue.fm/archives/8888, duie_v1.py): DuIE JSONL, predicates from its schema, three outputs
   (entity, head, tail), (s, p, o) P/R/F1 over tokenised triples; best by spo/f1.
-- ner (kexue.fm/archives/8373): {"text", "entities"} JSONL, the types found in the training file, one
-  output; entity P/R/F1; best by entity/f1.
+- ner (kexue.fm/archives/8373): {"text", "entities"} rows or BIO {"tokens", "ner_tags"} rows, in JSONL,
+  a `datasets` save_to_disk folder, parquet or Arrow (`read_ner`; --schema names the tags of tag ids),
+  the types found in the training file, one output; entity P/R/F1; best by entity/f1.
 
 `Task.to_json` is the one JSON output (with scores) of predict, the service and Extractor;
 `Task.read` returns the samples with the label space; `Task.has_labels` says whether any sample carries
@@ -23,9 +24,11 @@ from typing import Any
 
 from torch import Tensor
 
+from kexue.data.bio import read_tag_names
 from kexue.gplinker import fixture
+from kexue.gplinker.caps import DecodeCount
 from kexue.gplinker.data import (EventSample, EventSchema, NERSample, Problems, RelationSample,
-                                 RelationSchema, read_duee, read_duie, read_ner_jsonl)
+                                 RelationSchema, read_duee, read_duie, read_ner)
 from kexue.gplinker.events import decode_events, drop_subset_events, encode_events
 from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf, spo_key
 from kexue.gplinker.model import EventModel, NERModel, RelationModel
@@ -46,7 +49,7 @@ class Task:
     reader: Callable[..., list]  # (path, schema_or_None, skip_bad, problems) → samples
     schema_labels: Callable[[Path | None, list], list]  # (schema path, samples) → label space
     label_sets: Callable[[Any, list, list], list[list[set]]]  # (sample, labels, offsets) → per output, per head
-    decode: Callable[..., Any]  # (outputs of one text, text, offsets, labels, **options) → result
+    decode: Callable[..., Any]  # (outputs of one text, text, offsets, labels, **options, count=) → result
     score: Callable[[list, list], dict[str, float]]  # (predictions, gold samples) → named metrics
     # (outputs of one text, text, offsets, labels, threshold) → its DuEE / DuIE / entity JSON, items scored
     # (scores.py): the one JSON form of predict, the service and Extractor
@@ -79,8 +82,8 @@ def _event_outputs(sample: EventSample, labels: list, offsets: list) -> list[lis
 
 
 def _decode_events(out: Sequence[Tensor], text: str, offsets: list, labels: list, trigger: bool = True,
-                   drop_subsets: bool = False) -> list:
-    events = decode_events(out[0], out[1][0], out[2][0], text, offsets, labels, trigger=trigger)
+                   drop_subsets: bool = False, count: DecodeCount | None = None) -> list:
+    events = decode_events(out[0], out[1][0], out[2][0], text, offsets, labels, trigger=trigger, count=count)
     return drop_subset_events(events) if drop_subsets else events
 
 
@@ -110,11 +113,18 @@ def _relations_json(out: Sequence[Tensor], text: str, offsets: list, labels: lis
 # --- ner ---
 
 def _read_ner(path, schema_path, skip_bad, problems):
-    return read_ner_jsonl(path, skip_bad, problems)
+    # --schema, for NER: the BIO tag names that `ner_tags` ids stand for (kexue/data/bio.py)
+    return read_ner(path, skip_bad, problems, read_tag_names(schema_path) if schema_path else None)
 
 
 def _score_entities(pred: list, samples: list[NERSample]) -> dict[str, float]:
-    return set_prf(pred, [set(s.entities) for s in samples], prefix="entity")
+    """entity/* over all types, then entity/TYPE/* for each type seen in the gold or the predictions."""
+    gold = [set(s.entities) for s in samples]
+    out = set_prf(pred, gold, prefix="entity")
+    for kind in sorted({e[2] for row in (*gold, *pred) for e in row}):
+        out.update(set_prf([{e for e in r if e[2] == kind} for r in pred], [{e for e in t if e[2] == kind} for t in gold],
+                           prefix=f"entity/{kind}"))
+    return out
 
 
 def _entities_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
@@ -130,13 +140,14 @@ TASKS: dict[str, Task] = {
         "relations", 8888, RelationSample, "spo_list", "spo/f1", "duie_schema.json", RelationModel,
         _read_duie, lambda schema, rows: RelationSchema.read(schema).predicates,
         lambda s, labels, offsets: list(encode_relations(s, labels, offsets)),
-        lambda out, text, offsets, labels, **_: decode_relations(out[0], out[1], out[2], text, offsets, labels),
+        lambda out, text, offsets, labels, count=None, **_: decode_relations(out[0], out[1], out[2], text, offsets,
+                                                                             labels, count=count),
         _score_relations, _relations_json, lambda s: bool(s.triples)),
     "ner": Task(
         "ner", 8373, NERSample, "entities", "entity/f1", "", NERModel,
         _read_ner, lambda schema, rows: sorted({e[2] for r in rows for e in r.entities}),
         lambda s, labels, offsets: [encode_entities(s, labels, offsets)],
-        lambda out, text, offsets, labels, **_: decode_entities(out[0], offsets, labels),
+        lambda out, text, offsets, labels, count=None, **_: decode_entities(out[0], offsets, labels, count=count),
         _score_entities, _entities_json, lambda s: bool(s.entities)),
 }
 

@@ -83,6 +83,7 @@ class GPLinker(Linker):
                                 self.cfg.max_minutes)
         data = LengthBuckets(train, tcfg.batch_size, tcfg.seed) if self.cfg.sort_by_length else train
         trainer = Trainer(self.model, tcfg, data, lambda m, b: self.loss(m, b), out_dir, collate_fn=self.collate,
+                          param_groups=encoder_head_groups(self.cfg.encoder_lr_scale, tcfg.weight_decay),
                           eval_fn=eval_fn, on_eval=stopper.on_eval if dev else None, run_config=self.cfg,
                           progress=progress, device=device,
                           on_step=stopper.on_step if stopper.patience or stopper.max_minutes else None)
@@ -142,6 +143,22 @@ def start_run(cfg: GPLinkerConfig, labels: list, texts: list[str], out_dir: str 
     if encoder is not None:
         return GPLinker.pretrained(cfg, labels, encoder), "pretrained"
     return GPLinker(cfg, labels, CharTokenizer.build(texts, max_size=cfg.encoder.vocab)), "fresh"
+
+
+def encoder_head_groups(scale: float, weight_decay: float = 0.0):
+    """The Trainer's param_groups with the encoder at lr · scale and the heads at lr (None for scale 1:
+    one group, as the posts train). As Su's fine-tuning of a pretrained encoder under new layers, the new
+    heads learn faster than the pretrained encoder they read."""
+    if scale == 1.0:
+        return None
+
+    def groups(model: Any) -> list[dict]:
+        encoder = {id(p) for p in model.encoder.parameters()}
+        params = [p for p in model.parameters() if p.requires_grad]
+        # lr_encoder = lr · scale, lr_heads = lr
+        return [{"params": [p for p in params if id(p) in encoder], "lr_scale": scale, "weight_decay": weight_decay},
+                {"params": [p for p in params if id(p) not in encoder], "lr_scale": 1.0, "weight_decay": weight_decay}]
+    return groups
 
 
 def run_meta(run_dir: str | Path) -> dict[str, Any]:

@@ -18,19 +18,19 @@ windows that follow the training text.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch.utils.data import TensorDataset
 
-from kexue.data.peoples_daily import peoples_daily_text
+from kexue.data.char_lm import char_corpus, windows
 from kexue.data.tokenizers import CharTokenizer
-from kexue.lru.model import DeepModel, ModelConfig, count_parameters, param_groups
-from kexue.train import TrainConfig, Trainer
+from kexue.data.unigram import unigram_loss
+from kexue.lru.model import DeepModel, ModelConfig, param_groups
+from kexue.nn.params import count_parameters
+from kexue.train import TrainConfig
+from kexue.train.lm import next_token_loss, train_and_score
 
 MIXERS = ("transformer", "lru", "slru")
 
@@ -63,61 +63,25 @@ class LMConfig:
 
 def corpus(cfg: LMConfig) -> tuple[CharTokenizer, torch.Tensor, torch.Tensor]:
     """(tokenizer, training ids, held-out ids): the first train_chars characters, then eval_chars more."""
-    text = "".join(peoples_daily_text(unit="paragraph"))
-    if len(text) < cfg.train_chars + cfg.eval_chars:
-        raise ValueError(f"LMConfig: train_chars + eval_chars = {cfg.train_chars + cfg.eval_chars} exceeds "
-                         f"the corpus ({len(text)} characters)")
-    tok = CharTokenizer.build([text[: cfg.train_chars]], max_size=cfg.vocab_size)
-    ids = lambda t: torch.tensor(tok.encode(t, add_special=False))
-    return tok, ids(text[: cfg.train_chars]), ids(text[cfg.train_chars: cfg.train_chars + cfg.eval_chars])
-
-
-def windows(ids: torch.Tensor, length: int) -> torch.Tensor:
-    """[N, length + 1] non-overlapping windows: inputs are [:, :-1], targets [:, 1:]."""
-    n = (ids.numel() - 1) // length
-    return torch.stack([ids[i * length: i * length + length + 1] for i in range(n)])
-
-
-def unigram_loss(train: torch.Tensor, held_out: torch.Tensor, vocab: int) -> float:
-    """−mean log p(x) of held-out characters under training frequencies (add-one): the floor to beat."""
-    counts = torch.bincount(train, minlength=vocab).double() + 1.0
-    return float(-torch.log(counts / counts.sum())[held_out].mean())
-
-
-def lm_loss(model: DeepModel, batch: torch.Tensor) -> torch.Tensor:
-    """−log p(x_{t+1} | x_≤t), averaged over every predicted character."""
-    logits = model(batch[:, :-1])
-    return F.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+    return char_corpus(cfg.train_chars, cfg.eval_chars, cfg.vocab_size)
 
 
 def train_one(cfg: LMConfig, mixer: str, seed: int, length: int, tok: CharTokenizer, train_ids: torch.Tensor,
               eval_ids: torch.Tensor, out_dir: Path, progress: bool = False) -> dict:
     """Train one LM; its held-out loss, parameter count and training curve."""
     model_cfg = matched(replace(cfg.model, model=mixer))
-    train_w, eval_w = windows(train_ids, length), windows(eval_ids, length)
+    # windows of length + 1 every length characters: `length` inputs and targets, no transition lost
+    train_w, eval_w = windows(train_ids, length + 1, length), windows(eval_ids, length + 1, length)
     torch.manual_seed(seed)
     model = DeepModel(model_cfg, tok.vocab_size, vocab_size=tok.vocab_size, pooling="none")
-
-    @torch.no_grad()
-    def eval_fn(m: DeepModel) -> dict[str, float]:
-        m.eval()
-        dev = next(m.parameters()).device
-        total = sum(float(lm_loss(m, eval_w[i: i + 64].to(dev))) * len(eval_w[i: i + 64])
-                    for i in range(0, len(eval_w), 64))
-        m.train()
-        return {"loss": total / len(eval_w)}
-
     train_cfg = replace(cfg.train, seed=seed)
-    trainer = Trainer(model, train_cfg, TensorDataset(train_w), lambda m, b: lm_loss(m, b[0]), out_dir,
-                      param_groups=param_groups(train_cfg.weight_decay, model_cfg.lr_factor), eval_fn=eval_fn,
-                      run_config=replace(cfg, model=model_cfg), progress=progress)
-    summary = trainer.fit()
-    loss = summary["eval_ema/loss" if train_cfg.ema else "eval/loss"]
-    records = [json.loads(x) for x in (out_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    return {"mixer": mixer, "seed": seed, "length": length, "eval_loss": loss, "eval_ppl": math.exp(loss),
-            "params": count_parameters(model), "mixer_params": count_parameters(model.blocks[0].mixer),
-            "d_state": model_cfg.d_state, "seconds": summary.get("seconds"),
-            "curve": [(r["step"], r["loss"]) for r in records if "loss" in r and "step" in r]}
+    r = train_and_score(model, train_cfg, train_w, (eval_w,), out_dir, loss=next_token_loss,
+                        param_groups=param_groups(train_cfg.weight_decay, model_cfg.lr_factor),
+                        run_config=replace(cfg, model=model_cfg), progress=progress)
+    return {"mixer": mixer, "seed": seed, "length": length, "eval_loss": r["eval_loss"],
+            "eval_ppl": math.exp(r["eval_loss"]), "params": count_parameters(model),
+            "mixer_params": count_parameters(model.blocks[0].mixer), "d_state": model_cfg.d_state,
+            "seconds": r["seconds"], "curve": r["curve"]}
 
 
 def compare(cfg: LMConfig, out_dir: Path, progress: bool = False) -> dict:

@@ -150,7 +150,3 @@ def param_groups(weight_decay: float, lr_factor: float):
                             {"params": plain, "lr_scale": 1.0, "weight_decay": 0.0}) if g["params"]]
 
     return groups
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kexue.lru.model import DeepModel, ModelConfig, count_parameters, param_groups
+from kexue.lru.model import DeepModel, ModelConfig, param_groups
 from kexue.lru.tasks import IGNORE, TaskConfig, TaskSpec, build_task
+from kexue.nn.params import count_parameters
 from kexue.train import TrainConfig, Trainer
 
 

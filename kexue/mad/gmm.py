@@ -9,7 +9,7 @@ Metrics per loop, on `n_eval` samples of the model as it is used (biased), each 
 second real sample beside it (`truth_values`, the noise floor):
 - modes kept: modes holding at least `kept_share` of their fair share n_eval/25 of samples within 3σ
   (a mode holding few or none is lost);
-- precision / recall (Kynkäänniemi et al. 2019, k = 5) against a fixed real sample of n_eval points;
+- precision / recall (Kynkäänniemi et al. 2019, k = 5; `kexue/precision_recall.py`) against a fixed real sample of n_eval points;
 - total variance tr Cov(x) (the paper: it does not show the loss) and the average modal variance: each
   sample goes to its nearest grid mode, and tr Cov of each mode's samples is averaged over the modes
   holding ≥ 2 of them (the paper: it does; the truth's is 2σ²).
@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from threadpoolctl import ThreadpoolController
 from torch import Tensor
+
+from kexue.precision_recall import knn_radii, precision_recall
 
 
 
@@ -145,26 +147,3 @@ class GMMFamily:
         z = rng.standard_normal((n, 2))
         # x = m_j + √λ L_j z: a draw of N(m_j, λ Σ_j)
         return model["means"][b].numpy()[j] + np.sqrt(lam) * np.einsum("nij,nj->ni", L[j], z)
-
-
-def knn_radii(x: np.ndarray, k: int) -> np.ndarray:
-    """Distance of each point of x [n, D] to its k-th nearest neighbour in x (itself excluded)."""
-    from scipy.spatial import cKDTree
-
-    # the (k+1)-th nearest counts the point itself at distance 0
-    return cKDTree(x).query(x, k + 1)[0][:, -1]
-
-
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radii: np.ndarray | None = None
-                     ) -> tuple[float, float]:
-    """Improved precision/recall (Kynkäänniemi et al. 2019) of low-dimensional point sets, with the
-    real set's k-NN radii computed once (kexue.diffusion.metrics.precision_recall is the same
-    definition for feature vectors; a test checks the two agree)."""
-    r_real = knn_radii(real, k) if real_radii is None else real_radii
-    r_fake = knn_radii(fake, k)
-    dist = torch.cdist(torch.from_numpy(fake), torch.from_numpy(real))  # [n_fake, n_real]
-    # precision = share of samples within radius_k(r) of some real r; recall = share of real points
-    # within radius_k(f) of some sample f
-    precision = (dist <= torch.from_numpy(r_real)[None, :]).any(1).double().mean()
-    recall = (dist <= torch.from_numpy(r_fake)[:, None]).any(0).double().mean()
-    return float(precision), float(recall)

@@ -3,7 +3,9 @@
 `pretrain --preset` picks the recipe: quick (the default; a tiny model on People's Daily that finishes on
 a laptop CPU in minutes) and smoke/standard are the roformer reproduce presets' pretraining settings
 (kexue/roformer/reproduce.py), `post` is the post's base recipe, a GPU recipe (1M steps at batch 512:
-PretrainConfig's defaults in kexue/roformer/pretrain.py), so every recipe value lives in one place.
+PretrainConfig's defaults in kexue/roformer/pretrain.py), and `msra-encoder` an encoder for GPLinker's MSRA
+NER (pretrain.py's `msra_encoder`: People's Daily + MSRA train text, a 30-minute clock cap), so every
+recipe value lives in one place.
 Errors, run folders, --resume, --config/--print-config, --device/--precision: kexue/cli_common.py.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from kexue import cli_common as C
 
 app = typer.Typer(no_args_is_help=True, help="Post 8998: RoFormerV2 — the encoder, MLM pretraining, fine-tuning.")
 console = Console()  # results on stdout; notes and errors on stderr (cli_common)
-PRETRAIN_PRESETS = ("smoke", "quick", "standard", "post")
+PRETRAIN_PRESETS = ("smoke", "quick", "standard", "post", "msra-encoder")
 
 
 @app.command()
@@ -47,6 +49,9 @@ def pretrain_preset(name: str):
 
     if name == "post":
         return PretrainConfig()
+    if name == "msra-encoder":  # an encoder for `kexue gplinker ner train --encoder` (pretrain.py)
+        from kexue.roformer.pretrain import msra_encoder
+        return msra_encoder()
     if name not in PRETRAIN_PRESETS:
         raise ValueError(f"--preset {name!r}: choose one of {', '.join(PRETRAIN_PRESETS)} (post = the post's "
                          "GPU recipe)")
@@ -59,7 +64,8 @@ def pretrain_preset(name: str):
 @C.train_options("roformer-pretrain", "train.steps=1000")
 def pretrain(
     preset: str = typer.Option("quick", help="quick (a laptop, minutes) | standard | smoke | post (the post's "
-                                             "base recipe: 1M steps at batch 512, for GPUs)"),
+                                             "base recipe: 1M steps at batch 512, for GPUs) | msra-encoder (an "
+                                             "encoder for GPLinker NER: People's Daily + MSRA train, 30 min)"),
     corpus: Optional[Path] = typer.Option(None, help="a .txt file (one text a line) or a folder of them; "
                                                      "default: People's Daily 1998"),
     size: Optional[str] = typer.Option(None, help="small, base or large (default: the preset's model)"),
@@ -81,12 +87,13 @@ def pretrain(
     model = bert_variant(model) if variant == "bert" else model
     if tokenizer not in ("char", "wordpiece"):
         raise ValueError(f"--tokenizer {tokenizer!r}: choose char or wordpiece")
-    cfg = replace(base, model=model, corpus=str(corpus) if corpus else None, tokenizer=tokenizer,
+    cfg = replace(base, model=model, corpus=str(corpus) if corpus else base.corpus, tokenizer=tokenizer,
                   vocab=str(vocab) if vocab else None)
     cfg, folder = C.start_run(
         opts, "kexue roformer pretrain", "roformer-pretrain", cfg, PretrainConfig,
         options={"preset": preset, "corpus": str(corpus) if corpus else None, "size": size, "variant": variant,
-                 "tokenizer": tokenizer, "vocab": str(vocab) if vocab else None})
+                 "tokenizer": tokenizer, "vocab": str(vocab) if vocab else None},
+        may_change=("max_minutes",))  # the clock cap: a resume may train for longer
     summary = run(cfg, folder.out, progress=opts.progress, resume=folder.resume)
     _summary("pretraining", summary)
 

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from kexue.data import CharTokenizer, load_sentiment
 from kexue.nn.init import trunc_normal_
+from kexue.nn.params import count_parameters
 from kexue.roformer.checkpoint import load_pretrained, load_tokenizer
 from kexue.roformer.config import RoFormerV2Config
 from kexue.roformer.init import init_std
@@ -172,7 +173,7 @@ def finetune(cfg: FinetuneConfig, out_dir: str | Path, *, progress: bool = True,
                       run_config={"finetune": _jsonable(cfg), "labels": labels}, progress=progress,
                       device=device, count_tokens=lambda b: int(b["mask"].sum()))
     summary = trainer.fit(resume=resume)
-    summary.update(labels=labels, params=sum(p.numel() for p in model.parameters()),
+    summary.update(labels=labels, params=count_parameters(model),
                    train_examples=len(train), dev_examples=len(dev))
     return summary
 

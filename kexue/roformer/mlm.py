@@ -9,27 +9,23 @@ tokens of the selected words only:
 
 Where we depart: the post segments with Baidu's LAC; we segment with jieba (`segment`), and use the
 gold segmentation when the corpus carries one (People's Daily 1998). A sequence with no selected word
-gets its first word selected, so that every batch has a loss (a 1/(15 %·words) event per sequence).
+gets one word selected, drawn uniformly, so that every batch has a loss. The masking itself is
+kexue/data/masking.py's `whole_word_mask`, shared with decoder_only (post 9529).
 Masks are drawn anew each time an example is read (dynamic masking, as `train_mlm.py` does per epoch),
 from torch's global generator, which the Trainer seeds and saves with its checkpoints.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-IGNORE = -100  # label of a position outside S
+from kexue.data.masking import IGNORE, MaskingConfig, whole_word_mask
 
-
-@dataclass
-class MaskingConfig:
-    word_rate: float = 0.15   # P(a word is selected)
-    mask_rate: float = 0.8    # of the selected words: all tokens → [MASK]
-    keep_rate: float = 0.1    # kept as they are; the remaining 10 % → random tokens
+__all__ = ["IGNORE", "MLMDataset", "MaskingConfig", "collate", "encode_words", "mlm_loss", "segment",
+           "whole_word_mask"]
 
 
 def segment(text: str) -> list[str]:
@@ -40,39 +36,6 @@ def segment(text: str) -> list[str]:
         raise ImportError("whole-word masking of raw text needs jieba: pip install jieba==0.42.1") from None
     jieba.setLogLevel(60)
     return list(jieba.cut(text, HMM=False))
-
-
-def whole_word_mask(words: Sequence[Sequence[int]], *, mask_id: int, vocab_size: int,
-                    special: Sequence[int] = (0, 1, 2, 3, 4), cfg: MaskingConfig | None = None,
-                    generator: torch.Generator | None = None) -> tuple[list[int], list[int], list[int]]:
-    """Mask a sequence given as words of token ids; returns (input ids, labels, word choice per word).
-
-    labels[t] is the original id where t belongs to a selected word, IGNORE elsewhere. The choice per
-    word: 0 not selected, 1 [MASK], 2 kept, 3 random tokens (drawn uniformly from the non-special ids).
-    """
-    cfg = cfg or MaskingConfig()
-    n = len(words)
-    u = torch.rand(n, generator=generator).tolist()
-    v = torch.rand(n, generator=generator).tolist()
-    choices = [0] * n
-    for w in range(n):
-        if u[w] < cfg.word_rate:
-            # of the selected: 80 % [MASK], 10 % kept, 10 % random
-            choices[w] = 1 if v[w] < cfg.mask_rate else 2 if v[w] < cfg.mask_rate + cfg.keep_rate else 3
-    if n and not any(choices):
-        choices[0] = 1
-    allowed = torch.tensor([i for i in range(vocab_size) if i not in set(special)])
-    ids, labels = [], []
-    for word, choice in zip(words, choices):
-        for token in word:
-            labels.append(token if choice else IGNORE)
-            if choice == 1:
-                ids.append(mask_id)
-            elif choice == 3:
-                ids.append(int(allowed[torch.randint(len(allowed), (1,), generator=generator)]))
-            else:
-                ids.append(token)
-    return ids, labels, choices
 
 
 class MLMDataset(torch.utils.data.Dataset):

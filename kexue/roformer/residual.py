@@ -23,6 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from kexue.data.unigram import unigram_loss
 from kexue.roformer.config import RoFormerV2Config
 from kexue.roformer.mlm import MLMDataset, collate, encode_words, mlm_loss
 from kexue.roformer.model import RoFormerV2
@@ -89,12 +90,8 @@ def pretrain_scheme(cfg: PretrainConfig, scheme: Scheme, ramp: int, out_dir: str
 def unigram_mlm_loss(cfg: PretrainConfig) -> float:
     """The floor an MLM must beat: −mean log p(c) of the held-out texts' characters under the training
     texts' character frequencies (add-one), nats per character (a masked target is a character)."""
-    from collections import Counter
-    import math
-
     words = read_corpus(cfg.corpus, cfg.max_texts)
     texts = ["".join(w) for w in words]
-    counts = Counter("".join(texts[:-cfg.eval_texts]))
-    total, vocab = sum(counts.values()), len(counts) + 1
-    held = "".join(texts[-cfg.eval_texts:])
-    return -sum(math.log((counts.get(c, 0) + 1) / (total + vocab)) for c in held) / max(len(held), 1)
+    train = "".join(texts[:-cfg.eval_texts])
+    # V = the training characters and one more for every character it never saw
+    return unigram_loss(train, "".join(texts[-cfg.eval_texts:]), len(set(train)) + 1)

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from kexue.attention.model import TinyConfig, TinyTransformer
-from kexue.attention.quality import mask_tokens, mlm_loss, lm_loss
+from kexue.attention.quality import mask_tokens, mlm_loss
+from kexue.train.lm import next_token_loss
 
 
 class _Tok:
@@ -46,7 +47,7 @@ def test_uniform_model_has_log_vocab_loss():
     with torch.no_grad():
         model.tok.weight.zero_()  # tied head: every logit is 0
     ids = torch.randint(0, 64, (3, 8))
-    assert lm_loss(model, ids).item() == pytest.approx(math.log(64), rel=1e-5)
+    assert next_token_loss(model, ids).item() == pytest.approx(math.log(64), rel=1e-5)
     targets = torch.full_like(ids, -100)
     targets[:, 2] = ids[:, 2]
     assert mlm_loss(model, ids, targets).item() == pytest.approx(math.log(64), rel=1e-5)

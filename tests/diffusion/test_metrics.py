@@ -1,4 +1,5 @@
-"""FD-<data>, precision/recall (k = 5) and the label histogram of kexue/diffusion/metrics.py."""
+"""FD-<data>, precision/recall (k = 5) and the label histogram of kexue/diffusion/metrics.py (the
+precision/recall function itself: tests/test_precision_recall.py)."""
 import math
 
 import pytest
@@ -6,7 +7,7 @@ import torch
 
 from kexue.data import load_digits
 from kexue.diffusion.metrics import (ClassifierConfig, ImageMetrics, frechet_distance, gaussian_stats,
-                                     label_histogram, load_or_fit_classifier, precision_recall)
+                                     label_histogram, load_or_fit_classifier)
 
 SMALL = ClassifierConfig(steps=60, width=16, feature_dim=32)
 
@@ -44,18 +45,6 @@ def test_frechet_distance_of_sample_statistics_converges():
     x2 = torch.randn(n, d, generator=g, dtype=torch.float64) * 2.0 + 1.0
     # N(0, I) vs N(1, 4I): d·1 + d·(1 − 2)² = 2d
     assert frechet_distance(*gaussian_stats(x1), *gaussian_stats(x2)) == pytest.approx(2 * d, rel=0.02)
-
-
-def test_precision_recall_by_hand():
-    real = torch.tensor([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0], [6.0]])
-    # k = 1: every real ball has radius 1; points 10 and 20 are outside all of them
-    fake = torch.tensor([[0.5], [2.5], [10.0], [20.0], [5.5], [30.0], [40.0]])
-    p, r = precision_recall(real, fake, k=1)
-    assert p == pytest.approx(3 / 7)
-    # the fake balls are wide (radii 2, 2, 3, 4.5, 10, 10, 10): every real point is covered
-    assert r == 1.0
-    p, r = precision_recall(fake, real, k=1)  # swapped: 0..6 balls of radius 1 cover 0.5, 2.5, 5.5
-    assert r == pytest.approx(3 / 7) and p == 1.0
 
 
 def test_data_against_itself_and_against_noise(digits_metrics):

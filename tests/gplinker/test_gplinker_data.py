@@ -6,7 +6,7 @@ import pytest
 
 from kexue.data import CharTokenizer
 from kexue.gplinker import fixture
-from kexue.gplinker.data import EventSchema, Problems, RelationSchema, read_duee, read_duie, read_ner_jsonl
+from kexue.gplinker.data import EventSchema, Problems, RelationSchema, read_duee, read_duie, read_ner
 from kexue.gplinker.ner import decode_entities, encode_entities
 from kexue.gplinker.relations import decode_relations, encode_relations
 from kexue.gplinker.events import labels_tensor
@@ -91,7 +91,7 @@ def test_bad_duie_and_ner_lines(tmp_path):
         read_duie(path, schema)
     path = _write(tmp_path, [{"text": "马云来了", "entities": [[0, 2, "PER"]]}, {"text": "x", "entities": [[0, 5, "PER"]]}])
     with pytest.raises(ValueError, match=r"d\.json:2: entities\[0\]"):
-        read_ner_jsonl(path)
+        read_ner(path)
 
 
 def test_ner_codec_round_trip():

@@ -56,8 +56,10 @@ def test_a_dense_random_graph_stops_after_max_steps():
     g = torch.Generator().manual_seed(1)
     argu = torch.randn(len(LABELS), n, n, generator=g) - 1.0
     head, tail = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
-    full = decode_events(argu, head, tail, "x" * (n - 2), offsets, LABELS, trigger=False, max_steps=10**7)
-    capped = decode_events(argu, head, tail, "x" * (n - 2), offsets, LABELS, trigger=False, max_steps=200)
+    full = decode_events(argu, head, tail, "x" * (n - 2), offsets, LABELS, trigger=False, max_steps=10**7,
+                          max_items=10**9)
+    capped = decode_events(argu, head, tail, "x" * (n - 2), offsets, LABELS, trigger=False, max_steps=200,
+                            max_items=10**9)
     assert len(full) > 1000 and 0 < len(capped) < 200
     assert set(capped) <= set(full)
 

@@ -10,7 +10,7 @@ import pytest
 
 from kexue.data import CharTokenizer
 from kexue.gplinker import fixture
-from kexue.gplinker.data import EventSchema, Problems, RelationSchema, read_duee, read_duie, read_ner_jsonl
+from kexue.gplinker.data import EventSchema, Problems, RelationSchema, read_duee, read_duie, read_ner
 from kexue.gplinker.events import encode_events
 from kexue.gplinker.relations import encode_relations
 
@@ -95,11 +95,11 @@ BAD_NER = [
 
 @pytest.mark.parametrize("bad, message", BAD_NER, ids=[m[:40] for _, m in BAD_NER])
 def test_bad_ner_line(tmp_path, bad, message):
-    _check(read_ner_jsonl, tmp_path, GOOD_NER, bad, message)
+    _check(read_ner, tmp_path, GOOD_NER, bad, message)
 
 
 @pytest.mark.parametrize("reader", [lambda p, **k: read_duee(p, SCHEMA, **k), lambda p, **k: read_duie(p, RSCHEMA, **k),
-                                    read_ner_jsonl], ids=["duee", "duie", "ner"])
+                                    read_ner], ids=["duee", "duie", "ner"])
 def test_not_utf8_names_the_file_and_line(tmp_path, reader):
     path = tmp_path / "gbk.json"
     good = json.dumps(GOOD_NER, ensure_ascii=False).encode("utf-8")
@@ -114,7 +114,7 @@ def test_not_utf8_names_the_file_and_line(tmp_path, reader):
     assert any("not UTF-8" in line for line in problems.lines)
 
 
-@pytest.mark.parametrize("reader", [read_duee, read_duie, read_ner_jsonl], ids=["duee", "duie", "ner"])
+@pytest.mark.parametrize("reader", [read_duee, read_duie, read_ner], ids=["duee", "duie", "ner"])
 def test_empty_file_holds_no_samples(tmp_path, reader):
     path = tmp_path / "empty.json"
     path.write_text("\n  \n", encoding="utf-8")

@@ -138,7 +138,7 @@ def test_quick_recipe_is_the_old_default_run():
 
 def test_recipes_are_named_and_sized_in_epochs():
     assert get_recipe("ner").name == "msra" and get_recipe("events").name == get_recipe("relations").name == "generated"
-    with pytest.raises(ValueError, match="no such ner recipe; choose one of msra, quick"):
+    with pytest.raises(ValueError, match="no such ner recipe; choose one of msra, msra-pretrained, quick"):
         get_recipe("ner", "fast")
     r = get_recipe("ner")
     cfg = apply_recipe(GPLinkerConfig(task="ner"), r, 49289)

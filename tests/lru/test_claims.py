@@ -2,16 +2,17 @@
 
 The rules that issue 20 changed (the speed-up, Table 1, copy, ListOps, LRU vs SLRU, the gap with length)
 are in `test_claims_v20.py`, each with the numbers on which the old rule gave another verdict."""
-import math
 
 import pytest
 import torch
 
 from kexue.lru import claims
-from kexue.lru.lm import LMConfig, lm_loss, matched, unigram_loss, windows
+from kexue.lru.lm import LMConfig, matched
 from kexue.lru.measure_scan import scan_depth
-from kexue.lru.model import DeepModel, ModelConfig, count_parameters
+from kexue.lru.model import DeepModel, ModelConfig
 from kexue.lru.reproduce import ablation_config, preset
+from kexue.nn.params import count_parameters
+from kexue.train.lm import next_token_loss
 
 
 def test_log_depth_holds_for_the_real_parallel_scan_and_not_for_the_loop():
@@ -78,15 +79,6 @@ def test_slru_gets_twice_the_units_and_matches_the_lrus_parameters():
     assert ablation_config(run, "slru").model.d_state == 2 * ablation_config(run, "lru").model.d_state
 
 
-def test_lm_windows_and_unigram_floor():
-    ids = torch.arange(101)
-    w = windows(ids, 10)
-    assert w.shape == (10, 11) and torch.equal(w[1], torch.arange(10, 21))  # inputs [:, :-1], targets [:, 1:]
-    train = torch.tensor([0, 0, 1, 1])
-    # add-one frequencies (3/6, 3/6, 0/6 + 1/6 … ): the held-out 0 costs −log(3/7)
-    assert unigram_loss(train, torch.tensor([0]), vocab=3) == pytest.approx(-math.log(3 / 7))
-
-
 def test_lm_is_causal_for_every_mixer():
     for mixer in LMConfig().mixers:
         torch.manual_seed(0)
@@ -97,4 +89,4 @@ def test_lm_is_causal_for_every_mixer():
         y[:, 8:] = (y[:, 8:] + 1) % 20
         with torch.no_grad():
             assert torch.allclose(m(x)[:, :8], m(y)[:, :8], atol=1e-5), mixer
-        assert lm_loss(m, torch.cat([x, x[:, :1]], 1)).isfinite()
+        assert next_token_loss(m, torch.cat([x, x[:, :1]], 1)).isfinite()

@@ -1,4 +1,5 @@
-"""The 25-mode mixture family: its metrics on the truth, the bias λ, precision/recall parity, a loop."""
+"""The 25-mode mixture family: its metrics on the truth, the bias λ, a loop (precision/recall:
+tests/test_precision_recall.py)."""
 from __future__ import annotations
 
 import math
@@ -7,31 +8,22 @@ import numpy as np
 import pytest
 import torch
 
-from kexue.diffusion.metrics import precision_recall as feature_precision_recall
-from kexue.mad.gmm import GMMConfig, GMMFamily, precision_recall
+from kexue.mad.gmm import GMMConfig, GMMFamily
 from kexue.mad.loops import LoopConfig, run_loop
-
-
-def test_precision_recall_matches_the_feature_space_implementation():
-    rng = np.random.default_rng(0)
-    real, fake = rng.standard_normal((300, 2)), 0.7 * rng.standard_normal((250, 2)) + 0.3
-    ours = precision_recall(real, fake, 5)
-    ref = feature_precision_recall(torch.from_numpy(real), torch.from_numpy(fake), 5)
-    assert ours == pytest.approx(ref, abs=1e-12)
-    assert ours[0] > ours[1]  # a narrower sampler: high precision, lower recall
 
 
 def test_truth_metrics_and_the_bias_scales_every_modal_variance():
     cfg = GMMConfig(n_eval=4000)
-    fam = GMMFamily(cfg, torch.ones(1, dtype=torch.float64))
+    fam = GMMFamily(cfg, torch.tensor([1.0, 0.5], dtype=torch.float64))  # one row per bias λ
     floor = fam.truth_values()
     assert floor["modes_kept"] == 25 and floor["precision"] > 0.95 and floor["recall"] > 0.95
     # total variance: grid {−4..4}² has variance 8 per axis; modal variance 2σ²
     assert floor["total_var"] == pytest.approx(2 * 8 + 2 * cfg.sigma**2, rel=0.05)
     assert floor["modal_var"] == pytest.approx(2 * cfg.sigma**2, rel=0.1)
-    for lam in (1.0, 0.5):
-        x = fam._model_points(fam.truth_model(), 0, 20000, lam, np.random.default_rng(1))
-        m = fam.sample_metrics(x)
+    truth = {k: v.expand(2, *v.shape[1:]) for k, v in fam.truth_model().items()}  # P_r in both rows
+    x = fam.synth(truth, 20000, np.random.default_rng(1))["x"]
+    for row, lam in enumerate((1.0, 0.5)):
+        m = fam.sample_metrics(x[row].numpy())
         # sampling with bias λ scales each component's covariance: modal variance 2λσ² (SE ≈ 2λσ²·√(2/800))
         assert m["modal_var"] == pytest.approx(2 * lam * cfg.sigma**2, rel=5 * math.sqrt(2 / 800))
     assert not m["modal_var"] == pytest.approx(2 * cfg.sigma**2, rel=0.1)  # negative control: λ acts

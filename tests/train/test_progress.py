@@ -53,13 +53,24 @@ def test_the_eta_is_of_the_whole_session_and_a_resume_counts_from_its_start(cloc
     assert bar.line().endswith("10.0 s/it elapsed 20s eta 1m20s")
 
 
-def test_fast_steps_read_in_it_per_s_and_the_terminal_gets_the_rich_bar(clock):
-    assert P._rate(12.34) == "12.3 it/s" and P._rate(0.25) == "4.0 s/it"
-    assert P._clock(59) == "59s" and P._clock(3 * 3600 + 5 * 60) == "3h05m"
+def test_fast_steps_read_in_it_per_s_slow_ones_in_s_per_it_and_long_runs_in_hours(clock):
+    fast = StepProgress(1000, 0, True, console=log_console(), every=3600)
+    clock.now += 59.0
+    fast.update(738)  # 738 steps in 59 s: 12.5 it/s; 262 left at that rate: 21 s
+    assert fast.line().endswith("12.5 it/s elapsed 59s eta 21s")
+    slow = StepProgress(4000, 0, True, console=log_console(), every=3600)
+    clock.now += 3 * 3600 + 5 * 60
+    slow.update(2775)  # 11100 s for 2775 steps: 4.0 s/it; 1225 left: 4900 s
+    assert slow.line().endswith("4.0 s/it elapsed 3h05m eta 1h21m")
+
+
+def test_a_terminal_gets_the_rich_bar_and_a_disabled_bar_prints_nothing(clock):
     terminal = Console(file=io.StringIO(), force_terminal=True, width=120)
     bar = StepProgress(4, 0, True, console=terminal)
-    assert bar._bar is not None
+    bar.update(2, lr=0.1, loss=1.0)
     bar.close()
+    drawn = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", terminal.file.getvalue())  # the text without colours
+    assert "━" in drawn and "2/4 loss 1 lr 0.1" in drawn
     quiet = log_console()
     off = StepProgress(4, 0, False, console=quiet)
     off.update(3)

@@ -1,0 +1,267 @@
+"""GPLinker NER on a kexue-pretrained RoFormerV2 against the same budget from scratch (issue 22 §2).
+
+kexue.fm/archives/8373 (GlobalPointer NER) on kexue.fm/archives/8998 (RoFormerV2, whole-word MLM). One
+command runs the whole comparison and writes benchmarks/results/gplinker-pretrained.json:
+
+1. pretrain: `kexue roformer pretrain --preset msra-encoder` (People's Daily + MSRA train text, never MSRA
+   test), stopped by its clock cap;
+2. three arms, each fine-tuned with the same GPLinker NER recipe and stopping rule, once per seed:
+   - `pretrained`: recipe msra-pretrained on the pretrained encoder;
+   - `random`: the same recipe on a RoFormerV2 of the same shape and vocabulary, randomly initialised (the
+     control that isolates what pretraining brought);
+   - `scratch`: the from-scratch recipe msra (TinyEncoder), given the whole budget: pretraining + fine-tuning;
+3. MSRA test entity P/R/F1 of each run's best dev weights (dev = the last 1000 train sentences), the dev
+   curve against wall-clock and CPU seconds, and the verdicts over seeds, paired by fine-tuning seed
+   (kexue/verdicts.py: `better` on the `paired_interval` of the per-seed differences).
+
+Budgets are CPU seconds of the run's own process (torch on one thread), so that a shared machine's load
+does not shrink one arm's budget more than another's: the stopping clocks of pretraining and of
+fine-tuning read `time.process_time` here (the library's read the wall clock). Arms run `--jobs` at a
+time, each in its own process.
+
+    python benchmarks/gplinker_pretrained.py                   # the issue's scale: 30 + 25 min, 3 seeds
+    python benchmarks/gplinker_pretrained.py --scale reduced --jobs 3   # CPU minutes, a subset of MSRA, one seed
+    python benchmarks/gplinker_pretrained.py --sizes           # the step time that chose the encoder's size
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    pretrain_minutes: float  # CPU minutes of pretraining
+    finetune_minutes: float  # CPU minutes of fine-tuning a pretrained / random encoder
+    seeds: int
+    n_train: int = 0  # MSRA train sentences (0: all but the dev ones)
+    n_dev: int = 1000
+    n_test: int = 0  # MSRA test sentences (0: all 5000)
+    eval_every: int = 500
+    max_texts: int | None = None  # pretraining corpus texts (None: all)
+
+
+SCALES = {
+    "full": Scale("full", 30.0, 25.0, 3),
+    "reduced": Scale("reduced", 2.0, 1.5, 1, n_train=3000, n_dev=300, n_test=500, eval_every=50),
+    "smoke": Scale("smoke", 0.05, 0.05, 1, n_train=64, n_dev=16, n_test=16, eval_every=2, max_texts=400),
+}
+
+
+def _cpu_clocks() -> None:
+    """The stopping clocks of pretraining and of fine-tuning on this process's CPU time."""
+    import functools
+
+    import kexue.gplinker.train as gtrain
+    import kexue.roformer.pretrain as rpre
+
+    class CPUClock(rpre.Clock):
+        def __init__(self, max_minutes: float, seconds_before: float = 0.0):
+            self.max_minutes, self.t0 = max_minutes, time.process_time() - seconds_before
+
+        def due(self) -> bool:
+            return bool(self.max_minutes) and time.process_time() - self.t0 >= 60.0 * self.max_minutes
+
+    rpre.Clock = CPUClock
+    gtrain.EarlyStopping = functools.partial(gtrain.EarlyStopping, clock=time.process_time)
+
+
+def pretrain(scale: Scale, out: Path) -> dict:
+    import torch
+
+    from kexue.roformer.pretrain import msra_encoder, pretrain as run
+    torch.set_num_threads(1)
+    _cpu_clocks()
+    cfg = replace(msra_encoder(), max_minutes=scale.pretrain_minutes, max_texts=scale.max_texts)
+    if scale.name == "smoke":
+        cfg = replace(cfg, model=replace(cfg.model, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32),
+                      eval_texts=20, train=replace(cfg.train, batch_size=8, eval_every=5, log_every=5))
+    w0, c0 = time.perf_counter(), time.process_time()
+    summary = run(cfg, out, progress=False)
+    return {"steps": summary["steps"], "stopped": summary.get("stopped", ""), "wall_s": time.perf_counter() - w0,
+            "cpu_s": time.process_time() - c0, "params": summary["params"],
+            "mlm_loss": summary.get("eval/mlm_loss"), "mlm_acc": summary.get("eval/mlm_acc"),
+            "model": {k: getattr(cfg.model, k) for k in ("hidden_size", "num_layers", "num_heads", "intermediate_size")}}
+
+
+def random_like(encoder: Path, out: Path, seed: int) -> Path:
+    """A kexue RoFormerV2 folder of the encoder's shape and vocabulary with fresh weights (the control)."""
+    import shutil
+
+    import torch
+
+    from kexue.roformer.checkpoint import read_config
+    from kexue.roformer.model import RoFormerV2
+    from kexue.train.checkpoint import MODEL_FILE, save_model
+    out.mkdir(parents=True, exist_ok=True)
+    cfg, _ = read_config(encoder)
+    for name in ("config.json", "vocab.txt"):
+        shutil.copy(encoder / name, out / name)
+    torch.manual_seed(1000 + seed)
+    save_model(RoFormerV2(cfg), out / MODEL_FILE, {"step": "0"})
+    return out
+
+
+def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: float, out: Path) -> dict:
+    """One arm × seed: train with its recipe and CPU budget, keep the best dev weights, score MSRA test."""
+    import torch
+
+    from kexue.gplinker.linker import GPLinkerConfig
+    from kexue.gplinker.recipes import apply_recipe, get_recipe, recipe_data, recipe_test, vocab_texts
+    from kexue.gplinker.train import start_run
+    torch.set_num_threads(1)
+    _cpu_clocks()
+    recipe = replace(get_recipe("ner", "msra" if arm == "scratch" else "msra-pretrained"), n_train=scale.n_train,
+                     n_dev=scale.n_dev, max_minutes=minutes, eval_every=scale.eval_every)
+    train, dev, labels, data = recipe_data("ner", recipe)
+    cfg = apply_recipe(GPLinkerConfig(task="ner"), recipe, len(train))
+    cfg = replace(cfg, train=replace(cfg.train, seed=seed, log_every=50))
+    if scale.name == "smoke":
+        cfg = replace(cfg, encoder=replace(cfg.encoder, hidden=16, heads=2, layers=1), train=replace(cfg.train, batch_size=8))
+    g, _ = start_run(cfg, labels, vocab_texts("ner", recipe, train, dev), out, encoder=encoder)
+    g.data = data
+    curve: list[dict] = []
+    w0, c0 = time.perf_counter(), time.process_time()
+    evaluate = g.evaluate
+
+    def timed(samples, **kw):  # every dev evaluation, with the clocks at which it happened
+        m = evaluate(samples, **kw)
+        if samples is dev:
+            curve.append({"wall_s": round(time.perf_counter() - w0, 1), "cpu_s": round(time.process_time() - c0, 1),
+                          "dev_f1": m["entity/f1"]})
+        return m
+
+    g.evaluate = timed
+    summary = g.fit(train, dev, out)
+    seconds = {"wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0}
+    test = recipe_test("ner", recipe)[:scale.n_test or None]
+    m = evaluate(test)
+    keep = ("precision", "recall", "f1", "predicted", "gold", "correct")
+    return {"arm": arm, "seed": seed, "steps": summary["steps"], "stopped": summary["stopped"], **seconds,
+            "budget_cpu_min": minutes, "weights": g.weights, "curve": curve, "test_sentences": len(test),
+            "test": {k: m[f"entity/{k}"] for k in keep},
+            "test_by_type": {t: {k: m[f"entity/{t}/{k}"] for k in ("precision", "recall", "f1")}
+                             for t in ("LOC", "ORG", "PER") if f"entity/{t}/f1" in m},
+            "decode_capped": m["decode/capped"], "encoder_lr_scale": cfg.encoder_lr_scale, "recipe": recipe.name}
+
+
+def step_seconds(sizes=((128, 4, 512), (256, 4, 1024), (256, 6, 1024)), repeats: int = 4) -> list[dict]:
+    """CPU seconds of one MLM step (forward, backward, AdamW) at batch 64 × 60 tokens, one thread, vocab
+    5000, per encoder size (hidden, layers, FFN; 4 heads): what chose the msra-encoder preset's size."""
+    import torch
+
+    from kexue.roformer import RoFormerV2, RoFormerV2Config
+    from kexue.roformer.mlm import mlm_loss
+    torch.set_num_threads(1)
+    out = []
+    for h, layers, ffn in sizes:
+        m = RoFormerV2(RoFormerV2Config(vocab_size=5000, hidden_size=h, num_layers=layers, num_heads=4,
+                                        intermediate_size=ffn))
+        opt = torch.optim.AdamW(m.parameters(), 1e-3)
+        ids = torch.randint(5, 5000, (64, 60))
+        labels = torch.full_like(ids, -100)
+        labels[:, ::7] = ids[:, ::7]
+        batch = {"ids": ids, "labels": labels, "mask": torch.ones_like(ids, dtype=torch.bool)}
+        times = []
+        for _ in range(repeats):
+            t = time.process_time()
+            loss, _ = mlm_loss(m, batch)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            times.append(time.process_time() - t)
+        out.append({"hidden": h, "layers": layers, "ffn": ffn, "params": sum(p.numel() for p in m.parameters()),
+                    "cpu_s_per_step_min": min(times[1:])})
+    return out
+
+
+def _job(args: tuple) -> dict:
+    return finetune(*args)
+
+
+def verdicts(runs: list[dict]) -> dict:
+    """pretrained vs random and pretrained vs scratch, over the seeds, paired by fine-tuning seed."""
+    from kexue.verdicts import better, paired_interval
+    f1 = {arm: {r["seed"]: r["test"]["f1"] for r in runs if r["arm"] == arm} for arm in ("pretrained", "random", "scratch")}
+    out = {}
+    for other in ("random", "scratch"):
+        seeds = sorted(f1["pretrained"].keys() & f1[other].keys())
+        a, b = [f1["pretrained"][s] for s in seeds], [f1[other][s] for s in seeds]
+        if not seeds:
+            continue
+        d = better(a, b, interval=paired_interval([x - y for x, y in zip(a, b)]), names=("pretrained", other))
+        out[f"pretrained_vs_{other}"] = {**asdict(d), "seeds": seeds, "mean_difference": sum(a) / len(a) - sum(b) / len(b)}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", choices=sorted(SCALES), default="full")
+    ap.add_argument("--work", type=Path, default=ROOT / "runs" / "gplinker-pretrained")
+    ap.add_argument("--jobs", type=int, default=1, help="fine-tuning runs at a time (each its own process)")
+    ap.add_argument("--result", type=Path, default=ROOT / "benchmarks" / "results" / "gplinker-pretrained.json")
+    ap.add_argument("--sizes", action="store_true", help="only the step time of three encoder sizes "
+                    "(→ results/gplinker-pretrained-sizes.json)")
+    args = ap.parse_args()
+    if args.sizes:
+        rows = step_seconds()
+        file = ROOT / "benchmarks" / "results" / "gplinker-pretrained-sizes.json"
+        file.write_text(json.dumps({"load_average": os.getloadavg()[0], "rows": rows}, indent=1) + "\n", encoding="utf-8")
+        print(json.dumps(rows, indent=1))
+        return
+    scale = SCALES[args.scale]
+    work = args.work / scale.name
+    t0 = time.time()
+    encoder = work / "encoder"
+    scratch_minutes = scale.pretrain_minutes + scale.finetune_minutes
+    jobs = [("scratch", s, scale, None, scratch_minutes, work / f"scratch-{s}") for s in range(scale.seeds)]
+    import multiprocessing
+    from concurrent.futures import as_completed
+    result = {"scale": asdict(scale), "reduced": scale.name != "full",
+              "note": ("REDUCED SCALE: a few CPU minutes, a subset of MSRA, one seed; shows the path and the direction "
+                       "of the difference, not the issue's targets" if scale.name != "full" else "the issue's scale"),
+              "complete": False, "pretrain": None, "runs": [], "verdicts": {}}
+
+    def write() -> None:  # after every finished piece: a cut run still leaves what it measured
+        result.update(machine={"load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()},
+                      wall_s=time.time() - t0, verdicts=verdicts(result["runs"]))
+        args.result.parent.mkdir(parents=True, exist_ok=True)
+        args.result.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def done(r: dict) -> None:
+        result["runs"].append(r)
+        write()
+        print(f"{r['arm']:10s} seed {r['seed']}: test F1 {r['test']['f1']:.4f} (P {r['test']['precision']:.4f}, "
+              f"R {r['test']['recall']:.4f}) after {r['steps']} steps, {r['cpu_s'] / 60:.1f} CPU min", flush=True)
+
+    with ProcessPoolExecutor(max(args.jobs, 1), mp_context=multiprocessing.get_context("spawn")) as pool:
+        # the from-scratch arms need no encoder: they start beside the pretraining
+        scratch = [pool.submit(_job, j) for j in jobs]
+        pre = result["pretrain"] = pool.submit(pretrain, scale, encoder).result()
+        write()
+        print(f"pretrained {pre['steps']} steps in {pre['cpu_s'] / 60:.1f} CPU min: MLM acc {pre['mlm_acc']}", flush=True)
+        tuned = [pool.submit(_job, ("pretrained", s, scale, encoder, scale.finetune_minutes, work / f"pretrained-{s}"))
+                 for s in range(scale.seeds)]
+        tuned += [pool.submit(_job, ("random", s, scale, random_like(encoder, work / f"random-encoder-{s}", s),
+                                     scale.finetune_minutes, work / f"random-{s}")) for s in range(scale.seeds)]
+        for f in as_completed(scratch + tuned):
+            done(f.result())
+    result["complete"] = True
+    write()
+    for k, v in result["verdicts"].items():
+        print(f"{k}: {v['verdict']} ({v['why']})")
+    print(f"wrote {args.result}")
+
+
+if __name__ == "__main__":
+    main()
