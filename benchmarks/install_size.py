@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/install_size.py                # every variant, fresh venvs in a temp folder
     .venv/bin/python benchmarks/install_size.py --python python3.11
+    .venv/bin/python benchmarks/install_size.py --variants 'kexue[reproduce];kexue'   # some, merged into the file
 
 Each variant is a fresh venv where `pip install -c constraints.txt '.[EXTRAS]'` installs this checkout (not
 editable) with its dependencies, as a user's `pip install 'kexue[EXTRAS]'` would (torch pinned to the CPU
@@ -54,15 +55,22 @@ def measure(python: str, tmp: Path, name: str, extras: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--python", default=sys.executable, help="the interpreter the venvs are made with")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="which, ';'-separated (default: all)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kexue-install-") as d:
-        rows = [measure(args.python, Path(d), name, extras) for name, extras in VARIANTS.items()]
-    base = rows[0]["site_packages_bytes"]
-    for r in rows:
-        r["ratio_to_kexue"] = round(r["site_packages_bytes"] / base, 3)
     out = ROOT / "benchmarks" / "results" / "install-size.json"
-    out.write_text(json.dumps({"python": args.python, "constraints": (ROOT / "constraints.txt").read_text().strip()
-                               .splitlines()[-1], "rows": rows}, indent=1), encoding="utf-8")
+    # each variant is written as soon as it is measured, over the file's row of the same variant
+    old = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"rows": []}
+    rows = {r["variant"]: r for r in old["rows"]}
+    names = args.variants.split(";") if args.variants != ",".join(VARIANTS) else list(VARIANTS)
+    with tempfile.TemporaryDirectory(prefix="kexue-install-") as d:
+        for name in names:
+            rows[name] = measure(args.python, Path(d), name, VARIANTS[name])
+            ordered = [rows[v] for v in VARIANTS if v in rows]
+            base = rows.get("kexue", {}).get("site_packages_bytes")
+            for r in ordered:
+                r["ratio_to_kexue"] = round(r["site_packages_bytes"] / base, 3) if base else None
+            out.write_text(json.dumps({"python": args.python, "constraints": (ROOT / "constraints.txt").read_text()
+                                       .strip().splitlines()[-1], "rows": ordered}, indent=1), encoding="utf-8")
     print(f"wrote {out}")
 
 

@@ -4,7 +4,7 @@ kexue.fm/archives/8926 (events), 8888 (relations), 8373 (NER). The same decoding
 torch decoders that `Extractor` runs (events.py `decode_events`, relations.py `decode_relations`, ner.py
 `decode_entities`, and scores.py's JSON with σ of the weakest logit): threshold on the logits, never on
 [CLS]/[SEP]/padding, maximal cliques of the link graph per event type (cliques.py), the same caps on an
-untrained model's work (MAX_NODES, MAX_STEPS, MAX_ENTITIES), the same JSON. Only the array library differs.
+untrained model's work (MAX_NODES, MAX_STEPS; caps.py's MAX_ENTITIES and MAX_ITEMS), the same JSON. Only the array library differs.
 
 Where we depart: this is a second copy of the decoding written for NumPy, so that a served ONNX graph needs
 neither torch nor a GPU; tests/gplinker/test_onnx_runtime.py holds it to the torch decoders' JSON on the
@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from kexue.gplinker.caps import MAX_ENTITIES, MAX_ITEMS
 from kexue.gplinker.cliques import maximal_cliques, members
 from kexue.gplinker.data import TRIGGER
 
 MAX_NODES = 256  # events.py: candidate arguments of one event type beyond which only the strongest are kept
-MAX_STEPS = 4096  # events.py: steps of the clique search of one sentence
-MAX_ENTITIES = 64  # scores.py: subjects and objects paired per sentence
+MAX_STEPS = 1024  # events.py: steps of the clique search of one sentence
 
 Offsets = list[tuple[int, int]]
 
@@ -50,13 +50,21 @@ def _kept(logits: np.ndarray, offsets: Offsets, threshold: float) -> np.ndarray:
     return (logits > threshold) & real[None, :, None] & real[None, None, :]
 
 
+def _strongest(scores: np.ndarray, k: int) -> np.ndarray:
+    """The indices of the k largest scores (torch's topk)."""
+    return np.argsort(-scores, kind="stable")[:k]
+
+
 # --- NER ---
 
 def entities_json(out: list[np.ndarray], text: str, offsets: Offsets, types: list[str],
                   threshold: float = 0.0) -> dict[str, Any]:
     """scores.py `score_entities`: every (α, i, j) with s_α(i, j) > threshold, with σ(s_α(i, j))."""
     logits = out[0]
-    found = {(offsets[i][0], offsets[j][1], types[a]) for a, i, j in np.argwhere(_kept(logits, offsets, threshold)).tolist()}
+    cells = np.argwhere(_kept(logits, offsets, threshold))
+    if len(cells) > MAX_ITEMS:  # an untrained head: keep the strongest (ner.py)
+        cells = cells[_strongest(logits[cells[:, 0], cells[:, 1], cells[:, 2]], MAX_ITEMS)]
+    found = {(offsets[i][0], offsets[j][1], types[a]) for a, i, j in cells.tolist()}
     index = {t: k for k, t in enumerate(types)}
     starts, ends = token_maps(offsets)
     return {"text": text, "entities": [
@@ -77,6 +85,8 @@ def decode_events(argu: np.ndarray, head: np.ndarray, tail: np.ndarray, text: st
     seen: set[tuple] = set()
     steps = 0
     for k in np.unique(type_of[cells[:, 0]]).tolist():
+        if len(events) >= MAX_ITEMS:
+            break
         nodes = cells[type_of[cells[:, 0]] == k]
         if len(nodes) > MAX_NODES:  # an untrained model scores everything > 0: keep the strongest
             score = argu[nodes[:, 0], nodes[:, 1], nodes[:, 2]]
@@ -88,9 +98,11 @@ def decode_events(argu: np.ndarray, head: np.ndarray, tail: np.ndarray, text: st
                 & (tail[np.minimum(t[:, None], t[None]), np.maximum(t[:, None], t[None])] > threshold))
         np.fill_diagonal(link, False)
         adj = [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little") for row in link]
-        found = maximal_cliques(adj, MAX_STEPS - steps)
+        found = maximal_cliques(adj, MAX_STEPS - steps, MAX_ITEMS - len(events))
         steps += found.steps
         for clique in ([group[b] for b in members(c)] for c in found.cliques):
+            if len(events) >= MAX_ITEMS:
+                break
             event = tuple(sorted(set(_argument(labels[lab], h, t, text, offsets) for lab, h, t in clique)))
             if not any(r == TRIGGER for _, r, _, _ in event):
                 continue
@@ -151,12 +163,14 @@ def relations_json(out: list[np.ndarray], text: str, offsets: Offsets, predicate
     # the MAX_ENTITIES strongest subjects and objects (sorted stably by score, from the row-major cells)
     cells = [sorted(np.argwhere(keep[k]).tolist(), key=lambda c, k=k: -float(entity[k, c[0], c[1]]))[:MAX_ENTITIES]
              for k in (0, 1)]
-    head_pos, tail_pos = head > threshold, tail > threshold
-    triples = set()
-    for sh, st in cells[0]:
-        for oh, ot in cells[1]:
-            for p in np.flatnonzero(head_pos[:, sh, oh] & tail_pos[:, st, ot]).tolist():
-                triples.add((text[offsets[sh][0]:offsets[st][1]], predicates[p], text[offsets[oh][0]:offsets[ot][1]]))
+    (sh, st), (oh, ot) = (np.array(c, dtype=np.int64).reshape(-1, 2).T for c in cells)
+    # p with S(s_h, o_h | p) > 0 and S(s_t, o_t | p) > 0, for every subject × object pair at once: [P, S, O]
+    link = np.minimum(head[:, sh][:, :, oh], tail[:, st][:, :, ot])
+    found = np.argwhere(link > threshold)
+    if len(found) > MAX_ITEMS:  # the strongest by min(head, tail) (relations.py)
+        found = found[_strongest(link[found[:, 0], found[:, 1], found[:, 2]], MAX_ITEMS)]
+    triples = {(text[offsets[sh[a]][0]:offsets[st[a]][1]], predicates[p], text[offsets[oh[b]][0]:offsets[ot[b]][1]])
+               for p, a, b in found.tolist()}
     spans: list[dict[str, list[tuple[int, int]]]] = [{}, {}]
     for k in (0, 1):
         for h, t in cells[k]:
