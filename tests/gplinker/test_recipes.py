@@ -210,12 +210,13 @@ def test_generated_vocabulary_covers_the_held_out_names():
 def test_evaluate_without_data_uses_the_dev_set_of_the_runs_recipe():
     """`evaluate` with no --data scores a run on the dev set its recipe selected on: for `generated`, new
     sentences of the training templates (seed 1), not the quick recipe's built-in split."""
-    from kexue.gplinker.cli import _dev_of_run
     from kexue.gplinker.recipes import get_recipe, recipe_data
+    from kexue.gplinker.run_folder import LinkerRun, dev_of_run
     from kexue.gplinker.tasks import builtin_data
-    meta = {"config": {"recipe": "generated"}, "data": {"train": "generated", "dev": "generated", "n": "40"}}
-    dev = _dev_of_run("relations", Path("run"), meta)
+    data = {"train": "generated", "dev": "generated", "n": "40"}
+    run = LinkerRun(GPLinkerConfig(task="relations", recipe="generated"), [], data)
+    dev = dev_of_run(Path("run"), run)
     assert [r.text for r in dev] == [r.text for r in recipe_data("relations", get_recipe("relations", "generated"), 40)[1]]
     assert [r.text for r in dev] != [r.text for r in builtin_data("relations", 40)[1]]
-    old = {"config": {}, "data": {"train": "generated", "dev": "generated", "n": "40"}}  # a run before recipes
-    assert [r.text for r in _dev_of_run("relations", Path("run"), old)] == [r.text for r in builtin_data("relations", 40)[1]]
+    old = LinkerRun(GPLinkerConfig(task="relations"), [], data)  # a run before recipes
+    assert [r.text for r in dev_of_run(Path("run"), old)] == [r.text for r in builtin_data("relations", 40)[1]]

@@ -88,10 +88,10 @@ def test_killed_and_resumed_pretraining_equals_an_unbroken_run(tmp_path):
 def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_path):
     # 1 process × 2 accumulation micro-batches and 2 ranks × 1 see the same two halves of each batch of 4
     # (batches.py) and both average their two gradients. Dropout is off and the masks are deterministic
-    # (word_rate 0 selects each sequence's first word), since every rank draws from its own generator.
+    # (every word selected and every selected token [MASK]), since every rank draws from its own generator.
     corpus = write_corpus(tmp_path / "corpus.txt")
     args = ["--set", "train.steps=6", "--set", "model.dropout=0", "--set", "model.attention_dropout=0",
-            "--set", "masking.word_rate=0"]
+            "--set", "masking.word_rate=1", "--set", "masking.mask_rate=1", "--set", "masking.keep_rate=0"]
     alone = launch(tmp_path / "one", corpus, *args, "--set", "train.grad_accum=2")
     ddp = launch(tmp_path / "two", corpus, *args, "--set", "train.grad_accum=1", ranks=2)
     assert finish(alone) == 0 and finish(ddp) == 0
