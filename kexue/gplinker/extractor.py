@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from kexue.gplinker.buckets import LEAST, SLACK, length_buckets
+from kexue.gplinker.buckets import LEAST, SLACK, in_length_order, length_buckets
 from kexue.gplinker.train import GPLinker, load_run
 from kexue.gplinker.windows import Window, merge, windows
 from kexue.train.distributed import parse_device
@@ -75,19 +75,7 @@ class Extractor:
 
     def __call__(self, texts: str | Sequence[str]) -> Any:
         """One text → its dict; a list → a list of dicts, in order. Batches group texts of similar length."""
-        if isinstance(texts, str):
-            return self([texts])[0]
-        texts = list(texts)
-        for k, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{k}] is a {type(t).__name__}; the Extractor takes strings")
-        order = sorted(range(len(texts)), key=lambda k: len(texts[k]))
-        out: list[Any] = [None] * len(texts)
-        for at in range(0, len(order), self.batch_size):
-            chunk = order[at:at + self.batch_size]
-            for k, result in zip(chunk, self.extract_batch([texts[k] for k in chunk])):
-                out[k] = result
-        return out
+        return in_length_order(texts, self.batch_size, self.extract_batch, "the Extractor")
 
     @torch.no_grad()
     def extract_batch(self, texts: list[str]) -> list[dict[str, Any]]:

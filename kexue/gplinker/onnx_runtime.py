@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from kexue.gplinker.buckets import SLACK, length_buckets
+from kexue.gplinker.buckets import SLACK, in_length_order, length_buckets
 from kexue.gplinker.onnx_decode import TO_JSON
 from kexue.gplinker.windows import Window, merge, windows
 
@@ -85,19 +85,7 @@ class OnnxExtractor:
 
     def __call__(self, texts: str | Sequence[str]) -> Any:
         """One text → its dict; a list → a list of dicts, in order. Batches group texts of similar length."""
-        if isinstance(texts, str):
-            return self([texts])[0]
-        texts = list(texts)
-        for k, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{k}] is a {type(t).__name__}; the extractor takes strings")
-        order = sorted(range(len(texts)), key=lambda k: len(texts[k]))
-        out: list[Any] = [None] * len(texts)
-        for at in range(0, len(order), self.batch_size):
-            chunk = order[at:at + self.batch_size]
-            for k, result in zip(chunk, self.extract_batch([texts[k] for k in chunk])):
-                out[k] = result
-        return out
+        return in_length_order(texts, self.batch_size, self.extract_batch, "the extractor")
 
     def extract_batch(self, texts: list[str]) -> list[dict[str, Any]]:
         """`texts` as one batch, as Extractor.extract_batch: windows, length buckets, decode, merge."""

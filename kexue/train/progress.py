@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kexue.train.checkpoint import atomic_path, raise_if_disk_full
+from kexue.train.estimate import clock  # 42s, 6m24s, 3h05m, 12d04h
 
 
 class StepProgress:
@@ -95,10 +96,10 @@ class StepProgress:
             parts += [f"loss {self._fields['loss']}", f"lr {self._fields['lr']}"]
         if done > 0 and elapsed > 0:
             parts.append(_rate(done / elapsed))
-        parts.append(f"elapsed {_clock(elapsed)}")
+        parts.append(f"elapsed {clock(elapsed)}")
         if done > 0 and self.total:
             # ETA = (steps left) × (seconds per step of this session)
-            parts.append(f"eta {_clock((self.total - self._done) * elapsed / done)}")
+            parts.append(f"eta {clock((self.total - self._done) * elapsed / done)}")
         return " ".join(parts)
 
     def _line(self) -> None:
@@ -235,13 +236,3 @@ class _RateColumn(ProgressColumn):
 def _rate(per_second: float) -> str:
     """3.2 it/s, or 4.1 s/it when a step takes longer than a second."""
     return f"{per_second:.1f} it/s" if per_second >= 1 else f"{1 / per_second:.1f} s/it"
-
-
-def _clock(seconds: float) -> str:
-    """42s, 6m24s, 3h05m."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
