@@ -43,12 +43,15 @@ def test_a_second_writer_is_refused_and_a_killed_one_frees_the_lock(tmp_path):
                              env=env(), stdout=log, stderr=subprocess.STDOUT)
     try:
         holding(out, first)
-        for extra in ([], ["--resume"], ["--overwrite"]):  # a plain run, a second --resume, an --overwrite
-            r = subprocess.run(kexue(*LRU, "--set", "train.steps=100000", "--out", str(out), *extra), cwd=tmp_path,
-                               env=env(), capture_output=True, text=True, timeout=300)
-            assert r.returncode == 2, (extra, r.stderr)
-            assert r.stderr == f"error: {out} is in use by another kexue process (PID {first.pid}); wait for it to " \
-                               "end, or give another --out\n", extra
+        extras = ([], ["--resume"], ["--overwrite"])  # a plain run, a second --resume, an --overwrite, at once
+        others = [subprocess.Popen(kexue(*LRU, "--set", "train.steps=100000", "--out", str(out), *extra), cwd=tmp_path,
+                                   env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                  for extra in extras]
+        for extra, other in zip(extras, others):
+            _, stderr = other.communicate(timeout=300)
+            assert other.returncode == 2, (extra, stderr)
+            assert stderr == f"error: {out} is in use by another kexue process (PID {first.pid}); wait for it to " \
+                             "end, or give another --out\n", extra
         assert first.poll() is None  # the writer went on
     finally:
         first.send_signal(signal.SIGKILL)
