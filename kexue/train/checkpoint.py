@@ -21,17 +21,12 @@ one, complete; what it left half-written is removed by the next save or resume (
 Single files (config.json, best.safetensors, ...) are written to a temporary file beside them, synced
 and moved into place with `os.replace`, so a reader sees the old file or the new one, never half of one.
 
-Every safetensors file kexue writes carries, in its metadata, the SHA-256 of its tensors (names, dtypes,
-shapes and bytes, in name order) under `tensors_sha256`; reading checks it, so a flipped bit is an error
-naming the file, not a silently wrong model. Files without it (older runs, imported checkpoints) load.
-
-Tensors that share memory (tied weights, e.g. an LM head tied to the embeddings) are stored once;
-the other names are kept as aliases in the file's metadata and restored on load.
+The weights files themselves (checksummed, tied tensors stored once, the same bytes for the same weights)
+are kexue/train/weights.py.
 """
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import json
 import os
@@ -43,8 +38,9 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
+
+from kexue.train.weights import CheckpointError, first_line, read_safetensors, weights_bytes
 
 MODEL_FILE = "model.safetensors"
 EMA_FILE = "ema.safetensors"
@@ -55,11 +51,6 @@ CHECKPOINT_LINK = "checkpoint"  # → ckpt-N, the committed checkpoint
 CKPT_PREFIX = "ckpt-"
 UNIT = (MODEL_FILE, EMA_FILE, STATE_FILE)  # the files of one checkpoint
 TEMP_MARK = ".tmp-"  # temporary files and folders are named .<name>.tmp-<pid>
-CHECKSUM_KEY = "tensors_sha256"
-
-
-class CheckpointError(ValueError):
-    """A file of a run that cannot be used: damaged, cut short, or not what its name says."""
 
 
 class DiskFullError(OSError):
@@ -173,7 +164,7 @@ def save_model(model: nn.Module | dict[str, Tensor], path: str | Path,
     """Write the model's state dict (or a state dict) to `path` as safetensors, atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(_safetensors(model, metadata))
+        tmp.write_bytes(weights_bytes(model, metadata))
     return path
 
 
@@ -221,24 +212,6 @@ def resolve_weights(path: str | Path, *, ema: bool = False) -> Path:
     return path
 
 
-def read_safetensors(file: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """All tensors of a safetensors file (aliases restored) and its metadata, on the CPU; the tensors
-    checked against the file's checksum where it has one. A damaged file is a CheckpointError."""
-    try:
-        with safe_open(str(file), framework="pt", device="cpu") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except SafetensorError as e:
-        raise CheckpointError(f"{file}: not a readable safetensors file ({_first_line(e)}); it is damaged or "
-                              "was cut short") from None
-    if CHECKSUM_KEY in metadata and _tensors_sha256(tensors) != metadata[CHECKSUM_KEY]:
-        raise CheckpointError(f"{file}: checksum mismatch: its tensors are not the ones that were saved (the "
-                              "file is damaged); use a good copy, or retrain")
-    for alias, source in json.loads(metadata.get("aliases", "{}")).items():
-        tensors[alias] = tensors[source]
-    return tensors, metadata
-
-
 def save_checkpoint(out_dir: Path, model: nn.Module, state: dict[str, Any],
                     ema_shadow: dict[str, Tensor] | None, config: dict[str, Any], keep_last: int = 1) -> Path:
     """Commit one checkpoint as a whole (see the module doc); returns its folder. Of the committed
@@ -254,9 +227,9 @@ def save_checkpoint(out_dir: Path, model: nn.Module, state: dict[str, Any],
     what = f" (writing the checkpoint of step {state['step']}; the last complete one is intact)"
     try:
         os.mkdir(tmp)
-        _write_file(tmp / MODEL_FILE, _safetensors(model, step))
+        _write_file(tmp / MODEL_FILE, weights_bytes(model, step))
         if ema_shadow is not None:
-            _write_file(tmp / EMA_FILE, _safetensors(ema_shadow, step))
+            _write_file(tmp / EMA_FILE, weights_bytes(ema_shadow, step))
         buffer = io.BytesIO()
         torch.save(state, buffer)
         _write_file(tmp / STATE_FILE, buffer.getbuffer())
@@ -296,7 +269,7 @@ def checkpoint_step(out_dir: Path) -> int | None:
         with safe_open(str(file), framework="pt", device="cpu") as f:
             step = (f.metadata() or {}).get("step")
     except SafetensorError as e:
-        raise CheckpointError(f"{file}: not a readable safetensors file ({_first_line(e)}); it is damaged or "
+        raise CheckpointError(f"{file}: not a readable safetensors file ({first_line(e)}); it is damaged or "
                               "was cut short") from None
     return None if step is None else int(step)
 
@@ -309,7 +282,7 @@ def load_trainer_state(out_dir: Path) -> dict[str, Any]:
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, ValueError) as e:  # torch's zip reader, or its restricted unpickler
-        raise CheckpointError(f"{file}: cannot be read ({_first_line(e)}); it is damaged or was cut short, so "
+        raise CheckpointError(f"{file}: cannot be read ({first_line(e)}); it is damaged or was cut short, so "
                               f"the run cannot continue from it (its weights may still load)") from None
     weights_step = checkpoint_step(out_dir)
     if weights_step != state["step"]:
@@ -362,47 +335,3 @@ def _sync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0].rstrip(".") if text else type(error).__name__
-
-
-def _tensors_sha256(tensors: dict[str, Tensor]) -> str:
-    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
-    h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name]
-        h.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
-        h.update(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return h.hexdigest()
-
-
-def _safetensors(source: nn.Module | dict[str, Tensor], metadata: dict[str, str] | None = None) -> bytes:
-    """The safetensors bytes of a module's state dict (or a state dict), with aliases and the checksum."""
-    state = source.state_dict() if isinstance(source, nn.Module) else source
-    tensors: dict[str, Tensor] = {}
-    aliases: dict[str, str] = {}
-    seen: dict[tuple, str] = {}
-    for name, t in state.items():
-        key = (t.device, t.data_ptr(), t.dtype, tuple(t.shape), t.stride())
-        if t.numel() and key in seen:
-            aliases[name] = seen[key]  # the same memory under a second name (tied weights)
-            continue
-        seen[key] = name
-        tensors[name] = t.detach().to("cpu", copy=True).contiguous()
-    meta = dict(metadata or {})
-    if aliases:
-        meta["aliases"] = json.dumps(aliases)
-    meta[CHECKSUM_KEY] = _tensors_sha256(tensors)
-    return _sorted_metadata(safetensors_bytes(tensors, metadata=meta))
-
-
-def _sorted_metadata(data: bytes) -> bytes:
-    """The file with its metadata keys in sorted order: safetensors writes them in a hash map's order,
-    which differs from call to call, and the same weights must give the same bytes."""
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + n])
-    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-(8 + len(text)) % 8)  # the tensor data stays 8-byte aligned, as safetensors writes it
-    return len(text).to_bytes(8, "little") + text + data[8 + n:]
