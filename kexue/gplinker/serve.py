@@ -166,35 +166,15 @@ def create_app(extractor: Any, cfg: ServeConfig | None = None) -> Any:
                   description="Events (kexue.fm/archives/8926), triples (8888) or entities (8373) with scores.")
     _offline_docs(app)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return _json(400, "body is not valid JSON; send {\"text\": \"...\"} or {\"texts\": [\"...\"]}")
-        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors)
-        return _json(422, where)
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        reason = (f"no route {request.method} {request.url.path}; see /docs" if exc.status_code in (404, 405)
-                  else str(exc.detail))
-        return _json(exc.status_code, reason)
+    _error_handlers(app)
 
     @app.post("/extract", response_model=ExtractResponse, response_model_exclude_none=True,
               responses={400: {}, 408: {}, 411: {}, 413: {}, 422: {}, 503: {}})
     async def extract(req: ExtractRequest, request: Request) -> Any:
         texts = [req.text] if req.text is not None else req.texts
-        if len(texts) > cfg.max_texts:
-            return _json(413, f"{len(texts)} texts is over the limit of {cfg.max_texts} per request")
-        for k, t in enumerate(texts):
-            field = "text" if req.text is not None else f"texts[{k}]"
-            bad = _lone_surrogate(t)
-            if bad is not None:  # JSON may carry "\ud800"; it is no character, and no reply could echo it
-                return _json(400, f"{field} holds a lone surrogate \\u{ord(t[bad]):04x} at character {bad}; "
-                                  "send valid Unicode text")
-            if len(t) > cfg.max_chars:
-                return _json(413, f"texts[{k}] has {len(t)} characters, over the limit of {cfg.max_chars}; "
-                                  "split it into sentences")
+        refusal = _refusal(texts, req.text is not None, cfg)
+        if refusal is not None:
+            return refusal
         if not texts:
             return {"results": []}
         loop = asyncio.get_running_loop()
@@ -227,6 +207,40 @@ def create_app(extractor: Any, cfg: ServeConfig | None = None) -> Any:
 
     limits = Limits(app, cfg)
     return limits
+
+
+def _refusal(texts: list[str], single: bool, cfg: ServeConfig) -> JSONResponse | None:
+    """The 413 / 400 for a request whose texts the limits refuse, or None."""
+    if len(texts) > cfg.max_texts:
+        return _json(413, f"{len(texts)} texts is over the limit of {cfg.max_texts} per request")
+    for k, t in enumerate(texts):
+        field = "text" if single else f"texts[{k}]"
+        bad = _lone_surrogate(t)
+        if bad is not None:  # JSON may carry "\ud800"; it is no character, and no reply could echo it
+            return _json(400, f"{field} holds a lone surrogate \\u{ord(t[bad]):04x} at character {bad}; "
+                              "send valid Unicode text")
+        if len(t) > cfg.max_chars:
+            return _json(413, f"texts[{k}] has {len(t)} characters, over the limit of {cfg.max_chars}; "
+                              "split it into sentences")
+    return None
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error the routes raise as one JSON {"error": reason}."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _json(400, "body is not valid JSON; send {\"text\": \"...\"} or {\"texts\": [\"...\"]}")
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors)
+        return _json(422, where)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        reason = (f"no route {request.method} {request.url.path}; see /docs" if exc.status_code in (404, 405)
+                  else str(exc.detail))
+        return _json(exc.status_code, reason)
 
 
 DOCS_ASSETS = "/docs-assets"  # where the OpenAPI pages' scripts, styles and icon are served
