@@ -24,7 +24,7 @@ import torch
 
 from kexue.gplinker.buckets import LEAST, SLACK, in_length_order, length_buckets
 from kexue.gplinker.train import GPLinker, load_run
-from kexue.gplinker.windows import Window, merge, windows
+from kexue.gplinker.windows import Window, read_in_windows, windows
 from kexue.train.distributed import parse_device
 
 __all__ = ["Extractor", "LEAST", "SLACK", "length_buckets", "resolve_device"]
@@ -81,20 +81,8 @@ class Extractor:
     def extract_batch(self, texts: list[str]) -> list[dict[str, Any]]:
         """`texts` as one batch (the server's micro-batches), decoded and scored, in order: run as forward
         passes over texts of similar length (length_buckets), each padded to its own longest text."""
-        if not texts:
-            return []
         # a text longer than the model's window is read as overlapping windows (windows.py), merged back
-        pieces = [(k, w) for k, text in enumerate(texts) for w in self._windows(text)]
-        chunks = [texts[k][w.start:w.end] for k, w in pieces]
-        encoded = [self.g.encode(c) for c in chunks]
-        decoded: list[Any] = [None] * len(pieces)
-        for bucket in length_buckets([len(ids) for ids, _ in encoded], self.slack):
-            for j, result in zip(bucket, self._forward([chunks[j] for j in bucket], [encoded[j] for j in bucket])):
-                decoded[j] = result
-        parts: list[list] = [[] for _ in texts]
-        for (k, w), result in zip(pieces, decoded):
-            parts[k].append((w, result))
-        return [p[0][1] if len(p) == 1 else merge(text, p) for text, p in zip(texts, parts)]
+        return read_in_windows(texts, self._windows, self.g.encode, self._forward, self.slack)
 
     def _windows(self, text: str) -> list[Window]:
         """The windows of max_len − 2 tokens (overlapping by a quarter) that `text` is read in; one if it fits."""

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from kexue.gplinker.buckets import SLACK, in_length_order, length_buckets
+from kexue.gplinker.buckets import SLACK, in_length_order
 from kexue.gplinker.onnx_decode import TO_JSON
-from kexue.gplinker.windows import Window, merge, windows
+from kexue.gplinker.windows import Window, read_in_windows, windows
 
 MANIFEST = "gplinker-onnx.json"  # onnx_export.MANIFEST (not imported from there: that module imports torch)
 FORMAT = "kexue-gplinker-onnx/1"
@@ -89,19 +89,8 @@ class OnnxExtractor:
 
     def extract_batch(self, texts: list[str]) -> list[dict[str, Any]]:
         """`texts` as one batch, as Extractor.extract_batch: windows, length buckets, decode, merge."""
-        if not texts:
-            return []
-        pieces = [(k, w) for k, text in enumerate(texts) for w in self._windows(text)]
-        chunks = [texts[k][w.start:w.end] for k, w in pieces]
-        encoded = [self.tokenizer.encode_with_offsets(c, max_len=self.meta["max_len"]) for c in chunks]
-        decoded: list[Any] = [None] * len(pieces)
-        for bucket in length_buckets([len(ids) for ids, _ in encoded], self.slack):
-            for j, result in zip(bucket, self._forward([chunks[j] for j in bucket], [encoded[j] for j in bucket])):
-                decoded[j] = result
-        parts: list[list] = [[] for _ in texts]
-        for (k, w), result in zip(pieces, decoded):
-            parts[k].append((w, result))
-        return [p[0][1] if len(p) == 1 else merge(text, p) for text, p in zip(texts, parts)]
+        # a text longer than the model's window is read as overlapping windows (windows.py), merged back
+        return read_in_windows(texts, self._windows, lambda c: self.tokenizer.encode_with_offsets(c, max_len=self.meta["max_len"]), self._forward, self.slack)
 
     def _windows(self, text: str) -> list[Window]:
         _, offsets = self.tokenizer.encode_with_offsets(text, add_special=False)

@@ -16,8 +16,11 @@ equal after the shift are kept once.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from kexue.gplinker.buckets import length_buckets
 
 OVERLAP_SHARE = 0.25  # windows overlap by a quarter of their width
 
@@ -113,3 +116,24 @@ def _without_scores(item: dict[str, Any]) -> dict[str, Any]:
     return {k: (repr(_without_scores(v)) if isinstance(v, dict) else
                 repr([_without_scores(x) if isinstance(x, dict) else x for x in v]) if isinstance(v, list) else v)
             for k, v in item.items() if k != "score"}
+
+
+def read_in_windows(texts: list[str], windows_of: Callable[[str], list[Window]],
+                    encode: Callable[[str], tuple[list[int], list[tuple[int, int]]]],
+                    forward: Callable[[list[str], list], list[dict]], slack: float) -> list[dict[str, Any]]:
+    """An extractor's batch: every text cut into its windows (`windows_of`), the windows encoded and run
+    (`forward`) in passes of similar lengths (buckets.length_buckets), and each text's windows merged back
+    into its offsets. Shared by the torch Extractor and the ONNX runtime."""
+    if not texts:
+        return []
+    pieces = [(k, w) for k, text in enumerate(texts) for w in windows_of(text)]
+    chunks = [texts[k][w.start:w.end] for k, w in pieces]
+    encoded = [encode(c) for c in chunks]
+    decoded: list[Any] = [None] * len(pieces)
+    for bucket in length_buckets([len(ids) for ids, _ in encoded], slack):
+        for j, result in zip(bucket, forward([chunks[j] for j in bucket], [encoded[j] for j in bucket])):
+            decoded[j] = result
+    parts: list[list] = [[] for _ in texts]
+    for (k, w), result in zip(pieces, decoded):
+        parts[k].append((w, result))
+    return [p[0][1] if len(p) == 1 else merge(text, p) for text, p in zip(texts, parts)]
