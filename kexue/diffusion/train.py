@@ -194,10 +194,12 @@ def train(cfg: DiffusionConfig, out_dir: str | Path, resume: bool = False, progr
         if not trainer.is_main or not (last or (cfg.sample_every and step % cfg.sample_every == 0)):
             return
         try:
-            grids.extend(str(p) for p in write_grids(trainer, cfg, schedule, out_dir / "samples", step))
-        except SamplingStopped:  # a signal: the step's checkpoint is (or, before the last, will be) written
-            if last:
-                raise TrainingInterrupted(step, trainer.stop_requested, out_dir) from None
+            # a grid during training runs to its end (a resume would not draw it again); the last step's
+            # grids, the long end of a run, stop at a signal between steps
+            grids.extend(str(p) for p in write_grids(trainer, cfg, schedule, out_dir / "samples", step,
+                                                     interruptible=last))
+        except SamplingStopped:  # the step's checkpoint is written
+            raise TrainingInterrupted(step, trainer.stop_requested, out_dir) from None
 
     trainer = Trainer(model, cfg.train, dataset, loss_fn, out_dir, run_config=cfg, progress=progress,
                       on_step=on_step)
@@ -206,16 +208,19 @@ def train(cfg: DiffusionConfig, out_dir: str | Path, resume: bool = False, progr
     return summary
 
 
-def write_grids(trainer: Trainer, cfg: DiffusionConfig, schedule: Schedule, folder: Path, step: int) -> list[Path]:
+def write_grids(trainer: Trainer, cfg: DiffusionConfig, schedule: Schedule, folder: Path, step: int,
+                interruptible: bool = True) -> list[Path]:
     """Sample grids with the EMA weights (when EMA is on) and the raw ones, from the same noise, with
-    progress; a signal (trainer.stop_requested) ends them between steps with SamplingStopped."""
+    progress; when `interruptible`, a signal (trainer.stop_requested) ends them between steps with
+    SamplingStopped."""
     out = []
     steps = min(cfg.sample_steps, cfg.T) or None
     sigma = "zero" if cfg.sample_ddim else cfg.sample_sigma
     for kind in (["ema"] if trainer.ema is not None else []) + ["raw"]:
         gen = torch.Generator().manual_seed(cfg.train.seed)  # same noise at every step: grids compare
         draw = dict(y=_grid_labels(cfg, trainer.model), generator=gen, ddim=cfg.sample_ddim,
-                    progress=trainer.progress, should_stop=lambda: bool(trainer.stop_requested),
+                    progress=trainer.progress,
+                    should_stop=(lambda: bool(trainer.stop_requested)) if interruptible else None,
                     description=f"grid {kind}")
         shape = (cfg.sample_n, *grid_shape(cfg))
         with trainer.ema.applied(trainer.model) if kind == "ema" else nullcontext():
