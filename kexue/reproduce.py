@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from kexue import __version__
+from kexue import __version__, parallel
 from kexue.config import override
 from kexue.result import TopicResult, load_results, save_results
 
@@ -55,12 +55,14 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
     _headless_plots()
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     jobs = default_jobs(preset, len(names)) if jobs is None else max(1, jobs)
-    if jobs == 1:
-        results = [_done(run_topic(name, preset, out, configs.get(name)), on_topic) for name in names]
-    else:
-        results = _side_by_side(names, preset, out, configs, jobs, on_topic)
+    with parallel.using(topic_workers(preset, jobs)):
+        if jobs == 1:
+            results = [_done(run_topic(name, preset, out, configs.get(name)), on_topic) for name in names]
+        else:
+            results = _side_by_side(names, preset, out, configs, jobs, on_topic)
     meta = run_meta(preset, started, time.perf_counter() - t0)
     meta["jobs"] = jobs
+    meta["workers"] = topic_workers(preset, jobs)
     if sets:
         meta["sets"] = list(sets)
     if kept:  # the page's other topics, from the run that made them
@@ -81,6 +83,15 @@ def default_jobs(preset: str, n_topics: int) -> int:
     if preset not in ("quick", "standard") or "LOCAL_RANK" in os.environ:
         return 1
     return max(1, min(os.cpu_count() or 1, n_topics))
+
+
+def topic_workers(preset: str, jobs: int) -> int:
+    """The processes each topic's independent runs may use (kexue.parallel): at quick and standard the
+    cores the side-by-side topics leave, ⌊cores / jobs⌋ (a topic alone on 2 cores trains two seeds at a
+    time); smoke (the tests), full (all threads or a GPU) and torchrun: 1."""
+    if preset not in ("quick", "standard") or "LOCAL_RANK" in os.environ:
+        return 1
+    return parallel.workers_for(jobs)
 
 
 def topic_module(name: str) -> str:
