@@ -5,7 +5,9 @@ trained-model claims of posts 9119/9152 read (kexue.fm/archives/9152, "参考实
 `n` images for each row of `ROWS` (EMA or raw weights, σ_t = β_t or the posterior σ): every row starts
 from the same x_T and draws the same z at every step, so draw i of two rows is a *pair*. Each set is
 measured (FD-<data>, precision, recall; metrics.py) against a reference half of the data, and so are
-`draws` sets of n real images held out from the other half: the data-vs-data FD at the same n.
+`draws` sets of n real images held out from the other half: the data-vs-data FD at the same n. The
+rows are sampled side by side on the cores the topic has (kexue.parallel.map_runs); the training is one
+run on one thread (two torch threads change its weights' rounding, so the run would depend on the cores).
 
 A run that diverges is kept, not raised: a NaN/inf loss stops the Trainer (FloatingPointError), and
 non-finite samples are not measured; `Draws.diverged` says which, and the metrics read NaN.
@@ -18,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from kexue.diffusion.ddpm import sample
 from kexue.diffusion.images import save_grid
 from kexue.diffusion.metrics import ClassifierConfig, ImageMetrics, load_or_fit_classifier
 from kexue.diffusion.train import DiffusionConfig, load_data, load_run, train
+from kexue.parallel import map_runs
 from kexue.train import read_metrics
 
 # (label, EMA weights?, σ_t)
@@ -82,16 +86,14 @@ def train_and_draw(run: DiffusionConfig, out_dir: Path, n: int, draws: int, samp
     noise = torch.randn((n, *x.shape[1:]), generator=torch.Generator().manual_seed(seed + 99))
     out.noise = measure(noise.clamp(-1, 1))
     save_grid(x[:64], out_dir / "data.png", nrow=8)
-    for label, ema, sigma in ROWS:
-        if out.diverged:
-            out.rows[label] = [_nan(out.fd_key, n)] * draws
-            continue
-        model, schedule, _ = load_run(run_dir, ema=ema, device=device)
-        gen = torch.Generator(device).manual_seed(seed + 1)  # the same x_T and z for every row
-        xs = sample(model, schedule, (draws * n, *x.shape[1:]), sigma, sample_steps or None,
-                    generator=gen, progress=progress).cpu()
-        if not torch.isfinite(xs).all():
+    shape = (draws * n, *x.shape[1:])
+    # the rows side by side (kexue.parallel), each from the same seed: the same x_T and z for every row
+    jobs = [(run_dir, ema, sigma, shape, sample_steps, seed + 1, device, progress) for _, ema, sigma in ROWS]
+    drawn = [None] * len(ROWS) if out.diverged else map_runs(sample_row, jobs)
+    for (label, _, _), xs in zip(ROWS, drawn):
+        if xs is not None and not torch.isfinite(xs).all():
             out.diverged = f"the samples of {label} are not finite ({int((~torch.isfinite(xs)).sum())} values)"
+        if out.diverged:
             out.rows[label] = [_nan(out.fd_key, n)] * draws
             continue
         xs = xs.clamp(-1, 1)
@@ -99,6 +101,15 @@ def train_and_draw(run: DiffusionConfig, out_dir: Path, n: int, draws: int, samp
         if label == ROWS[0][0]:
             save_grid(xs[:64], out_dir / "samples.png", nrow=8)
     return out
+
+
+def sample_row(run_dir: Path, ema: bool, sigma: str, shape: tuple[int, ...], sample_steps: int, seed: int,
+               device: str, progress: bool = False) -> Tensor:
+    """One row's samples (EMA or raw weights of the run in run_dir, σ_t = β_t or the posterior), the
+    generator seeded with `seed` (a module-level function: kexue.parallel runs it in a worker)."""
+    model, schedule, _ = load_run(run_dir, ema=ema, device=device)
+    gen = torch.Generator(device).manual_seed(seed)
+    return sample(model, schedule, shape, sigma, sample_steps or None, generator=gen, progress=progress).cpu()
 
 
 def _train(run: DiffusionConfig, run_dir: Path, data: tuple, progress: bool) -> dict:

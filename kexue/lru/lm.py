@@ -29,6 +29,7 @@ from kexue.data.tokenizers import CharTokenizer
 from kexue.data.unigram import unigram_loss
 from kexue.lru.model import DeepModel, ModelConfig, param_groups
 from kexue.nn.params import count_parameters
+from kexue.parallel import map_runs
 from kexue.train import TrainConfig
 from kexue.train.lm import next_token_loss, train_and_score
 
@@ -85,8 +86,8 @@ def train_one(cfg: LMConfig, mixer: str, seed: int, length: int, tok: CharTokeni
 
 
 def compare(cfg: LMConfig, out_dir: Path, progress: bool = False) -> dict:
-    """Every mixer × seed at `length` (and `long_mixers` × seed at `long_length` when set); losses by
-    length and mixer."""
+    """Every mixer × seed at `length` (and `long_mixers` × seed at `long_length` when set), the runs side by
+    side (kexue.parallel); losses by length and mixer."""
     tok, train_ids, eval_ids = corpus(cfg)
     lengths = (cfg.length,) + ((cfg.long_length,) if cfg.long_length else ())
     # the same characters per batch at every length: batch × length is held at the short length's
@@ -94,8 +95,8 @@ def compare(cfg: LMConfig, out_dir: Path, progress: bool = False) -> dict:
                   for n in lengths}
     mixers = {n: cfg.mixers if n == cfg.length else tuple(m for m in cfg.mixers if m in cfg.long_mixers)
               for n in lengths}
-    rows = [train_one(per_length[n], m, s, n, tok, train_ids, eval_ids, out_dir / f"L{n}-{m}-seed{s}", progress)
-            for n in lengths for s in cfg.seeds for m in mixers[n]]
+    rows = map_runs(train_one, [(per_length[n], m, s, n, tok, train_ids, eval_ids, out_dir / f"L{n}-{m}-seed{s}",
+                                 progress) for n in lengths for s in cfg.seeds for m in mixers[n]])
     loss = {n: {m: [r["eval_loss"] for r in rows if r["length"] == n and r["mixer"] == m] for m in mixers[n]}
             for n in lengths}
     return {"rows": rows, "loss": loss, "unigram": unigram_loss(train_ids, eval_ids, tok.vocab_size),

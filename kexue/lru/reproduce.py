@@ -13,6 +13,9 @@ Claims (the post's words in `claims.QUOTES`): the scan greatly speeds up trainin
 step by step; Table 1, a linear RNN no worse than a tanh RNN; the LRU copies as attention does; on ListOps
 (at LRA's lengths) the LRU beats attention; complex helps (LRU > SLRU); SA > LRU > SLRU as LMs; the
 RNN falls further behind as the training length grows.
+
+The trained runs (model × seed, the LM's length × seed × mixer) run side by side on the cores the topic
+has (kexue.parallel.map_runs), after the scans are timed alone.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from kexue.lru.lm import compare as lm_compare
 from kexue.lru.presets import ABLATION, COMPARE, TABLE1, LRUPreset, preset
 from kexue.lru.tasks import IGNORE, TaskConfig
 from kexue.lru.train import RunConfig, run
+from kexue.parallel import map_runs
 from kexue.result import Check, Claim, TopicResult
 
 __all__ = ["reproduce", "preset", "LRUPreset", "ablation_config", "ABLATION", "COMPARE"]
@@ -285,21 +289,29 @@ def ablation_config(base: RunConfig, model: str) -> RunConfig:
 
 def _runs(base: RunConfig, models: tuple[str, ...], seeds: tuple[int, ...], out: Path, progress: bool,
           seeds_for: dict[str, tuple[int, ...]] | None = None) -> tuple[dict[str, dict], float]:
-    """Every model × seed on one data set (`seeds_for` gives a model other seeds): per model the per-seed
-    test accuracies; and the majority rate."""
+    """Every model × seed on one data set (`seeds_for` gives a model other seeds), the runs side by side
+    (kexue.parallel): per model the per-seed test accuracies; and the majority rate."""
     from kexue.lru.tasks import build_task
 
     data = build_task(base.task)  # one data set for every model and seed
     labels = data[1].y[data[1].y != IGNORE].flatten().tolist()
     majority = Counter(labels).most_common(1)[0][1] / len(labels)
+    jobs = [(k, s) for k in models for s in (seeds_for or {}).get(k, seeds)]
+    done = map_runs(train_run, [(ablation_config(base, k), s, out / f"{k}-seed{s}", progress, data) for k, s in jobs])
     rows = {}
     for k in models:
-        runs = [run(replace(ablation_config(base, k), train=replace(base.train, seed=s)), out / f"{k}-seed{s}",
-                    progress=progress, data=data) for s in (seeds_for or {}).get(k, seeds)]
+        runs = [r for (model, _), r in zip(jobs, done) if model == k]
         rows[k] = {"test_acc": [r["test_acc"] for r in runs], "test_loss": [r["test_loss"] for r in runs],
                    "params": runs[0]["params"], "seconds": sum(r["seconds"] or 0 for r in runs),
                    "final_loss": [r["final_loss"] for r in runs]}
     return rows, majority
+
+
+def train_run(cfg: RunConfig, seed: int, out: Path, progress: bool, data: tuple) -> dict:
+    """One model trained with one seed on `data` (a module-level function: kexue.parallel runs it in a
+    worker); its test accuracy and loss, parameters, seconds and final training loss."""
+    r = run(replace(cfg, train=replace(cfg.train, seed=seed)), out, progress=progress, data=data)
+    return {k: r[k] for k in ("test_acc", "test_loss", "params", "seconds", "final_loss")}
 
 
 def _length(task: TaskConfig) -> int:
