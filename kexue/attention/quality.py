@@ -23,6 +23,7 @@ from kexue.data.char_lm import char_corpus, windows
 from kexue.data.tokenizers import CharTokenizer
 from kexue.data.unigram import unigram_loss as unigram_floor
 from kexue.nn.params import count_parameters
+from kexue.parallel import map_runs
 from kexue.train import TrainConfig
 from kexue.train.lm import next_token_loss, train_and_score
 
@@ -106,17 +107,24 @@ def compare(cfg: QualityConfig, out_dir: Path, progress: bool = False, resume: b
 
     Seed s sets both models' init and data order (and the MLM's evaluation mask), so the two attentions
     of one seed are paired. resume=True continues each run from its checkpoint (the finished ones are not
-    trained again)."""
+    trained again). The runs are independent, and run side by side on the topic's cores
+    (kexue.parallel.map_runs), in this order."""
     tok, train, evals = corpus_windows(cfg)
-    rows = []
-    for seed in cfg.seeds or (cfg.seed,):
-        for causal in (True, False):
-            for attention in ("softmax", cfg.linear_kind):
-                name = f"{'lm' if causal else 'mlm'}-{attention}-seed{seed}"
-                row = train_one(replace(cfg, seed=seed), attention, causal, tok, train, evals, out_dir / name,
-                                progress, resume="auto" if resume else False)
-                rows.append({**row, "seed": seed})
-    return rows
+    runs = [(seed, causal, attention) for seed in cfg.seeds or (cfg.seed,) for causal in (True, False)
+            for attention in ("softmax", cfg.linear_kind)]
+    return map_runs(compare_run, [(cfg, seed, causal, attention, tok, train, evals, out_dir, progress, resume)
+                                  for seed, causal, attention in runs])
+
+
+def compare_run(cfg: QualityConfig, seed: int, causal: bool, attention: AttentionKind, tok: CharTokenizer,
+                train: torch.Tensor, evals: torch.Tensor, out_dir: Path, progress: bool = False,
+                resume: bool = False) -> dict:
+    """One run of `compare`: `attention` on the LM (causal) or the MLM task with `seed`, in
+    out_dir/<task>-<attention>-seed<seed>; train_one's row with its seed."""
+    name = f"{'lm' if causal else 'mlm'}-{attention}-seed{seed}"
+    row = train_one(replace(cfg, seed=seed), attention, causal, tok, train, evals, out_dir / name, progress,
+                    resume="auto" if resume else False)
+    return {**row, "seed": seed}
 
 
 def unigram_loss(cfg: QualityConfig) -> float:

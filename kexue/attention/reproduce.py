@@ -12,8 +12,10 @@ The claims:
 4. linear attention is close to softmax as a causal LM, and 5. clearly worse as an MLM (8338):
    paired per seed, bands a share of what softmax learned over the unigram loss.
 Every timing is CPU time of the work on one torch thread, the sides interleaved, every round kept;
-the crossovers and ρ are decided on bootstrap intervals over the rounds. The quick preset trains a
-few hundred steps, so its quality verdicts may be "inconclusive"; the page says what would decide them.
+the crossovers and ρ are decided on bootstrap intervals over the rounds. The timings run first and
+alone; only then do the trainings run, side by side on the topic's cores (kexue.parallel). The quick
+preset trains a few hundred steps, so its quality verdicts may be "inconclusive"; the page says what
+would decide them.
 """
 from __future__ import annotations
 
@@ -98,6 +100,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: AttentionPreset | None = Non
     check = count_check(s, details)
     blocks = measure_blocks(cfg.measure)
     cores = measure_cores(cfg.measure)
+    # the timings above are done before the trainings start their workers: nothing runs beside them
     rows = compare(cfg.quality, out_dir / "runs", progress=progress)
     by = losses_by_side(rows)
     unigram = unigram_loss(cfg.quality)
