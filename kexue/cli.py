@@ -109,7 +109,7 @@ def main() -> None:
     try:
         app()
     except SystemExit as e:
-        if "torch" not in sys.modules:  # --help, a bad option: nothing of torch to leave
+        if sys.modules.get("torch") is None:  # --help, a bad option, serve --onnx: nothing of torch to leave
             raise
         import torch.distributed as dist
 

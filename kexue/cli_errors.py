@@ -84,20 +84,16 @@ def guard(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
-        from kexue.train.checkpoint import DiskFullError
-        from kexue.train.interrupt import TrainingInterrupted
-        from kexue.train.lock import release_all
-        from kexue.train.loop import TrainingDiverged
-
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
-        except (TrainingDiverged, DiskFullError) as e:  # a failure at run time that says all there is to say
+        except _loaded("kexue.train.diverge:TrainingDiverged", "kexue.train.checkpoint:DiskFullError") as e:
+            # a failure at run time that says all there is to say
             if debug():
                 raise
             fail(_one_line(e.strerror if isinstance(e, OSError) else str(e)), 1)
-        except TrainingInterrupted as e:
+        except _loaded("kexue.train.interrupt:TrainingInterrupted") as e:
             say(str(e) if e.out_dir is None else f"{e} --out {e.out_dir}")
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
@@ -120,10 +116,24 @@ def guard(fn: Callable) -> Callable:
                 raise
             fail(f"{type(e).__name__}: {_one_line(str(e))} (kexue --debug shows the traceback)", 1)
         finally:
-            release_all()  # the run folders' locks this command took (kexue/train/lock.py)
+            lock = sys.modules.get("kexue.train.lock")  # a command that took no lock never imported it
+            if lock is not None:
+                lock.release_all()  # the run folders' locks this command took (kexue/train/lock.py)
 
     run._kexue_guarded = True  # type: ignore[attr-defined]
     return run
+
+
+def _loaded(*names: str) -> tuple[type, ...]:
+    """The exception classes `module:Class` of `names` whose module has been imported. A class whose module
+    was never imported cannot have been raised, and the guard imports nothing: a command that needs no torch
+    (`serve --onnx`, `--help`) runs without it (kexue.train's modules import torch)."""
+    out = []
+    for name in names:
+        module, _, cls = name.partition(":")
+        if sys.modules.get(module) is not None:
+            out.append(getattr(sys.modules[module], cls))
+    return tuple(out)
 
 
 def adopt(app: typer.Typer) -> typer.Typer:

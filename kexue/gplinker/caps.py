@@ -19,6 +19,8 @@ from typing import Any
 
 MAX_ITEMS = 128  # events / triples / entities decoded from one sentence at most
 MAX_ENTITIES = 64  # relations: subjects and objects (the strongest) paired per sentence
+MAX_NODES = 256  # events: candidate arguments of one event type beyond which only the strongest are kept
+MAX_STEPS = 1024  # events: steps of the clique search of one sentence (cliques.py; 8× a 10-event document's)
 
 
 @dataclass

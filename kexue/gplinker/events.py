@@ -14,23 +14,18 @@ decoding returns *maximal* cliques, so a gold event whose arguments all lie in a
 same type — a subset, or more generally a set whose every pair is linked by other events (three
 events {A, B}, {B, C}, {A, C} read back as {A, B, C}) — is absorbed. `recoverable` tells whether a
 sample survives encode → decode. DuEE-fin enum roles (start −1) are carried on the trigger's span.
+The logits are NumPy arrays (cells.py): the torch Extractor and the ONNX runtime decode alike.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor
-
 import numpy as np
 
-from kexue.gplinker.caps import MAX_ITEMS, DecodeCount, count_sentence
+from kexue.gplinker.caps import MAX_ITEMS, MAX_NODES, MAX_STEPS, DecodeCount, count_sentence
+from kexue.gplinker.cells import Span, above, strongest, token_maps
 from kexue.gplinker.cliques import members, maximal_cliques
 from kexue.gplinker.data import TRIGGER, Event, EventSample, EventSchema
-
-Span = tuple[int, int]  # (h, t) token positions, inclusive
-MAX_NODES = 256  # candidate arguments of one event type beyond which only the strongest are kept
-MAX_STEPS = 1024  # steps of the clique search of one sentence after which it stops (cliques.py; 8× a 10-event document's)
 
 
 @dataclass
@@ -38,13 +33,6 @@ class EventLabels:
     argu: list[set[Span]]  # per label
     head: set[Span]
     tail: set[Span]
-
-
-def token_maps(offsets: list[tuple[int, int]]) -> tuple[dict[int, int], dict[int, int]]:
-    """char start → token and char last → token, from a tokenizer's offsets ((0, 0) = special)."""
-    starts = {s: i for i, (s, e) in enumerate(offsets) if e > s}
-    ends = {e - 1: i for i, (s, e) in enumerate(offsets) if e > s}
-    return starts, ends
 
 
 def encode_events(sample: EventSample, labels: list[tuple[str, str]], offsets: list[tuple[int, int]]) -> EventLabels:
@@ -78,18 +66,7 @@ def encode_events(sample: EventSample, labels: list[tuple[str, str]], offsets: l
     return out
 
 
-def labels_tensor(sets: list[list[set[Span]]]) -> Tensor:
-    """[b][heads] sets of (i, j) → [b, heads, P, 2] long, padded with (0, 0) (so empty sets read (0, 0))."""
-    width = max([1] + [len(s) for row in sets for s in row])
-    out = torch.zeros(len(sets), len(sets[0]), width, 2, dtype=torch.long)
-    for b, row in enumerate(sets):
-        for k, s in enumerate(row):
-            if s:
-                out[b, k, :len(s)] = torch.tensor(sorted(s))
-    return out
-
-
-def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: list[tuple[int, int]],
+def decode_events(argu: np.ndarray, head: np.ndarray, tail: np.ndarray, text: str, offsets: list[tuple[int, int]],
                   labels: list[tuple[str, str]], threshold: float = 0.0, trigger: bool = True,
                   max_nodes: int = MAX_NODES, max_steps: int = MAX_STEPS, max_items: int = MAX_ITEMS,
                   count: DecodeCount | None = None) -> list[Event]:
@@ -105,16 +82,15 @@ def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: 
     untrained model meets the first, a dense random graph the second. And at most `max_items` events
     come out (caps.py); `count` records whether any of the three bounds cut this sentence.
     """
-    real = torch.tensor([e > s for s, e in offsets] + [False] * (argu.shape[-1] - len(offsets)))
+    argu, head, tail = np.asarray(argu), np.asarray(head), np.asarray(tail)
     # never on [CLS], [SEP] or padding
-    keep = (argu > threshold) & real[None, :, None] & real[None, None, :]
-    cells = keep.nonzero()
+    cells = np.argwhere(above(argu, offsets, threshold))
     type_names = sorted({t for t, _ in labels})
-    type_of = torch.tensor([type_names.index(t) for t, _ in labels])  # label → its event type's index
+    type_of = np.array([type_names.index(t) for t, _ in labels])  # label → its event type's index
     events: list[Event] = []
     seen: set[Event] = set()
     steps, hit = 0, False  # steps of the clique search, over all event types; whether a bound cut it
-    for k in type_of[cells[:, 0]].unique().tolist():
+    for k in np.unique(type_of[cells[:, 0]]).tolist():
         if len(events) >= max_items:
             hit = True
             break
@@ -122,15 +98,15 @@ def decode_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: 
         if len(nodes) > max_nodes:  # an untrained model scores everything > 0: keep the strongest
             hit = True
             score = argu[nodes[:, 0], nodes[:, 1], nodes[:, 2]]
-            nodes = nodes[score.topk(max_nodes).indices.sort().values]
+            nodes = nodes[np.sort(strongest(score, max_nodes))]
         group = [tuple(u) for u in nodes.tolist()]
         h, t = nodes[:, 1], nodes[:, 2]
         # link(u, v) ⟺ head[min h, max h] > 0 and tail[min t, max t] > 0, for all pairs at once
-        link = ((head[torch.minimum(h[:, None], h[None]), torch.maximum(h[:, None], h[None])] > threshold)
-                & (tail[torch.minimum(t[:, None], t[None]), torch.maximum(t[:, None], t[None])] > threshold))
+        link = ((head[np.minimum(h[:, None], h[None]), np.maximum(h[:, None], h[None])] > threshold)
+                & (tail[np.minimum(t[:, None], t[None]), np.maximum(t[:, None], t[None])] > threshold))
         # the neighbour bitset of each node (self links off)
-        link.fill_diagonal_(False)
-        adj = [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little") for row in link.numpy()]
+        np.fill_diagonal(link, False)
+        adj = [int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little") for row in link]
         found = maximal_cliques(adj, max_steps - steps, max_items - len(events))
         steps, hit = steps + found.steps, hit or not found.complete
         for clique in ([group[b] for b in members(c)] for c in found.cliques):
@@ -176,13 +152,13 @@ def drop_subset_events(events: list[Event]) -> list[Event]:
     return kept
 
 
-def oracle_logits(lab: EventLabels, n: int, big: float = 1e4) -> tuple[Tensor, Tensor, Tensor]:
-    """±big logits that encode `lab` exactly: what a perfect model would output."""
-    argu = torch.full((len(lab.argu), n, n), -big)
+def oracle_logits(lab: EventLabels, n: int, big: float = 1e4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """±big logits (float32) that encode `lab` exactly: what a perfect model would output."""
+    argu = np.full((len(lab.argu), n, n), -big, dtype=np.float32)
     for k, spans in enumerate(lab.argu):
         for h, t in spans:
             argu[k, h, t] = big
-    head, tail = torch.full((n, n), -big), torch.full((n, n), -big)
+    head, tail = np.full((n, n), -big, dtype=np.float32), np.full((n, n), -big, dtype=np.float32)
     for (i, j) in lab.head:
         head[i, j] = big
     for (i, j) in lab.tail:

@@ -97,7 +97,8 @@ class Extractor:
         for b, (row, _) in enumerate(encoded):
             ids[b, :len(row)] = torch.tensor(row)
         device = self.device
-        outputs = [o.float().cpu() for o in g.model(ids.to(device), (ids != g.tokenizer.pad_id).to(device))]
+        logits = g.model(ids.to(device), (ids != g.tokenizer.pad_id).to(device))
+        outputs = [o.float().cpu().numpy() for o in logits]  # the decoders read NumPy arrays (cells.py), as ONNX's
         to_json = g.task.to_json
         return [to_json([o[b] for o in outputs], text, offsets, g.labels, self.threshold)
                 for b, (text, (_, offsets)) in enumerate(zip(texts, encoded))]

@@ -18,13 +18,24 @@ from torch import Tensor
 
 from kexue.gplinker.caps import DecodeCount
 from kexue.gplinker.encoders import Tokenizer, build_encoder
-from kexue.gplinker.events import labels_tensor
+from kexue.gplinker.cells import Span
 from kexue.gplinker.model import EncoderConfig, HeadConfig
 from kexue.gplinker.tasks import get_task
 from kexue.nn.losses import global_pointer_crossentropy
 from kexue.train import TrainConfig
 
 TaskName = Literal["events", "relations", "ner"]
+
+
+def labels_tensor(sets: list[list[set[Span]]]) -> Tensor:
+    """[b][heads] sets of (i, j) → [b, heads, P, 2] long, padded with (0, 0) (so empty sets read (0, 0))."""
+    width = max([1] + [len(s) for row in sets for s in row])
+    out = torch.zeros(len(sets), len(sets[0]), width, 2, dtype=torch.long)
+    for b, row in enumerate(sets):
+        for k, s in enumerate(row):
+            if s:
+                out[b, k, :len(s)] = torch.tensor(sorted(s))
+    return out
 
 
 @dataclass
@@ -122,7 +133,8 @@ class Linker:
             ids = torch.zeros(len(chunk), n, dtype=torch.long)
             for b, (row, _) in enumerate(encoded):
                 ids[b, :len(row)] = torch.tensor(row)
-            outputs = [o.float().cpu() for o in self.model(ids.to(device), (ids != self.tokenizer.pad_id).to(device))]
+            logits = self.model(ids.to(device), (ids != self.tokenizer.pad_id).to(device))
+            outputs = [o.float().cpu().numpy() for o in logits]  # the decoders read NumPy arrays (cells.py)
             for b, (text, (_, offsets)) in enumerate(zip(chunk, encoded)):
                 out.append(self.task.decode([o[b] for o in outputs], text, offsets, self.labels, trigger=trigger,
                                             drop_subsets=drop_subsets, count=self.decoded))

@@ -4,9 +4,9 @@ kexue.fm/archives/8926 (events), 8888 (relations), 8373 (NER). `OnnxExtractor.fr
 returns what `Extractor.from_pretrained(run)(texts)` returns (extractor.py): per text the DuEE / DuIE /
 entity JSON with character offsets and a score per item, a text longer than the window read as overlapping
 windows (windows.py), a batch cut into length buckets (buckets.py). The forward pass is the ONNX graph; the
-decoding is onnx_decode.py's NumPy port of the torch decoders. Importing this module imports no torch
-(tests/gplinker/test_onnx_runtime.py checks it in a fresh process): a service of the folder needs
-`pip install onnxruntime numpy tokenizers` and kexue, not torch.
+decoding is the Extractor's own: scores.py and the decoders it calls, on NumPy arrays (cells.py). Importing
+this module imports no torch (tests/gplinker/test_onnx.py checks it in a fresh process): a service of the
+folder needs `pip install onnxruntime numpy tokenizers` and kexue, not torch.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from kexue.gplinker.buckets import SLACK, in_length_order
-from kexue.gplinker.onnx_decode import TO_JSON
+from kexue.gplinker.scores import TO_JSON
 from kexue.gplinker.windows import Window, read_in_windows, windows
 
 MANIFEST = "gplinker-onnx.json"  # onnx_export.MANIFEST (not imported from there: that module imports torch)

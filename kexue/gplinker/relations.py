@@ -9,16 +9,16 @@ empty sets get (0, 0). Decoding: every subject × object pair of spans with enti
 [CLS]/[SEP]/padding) gives (s, p, o) for each p with head[p, s_h, o_h] > 0 and tail[p, s_t, o_t] > 0.
 Triples are compared as (subject text, predicate, object text), as duie_v1.py does. Where we depart:
 at most `max_entities` subjects and objects (the highest-scoring) are paired, and at most `max_items`
-triples come out (caps.py), so an untrained model's decoding stays fast.
+triples come out (caps.py), so an untrained model's decoding stays fast. The logits are NumPy arrays
+(cells.py): the torch Extractor and the ONNX runtime decode alike.
 """
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+import numpy as np
 
 from kexue.gplinker.caps import MAX_ENTITIES, MAX_ITEMS, DecodeCount, count_sentence
+from kexue.gplinker.cells import Span, above, strongest, token_maps
 from kexue.gplinker.data import RelationSample, Triple
-from kexue.gplinker.events import Span, token_maps
 
 
 def encode_relations(sample: RelationSample, predicates: list[str],
@@ -42,31 +42,34 @@ def encode_relations(sample: RelationSample, predicates: list[str],
     return entity, head, tail
 
 
-def decode_relations(entity: Tensor, head: Tensor, tail: Tensor, text: str, offsets: list[tuple[int, int]],
-                     predicates: list[str], threshold: float = 0.0, max_entities: int = MAX_ENTITIES,
-                     max_items: int = MAX_ITEMS, count: DecodeCount | None = None) -> set[Triple]:
+def decode_relations(entity: np.ndarray, head: np.ndarray, tail: np.ndarray, text: str,
+                     offsets: list[tuple[int, int]], predicates: list[str], threshold: float = 0.0,
+                     max_entities: int = MAX_ENTITIES, max_items: int = MAX_ITEMS,
+                     count: DecodeCount | None = None) -> set[Triple]:
     """One sentence's logits (entity [2, n, n], head/tail [P, n, n]) → {(subject, predicate, object)}, at most
     `max_items` of them (the strongest by min(head, tail) first); `count` records whether a cap cut it."""
-    n = entity.shape[-1]
-    real = torch.tensor([e > s for s, e in offsets] + [False] * (n - len(offsets)))
-    keep = (entity > threshold) & real[None, :, None] & real[None, None, :]
-    # an untrained model scores everything > 0: keep the `max_entities` strongest of each kind
-    spans = []
-    for k in (0, 1):
-        cells = keep[k].nonzero()
-        spans.append(cells[entity[k, cells[:, 0], cells[:, 1]].argsort(descending=True, stable=True)[:max_entities]])
-    hit = any(int(keep[k].sum()) > max_entities for k in (0, 1))
+    entity, head, tail = np.asarray(entity), np.asarray(head), np.asarray(tail)
+    spans, hit = paired_spans(entity, offsets, threshold, max_entities)
     (sh, st), (oh, ot) = spans[0].T, spans[1].T
     # p with S(s_h, o_h | p) > 0 and S(s_t, o_t | p) > 0, for every subject × object pair at once: [P, S, O]
-    h, t = head[:, sh][:, :, oh], tail[:, st][:, :, ot]
-    link = torch.minimum(h, t)
-    found = (link > threshold).nonzero()
+    link = np.minimum(head[:, sh][:, :, oh], tail[:, st][:, :, ot])
+    found = np.argwhere(link > threshold)
     if len(found) > max_items:
         hit = True
-        found = found[link[found[:, 0], found[:, 1], found[:, 2]].topk(max_items).indices]
+        found = found[strongest(link[found[:, 0], found[:, 1], found[:, 2]], max_items)]
     count_sentence(count, hit)
-    out = set()
-    for p, a, b in found.tolist():
-        s_h, s_t, o_h, o_t = int(sh[a]), int(st[a]), int(oh[b]), int(ot[b])
-        out.add((text[offsets[s_h][0]:offsets[s_t][1]], predicates[p], text[offsets[o_h][0]:offsets[o_t][1]]))
-    return out
+    return {(text[offsets[sh[a]][0]:offsets[st[a]][1]], predicates[p], text[offsets[oh[b]][0]:offsets[ot[b]][1]])
+            for p, a, b in found.tolist()}
+
+
+def paired_spans(entity: np.ndarray, offsets: list[tuple[int, int]], threshold: float = 0.0,
+                 max_entities: int = MAX_ENTITIES) -> tuple[list[np.ndarray], bool]:
+    """The subject spans and the object spans that decoding pairs ([k, 2] (h, t) each, strongest first), and
+    whether the cap cut them: an untrained model scores everything > 0, so the `max_entities` strongest
+    of each kind are kept (equal scores in row-major order)."""
+    keep = above(entity, offsets, threshold)
+    spans = []
+    for k in (0, 1):
+        cells = np.argwhere(keep[k])
+        spans.append(cells[strongest(entity[k, cells[:, 0], cells[:, 1]], max_entities)])
+    return spans, any(int(keep[k].sum()) > max_entities for k in (0, 1))

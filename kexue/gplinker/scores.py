@@ -12,23 +12,23 @@ sure as its weakest link, so its score is σ(min) of every logit its decoding re
 The decoders (events.py, relations.py, ner.py) are used as they are; the scores are read back here at
 the decoded positions. A triple is decoded as texts (duie_v1.py's comparison); when its subject and
 object occur at several places, we report the occurrence whose weakest link is strongest. These are the
-JSON forms of tasks.py's registry (`Task.to_json`): what `predict` writes, `POST /extract` answers and
-`Extractor(texts)` returns.
+JSON forms of tasks.py's registry (`Task.to_json`, `TO_JSON` here): what `predict` writes, `POST /extract`
+answers, `Extractor(texts)` and the ONNX runtime's `OnnxExtractor(texts)` return. NumPy arrays in, no torch
+(cells.py): both runtimes score with this one module.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
-import torch
-from torch import Tensor
+import numpy as np
 
+from kexue.gplinker.cells import token_maps
 from kexue.gplinker.data import TRIGGER
-from kexue.gplinker.events import decode_events, token_maps
+from kexue.gplinker.events import decode_events
 from kexue.gplinker.ner import decode_entities
-from kexue.gplinker.relations import decode_relations
-
-MAX_ENTITIES = 64  # subjects and objects paired per sentence (decode_relations' cap, passed to it explicitly)
+from kexue.gplinker.relations import decode_relations, paired_spans
 
 
 def sigmoid(x: float) -> float:
@@ -39,9 +39,10 @@ def sigmoid(x: float) -> float:
     return round(e / (1.0 + e), 6)
 
 
-def score_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: list[tuple[int, int]],
+def score_events(argu: np.ndarray, head: np.ndarray, tail: np.ndarray, text: str, offsets: list[tuple[int, int]],
                  labels: list[tuple[str, str]], threshold: float = 0.0) -> list[dict[str, Any]]:
     """decode_events' events in DuEE form, each with σ(weakest link) and each argument with σ(argu)."""
+    argu, head, tail = np.asarray(argu), np.asarray(head), np.asarray(tail)
     index = {lab: k for k, lab in enumerate(labels)}
     starts, ends = token_maps(offsets)
     out = []
@@ -68,21 +69,17 @@ def score_events(argu: Tensor, head: Tensor, tail: Tensor, text: str, offsets: l
     return out
 
 
-def score_relations(entity: Tensor, head: Tensor, tail: Tensor, text: str, offsets: list[tuple[int, int]],
+def score_relations(entity: np.ndarray, head: np.ndarray, tail: np.ndarray, text: str, offsets: list[tuple[int, int]],
                     predicates: list[str], threshold: float = 0.0) -> list[dict[str, Any]]:
     """decode_relations' triples in DuIE form with starts, each with σ(weakest of its four logits)."""
-    triples = decode_relations(entity, head, tail, text, offsets, predicates, threshold=threshold,
-                               max_entities=MAX_ENTITIES)
+    entity, head, tail = np.asarray(entity), np.asarray(head), np.asarray(tail)
+    triples = decode_relations(entity, head, tail, text, offsets, predicates, threshold=threshold)
     if not triples:
         return []
-    n = entity.shape[-1]
-    real = torch.tensor([e > s for s, e in offsets] + [False] * (n - len(offsets)))
-    keep = (entity > threshold) & real[None, :, None] & real[None, None, :]
-    # the spans decode_relations pairs: the MAX_ENTITIES strongest subjects and objects, by their text
+    # the spans decode_relations pairs (the MAX_ENTITIES strongest subjects and objects), by their text
     spans: list[dict[str, list[tuple[int, int]]]] = [{}, {}]
-    for k in (0, 1):
-        cells = sorted(keep[k].nonzero().tolist(), key=lambda c, k=k: -float(entity[k, c[0], c[1]]))[:MAX_ENTITIES]
-        for h, t in cells:
+    for k, cells in enumerate(paired_spans(entity, offsets, threshold)[0]):
+        for h, t in cells.tolist():
             spans[k].setdefault(text[offsets[h][0]:offsets[t][1]], []).append((h, t))
     index = {p: k for k, p in enumerate(predicates)}
     out = []
@@ -102,11 +99,29 @@ def score_relations(entity: Tensor, head: Tensor, tail: Tensor, text: str, offse
     return out
 
 
-def score_entities(logits: Tensor, text: str, offsets: list[tuple[int, int]], types: list[str],
+def score_entities(logits: np.ndarray, text: str, offsets: list[tuple[int, int]], types: list[str],
                    threshold: float = 0.0) -> list[dict[str, Any]]:
     """decode_entities' spans with their text and σ(s_α(i, j))."""
+    logits = np.asarray(logits)
     index = {t: k for k, t in enumerate(types)}
     starts, ends = token_maps(offsets)
     return [{"start": a, "end": b, "type": kind, "text": text[a:b],
              "score": sigmoid(float(logits[index[kind], starts[a], ends[b - 1]]))}
             for a, b, kind in sorted(decode_entities(logits, offsets, types, threshold=threshold))]
+
+
+# --- the task's JSON of one text (tasks.py's `Task.to_json`): outputs of the text, text, offsets, labels ---
+
+def events_json(out: Sequence[np.ndarray], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
+    return {"text": text, "event_list": score_events(out[0], out[1][0], out[2][0], text, offsets, labels, threshold)}
+
+
+def relations_json(out: Sequence[np.ndarray], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
+    return {"text": text, "spo_list": score_relations(out[0], out[1], out[2], text, offsets, labels, threshold)}
+
+
+def entities_json(out: Sequence[np.ndarray], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
+    return {"text": text, "entities": score_entities(out[0], text, offsets, labels, threshold)}
+
+
+TO_JSON = {"events": events_json, "relations": relations_json, "ner": entities_json}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torch import Tensor
+import numpy as np
 
 from kexue.data.bio import read_tag_names
 from kexue.gplinker import fixture
@@ -34,7 +34,7 @@ from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf, spo_ke
 from kexue.gplinker.model import EventModel, NERModel, RelationModel
 from kexue.gplinker.ner import decode_entities, encode_entities
 from kexue.gplinker.relations import decode_relations, encode_relations
-from kexue.gplinker.scores import score_entities, score_events, score_relations
+from kexue.gplinker.scores import entities_json, events_json, relations_json
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def _event_outputs(sample: EventSample, labels: list, offsets: list) -> list[lis
     return [lab.argu, [lab.head], [lab.tail]]
 
 
-def _decode_events(out: Sequence[Tensor], text: str, offsets: list, labels: list, trigger: bool = True,
+def _decode_events(out: Sequence[np.ndarray], text: str, offsets: list, labels: list, trigger: bool = True,
                    drop_subsets: bool = False, count: DecodeCount | None = None) -> list:
     events = decode_events(out[0], out[1][0], out[2][0], text, offsets, labels, trigger=trigger, count=count)
     return drop_subset_events(events) if drop_subsets else events
@@ -92,10 +92,6 @@ def _score_events(pred: list, samples: list[EventSample]) -> dict[str, float]:
     return {**event_prf(pred, gold), **soft_argument_prf(pred, gold, [s.aliases for s in samples])}
 
 
-def _events_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
-    return {"text": text, "event_list": score_events(out[0], out[1][0], out[2][0], text, offsets, labels, threshold)}
-
-
 # --- relations ---
 
 def _read_duie(path, schema_path, skip_bad, problems):
@@ -104,10 +100,6 @@ def _read_duie(path, schema_path, skip_bad, problems):
 
 def _score_relations(pred: list, samples: list[RelationSample]) -> dict[str, float]:
     return set_prf(pred, [s.spo() for s in samples], key=spo_key, prefix="spo")
-
-
-def _relations_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
-    return {"text": text, "spo_list": score_relations(out[0], out[1], out[2], text, offsets, labels, threshold)}
 
 
 # --- ner ---
@@ -127,28 +119,24 @@ def _score_entities(pred: list, samples: list[NERSample]) -> dict[str, float]:
     return out
 
 
-def _entities_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, threshold: float = 0.0) -> dict:
-    return {"text": text, "entities": score_entities(out[0], text, offsets, labels, threshold)}
-
-
 TASKS: dict[str, Task] = {
     "events": Task(
         "events", 8926, EventSample, "event_list", "event_level/f1", "duee_event_schema.json", EventModel,
         _read_duee, lambda schema, rows: EventSchema.read(schema).labels(), _event_outputs, _decode_events,
-        _score_events, _events_json, lambda s: bool(s.events)),
+        _score_events, events_json, lambda s: bool(s.events)),
     "relations": Task(
         "relations", 8888, RelationSample, "spo_list", "spo/f1", "duie_schema.json", RelationModel,
         _read_duie, lambda schema, rows: RelationSchema.read(schema).predicates,
         lambda s, labels, offsets: list(encode_relations(s, labels, offsets)),
         lambda out, text, offsets, labels, count=None, **_: decode_relations(out[0], out[1], out[2], text, offsets,
                                                                              labels, count=count),
-        _score_relations, _relations_json, lambda s: bool(s.triples)),
+        _score_relations, relations_json, lambda s: bool(s.triples)),
     "ner": Task(
         "ner", 8373, NERSample, "entities", "entity/f1", "", NERModel,
         _read_ner, lambda schema, rows: sorted({e[2] for r in rows for e in r.entities}),
         lambda s, labels, offsets: [encode_entities(s, labels, offsets)],
         lambda out, text, offsets, labels, count=None, **_: decode_entities(out[0], offsets, labels, count=count),
-        _score_entities, _entities_json, lambda s: bool(s.entities)),
+        _score_entities, entities_json, lambda s: bool(s.entities)),
 }
 
 

@@ -59,3 +59,20 @@ def trained_run(task: str, out: Path, steps: int = 20) -> Path:
     g.cfg = override(g.cfg, [f"train.steps={steps}"])
     g.fit(rows, None, out)
     return out
+
+
+def tiny_bert(folder: Path, vocab: list[str], spare_ids: int = 0, positions: int = 64) -> Path:
+    """A transformers BertModel with random weights (seed 0; 16 wide, one layer, `positions` positions) and a
+    BERT-ordered vocab.txt with do_lower_case, as an older `save_pretrained` leaves a folder: an HF checkpoint
+    for `--encoder`. `spare_ids`: rows of the embedding beyond the vocabulary."""
+    import json
+
+    import torch
+    import transformers
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=len(vocab) + spare_ids, hidden_size=16, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=32, max_position_embeddings=positions)
+    transformers.BertModel(cfg).save_pretrained(folder)
+    (folder / "vocab.txt").write_text("".join(f"{v}\n" for v in vocab), encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}), encoding="utf-8")
+    return folder

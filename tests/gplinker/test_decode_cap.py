@@ -48,7 +48,7 @@ def test_an_oracle_model_on_the_fixtures_never_meets_the_cap():
             _, offsets = g.encode(r.text)
             n = len(offsets)
             if task == "events":
-                outputs = [x[None] if x.dim() == 2 else x for x in oracle_logits(encode_events(r, g.labels, offsets), n)]
+                outputs = [x[None] if x.ndim == 2 else x for x in oracle_logits(encode_events(r, g.labels, offsets), n)]
                 got = t.decode(outputs, r.text, offsets, g.labels, trigger=False, count=count)
                 # what the uncapped decoder reads back (gold, but for the events the codec absorbs: events.py)
                 assert got == decode_events(*(x[0] if k else x for k, x in enumerate(outputs)), r.text, offsets,

@@ -26,6 +26,7 @@ def char_offsets(text: str) -> list[tuple[int, int]]:
 
 def noisy(sign: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Logits with the sign of `sign` and a random magnitude in [0.5, 6): decoding sees the same sets."""
+    sign = torch.as_tensor(sign)
     return torch.sign(sign) * (0.5 + 5.5 * torch.rand(sign.shape, generator=gen))
 
 

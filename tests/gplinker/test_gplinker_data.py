@@ -9,7 +9,7 @@ from kexue.gplinker import fixture
 from kexue.gplinker.data import EventSchema, Problems, RelationSchema, read_duee, read_duie, read_ner
 from kexue.gplinker.ner import decode_entities, encode_entities
 from kexue.gplinker.relations import decode_relations, encode_relations
-from kexue.gplinker.events import labels_tensor
+from kexue.gplinker.linker import labels_tensor
 
 SCHEMA = EventSchema.read(fixture("duee_event_schema.json"))
 

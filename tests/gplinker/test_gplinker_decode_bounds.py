@@ -3,7 +3,8 @@
 import torch
 
 from kexue.gplinker.data import TRIGGER, EventSample
-from kexue.gplinker.events import MAX_NODES, MAX_STEPS, decode_events, encode_events, oracle_logits
+from kexue.gplinker.caps import MAX_NODES, MAX_STEPS
+from kexue.gplinker.events import decode_events, encode_events, oracle_logits
 from kexue.gplinker.metrics import event_prf
 
 ROLES = [f"角色{k}" for k in range(6)]

@@ -21,6 +21,7 @@ from kexue.gplinker.encoders import RoFormerEncoder, load_encoder
 from kexue.gplinker.events import recoverable
 from kexue.gplinker.train import GPLinker, GPLinkerConfig, load_run
 from kexue.train.checkpoint import read_safetensors
+from tests.gplinker._tiny import tiny_bert
 
 torch.set_num_threads(1)
 runner = CliRunner()
@@ -52,17 +53,9 @@ def roformer_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hf_dir(tmp_path_factory):
     """A tiny transformers BertModel with a BERT-ordered vocab.txt ([PAD] 0, [UNK] 2, [CLS] 3, ...)."""
-    import transformers as transformers
-    out = tmp_path_factory.mktemp("hf") / "bert"
     chars = sorted({c.lower() for t in _texts() for c in t if not c.isspace()})
     vocab = ["[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, "##0", "##1"]
-    torch.manual_seed(0)
-    cfg = transformers.BertConfig(vocab_size=len(vocab) + 3, hidden_size=16, num_hidden_layers=1,
-                                  num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
-    transformers.BertModel(cfg).save_pretrained(out)
-    (out / "vocab.txt").write_text("".join(f"{v}\n" for v in vocab), encoding="utf-8")
-    (out / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}), encoding="utf-8")
-    return out
+    return tiny_bert(tmp_path_factory.mktemp("hf") / "bert", vocab, spare_ids=3)
 
 
 def _train_then_delete(ckpt, tmp_path):

@@ -143,20 +143,35 @@ def test_the_dynamo_exporter_gives_the_same_graph(tmp_path):
     same_json(Extractor.from_pretrained(run, device="cpu")(texts), OnnxExtractor(tmp_path / "onnx")(texts))
 
 
-def test_numpy_decoders_are_the_torch_decoders_on_random_logits():
-    """The decoders alone, on logits drawn so that every branch has work: same JSON, exactly."""
-    from kexue.gplinker.onnx_decode import TO_JSON
-    from kexue.gplinker.tasks import get_task
-    from tests.gplinker._tiny import tiny_linker
-    g = torch.Generator().manual_seed(0)
-    for task in ("ner", "events", "relations"):
-        linker, _ = tiny_linker(task)
-        for text in fixture_texts(task)[:3]:
-            ids, offsets = linker.encode(text)
-            n = len(ids) + 2  # two padded columns
-            heads = {"ner": [len(linker.labels)], "events": [len(linker.labels), 1, 1],
-                     "relations": [2, len(linker.labels), len(linker.labels)]}[task]
-            out = [torch.randn(h, n, n, generator=g) * 3 - 4 for h in heads]
-            want = get_task(task).to_json(out, text, offsets, linker.labels)
-            got = TO_JSON[task]([o.numpy() for o in out], text, offsets, linker.labels)
-            assert want == got, (task, text)
+def test_a_run_on_an_hf_bert_encoder_exports(tmp_path):
+    """`export --format onnx` of a run whose encoder is an HF BERT folder (random weights): the graph's logits
+    equal torch's at three lengths with a padded row, a padded row equals the row alone, and the runtime's JSON
+    is Extractor's (WordPiece offsets: a Latin word is one token)."""
+    from kexue.config import override
+    from kexue.gplinker.model import shift_logits
+    from kexue.gplinker.train import GPLinker, GPLinkerConfig
+    from kexue.train.checkpoint import MODEL_FILE as WEIGHTS, save_model
+    from tests.gplinker._tiny import tiny_bert
+    texts = fixture_texts("ner")
+    chars = sorted({c.lower() for t in texts for c in t if not c.isspace()})
+    bert = tiny_bert(tmp_path / "bert", ["[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars, "##0"])
+    g = GPLinker.pretrained(override(GPLinkerConfig(task="ner"), ["max_len=64", "head.head_size=8"]),
+                            ["LOC", "ORG", "PER"], bert)
+    assert g.cfg.encoder.kind == "hf"
+    shift_logits(g.model, SHIFT["ner"])
+    run = tmp_path / "run"
+    run.mkdir()
+    g.save_meta(run)
+    save_model(g.model, run / WEIGHTS, {"step": "0"})
+    r = CliRunner().invoke(app, ["export", "--format", "onnx", str(run), str(tmp_path / "onnx")])
+    assert r.exit_code == 0, r.output
+    g = load_run(run)
+    parity = check_parity(g.model, tmp_path / "onnx" / MODEL_FILE, g.tokenizer.vocab_size, g.tokenizer.pad_id,
+                          lengths=(5, 33, 64))
+    assert parity.same_mask and parity.max_abs < 1e-4, parity
+    ex = OnnxExtractor(tmp_path / "onnx")
+    assert ex.extract_batch(texts) == [ex.extract_batch([t])[0] for t in texts]
+    texts = with_long_text(texts)
+    want = Extractor.from_pretrained(run, device="cpu")(texts)
+    assert sum(len(x["entities"]) for x in want) > 0
+    same_json(want, ex(texts))

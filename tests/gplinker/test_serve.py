@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,14 +90,15 @@ def served_run(tmp_path_factory):
     return fresh_run("relations", tmp_path_factory.mktemp("serve") / "run", seed=1, shift=-0.5)
 
 
-@pytest.fixture(scope="module")
-def server(served_run):
-    run = served_run
+@contextmanager
+def serving(args: list[str], path: tuple[Path, ...] = ()) -> Iterator[tuple[subprocess.Popen, int]]:
+    """`kexue gplinker serve ARGS --port P --set LIMITS` as a process, once /ready answers 200: (process, P).
+    `path`: folders put before the project on its PYTHONPATH (test_serve_onnx.py: one where torch fails)."""
     port = free_port()
     sets = [x for k, v in LIMITS.items() for x in ("--set", f"{k}={v}")]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "kexue.cli", "gplinker", "serve", "--model", str(run),
-                             "--port", str(port), *sets], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [*path, ROOT])), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "kexue.cli", "gplinker", "serve", *args, "--port", str(port),
+                             *sets], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         for _ in range(1200):  # up to 120 s for torch to import on a loaded machine
             if proc.poll() is not None:
@@ -112,6 +115,12 @@ def server(served_run):
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(served_run):
+    with serving(["--model", str(served_run)]) as (proc, port):
+        yield proc, port
 
 
 def test_routes_answer(server):

@@ -1,13 +1,15 @@
-"""`kexue gplinker serve --onnx DIR`: the service of an exported folder, same routes, limits and JSON.
+"""`kexue gplinker serve --onnx DIR`: the service of an exported folder, same routes, limits and JSON, no torch.
 
 A real uvicorn process over loopback, as tests/gplinker/test_serve.py runs `serve --model`, on the folder that
-`kexue gplinker export --format onnx` wrote from a tiny untrained run.
+`kexue gplinker export --format onnx` wrote from a tiny untrained run, started by the same helper
+(test_serve.py `serving`). The server's process cannot import torch (a folder first on its path holds a torch.py
+that fails as a missing torch does), so every test here also checks that the command line, its error guard and
+the service need none.
 """
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,11 @@ from typer.testing import CliRunner
 from kexue.gplinker.cli import app
 from tests.gplinker._tiny import fresh_run
 from tests.gplinker.test_onnx import same_json
-from tests.gplinker.test_serve import BAD, LIMITS, exchange, free_port, get, good, post
+from tests.gplinker.test_serve import BAD, exchange, get, good, post, serving
 
 ROOT = Path(__file__).resolve().parents[2]
+# a folder whose torch.py fails as a missing torch does: first on the server's PYTHONPATH, no torch for it
+NO_TORCH = 'raise ModuleNotFoundError("No module named \'torch\' (tests/gplinker/test_serve_onnx.py)", name="torch")\n'
 
 
 @pytest.fixture(scope="module")
@@ -31,29 +35,30 @@ def onnx_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(onnx_folder):
+def no_torch(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("no-torch")
+    (folder / "torch.py").write_text(NO_TORCH, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(onnx_folder, no_torch):
     _, folder = onnx_folder
-    port = free_port()
-    sets = [x for k, v in LIMITS.items() for x in ("--set", f"{k}={v}")]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "kexue.cli", "gplinker", "serve", "--onnx", str(folder),
-                             "--port", str(port), *sets], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(1200):  # up to 120 s on a loaded machine
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}: {proc.stdout.read().decode()}")
-            try:
-                if get(port, "/ready")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not get ready within 120 s")
+    with serving(["--onnx", str(folder)], path=(no_torch,)) as (proc, port):
         yield proc, port
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
+
+
+def test_the_service_runs_where_torch_cannot_be_imported(server, onnx_folder, no_torch):
+    _, port = server  # up and answering: nothing the server's process ran imported torch (it cannot)
+    good(port)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(no_torch), str(ROOT)])}
+    r = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and "No module named 'torch'" in r.stderr, r.stderr  # the folder does hide torch
+    # there, a user's mistake is still one line and exit 2: the command line's error guard needs no torch
+    _, folder = onnx_folder
+    r = subprocess.run([sys.executable, "-m", "kexue.cli", "gplinker", "serve", "--onnx", str(folder), "--last"],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error: --last and --device"), r.stderr
 
 
 def test_routes_answer_from_the_onnx_folder(server, onnx_folder):
