@@ -117,21 +117,23 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
     import torch
 
     from kexue.gplinker.linker import GPLinkerConfig
-    from kexue.gplinker.recipes import apply_recipe, get_recipe, recipe_data, recipe_test, vocab_texts
-    from kexue.gplinker.train import start_run
+    from kexue.gplinker.recipes import apply_recipe
+    from kexue.gplinker.tasks import get_task
+    from kexue.gplinker.train import build_linker
     torch.set_num_threads(1)
     _cpu_clocks()
-    recipe = replace(get_recipe("ner", "msra" if arm == "scratch" else "msra-pretrained"), n_train=scale.n_train,
+    ner = get_task("ner")
+    recipe = replace(ner.recipe("msra" if arm == "scratch" else "msra-pretrained"), n_train=scale.n_train,
                      n_dev=scale.n_dev, max_minutes=minutes, eval_every=scale.eval_every)
     if arm == "scratch":  # the whole budget: its schedule stretched by budget / fine-tuning budget (the reduced
         # run of 2026-12-07 ended all arms at 3 epochs, the scratch arm after 0.7 of its 3.5 CPU minutes)
         recipe = replace(recipe, epochs=recipe.epochs * minutes / scale.finetune_minutes)
-    train, dev, labels, data = recipe_data("ner", recipe)
+    train, dev, labels, data = ner.recipe_data(recipe)
     cfg = apply_recipe(GPLinkerConfig(task="ner"), recipe, len(train))
     cfg = replace(cfg, train=replace(cfg.train, seed=seed, log_every=50))
     if scale.name == "smoke":
         cfg = replace(cfg, encoder=replace(cfg.encoder, hidden=16, heads=2, layers=1), train=replace(cfg.train, batch_size=8))
-    g, _ = start_run(cfg, labels, vocab_texts("ner", recipe, train, dev), out, encoder=encoder)
+    g, _ = build_linker(cfg, labels, ner.vocab_texts(recipe, train, dev), out, encoder=encoder)
     g.data = data
     curve: list[dict] = []
     w0, c0 = time.perf_counter(), time.process_time()
@@ -147,7 +149,7 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
     g.evaluate = timed
     summary = g.fit(train, dev, out)
     seconds = {"wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0}
-    test = recipe_test("ner", recipe)[:scale.n_test or None]
+    test = ner.recipe_test(recipe)[:scale.n_test or None]
     m = evaluate(test)
     keep = ("precision", "recall", "f1", "predicted", "gold", "correct")
     return {"arm": arm, "seed": seed, "steps": summary["steps"], "stopped": summary["stopped"], **seconds,

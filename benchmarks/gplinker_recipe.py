@@ -62,7 +62,8 @@ def main() -> None:
     recipe_line = next((line for line in proc.stdout.splitlines() if line.startswith("recipe ")), "")
     stopped = next((line for line in proc.stdout.splitlines() if "final loss" in line), "")
 
-    from kexue.gplinker.recipes import get_recipe, recipe_test
+    from kexue.gplinker.run_folder import read_linker_run
+    from kexue.gplinker.tasks import get_task
     from kexue.gplinker.train import SELECT, load_run
     from kexue.train import read_metrics
     metric = SELECT[args.task]
@@ -71,12 +72,12 @@ def main() -> None:
     losses = [{"step": r["step"], "loss": round(r["loss"], 4)} for r in read_metrics(out) if "loss" in r]
     t1 = time.perf_counter()
     g = load_run(out)
-    meta = json.loads((out / "gplinker.json").read_text(encoding="utf-8"))
-    test = recipe_test(args.task, get_recipe(args.task, meta["config"]["recipe"]))
+    run, task = read_linker_run(out), get_task(args.task)
+    recipe = task.recipe(run.cfg.recipe)
+    test = task.recipe_test(recipe)
     m = g.evaluate(test)
     test_s = time.perf_counter() - t1
-    seen = None if args.task == "ner" else round(g.evaluate(recipe_test(args.task, get_recipe(
-        args.task, meta["config"]["recipe"]), seen=True))[metric], 4)
+    seen = round(g.evaluate(task.recipe_test(recipe, seen=True))[metric], 4) if task.builtin.has_seen_split else None
     report = {
         "task": args.task, "command": " ".join(cmd[1:]), "recipe": recipe_line, "end": stopped,
         "weights": g.weights, "test_sentences": len(test), "test": {k: round(v, 4) for k, v in m.items()},
@@ -86,7 +87,7 @@ def main() -> None:
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""), "cpus": os.cpu_count(),
         "load_average": {"samples_every_s": 30, "min": min(loads), "median": sorted(loads)[len(loads) // 2],
                          "max": max(loads), "values": loads},
-        "data": meta["data"],
+        "data": run.data,
     }
     result.parent.mkdir(parents=True, exist_ok=True)
     result.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -30,25 +30,25 @@ def test_the_lean_imports_pull_in_no_extra(statement):
     assert r.stdout.strip() == "[]", f"{statement} imported {r.stdout.strip()}"
 
 
-def test_a_missing_extra_is_named_in_one_line(tmp_path):
-    code = ("import sys; sys.modules['matplotlib'] = None\n"  # as if not installed
+def _without(module: str, argv: list[str]) -> str:
+    """`kexue ARGV...` in a process where `module` is not installed: its exit status must be 2, and its
+    last line on stderr is returned."""
+    code = (f"import sys; sys.modules[{module!r}] = None\n"  # as if not installed
             "from kexue.cli import main\n"
-            f"sys.argv = ['kexue', 'reproduce', 'attention', '--preset', 'smoke', '--out', {str(tmp_path)!r}]\n"
+            f"sys.argv = ['kexue', *{argv!r}]\n"
             "main()")
     r = _run(code)
-    assert r.returncode == 2
-    assert r.stderr.strip().splitlines()[-1] == \
+    assert r.returncode == 2, r.stderr
+    return r.stderr.strip().splitlines()[-1]
+
+
+def test_a_missing_extra_is_named_in_one_line(tmp_path):
+    assert _without("matplotlib", ["reproduce", "attention", "--preset", "smoke", "--out", str(tmp_path)]) == \
         "error: this command needs the matplotlib package: pip install 'kexue[reproduce]'"
 
 
 def test_a_missing_onnx_extra_is_named_in_one_line(tmp_path):
-    code = ("import sys; sys.modules['onnxruntime'] = None\n"  # as if not installed
-            "from kexue.cli import main\n"
-            f"sys.argv = ['kexue', 'gplinker', 'export', '--format', 'onnx', {str(tmp_path)!r}, {str(tmp_path / 'o')!r}]\n"
-            "main()")
-    r = _run(code)
-    assert r.returncode == 2
-    assert r.stderr.strip().splitlines()[-1] == \
+    assert _without("onnxruntime", ["gplinker", "export", "--format", "onnx", str(tmp_path), str(tmp_path / "o")]) == \
         "error: this command needs the onnxruntime package: pip install 'kexue[onnx]'"
     assert not (tmp_path / "o").exists()  # refused before any work
 

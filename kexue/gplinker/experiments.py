@@ -16,9 +16,9 @@ import torch
 
 from kexue.data import CharTokenizer, load_msra
 from kexue.gplinker import fixture
+from kexue.gplinker.builtin import MSRA_TYPES
 from kexue.gplinker.claims import bootstrap_f1_se
 from kexue.gplinker.data import NERSample
-from kexue.gplinker.generate import generate_events, generate_relations
 from kexue.gplinker.model import HeadConfig
 from kexue.gplinker.tasks import get_task
 from kexue.gplinker.train import GPLinker, GPLinkerConfig
@@ -28,8 +28,6 @@ from kexue.train import read_metrics
 if TYPE_CHECKING:
     from kexue.gplinker.reproduce import GPLinkerPreset
 
-GENERATORS = {"events": generate_events, "relations": generate_relations}  # generate.py, DuEE / DuIE format
-NER_TYPES = ["LOC", "ORG", "PER"]  # MSRA's
 FINE_TUNE_LR = 2e-5  # the posts' Adam learning rate on a pretrained encoder (duee_v1.py, duie_v1.py)
 
 
@@ -48,7 +46,7 @@ def ner_f1s(cfg: GPLinkerPreset, runs: Path, progress: bool = False) -> dict[str
             g = GPLinker(GPLinkerConfig(task="ner", encoder=cfg.encoder, head=HeadConfig(pointer=pointer),
                                         train=replace(cfg.ner, seed=seed), keep_best=cfg.keep_best,
                                         eval_every=cfg.eval_every, sort_by_length=cfg.sort_by_length),
-                         NER_TYPES, tok)
+                         MSRA_TYPES, tok)
             run = runs / f"ner-{pointer}-{seed}"
             g.fit(train, dev, run, progress=progress)
             out[f"{pointer}_f1"].append(g.evaluate(test)["entity/f1"])
@@ -64,7 +62,8 @@ def heldout(name: str, cfg: GPLinkerPreset, runs: Path, encoder: Path | None = N
     encoder scores 0 throughout, which would pick noise), scored on held-out templates and names: the task's
     metrics, the bootstrap SE of its F1 over test sentences, and F1 on more new sentences of the training
     templates (what the model did learn)."""
-    task, gen = get_task(name), GENERATORS[name]
+    task = get_task(name)
+    gen = task.builtin.generate  # generate.py: sentences in the task's format (DuEE / DuIE)
     key = task.select.removesuffix("/f1")  # event_level, spo
     tr = gen(cfg.gen_train, seed=0, split="train")
     dv, te = gen(cfg.gen_dev, seed=1, split="train"), gen(cfg.gen_dev, seed=2, split="heldout")

@@ -36,7 +36,6 @@ from kexue.nn.rope import freeze_rope
 MODEL_FILE = "model.onnx"
 MANIFEST = "gplinker-onnx.json"
 FORMAT = "kexue-gplinker-onnx/1"
-OUTPUTS = {"events": ["argu", "head", "tail"], "relations": ["entity", "head", "tail"], "ner": ["spans"]}
 OPSET = 18
 
 
@@ -89,7 +88,7 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, last: bool = False, dy
     g = load_run(run_dir, device="cpu", last=last)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    outputs = OUTPUTS[g.cfg.task]
+    outputs = list(g.task.outputs)  # the task's outputs in order (kexue/gplinker/tasks.py)
     export_graph(g.model, out / MODEL_FILE, g.cfg.max_len, outputs, g.tokenizer.pad_id, dynamo)
     g.tokenizer.save(out / "vocab.txt")
     enc = g.cfg.encoder

@@ -3,7 +3,9 @@
 kexue.fm/archives/8373 (NER), 8926 (events), 8888 (relations). The posts fine-tune a pretrained BERT
 (train.py's `fine_tune_recipe`, CLI `--encoder`); without one, a from-scratch `TinyEncoder` needs its
 own recipe, and `kexue gplinker TASK train` with no options runs the task's default one, named and
-printed at the start, its settings written to the run's gplinker.json and config.json:
+printed at the start, its settings written to the run's config.json. Which task has which recipes, and
+its default, is on its Task (kexue/gplinker/tasks.py: `recipes`, `recipe(name)`, `recipe_data`); the
+data they read is kexue/gplinker/builtin.py's:
 
 - ner `msra`: all of MSRA train but its last 1000 sentences (the dev set: MSRA ships no dev split, and
   selecting on test would leak), whole sentences (max_len 128 ⊇ MSRA's 100 characters + [CLS]/[SEP]),
@@ -13,7 +15,7 @@ printed at the start, its settings written to the run's gplinker.json and config
   evaluation fit 30 minutes on 2 CPU cores;
 - events / relations `generated`: sentences of the training templates and names (generate.py
   split="train"), dev = more of them (seed 1), test = the held-out templates and names (split="heldout",
-  seed 2); the vocabulary covers dev and test characters (`vocab_texts`); the same optimiser, schedule
+  seed 2); the vocabulary covers dev and test characters (`Task.vocab_texts`); the same optimiser, schedule
   and stopping rule sized to the smaller data. Measured: seen-template F1 0.994 (events) / 0.808
   (relations), held-out event-level / spo F1 0.000 (argument-level 0.36): a held-out template says
   the relation in words training never showed (出生于 vs 是…的故乡), which only a pretrained encoder
@@ -48,14 +50,11 @@ from typing import Any
 
 from torch.utils.data import IterableDataset
 
-DEFAULT = {"ner": "msra", "events": "generated", "relations": "generated"}
-
-
 @dataclass(frozen=True)
 class Recipe:
     """A from-scratch training recipe; `steps` = ⌈epochs · |train| / batch⌉ unless `fixed_steps` is set."""
     name: str
-    data: str  # "builtin" (tasks.builtin_data, as before), "msra" or "generated" (recipe_data)
+    data: str  # "builtin" (the task's built-in data as before recipes) or its own split: "msra", "generated"
     n_train: int = 0  # training sentences (0: all of MSRA train but the dev ones)
     n_dev: int = 1000
     n_test: int = 0  # generated test sentences (0: MSRA test, all 5000)
@@ -79,27 +78,14 @@ class Recipe:
 
 QUICK = Recipe("quick", "builtin", n_train=1200, fixed_steps=300, lr=1e-3, warmup=0, schedule="constant",
                eval_every=0, patience=0, max_minutes=0.0, sort_by_length=False)
+MSRA_SCRATCH = Recipe("msra", "msra")
 # a pretrained encoder (`kexue roformer pretrain --preset msra-encoder`) fine-tuned on the msra split: the heads
 # at AdamW 2e-3, the encoder at a quarter of it (the split of pretrained encoder vs new heads), 3 epochs
 MSRA_PRETRAINED = Recipe("msra-pretrained", "msra", lr=2e-3, encoder_lr_scale=0.25, pretrained=True)
-RECIPES: dict[str, dict[str, Recipe]] = {
-    "ner": {"msra": Recipe("msra", "msra"), "msra-pretrained": MSRA_PRETRAINED, "quick": QUICK},
-    "events": {"generated": Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=20,
-                                   warmup=100, eval_every=200, patience=5, max_minutes=10.0),
-               "quick": QUICK},
-    "relations": {"generated": Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=10,
-                                      warmup=100, eval_every=100, max_minutes=10.0),
-                  "quick": QUICK},
-}
-
-
-def get_recipe(task: str, name: str | None = None) -> Recipe:
-    """The task's recipe called `name` (None: its default); an unknown name is an error listing the known."""
-    known = RECIPES[task]
-    name = name or DEFAULT[task]
-    if name not in known:
-        raise ValueError(f"--recipe {name}: no such {task} recipe; choose one of {', '.join(known)}")
-    return known[name]
+GENERATED_EVENTS = Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=20, warmup=100,
+                          eval_every=200, patience=5, max_minutes=10.0)
+GENERATED_RELATIONS = Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=10, warmup=100,
+                             eval_every=100, max_minutes=10.0)
 
 
 def check_encoder(recipe: Recipe, name: str | None, encoder: Any, resume: bool = False) -> None:
@@ -142,64 +128,6 @@ def describe(task: str, cfg: Any, n_train: int, n_dev: int, encoder: Any = None)
     return (f"recipe {task}/{cfg.recipe}: {what}, {rate} {sched}, batch {t.batch_size}{' sorted by length' if cfg.sort_by_length else ''}, "
             f"{t.steps} steps ≈ {epochs:.1f} epochs of {n_train} sentences ({n_dev} dev){stop} "
             f"(--recipe quick: the short demo run; --set key=value overrides)")
-
-
-def recipe_data(task: str, recipe: Recipe, n: int | None = None) -> tuple[list, list, list, dict[str, str]]:
-    """(train, dev, labels, data record for gplinker.json) of a recipe; `n` overrides its training size."""
-    from kexue.gplinker.tasks import builtin_data
-    if recipe.data == "builtin":
-        n = n or recipe.n_train
-        train, dev, labels = builtin_data(task, n)
-        name = "msra" if task == "ner" else "generated"
-        return train, dev, labels, {"train": name, "dev": name, "n": str(n)}
-    if recipe.data == "msra":
-        from kexue.data import load_msra
-        from kexue.gplinker.data import NERSample
-        rows = [NERSample(t, s) for t, s in load_msra("train")]
-        dev, pool = rows[-recipe.n_dev:], rows[:-recipe.n_dev]
-        train = pool[:n or recipe.n_train or len(pool)]
-        return train, dev, ["LOC", "ORG", "PER"], {
-            "train": "msra", "dev": "msra", "n": str(len(train)),
-            "split": f"train: MSRA train[:{len(train)}], dev: MSRA train[-{recipe.n_dev}:], test: MSRA test"}
-    gen, labels = _generator(task)
-    n = n or recipe.n_train
-    # dev: new sentences of the training templates and names, what the model can learn to a plateau (on
-    # held-out wordings a from-scratch encoder scores 0 throughout, which selects nothing); test: held-out
-    return gen(n, 0, split="train"), gen(recipe.n_dev, 1, split="train"), labels, {
-        "train": "generated", "dev": "generated", "n": str(n),
-        "split": f"train: {n} sentences of the training templates and names (seed 0), dev: {recipe.n_dev} more "
-                 "(seed 1), test: held-out templates and names (seed 2)"}
-
-
-def vocab_texts(task: str, recipe: Recipe, train: list, dev: list | None) -> list[str]:
-    """The texts the character vocabulary is built from. Generated data: train, dev and the recipe's test, as
-    the reproduce preset does — held-out names are a third of their characters, and one [UNK] for all of
-    them erases the names a relation or event needs (measured: held-out spo F1 0 vs 0.77 on seen
-    templates); their embeddings stay as initialised, since training never sees them. Else: train only."""
-    texts = [r.text for r in train]
-    if recipe.data == "generated":
-        texts += [r.text for r in dev or []] + [r.text for r in recipe_test(task, recipe)]
-    return texts
-
-
-def recipe_test(task: str, recipe: Recipe, seen: bool = False) -> list:
-    """The recipe's test set: MSRA test (ner), or held-out templates and names of a third seed (`seen`: new
-    sentences of the training templates and names, seed 3, what the model did learn)."""
-    if task == "ner":
-        from kexue.data import load_msra
-        from kexue.gplinker.data import NERSample
-        return [NERSample(t, s) for t, s in load_msra("test")]
-    gen, _ = _generator(task)
-    return gen(recipe.n_test or 1000, 3, split="train") if seen else gen(recipe.n_test or 1000, 2, split="heldout")
-
-
-def _generator(task: str) -> tuple[Callable[..., list], list]:
-    from kexue.gplinker import fixture
-    from kexue.gplinker.data import EventSchema, RelationSchema
-    from kexue.gplinker.generate import generate_events, generate_relations
-    if task == "events":
-        return generate_events, EventSchema.read(fixture("duee_event_schema.json")).labels()
-    return generate_relations, RelationSchema.read(fixture("duie_schema.json")).predicates
 
 
 class LengthBuckets(IterableDataset):

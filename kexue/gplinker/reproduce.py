@@ -38,6 +38,7 @@ from kexue.gplinker.measure import (cliques_agree, connected_components, fixture
                                     loss_values, per_type_parameters, time_losses, time_steps)
 from kexue.gplinker.model import EncoderConfig, HeadConfig
 from kexue.gplinker.published import missing_paths, resolve_paths, run_recipe
+from kexue.gplinker.tasks import get_task
 from kexue.result import Check, Claim, TopicResult
 from kexue.train import TrainConfig
 from kexue.verdicts import not_checkable
@@ -54,6 +55,18 @@ NEEDS_ENCODER = ("a pretrained Chinese encoder: --set gplinker.encoder_path=PATH
 
 SCORE_NAMES = {"event_level/f1": "event-level F1", "argument_level/f1": "argument-level F1",
                "soft_argument/f1": "soft argument F1", "spo/f1": "(s, p, o) F1"}
+# claims 2 and 3: what each post says its task extracts (keyed like QUOTES, by the task's name)
+HELDOUT = {"events": "GPLinker extracts whole events (type, trigger, arguments) jointly with three EGP heads and the "
+                     "clique search (8926)",
+           "relations": "GPLinker extracts (s, p, o) triples with three GlobalPointers, overlaps included (8888)"}
+# claims 6 and 7: (the post's number, its data setting, the metric, the target, the band, the target as the post
+# writes it: DuEE's a percentage with two decimals, DuIE's a fraction with four)
+PUBLISHED = {
+    "events": ("GPLinker (EGP, RoBERTa-wwm-ext) on DuEE 1.0: leaderboard test F1 81.47 (P 82.65, R 80.31; official "
+               "soft argument metric) (8926)", "duee", "soft_argument/f1", rules.DUEE_F1, rules.DUEE_BAND,
+               lambda target: f"{100 * target:.2f}"),
+    "relations": ("GPLinker (EGP, BERT-base) on DuIE / LIC2019: (s, p, o) F1 0.8268 (8888)", "duie", "spo/f1",
+                  rules.DUIE_F1, rules.DUIE_BAND, lambda target: f"{target:.4f}")}
 
 
 @dataclass
@@ -141,7 +154,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: GPLinkerPreset | None = None
     checks = [check_round_trip(cfg, metrics), check_parameters(cfg, metrics), check_losses(metrics)]
     metrics["ner"] = ner_f1s(cfg, runs, progress)
     claims = [claim_egp(cfg, metrics["ner"])]
-    for name in ("events", "relations"):
+    for name in HELDOUT:
         metrics[name] = heldout(name, cfg, runs, paths["encoder_path"], progress)
         claims.append(claim_heldout(name, metrics[name]))
     metrics["loss_speed"] = timing(cfg)
@@ -173,18 +186,16 @@ def claim_egp(cfg: GPLinkerPreset, ner: dict[str, Any]) -> Claim:
 
 def claim_heldout(name: str, m: dict[str, Any]) -> Claim:
     """2. events (8926) and 3. triples (8888) on held-out templates and names."""
-    what = {"events": "event-level F1", "relations": "(s, p, o) F1"}[name]
+    task = get_task(name)
+    what = SCORE_NAMES[task.select]
     d = rules.extracts_heldout(m["f1"], m["f1_se"], m["seen_templates_f1"], pretrained=m["encoder"] != "from scratch",
                                name=f"held-out {what}")
     extra = (f", argument-level F1 {m['argument_level/f1']:.3f}, soft argument F1 {m['soft_argument/f1']:.3f}"
              if "argument_level/f1" in m else "")
     n = m["sizes"]
-    claim = {"events": "GPLinker extracts whole events (type, trigger, arguments) jointly with three EGP heads and "
-                       "the clique search (8926)",
-             "relations": "GPLinker extracts (s, p, o) triples with three GlobalPointers, overlaps included (8888)"}
     return d.to_claim(
-        claim[name],
-        f"generated {'DuEE' if name == 'events' else 'DuIE'}-format data ({n['train']} train / {n['dev']} dev / "
+        HELDOUT[name],
+        f"generated {task.builtin.format}-format data ({n['train']} train / {n['dev']} dev / "
         f"{n['test']} test; test on templates and names never seen in training, dev on new sentences of the "
         f"training ones), encoder: {m['encoder']}: "
         f"test {what} {m['f1']:.3f} ± {m['f1_se']:.3f} (bootstrap SE){extra} ({m['weights']}); on new sentences "
@@ -236,12 +247,7 @@ def published_claims(cfg: GPLinkerPreset, paths: dict[str, Path | None], runs: P
     """6. DuEE (8926) and 7. DuIE (8888): the posts' recipes on the user's data and encoder (the full preset),
     or "not checkable" naming what is missing."""
     out = []
-    spec = {"events": ("GPLinker (EGP, RoBERTa-wwm-ext) on DuEE 1.0: leaderboard test F1 81.47 (P 82.65, R 80.31; "
-                       "official soft argument metric) (8926)", "duee", "soft_argument/f1", rules.DUEE_F1,
-                       rules.DUEE_BAND),
-            "relations": ("GPLinker (EGP, BERT-base) on DuIE / LIC2019: (s, p, o) F1 0.8268 (8888)", "duie", "spo/f1",
-                          rules.DUIE_F1, rules.DUIE_BAND)}
-    for name, (text, key, metric, target, band) in spec.items():
+    for name, (text, key, metric, target, band, as_post) in PUBLISHED.items():
         missing = missing_paths(name, paths)
         if not cfg.published or missing:
             why = (f"give {' and '.join(missing)} to run the post's recipe" if cfg.published else
@@ -252,8 +258,8 @@ def published_claims(cfg: GPLinkerPreset, paths: dict[str, Path | None], runs: P
         m = metrics[key] = run_recipe(name, cfg, paths, runs, progress)
         d = rules.published_f1(m[metric], target, band, name=f"dev {metric}")
         scores = ", ".join(f"{label} {m[k]:.4f}" for k, label in SCORE_NAMES.items() if k in m)
-        post = f"{100 * target:.2f}" if name == "events" else f"{target:.4f}"
-        out.append(d.to_claim(text, f"{m['setup']}; dev: {scores} (post: {post} on test)", quote=QUOTES[key]))
+        out.append(d.to_claim(text, f"{m['setup']}; dev: {scores} (post: {as_post(target)} on test)",
+                              quote=QUOTES[key]))
     return out
 
 

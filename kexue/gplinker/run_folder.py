@@ -58,27 +58,27 @@ def read_linker_run(folder: str | Path) -> LinkerRun:
 
 def linker_run_for(folder: str | Path, task: str, verb: str) -> LinkerRun:
     """`read_linker_run`, checked to be a `task` run before anything is read or written."""
+    from kexue.gplinker.tasks import get_task
     run = read_linker_run(folder)
     if run.task != task:
-        article = "an" if run.task in ("events", "ner") else "a"
-        raise ValueError(f"{folder} is {article} {run.task} run; use `kexue gplinker {run.task} {verb}`")
+        raise ValueError(f"{folder} is {get_task(run.task).article} {run.task} run; use `kexue gplinker {run.task} "
+                         f"{verb}`")
     return run
 
 
 def dev_of_run(folder: str | Path, run: LinkerRun) -> list:
     """The labelled data a run is evaluated on without --data: its own dev file, or the built-in dev set of
     the recipe it was trained with; else an error saying --data is needed."""
-    from kexue.gplinker.recipes import get_recipe, recipe_data
     from kexue.gplinker.tasks import get_task
-    dev = run.data.get("dev")
+    task, dev = get_task(run.task), run.data.get("dev")
     if dev in BUILTIN:  # the dev set of the recipe it was trained with (older runs: quick)
         recipe = run.cfg.recipe or "quick"  # "fine-tune" (--encoder) read the default recipe's data
-        chosen = get_recipe(run.task, None if recipe == "fine-tune" else recipe)
-        return recipe_data(run.task, chosen, int(run.data.get("n", 1000)))[1]
+        chosen = task.recipe(None if recipe == "fine-tune" else recipe)
+        return task.recipe_data(chosen, int(run.data.get("n", 1000)))[1]
     if not dev:
         raise ValueError(f"{folder} was trained without a dev file; give --data FILE to evaluate it")
     schema = Path(run.data["schema"]) if run.data.get("schema") else None
-    return get_task(run.task).read(Path(dev), schema, False)[0]
+    return task.read(Path(dev), schema, False)[0]
 
 
 @dataclass
@@ -138,21 +138,22 @@ def load_training_data(task: str, inputs: TrainingInputs, skip_bad: bool = False
     """The data of `inputs`: the given files, else the recipe's built-in data (no options: the task's recipe
     to a plateau; a --train file keeps the short run unless --recipe says otherwise)."""
     from kexue.gplinker.data import Problems
-    from kexue.gplinker.recipes import check_encoder, get_recipe, recipe_data, vocab_texts
+    from kexue.gplinker.recipes import check_encoder
     from kexue.gplinker.tasks import get_task
+    t = get_task(task)
     if inputs.train is None and (inputs.dev is not None or inputs.schema is not None):
         raise ValueError(f"{'--dev' if inputs.dev is not None else '--schema'} is given without --train; give "
                          "--train FILE too (without --train the built-in data is used)")
-    chosen = get_recipe(task, inputs.recipe or ("quick" if inputs.train is not None else None))
+    chosen = t.recipe(inputs.recipe or ("quick" if inputs.train is not None else None))
     check_encoder(chosen, inputs.recipe, inputs.encoder, resume)  # a from-scratch recipe with --encoder, ...
     if inputs.train is None:
-        rows, dev, labels, data = recipe_data(task, chosen, inputs.generate)
-        return TrainingData(chosen, rows, dev, labels, data, vocab_texts(task, chosen, rows, dev))
+        rows, dev, labels, data = t.recipe_data(chosen, inputs.generate)
+        return TrainingData(chosen, rows, dev, labels, data, t.vocab_texts(chosen, rows, dev))
     problems = Problems()
-    rows, labels = get_task(task).read(inputs.train, inputs.schema, skip_bad, problems)
-    get_task(task).check_labelled(rows, inputs.train)
+    rows, labels = t.read(inputs.train, inputs.schema, skip_bad, problems)
+    t.check_labelled(rows, inputs.train)
     said = [problems.summary(inputs.train)] if problems.summary(inputs.train) else []
-    dev = get_task(task).read(inputs.dev, inputs.schema, False)[0] if inputs.dev else None  # dev is never filtered
+    dev = t.read(inputs.dev, inputs.schema, False)[0] if inputs.dev else None  # dev is never filtered
     data = {"train": str(inputs.train.resolve()), "dev": str(inputs.dev.resolve()) if inputs.dev else "",
             "schema": str(inputs.schema.resolve()) if inputs.schema else ""}
     return TrainingData(chosen, rows, dev, labels, data, [r.text for r in rows], said)

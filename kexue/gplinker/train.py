@@ -209,19 +209,13 @@ def describe_weights(run_dir: Path, best: dict[str, Any] | None) -> str:
     return f"{MODEL_FILE} (the last step, {'?' if step is None else step})"
 
 
-# the posts' fine-tuning recipes on a pretrained encoder (--encoder): Adam at 2e-5, their batch and epochs
-FINE_TUNE = {"events": {"batch_size": 32, "epochs": 200, "source": "duee_v1.py"},
-             "relations": {"batch_size": 64, "epochs": 20, "source": "duie_v1.py"},
-             "ner": {"batch_size": 16, "epochs": 10, "source": "bert4keras task_sequence_labeling_ner_global_pointer.py"}}
-
-
 def fine_tune_recipe(cfg: GPLinkerConfig, n_train: int) -> tuple[GPLinkerConfig, str]:
     """cfg with the post's fine-tuning recipe for its task (Adam, lr 2e-5, its batch, its epochs as steps over
     n_train sentences), and one line saying so."""
-    r = FINE_TUNE[cfg.task]
-    steps = r["epochs"] * math.ceil(n_train / r["batch_size"])
-    train = replace(cfg.train, optimizer="adam", lr=2e-5, batch_size=r["batch_size"], steps=steps)
-    line = (f"recipe: the post's fine-tuning ({r['source']}): Adam lr 2e-5, batch {r['batch_size']}, {r['epochs']} "
+    r = TASKS[cfg.task].fine_tune
+    steps = r.epochs * math.ceil(n_train / r.batch_size)
+    train = replace(cfg.train, optimizer="adam", lr=2e-5, batch_size=r.batch_size, steps=steps)
+    line = (f"recipe: the post's fine-tuning ({r.source}): Adam lr 2e-5, batch {r.batch_size}, {r.epochs} "
             f"epochs = {steps} steps on {n_train} sentences (override with --set train.steps=N ...)")
     return replace(cfg, train=train), line
 

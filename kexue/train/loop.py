@@ -6,7 +6,8 @@ One optimizer step, for step t = 0, 1, ...:
      and backward of loss / grad_accum (times the gradient scaler's factor under fp16), so the gradient
      is that of the mean loss over the whole global batch; under DDP the ranks' gradients are averaged
      once, at the last micro-step
-  3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py)
+  3. the global gradient norm is clipped to cfg.clip, the optimizer steps, the EMA follows  (ema.py), and
+     the step callbacks see the step (callbacks.py: the Trainer's `callbacks`, then the registered ones)
   4. at the log, eval and checkpoint steps: a metrics.jsonl record (window.py; also to cfg.log's logger,
      loggers.py), eval_fn on rank 0 (EMA weights swapped in when EMA is on: keys `eval_ema/...`, else
      `eval/...`) and on_eval, and a checkpoint committed as one unit (checkpoint.py) at ckpt_every steps,
@@ -43,6 +44,7 @@ from torch.utils.data import Dataset
 
 from kexue.config import to_dict
 from kexue.train.batches import MicroBatches, to_device
+from kexue.train.callbacks import StepCallback, checked_callbacks, step_callbacks
 from kexue.train.checkpoint import (CONFIG_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, discard_checkpoint,
                                     has_checkpoint, remove_stale_temps, save_checkpoint, write_json)
 from kexue.train.distributed import all_reduce_max, all_reduce_sum, barrier, gather_to_all, init_distributed
@@ -73,7 +75,9 @@ class Trainer:
     and a batch already on the device, and returns the scalar loss, or (loss, {name: float}) whose
     extra metrics are logged beside it (every rank must return the same names). eval_fn(model) gets
     the unwrapped model on rank 0 and returns {name: float}. count_tokens(batch) -> int, when given,
-    adds tokens/s to the summary. on_step(trainer, step) is called after every optimizer step, once
+    adds tokens/s to the summary. callbacks: step callbacks fn(trainer, step, loss), called right
+    after every optimizer step, before its record (kexue/train/callbacks.py; `register_step_callback`
+    reaches the Trainers a command builds). on_step(trainer, step) is called after every optimizer step, once
     its record and checkpoint are written. on_eval(trainer, metrics) is called on rank 0 right after
     each eval_fn, with the metrics as logged (`eval/...` or `eval_ema/...`) and the evaluated weights
     (the EMA shadow when EMA is on) still in trainer.model, e.g. to keep the best of them; a dict it
@@ -90,6 +94,7 @@ class Trainer:
                  count_tokens: Callable[[Any], int] | None = None,
                  on_step: Callable[[Trainer, int], None] | None = None,
                  on_eval: Callable[[Trainer, dict[str, float]], dict[str, Any] | None] | None = None,
+                 callbacks: Iterable[StepCallback] = (),
                  find_unused_parameters: bool = False, may_change: tuple[str, ...] = ()):
         cfg.check()
         self.cfg = cfg
@@ -105,6 +110,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.train_data, self.loss_fn, self.eval_fn = train_data, loss_fn, eval_fn
         self.collate_fn, self.count_tokens, self.on_step, self.on_eval = collate_fn, count_tokens, on_step, on_eval
+        self.callbacks: list[StepCallback] = checked_callbacks(callbacks)
         if not (run_config is None or dataclasses.is_dataclass(run_config) or isinstance(run_config, dict)):
             raise TypeError(f"run_config must be a dataclass instance (or a dict), not {type(run_config).__name__}")
         self.run_config, self.progress, self.print_summary = run_config, progress, print_summary
@@ -180,9 +186,11 @@ class Trainer:
         try:
             with StopSignals() as self._stop, deterministic(cfg.deterministic):
                 for t in range(start, cfg.steps):
-                    lr, tokens_step = self._train_step(t)
+                    lr, tokens_step, loss = self._train_step(t)
                     tokens += tokens_step
                     self.step = t + 1
+                    for fn in step_callbacks(self.callbacks):
+                        fn(self, self.step, loss)
                     for line in eta.tick(self.step):
                         bar.note(line)
                     self._after_step(lr, bar, log)
@@ -288,7 +296,8 @@ class Trainer:
 
     # ---- one optimizer step ----
 
-    def _train_step(self, t: int) -> tuple[float, int]:
+    def _train_step(self, t: int) -> tuple[float, int, Tensor]:
+        """Optimizer step t: (the base rate it used, the tokens it counted, its mean loss on the device)."""
         cfg = self.cfg
         factor = lr_factor(cfg, t)
         for group in self.optimizer.param_groups:
@@ -328,9 +337,10 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update(self._model)
-        self._window.add(loss_sum / cfg.grad_accum, extras, grad_norm)
+        loss_mean = loss_sum / cfg.grad_accum
+        self._window.add(loss_mean, extras, grad_norm)
         self._diverged.observe(t + 1, loss_sum)  # the first step whose loss is not finite, on the device
-        return cfg.lr * factor, tokens
+        return cfg.lr * factor, tokens, loss_mean
 
     @property
     def _trainable(self) -> list[nn.Parameter]:

@@ -10,12 +10,11 @@ runner = CliRunner()
 QUALITY = ["attention", "quality", "--preset", "smoke", "--no-progress", "--set", "train.steps=4"]
 
 
-def test_sigint_in_the_third_run_then_resume_is_bit_identical(tmp_path, monkeypatch):
+def test_sigint_in_the_third_run_then_resume_is_bit_identical(tmp_path):
     r = runner.invoke(app, [*QUALITY, "--out", str(tmp_path / "whole")])
     assert r.exit_code == 0, r.output
     k = random_step(8)  # the third run is the first MLM: 2 × 4 steps
-    with monkeypatch.context() as m:
-        signal_after(m, k, trainer=2)
+    with signal_after(k, trainer=2):
         r = runner.invoke(app, [*QUALITY, "--out", str(tmp_path / "cut")])
     assert r.exit_code == 130 and f"interrupted at step {k}" in r.stderr, r.output
     assert not (tmp_path / "cut" / "mlm-elu-seed0").exists()  # the fourth never started

@@ -1,24 +1,11 @@
 """`python tests/decoder_only/sigint_after.py K ARGS...`: `python -m kexue ARGS...` in a process that sends
 itself a real SIGINT when optimizer step K of its first Trainer run is done (the Trainer's handler then
 checkpoints, and the command exits 130). A subprocess, so the exit status and stderr are the real ones."""
-import os
-import signal
 import sys
 
-from kexue.train.loop import Trainer
+from tests.interrupt import signal_after
 
-step = int(sys.argv[1])
-original = Trainer._train_step
-
-
-def step_then_signal(self, t):
-    out = original(self, t)
-    if t + 1 == step:
-        os.kill(os.getpid(), signal.SIGINT)
-    return out
-
-
-Trainer._train_step = step_then_signal
+signal_after(int(sys.argv[1]))  # registered for the whole process (kexue/train/callbacks.py)
 sys.argv = ["kexue", *sys.argv[2:]]
 from kexue.cli import main  # noqa: E402
 

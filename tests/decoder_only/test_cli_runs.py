@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from kexue.cli import app
 from kexue.decoder_only import cli
 from tests.busy import one_thread  # noqa: F401  (a fixture: one torch thread, as OMP_NUM_THREADS=1 in the subprocess)
-from tests.interrupt import assert_identical, random_step, signal_after
+from tests.interrupt import assert_identical, random_step, signal_after, steps_taken
 
 runner = CliRunner()
 TINY = ["--no-progress", "--set", "task.n_train=64", "--set", "task.n_test=8", "--set", "task.max_chars=200",
@@ -25,27 +25,13 @@ def wide_console(monkeypatch):
     monkeypatch.setattr(cli.console, "width", 240)  # the tables unwrapped, as on a wide terminal
 
 
-def _count_steps(monkeypatch) -> list[int]:
-    """From now on every optimizer step any Trainer takes is appended (its index t) to the returned list."""
-    from kexue.train.loop import Trainer
-
-    taken, original = [], Trainer._train_step
-
-    def counted(self, t):
-        taken.append(t)
-        return original(self, t)
-
-    monkeypatch.setattr(Trainer, "_train_step", counted)
-    return taken
-
-
 def _table(stdout: str) -> list[str]:
     """The table's rows without the tokens/s column (a rate, not a result) and the run folder line."""
     return [line.rsplit("│", 2)[0] for line in stdout.splitlines() if line.startswith("│")]
 
 
 @pytest.mark.slow
-def test_train_sigint_in_a_subprocess_then_resume_is_bit_identical(tmp_path, one_thread, monkeypatch):
+def test_train_sigint_in_a_subprocess_then_resume_is_bit_identical(tmp_path, one_thread):
     steps = 6
     args = ["decoder-only", "train", "--task", "reverse", *TINY, "--set", f"train.steps={steps}"]
     r = runner.invoke(app, [*args, "--out", str(tmp_path / "whole")])
@@ -58,8 +44,8 @@ def test_train_sigint_in_a_subprocess_then_resume_is_bit_identical(tmp_path, one
     assert f"interrupted at step {k}; continue with --resume --out {tmp_path / 'cut'}" in p.stderr
     assert p.stdout == ""  # no table: the run is not finished
     # the resume names nothing but the folder: the run's own settings come back from it
-    taken = _count_steps(monkeypatch)
-    r2 = runner.invoke(app, ["decoder-only", "train", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
+    with steps_taken() as taken:
+        r2 = runner.invoke(app, ["decoder-only", "train", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
     assert r2.exit_code == 0, r2.output
     assert taken == list(range(k, steps))  # only the steps after the cut were trained
     assert_identical(tmp_path / "whole", tmp_path / "cut", list(range(1, steps + 1)))
@@ -67,19 +53,18 @@ def test_train_sigint_in_a_subprocess_then_resume_is_bit_identical(tmp_path, one
 
 
 @pytest.mark.slow
-def test_compare_cut_in_its_second_run_resumes_to_the_same_table(tmp_path, monkeypatch):
+def test_compare_cut_in_its_second_run_resumes_to_the_same_table(tmp_path):
     args = ["decoder-only", "compare", "--arch", "decoder,prefix", "--seeds", "2", *TINY, "--set", "train.steps=4"]
     whole = runner.invoke(app, [*args, "--out", str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output
     k = random_step(4)
-    with monkeypatch.context() as m:
-        signal_after(m, k, trainer=1)  # decoder seed 0 finished, decoder seed 1 cut
+    with signal_after(k, trainer=1):  # decoder seed 0 finished, decoder seed 1 cut
         r = runner.invoke(app, [*args, "--out", str(tmp_path / "cut")])
     assert r.exit_code == 130 and f"interrupted at step {k}" in r.stderr, r.output
     assert not (tmp_path / "cut" / "prefix-seed0").exists()
     finished = (tmp_path / "cut" / "decoder-seed0" / "model.safetensors").read_bytes()
-    taken = _count_steps(monkeypatch)
-    r = runner.invoke(app, ["decoder-only", "compare", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
+    with steps_taken() as taken:
+        r = runner.invoke(app, ["decoder-only", "compare", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
     assert r.exit_code == 0, r.output
     assert taken == list(range(k, 4)) + [0, 1, 2, 3] * 2  # the rest of the cut run, then the two not begun
     assert (tmp_path / "cut" / "decoder-seed0" / "model.safetensors").read_bytes() == finished  # not retrained
@@ -92,20 +77,19 @@ def test_compare_cut_in_its_second_run_resumes_to_the_same_table(tmp_path, monke
 
 
 @pytest.mark.slow
-def test_mlm_cut_in_its_second_run_resumes_to_the_same_table(tmp_path, monkeypatch):
+def test_mlm_cut_in_its_second_run_resumes_to_the_same_table(tmp_path):
     args = ["decoder-only", "mlm", "--direction", "bidirectional,mixed", "--seeds", "1", "--no-progress",
             "--set", "task.n_train=32", "--set", "task.n_test=8", "--set", "model.hidden=16",
             "--set", "train.batch_size=8", "--set", "train.log_every=1", "--set", "train.steps=4"]
     whole = runner.invoke(app, [*args, "--out", str(tmp_path / "whole")])
     assert whole.exit_code == 0, whole.output
     k = random_step(4)
-    with monkeypatch.context() as m:
-        signal_after(m, k, trainer=1)  # bidirectional finished, mixed cut at step k
+    with signal_after(k, trainer=1):  # bidirectional finished, mixed cut at step k
         r = runner.invoke(app, [*args, "--out", str(tmp_path / "cut")])
     assert r.exit_code == 130 and f"interrupted at step {k}" in r.stderr, r.output
     finished = (tmp_path / "cut" / "bidirectional-seed0" / "model.safetensors").read_bytes()
-    taken = _count_steps(monkeypatch)
-    r = runner.invoke(app, ["decoder-only", "mlm", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
+    with steps_taken() as taken:
+        r = runner.invoke(app, ["decoder-only", "mlm", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
     assert r.exit_code == 0, r.output
     assert taken == list(range(k, 4))  # only the rest of the cut run
     assert (tmp_path / "cut" / "bidirectional-seed0" / "model.safetensors").read_bytes() == finished

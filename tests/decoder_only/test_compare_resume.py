@@ -6,9 +6,9 @@ import pytest
 
 from kexue.decoder_only import ModelConfig, RunConfig, TaskConfig, compare
 from kexue.decoder_only.tasks import build_task
-from kexue.train import TrainConfig
+from kexue.train import TrainConfig, register_step_callback
 from kexue.train.checkpoint import checkpoint_step, read_json
-from tests.decoder_only.test_cli_runs import _count_steps
+from tests.interrupt import steps_taken
 
 
 def base(steps: int = 2, lr: float = 3e-3) -> RunConfig:
@@ -17,25 +17,25 @@ def base(steps: int = 2, lr: float = 3e-3) -> RunConfig:
                      train=TrainConfig(steps=steps, batch_size=8, lr=lr, log_every=1))
 
 
-def test_a_second_compare_reads_the_finished_runs_back(tmp_path, monkeypatch):
+def test_a_second_compare_reads_the_finished_runs_back(tmp_path):
     cfg = base()
     data = build_task(cfg.task)
-    taken = _count_steps(monkeypatch)
-    first = compare(cfg, ("decoder",), 1, tmp_path, data=data)
-    assert len(taken) == 2
-    folder = tmp_path / "decoder-seed0"
-    stamp = (folder / "result.json").stat().st_mtime_ns
-    again = compare(cfg, ("decoder",), 1, tmp_path, data=data)
-    assert len(taken) == 2  # not trained again
-    assert (folder / "result.json").stat().st_mtime_ns == stamp
-    assert again["decoder"][0]["test_loss"] == first["decoder"][0]["test_loss"]
-    assert again["decoder"][0]["config_model"] == first["decoder"][0]["config_model"]
+    with steps_taken() as taken:
+        first = compare(cfg, ("decoder",), 1, tmp_path, data=data)
+        assert len(taken) == 2
+        folder = tmp_path / "decoder-seed0"
+        stamp = (folder / "result.json").stat().st_mtime_ns
+        again = compare(cfg, ("decoder",), 1, tmp_path, data=data)
+        assert len(taken) == 2  # not trained again
+        assert (folder / "result.json").stat().st_mtime_ns == stamp
+        assert again["decoder"][0]["test_loss"] == first["decoder"][0]["test_loss"]
+        assert again["decoder"][0]["config_model"] == first["decoder"][0]["config_model"]
 
-    # more steps: the run continues from its checkpoint, and its result.json is the new one
-    longer = compare(base(steps=3), ("decoder",), 1, tmp_path, data=data)
-    assert taken == [0, 1, 2]
-    assert checkpoint_step(folder) == 3 and read_json(folder / "result.json")["steps"] == 3
-    assert longer["decoder"][0]["steps"] == 3
+        # more steps: the run continues from its checkpoint, and its result.json is the new one
+        longer = compare(base(steps=3), ("decoder",), 1, tmp_path, data=data)
+        assert taken == [0, 1, 2]
+        assert checkpoint_step(folder) == 3 and read_json(folder / "result.json")["steps"] == 3
+        assert longer["decoder"][0]["steps"] == 3
 
     # other settings than a resume may change: refused, naming the folder and the setting
     with pytest.raises(ValueError, match=r"decoder-seed0/result.json: this run was made with other settings "
@@ -43,11 +43,9 @@ def test_a_second_compare_reads_the_finished_runs_back(tmp_path, monkeypatch):
         compare(base(steps=3, lr=1e-2), ("decoder",), 1, tmp_path, data=data)
 
     # resume=False trains anew; a run cut on the way leaves no result.json of the older run beside it
-    def cut(self, t):
+    def cut(trainer, step, loss):  # as Ctrl-C at the first step, before its checkpoint
         raise KeyboardInterrupt
 
-    from kexue.train.loop import Trainer
-    monkeypatch.setattr(Trainer, "_train_step", cut)
-    with pytest.raises(KeyboardInterrupt):
+    with register_step_callback(cut), pytest.raises(KeyboardInterrupt):
         compare(base(steps=3), ("decoder",), 1, tmp_path, data=data, resume=False)
     assert not (folder / "result.json").exists()

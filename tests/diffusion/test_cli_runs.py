@@ -13,12 +13,11 @@ TRAIN = ["diffusion", "train", "--preset", "smoke", "--no-progress", "--set", "t
          "--set", "train.log_every=1"]
 
 
-def test_sigint_at_a_random_step_then_resume_is_bit_identical(tmp_path, monkeypatch):
+def test_sigint_at_a_random_step_then_resume_is_bit_identical(tmp_path):
     r = runner.invoke(app, [*TRAIN, "--out", str(tmp_path / "whole")])
     assert r.exit_code == 0, r.output
     k = random_step(5)
-    with monkeypatch.context() as m:
-        signal_after(m, k)
+    with signal_after(k):
         r = runner.invoke(app, [*TRAIN, "--out", str(tmp_path / "cut")])
     assert r.exit_code == 130 and f"interrupted at step {k}; continue with --resume" in r.stderr, r.output
     r = runner.invoke(app, ["diffusion", "train", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])

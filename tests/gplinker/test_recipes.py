@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from kexue.gplinker.cli import app
 from kexue.gplinker.linker import GPLinkerConfig
-from kexue.gplinker.recipes import (QUICK, RECIPES, EarlyStopping, LengthBuckets, StopTraining, apply_recipe,
-                                    describe, get_recipe, recipe_data, recipe_test, vocab_texts)
+from kexue.gplinker.recipes import QUICK, EarlyStopping, LengthBuckets, StopTraining, apply_recipe, describe
+from kexue.gplinker.tasks import TASKS, get_task
 from kexue.gplinker.train import BEST_FILE, read_best
 from kexue.train import read_metrics
 from kexue.train.checkpoint import read_safetensors
@@ -132,15 +132,17 @@ def test_length_buckets_visit_every_row_once_in_batches_of_like_lengths():
 
 
 def test_quick_recipe_is_the_old_default_run():
-    for task in RECIPES:
+    for task in TASKS:
         assert apply_recipe(GPLinkerConfig(task=task), QUICK, 1200) == GPLinkerConfig(task=task)
 
 
 def test_recipes_are_named_and_sized_in_epochs():
-    assert get_recipe("ner").name == "msra" and get_recipe("events").name == get_recipe("relations").name == "generated"
+    ner, events, relations = get_task("ner"), get_task("events"), get_task("relations")
+    assert ner.recipe().name == "msra" and events.recipe().name == relations.recipe().name == "generated"
+    assert all(t.recipe("quick") is QUICK for t in TASKS.values())
     with pytest.raises(ValueError, match="no such ner recipe; choose one of msra, msra-pretrained, quick"):
-        get_recipe("ner", "fast")
-    r = get_recipe("ner")
+        ner.recipe("fast")
+    r = ner.recipe()
     cfg = apply_recipe(GPLinkerConfig(task="ner"), r, 49289)
     assert cfg.train.steps == -(-int(r.epochs * 49289) // r.batch_size)
     assert (cfg.recipe, cfg.patience, cfg.sort_by_length, cfg.train.schedule) == ("msra", r.patience, True, "cosine")
@@ -175,8 +177,8 @@ def test_fit_stops_early_and_ends_on_the_best_weights(tmp_path, monkeypatch):
 
 def test_cli_prints_the_recipe_and_writes_its_settings(tmp_path, monkeypatch):
     # the recipe with a small dev and test set (an untrained model decodes slowly)
-    monkeypatch.setitem(RECIPES["relations"], "generated", replace(RECIPES["relations"]["generated"], n_dev=20,
-                                                                   n_test=20))
+    recipes = get_task("relations").recipes
+    monkeypatch.setitem(recipes, "generated", replace(recipes["generated"], n_dev=20, n_test=20))
     out = tmp_path / "run"
     r = runner.invoke(app, ["relations", "train", "--generate", "40", "--out", str(out), "--set", "train.steps=4",
                             "--set", "eval_every=2", *TINY])
@@ -184,7 +186,7 @@ def test_cli_prints_the_recipe_and_writes_its_settings(tmp_path, monkeypatch):
     assert "recipe relations/generated: TinyEncoder 16×1 layers from scratch, AdamW lr 0.003 cosine after 100" in r.output
     run = json.loads((out / "config.json").read_text(encoding="utf-8"))["run"]  # the run's one file of settings
     config = run["gplinker"]
-    assert config["recipe"] == "generated" and config["patience"] == RECIPES["relations"]["generated"].patience
+    assert config["recipe"] == "generated" and config["patience"] == recipes["generated"].patience
     assert config["sort_by_length"] is True and config["train"]["schedule"] == "cosine"
     assert "test: held-out" in run["data"]["split"] and not (out / "gplinker.json").exists()
     quick = runner.invoke(app, ["ner", "train", "--recipe", "quick", "--generate", "20", "--out", str(tmp_path / "q"),
@@ -198,25 +200,25 @@ def test_cli_prints_the_recipe_and_writes_its_settings(tmp_path, monkeypatch):
 def test_generated_vocabulary_covers_the_held_out_names():
     """Held-out names are drawn from other MSRA names: built from the training texts alone the vocabulary
     would read a third of their characters as [UNK]; the generated recipes build it over dev and test too."""
-    r = replace(get_recipe("relations"), n_train=200, n_dev=50, n_test=50)
-    train, dev, _, _ = recipe_data("relations", r)
-    chars = set("".join(vocab_texts("relations", r, train, dev)))
-    test_chars = set("".join(s.text for s in recipe_test("relations", r)))
+    relations, ner = get_task("relations"), get_task("ner")
+    r = replace(relations.recipe(), n_train=200, n_dev=50, n_test=50)
+    train, dev, _, _ = relations.recipe_data(r)
+    chars = set("".join(relations.vocab_texts(r, train, dev)))
+    test_chars = set("".join(s.text for s in relations.recipe_test(r)))
     assert test_chars <= chars and not test_chars <= set("".join(s.text for s in train))
-    msra = SimpleNamespace(data="msra")
-    assert vocab_texts("ner", msra, train, dev) == [s.text for s in train]
+    assert relations.vocab_texts(QUICK, train, dev) == [s.text for s in train]  # the quick recipe: train only
+    assert ner.vocab_texts(ner.recipe(), train, dev) == [s.text for s in train]
 
 
 def test_evaluate_without_data_uses_the_dev_set_of_the_runs_recipe():
     """`evaluate` with no --data scores a run on the dev set its recipe selected on: for `generated`, new
     sentences of the training templates (seed 1), not the quick recipe's built-in split."""
-    from kexue.gplinker.recipes import get_recipe, recipe_data
     from kexue.gplinker.run_folder import LinkerRun, dev_of_run
-    from kexue.gplinker.tasks import builtin_data
+    relations = get_task("relations")
     data = {"train": "generated", "dev": "generated", "n": "40"}
     run = LinkerRun(GPLinkerConfig(task="relations", recipe="generated"), [], data)
     dev = dev_of_run(Path("run"), run)
-    assert [r.text for r in dev] == [r.text for r in recipe_data("relations", get_recipe("relations", "generated"), 40)[1]]
-    assert [r.text for r in dev] != [r.text for r in builtin_data("relations", 40)[1]]
+    assert [r.text for r in dev] == [r.text for r in relations.recipe_data(relations.recipe("generated"), 40)[1]]
+    assert [r.text for r in dev] != [r.text for r in relations.builtin.sample(40)[1]]
     old = LinkerRun(GPLinkerConfig(task="relations"), [], data)  # a run before recipes
-    assert [r.text for r in dev_of_run(Path("run"), old)] == [r.text for r in builtin_data("relations", 40)[1]]
+    assert [r.text for r in dev_of_run(Path("run"), old)] == [r.text for r in relations.builtin.sample(40)[1]]

@@ -10,14 +10,13 @@ runner = CliRunner()
 TRAIN = ["lru", "train", "--preset", "smoke", "--no-progress"]
 
 
-def test_sigint_at_a_random_step_then_resume_is_bit_identical(tmp_path, monkeypatch):
+def test_sigint_at_a_random_step_then_resume_is_bit_identical(tmp_path):
     steps = 6
     r = runner.invoke(app, [*TRAIN, "--set", f"train.steps={steps}", "--set", "train.log_every=1",
                             "--out", str(tmp_path / "whole")])
     assert r.exit_code == 0, r.output
     k = random_step(steps)
-    with monkeypatch.context() as m:
-        signal_after(m, k)
+    with signal_after(k):
         r = runner.invoke(app, [*TRAIN, "--set", f"train.steps={steps}", "--set", "train.log_every=1",
                                 "--out", str(tmp_path / "cut")])
     assert r.exit_code == 130, r.output

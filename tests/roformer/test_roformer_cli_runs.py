@@ -18,12 +18,11 @@ def pretrain_args(tmp_path, out):
             "--set", "train.eval_every=2", "--out", str(out)]
 
 
-def test_pretrain_sigint_at_a_random_step_then_resume_is_bit_identical(tmp_path, monkeypatch):
+def test_pretrain_sigint_at_a_random_step_then_resume_is_bit_identical(tmp_path):
     r = runner.invoke(app, pretrain_args(tmp_path, tmp_path / "whole"))
     assert r.exit_code == 0, r.output
     k = random_step(5)
-    with monkeypatch.context() as m:
-        signal_after(m, k)
+    with signal_after(k):
         r = runner.invoke(app, pretrain_args(tmp_path, tmp_path / "cut"))
     assert r.exit_code == 130 and f"interrupted at step {k}" in r.stderr, r.output
     r = runner.invoke(app, ["roformer", "pretrain", "--no-progress", "--out", str(tmp_path / "cut"), "--resume"])
