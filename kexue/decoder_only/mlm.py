@@ -46,6 +46,8 @@ from kexue.train import TrainConfig, Trainer, load_model
 PAD, MASK, UNK = 0, 1, 2
 IGNORE = -100
 DIRECTIONS: tuple[str, ...] = ("bidirectional", "mixed", "alternate")
+MLM_KEYS = ("test_loss", "test_acc", "params", "tokens_per_s", "seconds", "out_dir", "final_loss",
+            "steps")  # what a run leaves in its result.json
 
 
 @dataclass
@@ -215,31 +217,29 @@ def compare_mlm(base: MLMRunConfig, directions: tuple[str, ...], seeds: int, out
                 data: tuple | None = None, progress: bool = False, resume: bool = True) -> dict[str, list[dict]]:
     """Each direction × seed on one masked data set, in out_dir/`direction-seed{s}` (its measurements and
     settings in result.json); resume=True (the default, as the CLI's --resume) reads the finished ones back,
-    continues the cut one and starts the missing ones; resume=False trains every run anew."""
-    from kexue.config import to_dict
-    from kexue.decoder_only.train import finished_result, write_result
+    continues the cut one and starts the missing ones; resume=False trains every run anew. The runs to
+    train are independent, and run side by side on the topic's cores (`train.train_missing`)."""
+    from kexue.decoder_only.train import train_missing
 
     data = data or build_mlm_task(base.task)
-    keys = ("test_loss", "test_acc", "params", "tokens_per_s", "seconds", "out_dir", "final_loss", "steps")
-    results: dict[str, list[dict]] = {}
-    for direction in directions:
-        rows = []
-        for seed in range(seeds):
-            folder = Path(out_dir) / f"{direction}-seed{seed}"
-            cfg = replace(base, direction=direction, train=replace(base.train, seed=seed))
-            done = finished_result(folder, to_dict(cfg), resume)
-            if done is not None:
-                rows.append(done)
-                continue
-            s = run_mlm(cfg, folder, data=data, progress=progress, resume="auto" if resume else False)
-            if s.get("rank"):
-                rows.append(s)
-                continue
-            row = {k: s.get(k) for k in keys}
-            write_result(folder, row, to_dict(cfg))
-            rows.append(row)
-        results[direction] = rows
-    return results
+    runs = [(direction, replace(base, direction=direction, train=replace(base.train, seed=seed)),
+             Path(out_dir) / f"{direction}-seed{seed}") for direction in directions for seed in range(seeds)]
+    return train_missing(mlm_run, runs, resume, data, progress, resume)
+
+
+def mlm_run(cfg: MLMRunConfig, folder: Path, data: tuple, progress: bool = False, resume: bool = True
+            ) -> dict[str, Any]:
+    """One run of `compare_mlm`, trained in `folder` (continued from its checkpoint when resume): its
+    measurements, left there in result.json (another rank of a torchrun: the Trainer's summary)."""
+    from kexue.config import to_dict
+    from kexue.decoder_only.train import write_result
+
+    s = run_mlm(cfg, folder, data=data, progress=progress, resume="auto" if resume else False)
+    if s.get("rank"):
+        return s
+    row = {k: s.get(k) for k in MLM_KEYS}
+    write_result(folder, row, to_dict(cfg))
+    return row
 
 
 @torch.no_grad()

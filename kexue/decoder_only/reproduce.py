@@ -14,7 +14,8 @@ fix full rank in every head while the layer mixes everything. Claims, each quoti
    decoder-only) first, then at equal Transformer weights (the embedding left out) the edge is gone;
 7-8. an MLM with mixed-direction attention (half heads causal / half anti-causal; alternate layers)
    trains at least as well as one with bidirectional attention (post: "slightly better", base size).
-Rules: claims.py. Measurements: rank.py, train.py, mlm.py. Figures: plots.py.
+Rules: claims.py. Measurements: rank.py, train.py, mlm.py. Figures: plots.py. The trainings (archs or
+directions × seeds) run side by side on the topic's cores (kexue.parallel); no claim here is a timing.
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from kexue.decoder_only.model import (ModelConfig, Seq2SeqModel, match_width, ou
                                       training_flops)
 from kexue.decoder_only.tasks import EOS, SEP, Pairs, TaskConfig, build_task, collate, count_tokens
 from kexue.nn.params import count_parameters
+from kexue.parallel import map_runs
 from kexue.train import TrainConfig, Trainer
 from kexue.train.checkpoint import read_json, write_json
 
@@ -134,12 +136,13 @@ def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | 
     result.json, with the settings it ran with. resume=True (the default, as the CLI's --resume) reads the
     finished runs' result.json back instead of training them again, continues a run that was cut (or one
     asked for more steps) from its checkpoint, and starts the ones not yet begun; resume=False trains every
-    run anew."""
+    run anew. The runs to train are independent, and run side by side on the topic's cores
+    (`train_missing`)."""
     data = data or build_task(base.task)
     train_set, test_set, vocab = data
     n_src = round(sum(len(s) for s, _ in train_set.pairs) / len(train_set))
     n_tgt = round(sum(len(t) for _, t in train_set.pairs) / len(train_set))
-    results: dict[str, list[dict]] = {}
+    runs = []  # (arch name, the run's settings, its folder)
     for name in archs:
         arch, _, by = name.partition("@")
         by = by or (match if arch == "encdec" else None)
@@ -147,25 +150,26 @@ def compare(base: RunConfig, archs: tuple[str, ...], seeds: int, out_dir: str | 
         if by:
             model_cfg = match_width(replace(base.model, arch="decoder"), arch, len(vocab), by, n_src, n_tgt,
                                     vocab.n_output)
-        rows = []
-        for seed in range(seeds):
-            cfg = replace(base, model=model_cfg, train=replace(base.train, seed=seed))
-            folder = Path(out_dir) / f"{name.replace('@', '_')}-seed{seed}"
-            done = finished_result(folder, to_dict(cfg), resume)
-            if done is not None:
-                done["config_model"] = from_dict(ModelConfig, done["config_model"])
-                rows.append(done)
-                continue
-            t0 = time.perf_counter()
-            s = run(cfg, folder, data=data, progress=progress, resume="auto" if resume else False)
-            if s.get("rank"):
-                rows.append(s)
-                continue
-            s["wall_seconds"] = time.perf_counter() - t0
-            write_result(folder, {**s, "config_model": to_dict(s["config_model"])}, to_dict(cfg))
-            rows.append(s)
-        results[name] = rows
-    return results
+        runs += [(name, replace(base, model=model_cfg, train=replace(base.train, seed=seed)),
+                  Path(out_dir) / f"{name.replace('@', '_')}-seed{seed}") for seed in range(seeds)]
+    return train_missing(compare_run, runs, resume, data, progress, resume, read=_model_config_back)
+
+
+def _model_config_back(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "config_model": from_dict(ModelConfig, row["config_model"])}
+
+
+def compare_run(cfg: RunConfig, folder: Path, data: tuple, progress: bool = False, resume: bool = True
+                ) -> dict[str, Any]:
+    """One run of `compare`, trained in `folder` (continued from its checkpoint when resume), its
+    measurements left there in result.json; its summary (rank 0's measurements, another rank's Trainer's)."""
+    t0 = time.perf_counter()
+    s = run(cfg, folder, data=data, progress=progress, resume="auto" if resume else False)
+    if s.get("rank"):
+        return s
+    s["wall_seconds"] = time.perf_counter() - t0
+    write_result(folder, {**s, "config_model": to_dict(s["config_model"])}, to_dict(cfg))
+    return s
 
 
 def finished_result(folder: Path, settings: dict[str, Any], resume: bool) -> dict[str, Any] | None:
@@ -190,6 +194,22 @@ def finished_result(folder: Path, settings: dict[str, Any], resume: bool) -> dic
                              f"now {now[differ[0]]!r}); give another out_dir, or resume=False to train it anew")
     file.unlink()
     return None
+
+
+def train_missing(fn: Callable[..., dict], runs: list[tuple[str, Any, Path]], resume: bool, *args: Any,
+                  read: Callable[[dict], dict] = lambda row: row) -> dict[str, list[dict]]:
+    """{name: one row per run, in the order of `runs` = [(name, settings, folder)]}: a finished run's
+    result.json read back (`finished_result`, then `read`), the others trained by fn(settings, folder,
+    *args), side by side on the topic's cores (kexue.parallel.map_runs: fn at module level)."""
+    rows = [finished_result(folder, to_dict(cfg), resume) for _, cfg, folder in runs]
+    rows = [None if row is None else read(row) for row in rows]
+    todo = [i for i, row in enumerate(rows) if row is None]
+    for i, row in zip(todo, map_runs(fn, [(*runs[i][1:], *args) for i in todo])):
+        rows[i] = row
+    results: dict[str, list[dict]] = {name: [] for name, _, _ in runs}
+    for (name, _, _), row in zip(runs, rows):
+        results[name].append(row)
+    return results
 
 
 def write_result(folder: Path, row: dict[str, Any], settings: dict[str, Any]) -> None:
