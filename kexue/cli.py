@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -105,9 +105,23 @@ def reproduce(
     results_console.print(table)
     results_console.print(f"page: {page}", soft_wrap=True)
 
+def unset_flags(typer_app: typer.Typer, root: bool = True) -> dict[str, Any]:
+    """click's `default_map` that gives `--help` of every group (and the root's completion flags) the value
+    False when it is not given. typer coerces a flag left unset (None) through a pydantic TypeAdapter, so
+    `kexue GROUP --help` imported pydantic (about 0.1 s) for the root's flags alone; a default of False is
+    a bool already, and nothing is coerced."""
+    out: dict[str, Any] = {"help": False}
+    if root:
+        out.update(install_completion=False, show_completion=False)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            out[group.name or group.typer_instance.info.name] = unset_flags(group.typer_instance, root=False)
+    return out
+
+
 def main() -> None:
     try:
-        app()
+        app(default_map=unset_flags(app))
     except SystemExit as e:
         if sys.modules.get("torch") is None:  # --help, a bad option, serve --onnx: nothing of torch to leave
             raise

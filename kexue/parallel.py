@@ -12,10 +12,8 @@ progress bars) goes where the caller's does.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -59,6 +57,9 @@ def map_runs(fn: Callable[..., R], items: Iterable[tuple[Any, ...]], n: int | No
     n = min(n or workers(), len(items))
     if n <= 1:
         return [fn(*item) for item in items]
+    import multiprocessing  # here: `kexue --help` loads this module (kexue.reproduce) and needs no pool
+    from concurrent.futures import ProcessPoolExecutor
+
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch state or threads inherited
     with ProcessPoolExecutor(n, mp_context=spawn, initializer=_one_thread) as pool:
         futures = [pool.submit(fn, *item) for item in items]

@@ -4,6 +4,8 @@
 another machine); `merge` makes one page of several reproduce folders (topics run one at a time, or on
 different machines); `check` opens a page in headless Chromium and fails (exit 1) when it did not load,
 an image did not decode, the console showed an error, or the page tried to reach the network.
+Each command imports the part of kexue.report it runs, so that `kexue report --help` (and every `kexue`
+command, which loads this module to list its group) stays fast (benchmarks/cli_startup.py).
 """
 from __future__ import annotations
 
@@ -16,10 +18,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from kexue.cli_common import fail
-from kexue.report.browser import BrowserError, check_page
-from kexue.report.html import render_report
-from kexue.report.load import ReportError
-from kexue.report.merge import merge_runs
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="The HTML page of `kexue reproduce`: render it, check it in a browser.")
@@ -29,6 +27,8 @@ console = Console(stderr=True)
 @app.command()
 def render(out: Path = typer.Argument(Path("runs/reproduce"), help="the folder holding results.json")) -> None:
     """Write OUT/index.html from OUT/results.json and the figures beside it."""
+    from kexue.report.html import render_report
+    from kexue.report.load import ReportError
     try:
         page = render_report(out)
     except ReportError as e:
@@ -42,6 +42,8 @@ def merge(
     out: Path = typer.Option(..., "--out", help="a new (or empty) folder for the merged results.json and page"),
 ) -> None:
     """Write one page from several reproduce folders (each topic once, one preset)."""
+    from kexue.report.load import ReportError
+    from kexue.report.merge import merge_runs
     from kexue.reproduce import TOPICS
     try:
         page = merge_runs(list(sources), out, order=list(TOPICS))
@@ -59,6 +61,7 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="print the whole report as JSON on stdout"),
 ) -> None:
     """Open PAGE in headless Chromium; exit 1 unless it loads cleanly with every image decoded."""
+    from kexue.report.browser import BrowserError, check_page
     try:
         report = check_page(page, timeout=timeout, screenshot=screenshot, width=width)
     except (BrowserError, FileNotFoundError) as e:
