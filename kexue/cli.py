@@ -105,6 +105,7 @@ def reproduce(
     results_console.print(table)
     results_console.print(f"page: {page}", soft_wrap=True)
 
+
 def unset_flags(typer_app: typer.Typer, root: bool = True) -> dict[str, Any]:
     """click's `default_map` that gives `--help` of every group (and the root's completion flags) the value
     False when it is not given. typer coerces a flag left unset (None) through a pydantic TypeAdapter, so
