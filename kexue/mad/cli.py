@@ -12,7 +12,9 @@ then the options given on the command line, then `--set key=value`. A bad settin
 naming it, exit code 2; a failure at run time exits 1; SIGINT/SIGTERM finish the generation in progress,
 write the state and exit 130/143 with "interrupted at generation t; continue with --resume". The run
 folder is the shared options' (`--out`, default runs/mad/version_N; `--resume`, `--overwrite`, ...:
-kexue/cli_options.py).
+kexue/cli_options.py), and so are `--device`/`--precision` (where the diffusion family's networks train;
+the closed-form families refuse a GPU or a lower precision) and `--log` (a logger that gets each
+generation's median per λ): `train.*` in the settings, kexue/mad/run.py's LoopCompute.
 """
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ def run_cmd(
     """Run a self-consuming loop and plot its metrics against the generation (a --resume may add
     generations; the loop refuses any other change)."""
     from kexue.mad.loops import has_state
-    from kexue.mad.run import METRICS, RunSettings, run
+    from kexue.mad.run import RunSettings, get_family, run
 
     settings = run_settings(family, opts.config, opts.sets, given=C.given(opts.ctx, LOOP_OPTIONS + ("family",)),
                             options=dict(loop=loop, lam=lam, generations=generations, seeds=seeds, n_ini=n_ini,
@@ -65,7 +67,7 @@ def run_cmd(
     def progress(t: int, measured: dict) -> None:
         """A line a generation, with the median of the first of the family's metrics measured this time."""
         import numpy as np
-        shown = next((m for m in METRICS[settings.family] if m in measured), None)
+        shown = next((m for m in get_family(settings.family).metrics if m in measured), None)
         parts = ""
         if shown is not None:
             v = np.asarray(measured[shown]).reshape(len(cfg.lams), cfg.seeds)
@@ -80,11 +82,11 @@ def _print_table(settings, result, info: dict, out: Path) -> None:
     """The last generation's medians per λ, and the data-vs-data floor."""
     import numpy as np
 
-    from kexue.mad.run import METRICS
+    from kexue.mad.run import get_family
     cfg = settings.loop
     table = Table(title=f"kexue mad run --family {settings.family} --loop {cfg.loop}: generation {cfg.generations}, "
                         f"median over {cfg.seeds} seeds")
-    names = [m for m in METRICS[settings.family] if m in result.history]
+    names = [m for m in get_family(settings.family).metrics if m in result.history]
     for col in ["λ"] + names:
         table.add_column(col, justify="right")
     for la in cfg.lams:

@@ -27,10 +27,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from kexue.mad.run import LoopCompute
 
 
 @dataclass
@@ -41,7 +45,7 @@ class DiffusionFamilyConfig:
     sample_steps: int = 50  # respaced reverse chain for the synthetic data and the metrics
     n_eval: int = 500  # samples measured per generation
     cache_dir: str = "runs/mad-cache"  # the dataset classifier of the metrics is cached here
-    device: str = "auto"  # where samples are drawn: auto = cuda when available (training: the Trainer's choice)
+    device: str = "auto"  # where samples are drawn: auto = the run's train.device (--device), else cuda when available
 
     def check(self) -> None:
         if self.data not in ("digits", "mnist5k", "fashion-mnist"):
@@ -51,13 +55,27 @@ class DiffusionFamilyConfig:
                              f"steps = {self.steps} (≥ 0)")
 
 
+def ddpm_settings(cfg: DiffusionFamilyConfig, compute: LoopCompute | None = None):
+    """The DiffusionConfig each generation trains with: the preset, class-conditional with 10 % label drop,
+    cfg's steps, and the run's --device and --precision (kexue/mad/run.py's LoopCompute)."""
+    from kexue.diffusion.train import DiffusionConfig
+
+    base = DiffusionConfig.preset(cfg.preset, cfg.data)
+    base = replace(base, cond=True, cond_drop=0.1, sample_steps=cfg.sample_steps)
+    if cfg.steps:
+        base = replace(base, train=replace(base.train, steps=cfg.steps))
+    if compute is not None:
+        base = replace(base, train=replace(base.train, device=compute.device, precision=compute.precision))
+    return base
+
+
 class DiffusionFamily:
     name = "diffusion"
 
     def __init__(self, cfg: DiffusionFamilyConfig, lam: Tensor, seeds: int | None = None,
-                 grid_dir: str | Path | None = None):
+                 grid_dir: str | Path | None = None, compute: LoopCompute | None = None):
         from kexue.diffusion.metrics import ImageMetrics, load_or_fit_classifier
-        from kexue.diffusion.train import DiffusionConfig, load_data, resolve
+        from kexue.diffusion.train import load_data, resolve
 
         cfg.check()
         self.cfg, self.lam = cfg, lam.double()
@@ -65,10 +83,7 @@ class DiffusionFamily:
         if lam.numel() % self.seeds:
             raise ValueError(f"seeds = {self.seeds}: the {lam.numel()} rows are λ-major, a multiple of the seeds")
         self.grid_dir = Path(grid_dir) if grid_dir is not None else None
-        base = DiffusionConfig.preset(cfg.preset, cfg.data)
-        base = replace(base, cond=True, cond_drop=0.1, sample_steps=cfg.sample_steps)
-        if cfg.steps:
-            base = replace(base, train=replace(base.train, steps=cfg.steps))
+        base = ddpm_settings(cfg, compute)
         self.x, self.y, name = load_data(base)
         self.dcfg = resolve(base, self.x, self.y)
         self.num_classes = int(self.y.max()) + 1
@@ -163,7 +178,9 @@ class DiffusionFamily:
         net = self._net()
         prefix = f"row{b}."
         net.load_state_dict({k[len(prefix):]: v for k, v in model.items() if k.startswith(prefix)}, strict=True)
-        dev = ("cuda" if torch.cuda.is_available() else "cpu") if self.cfg.device == "auto" else self.cfg.device
+        # diffusion.device, else the run's train.device (--device), else cuda when available
+        dev = self.cfg.device if self.cfg.device != "auto" else self.dcfg.train.device
+        dev = ("cuda" if torch.cuda.is_available() else "cpu") if dev == "auto" else dev
         net.to(dev).eval()
         # λ = 1/(1 + w)  ⇒  w = 1/λ − 1
         w = 1.0 / float(self.lam[b]) - 1.0

@@ -14,7 +14,8 @@ pool(parts), fit(data) and measure(model, t); data and models are dicts of tenso
 batch axis is one loop: the rows are λ-major, row = i_λ · seeds + seed. One numpy Generator drives
 all randomness, so a run is a pure function of its settings and `seed`.
 
-Every generation appends one line per λ to `metrics.jsonl` (per-seed lists) and, every
+Every generation appends one line per λ to `metrics.jsonl` (per-seed lists; the logger `log` names, if
+any, gets each metric's median per λ) and, every
 `checkpoint_every` generations, atomically rewrites `state.safetensors` (the last K models, the fixed
 real set, the pool, the generator's state); `resume=True` continues from it, drops metric lines past
 it, and ends with exactly the numbers of an unbroken run. With a folder and `interruptible` (what
@@ -41,6 +42,7 @@ from torch import Tensor
 from kexue.config import to_dict
 from kexue.runs.settings import read_settings, write_settings
 from kexue.train.interrupt import StopSignals, TrainingInterrupted
+from kexue.train.loggers import Logger, NoLogger, make_logger
 
 
 
@@ -129,61 +131,83 @@ class LoopResult:
 def run_loop(family: Family, cfg: LoopConfig, out_dir: str | Path | None = None, resume: bool = False,
              checkpoint_every: int = 1, extra_config: dict[str, Any] | None = None,
              on_generation: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-             interruptible: bool = False) -> LoopResult:
+             interruptible: bool = False, log: str = "jsonl") -> LoopResult:
     """Run `cfg.generations` generations of the loop on `family`; see the module docstring (`interruptible`:
-    the stop-at-a-generation handling of SIGINT/SIGTERM, for a command that can be resumed)."""
+    the stop-at-a-generation handling of SIGINT/SIGTERM, for a command that can be resumed; `log`: a logger
+    of kexue/train/loggers.py that gets each generation's median per λ besides metrics.jsonl)."""
     cfg.check(family.min_points, getattr(family, "min_ini", None))
     rng = np.random.default_rng(cfg.seed)
     out = Path(out_dir) if out_dir is not None else None
     config = {"loop": to_dict(cfg), "family": family.name, **(extra_config or {})}
-    t, models, real_fixed, pool = 0, [], None, None
-    lines: list[dict] = []
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if resume and (out / "state.safetensors").exists():
-            saved = read_settings(out, whole=True)
-            if _without_generations(saved) != _without_generations(json.loads(json.dumps(config))):
-                raise ValueError(f"{out}/config.json: the run there has other settings than this one; "
-                                 "resume with the same settings or use a new --out")
-            t, models, real_fixed, pool = _load_state(out / "state.safetensors", rng)
-            lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines() if s.strip()]
-            lines = [r for r in lines if r["generation"] <= t]
-        write_settings(out, config.get("run"), **{k: v for k, v in config.items() if k != "run"})
-        _write_lines(out / "metrics.jsonl", lines)
+    t, models, real_fixed, pool, lines = _begin(out, config, resume, rng)
     history = _history_from_lines(lines, cfg)
     saved = t
+    logger = make_logger(log, out, out is not None, t if t else None, config) if out is not None else NoLogger()
     with StopSignals(active=interruptible and out is not None) as stop:
-        while t < cfg.generations:
-            t += 1
-            try:
-                if t == 1:
-                    data = family.real(cfg.n_ini, rng)
-                    if cfg.kind.keeps_real:
-                        real_fixed = data
-                else:
-                    data, pool = cfg.kind.next_data(family, cfg, models, real_fixed, pool, rng)
-                model = family.fit(data)
-            except TrainingInterrupted as e:  # a family's trainer caught the signal: stop at the last checkpoint
-                if isinstance(e, LoopInterrupted) or not stop.active:
-                    raise
-                raise LoopInterrupted(saved, e.signum, out) from None
-            models = (models + [model])[-cfg.K:]
-            measured = {k: np.asarray(v, dtype=float) for k, v in family.measure(model, t).items()}
-            new = _lines(t, measured, cfg)
-            lines += new
-            for name, v in measured.items():
-                history.setdefault(name, np.full((cfg.generations, len(v)), np.nan))[t - 1] = v
-            if out is not None:
-                with open(out / "metrics.jsonl", "a") as f:
-                    f.writelines(json.dumps(r) + "\n" for r in new)
-                if t % checkpoint_every == 0 or t == cfg.generations or stop.signum:
-                    _save_state(out / "state.safetensors", t, models, real_fixed, pool, rng)
-                    saved = t
-            if on_generation:
-                on_generation(t, measured)
-            if stop.signum and t < cfg.generations:
-                raise LoopInterrupted(t, stop.signum, out)
+        try:
+            while t < cfg.generations:
+                t += 1
+                try:
+                    if t == 1:
+                        data = family.real(cfg.n_ini, rng)
+                        if cfg.kind.keeps_real:
+                            real_fixed = data
+                    else:
+                        data, pool = cfg.kind.next_data(family, cfg, models, real_fixed, pool, rng)
+                    model = family.fit(data)
+                except TrainingInterrupted as e:  # a family's trainer caught the signal: stop at the last checkpoint
+                    if isinstance(e, LoopInterrupted) or not stop.active:
+                        raise
+                    raise LoopInterrupted(saved, e.signum, out) from None
+                models = (models + [model])[-cfg.K:]
+                measured = {k: np.asarray(v, dtype=float) for k, v in family.measure(model, t).items()}
+                lines += _lines(t, measured, cfg)
+                for name, v in measured.items():
+                    history.setdefault(name, np.full((cfg.generations, len(v)), np.nan))[t - 1] = v
+                if out is not None:
+                    _record(out, lines[-len(cfg.lams):], logger)
+                    if t % checkpoint_every == 0 or t == cfg.generations or stop.signum:
+                        _save_state(out / "state.safetensors", t, models, real_fixed, pool, rng)
+                        saved = t
+                if on_generation:
+                    on_generation(t, measured)
+                if stop.signum and t < cfg.generations:
+                    raise LoopInterrupted(t, stop.signum, out)
+        finally:
+            logger.close()
     return LoopResult(cfg, history, models)
+
+
+def _begin(out: Path | None, config: dict, resume: bool, rng: np.random.Generator) -> tuple:
+    """(generation, models, fixed real set, pool, metric lines) to start from: the state in `out` on a
+    resume (its settings must match but for what a resume may change), else nothing; writes the settings."""
+    t, models, real_fixed, pool, lines = 0, [], None, None, []
+    if out is None:
+        return t, models, real_fixed, pool, lines
+    out.mkdir(parents=True, exist_ok=True)
+    if resume and (out / "state.safetensors").exists():
+        saved = read_settings(out, whole=True)
+        if _without_generations(saved) != _without_generations(json.loads(json.dumps(config))):
+            raise ValueError(f"{out}/config.json: the run there has other settings than this one; "
+                             "resume with the same settings or use a new --out")
+        t, models, real_fixed, pool = _load_state(out / "state.safetensors", rng)
+        lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines() if s.strip()]
+        lines = [r for r in lines if r["generation"] <= t]
+    write_settings(out, config.get("run"), **{k: v for k, v in config.items() if k != "run"})
+    _write_lines(out / "metrics.jsonl", lines)
+    return t, models, real_fixed, pool, lines
+
+
+def _record(out: Path, new: list[dict], logger: Logger) -> None:
+    """A generation's lines (one per λ) appended to metrics.jsonl; the logger gets its median over seeds of
+    each metric per λ, as `metric/lam=λ` at step t."""
+    with open(out / "metrics.jsonl", "a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in new)
+    record: dict[str, Any] = {"step": new[0]["generation"]}
+    for r in new:
+        record.update({f"{k}/lam={r['lam']:g}": float(np.median(v)) for k, v in r.items()
+                       if k not in ("generation", "lam")})
+    logger.write(record)
 
 
 def has_state(out: Path) -> bool:
@@ -200,13 +224,15 @@ class LoopInterrupted(TrainingInterrupted):
 
 
 def _without_generations(config: dict) -> dict:
-    """A run may be resumed with more (or fewer) generations (and another checkpoint frequency); every other
-    setting must match."""
+    """A run may be resumed with more (or fewer) generations, another checkpoint frequency, device or logger
+    (train.device, train.log, as a Trainer's run may); every other setting must match. A run of before
+    `train` trained at fp32."""
     out = {**config, "loop": {k: v for k, v in config["loop"].items() if k != "generations"}}
     if isinstance(config.get("run"), dict):  # the full settings `kexue mad run --config` can read back
         run = config["run"]
         out["run"] = {**{k: v for k, v in run.items() if k != "checkpoint_every"},
-                      "loop": {k: v for k, v in run.get("loop", {}).items() if k != "generations"}}
+                      "loop": {k: v for k, v in run.get("loop", {}).items() if k != "generations"},
+                      "train": {"precision": (run.get("train") or {}).get("precision", "fp32")}}
     return out
 
 

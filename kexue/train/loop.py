@@ -75,10 +75,9 @@ class Trainer:
     and a batch already on the device, and returns the scalar loss, or (loss, {name: float}) whose
     extra metrics are logged beside it (every rank must return the same names). eval_fn(model) gets
     the unwrapped model on rank 0 and returns {name: float}. count_tokens(batch) -> int, when given,
-    adds tokens/s to the summary. callbacks: step callbacks fn(trainer, step, loss), called right
-    after every optimizer step, before its record (kexue/train/callbacks.py; `register_step_callback`
-    reaches the Trainers a command builds). on_step(trainer, step) is called after every optimizer step, once
-    its record and checkpoint are written. on_eval(trainer, metrics) is called on rank 0 right after
+    adds tokens/s to the summary. callbacks: fn(trainer, step, loss) right after each optimizer step,
+    before its record (callbacks.py). on_step(trainer, step) runs once its record and checkpoint are
+    written. on_eval(trainer, metrics) is called on rank 0 right after
     each eval_fn, with the metrics as logged (`eval/...` or `eval_ema/...`) and the evaluated weights
     (the EMA shadow when EMA is on) still in trainer.model, e.g. to keep the best of them; a dict it
     returns is added to that step's record. find_unused_parameters is passed to DDP (for models whose

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from kexue.cli import app
@@ -120,3 +122,28 @@ def test_sigint_at_a_random_generation_then_resume_is_bit_identical(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "cut" / "metrics.jsonl").read_text() == (tmp_path / "whole" / "metrics.jsonl").read_text()
+
+
+def test_run_takes_the_shared_device_precision_and_log(tmp_path):
+    """--device, --precision and --log as on every training command: kept in config.json's train section;
+    the logger gets each generation's median per λ; a closed-form family refuses a GPU or a lower precision."""
+    from tests.train.test_tensorboard import scalars  # the `test` extra's tensorboard, read as TensorBoard does
+    args = ["mad", "run", "--family", "gaussian", "--loop", "synthetic", "--lam", "1,0.8", "--seeds", "3",
+            "--n-ini", "8", "--n-s", "8", "--set", "gaussian.d=3"]
+    r = runner.invoke(app, [*args, "--generations", "2", "--device", "cpu", "--log", "tensorboard",
+                            "--out", str(tmp_path / "tb")])
+    assert r.exit_code == 0, r.output
+    run = json.loads((tmp_path / "tb" / "config.json").read_text())["run"]
+    assert run["train"] == {"device": "cpu", "precision": "fp32", "log": "tensorboard"}
+    board = scalars(tmp_path / "tb")
+    lines = [json.loads(s) for s in (tmp_path / "tb" / "metrics.jsonl").read_text().splitlines()]
+    for x in lines:
+        for name in ("w2", "tr_sigma"):
+            assert board[f"{name}/lam={x['lam']:g}"][x["generation"]] == pytest.approx(np.median(x[name]), rel=1e-6)
+    # as a Trainer's run, a resume may change where it runs and its logger (here back to auto and jsonl)
+    r = runner.invoke(app, [*args, "--generations", "3", "--resume", "--out", str(tmp_path / "tb")])
+    assert r.exit_code == 0 and "generation 3/3" in r.output, r.output
+    for flag, value in (("--precision", "bf16"), ("--device", "cuda")):
+        r = runner.invoke(app, [*args, flag, value, "--out", str(tmp_path / flag)])
+        assert r.exit_code == 2, r.output
+        assert f"{flag} (train.device" in r.stderr and "closed form" in r.stderr and "Traceback" not in r.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kexue.mad.diffusion_family import DiffusionFamily, DiffusionFamilyConfig
+from kexue.mad.diffusion_family import DiffusionFamily, DiffusionFamilyConfig, ddpm_settings
 from kexue.mad.loops import LoopConfig, run_loop
 
 
@@ -58,3 +58,20 @@ def test_generation_one_is_shared_across_lambda_and_grids_are_written(tmp_path):
     for t in (1, 2):
         for lam in (1.0, 0.5):
             assert (tmp_path / "run" / grid_name(t, lam)).stat().st_size > 0
+
+
+def test_the_runs_device_and_precision_reach_the_ddpms_trainer(monkeypatch):
+    """`kexue mad run --device/--precision` (RunSettings.train) are the DDPMs' train.device / train.precision;
+    without them the family trains as kexue/diffusion's preset does."""
+    from kexue.diffusion.train import DiffusionConfig
+    from kexue.mad import diffusion_family
+    from kexue.mad.run import LoopCompute, RunSettings, make_family
+    compute = LoopCompute(device="cpu", precision="bf16")
+    tuned = ddpm_settings(DiffusionFamilyConfig(preset="smoke", steps=7), compute)
+    assert (tuned.train.device, tuned.train.precision, tuned.train.steps, tuned.cond) == ("cpu", "bf16", 7, True)
+    plain, preset = ddpm_settings(DiffusionFamilyConfig(preset="smoke")), DiffusionConfig.preset("smoke", "digits")
+    assert (plain.train.device, plain.train.precision) == (preset.train.device, preset.train.precision)
+    built = []  # what make_family hands the family (building one fits a classifier: minutes on a busy CPU)
+    monkeypatch.setattr(diffusion_family, "DiffusionFamily", lambda *a, **k: built.append(k["compute"]) or "family")
+    loop = LoopConfig(loop="synthetic", lams=(1.0,), generations=1, seeds=1, n_ini=20, n_r=20, n_s=20)
+    assert make_family(RunSettings("diffusion", loop, train=compute)) == "family" and built == [compute]
