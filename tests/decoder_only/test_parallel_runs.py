@@ -38,10 +38,12 @@ def test_compare_side_by_side_equals_the_loop(tmp_path):
     with parallel.using(2):
         side = compare(cfg, archs, 2, tmp_path / "two", data=data, resume=False)
     assert list(side) == list(archs) and [len(rows) for rows in side.values()] == [2, 2]
-    for arch in archs:  # bit for bit, seed 0 then seed 1
+    for arch in archs:  # each arch's rows are its own, seed 0 then seed 1, and bit for bit the loop's
+        folders = [tmp_path / "two" / f"{arch.replace('@', '_')}-seed{s}" for s in (0, 1)]
+        assert [r["out_dir"] for r in side[arch]] == [str(f) for f in folders]
         assert [[r[k] for k in KEYS] + [r["config_model"]] for r in side[arch]] == \
             [[r[k] for k in KEYS] + [r["config_model"]] for r in here[arch]]
-        assert (tmp_path / "two" / f"{arch.replace('@', '_')}-seed1" / "result.json").is_file()
+        assert all((f / "result.json").is_file() for f in folders)
     assert len({r["test_loss"] for rows in here.values() for r in rows}) == 4  # four different runs, not one repeated
 
 
@@ -55,7 +57,9 @@ def test_compare_mlm_side_by_side_equals_the_loop(tmp_path):
     with parallel.using(2):
         side = compare_mlm(cfg, directions, 2, tmp_path / "two", data=data, resume=False)
     assert list(side) == list(directions)
-    for d in directions:
+    for d in directions:  # each direction's rows are its own, seed 0 then seed 1, and bit for bit the loop's
+        folders = [tmp_path / "two" / f"{d}-seed{s}" for s in (0, 1)]
+        assert [r["out_dir"] for r in side[d]] == [str(f) for f in folders]
         assert [[r[k] for k in MLM_KEYS] for r in side[d]] == [[r[k] for k in MLM_KEYS] for r in here[d]]
-        assert (tmp_path / "two" / f"{d}-seed1" / "result.json").is_file()
+        assert all((f / "result.json").is_file() for f in folders)
     assert len({r["test_loss"] for rows in here.values() for r in rows}) == 4  # four different runs, not one repeated
