@@ -47,6 +47,17 @@ def test_a_failed_run_is_raised():
         parallel.map_runs(fails_on, [(s,) for s in range(4)], n=2)
 
 
+def test_the_workers_stay_for_the_next_call_and_a_failure_drops_them():
+    items = [(seed, 3) for seed in range(4)]
+    first = {r[0] for r in parallel.map_runs(seeded_step, items, n=2)}
+    second = {r[0] for r in parallel.map_runs(seeded_step, items, n=2)}
+    assert first & second  # the same processes ran both calls: a loop starts its workers once
+    with pytest.raises(RuntimeError, match="run 2 failed"):
+        parallel.map_runs(fails_on, [(s,) for s in range(4)], n=2)
+    third = {r[0] for r in parallel.map_runs(seeded_step, items, n=2)}
+    assert not third & (first | second)  # a failed call's pool is gone; the next call starts afresh
+
+
 def test_workers_follow_the_setting():
     with parallel.using(3):
         assert parallel.workers() == 3
