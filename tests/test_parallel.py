@@ -74,6 +74,9 @@ def test_workers_follow_the_setting():
 
 def test_reproduce_gives_the_spare_cores_to_quick_and_standard_only(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setenv(parallel.ENV, "1")  # asked for: one worker, whatever the cores
+    assert topic_workers("standard", jobs=1) == 1
+    monkeypatch.delenv(parallel.ENV)
     assert topic_workers("standard", jobs=1) == 2 and topic_workers("quick", jobs=2) == 1
     assert topic_workers("smoke", jobs=1) == 1 and topic_workers("full", jobs=1) == 1
     monkeypatch.setenv("LOCAL_RANK", "0")
