@@ -15,7 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 R = TypeVar("R")
 
@@ -50,9 +53,14 @@ def using(n: int) -> Iterator[None]:
             os.environ[ENV] = old
 
 
+_pools: dict[int, ProcessPoolExecutor] = {}  # n → the pool of n workers, kept for the next call
+
+
 def map_runs(fn: Callable[..., R], items: Iterable[tuple[Any, ...]], n: int | None = None) -> list[R]:
     """[fn(*item) for item in items], in order, in min(n or workers(), len(items)) processes. One
-    process: the plain loop, here. A run's error stops the rest (those running finish) and is raised."""
+    process: the plain loop, here. A run's error stops the rest (those running finish) and is raised.
+    The workers stay for the next call (a loop that maps every generation starts them once); a worker
+    runs one item after another, as the loop does in one process."""
     items = list(items)
     n = min(n or workers(), len(items))
     if n <= 1:
@@ -60,15 +68,19 @@ def map_runs(fn: Callable[..., R], items: Iterable[tuple[Any, ...]], n: int | No
     import multiprocessing  # here: `kexue --help` loads this module (kexue.reproduce) and needs no pool
     from concurrent.futures import ProcessPoolExecutor
 
-    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch state or threads inherited
-    with ProcessPoolExecutor(n, mp_context=spawn, initializer=_one_thread) as pool:
-        futures = [pool.submit(fn, *item) for item in items]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    pool = _pools.get(n)
+    if pool is None:
+        spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch state or threads inherited
+        pool = _pools[n] = ProcessPoolExecutor(n, mp_context=spawn, initializer=_one_thread)
+    futures = [pool.submit(fn, *item) for item in items]
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        del _pools[n]  # a failed or interrupted call leaves no pool behind: the next starts afresh
+        pool.shutdown(wait=True)
+        raise
 
 
 def _one_thread() -> None:

@@ -88,7 +88,10 @@ def default_jobs(preset: str, n_topics: int) -> int:
 def topic_workers(preset: str, jobs: int) -> int:
     """The processes each topic's independent runs may use (kexue.parallel): at quick and standard the
     cores the side-by-side topics leave, ⌊cores / jobs⌋ (a topic alone on 2 cores trains two seeds at a
-    time); smoke (the tests), full (all threads or a GPU) and torchrun: 1."""
+    time); smoke (the tests), full (all threads or a GPU) and torchrun: 1. $KEXUE_WORKERS, when set, is
+    the number asked for (KEXUE_WORKERS=1: every run in turn, as on one core)."""
+    if parallel.ENV in os.environ:
+        return parallel.workers()
     if preset not in ("quick", "standard") or "LOCAL_RANK" in os.environ:
         return 1
     return parallel.workers_for(jobs)

@@ -47,6 +47,17 @@ def test_a_failed_run_is_raised():
         parallel.map_runs(fails_on, [(s,) for s in range(4)], n=2)
 
 
+def test_the_workers_stay_for_the_next_call_and_a_failure_drops_them():
+    items = [(seed, 3) for seed in range(4)]
+    first = {r[0] for r in parallel.map_runs(seeded_step, items, n=2)}
+    second = {r[0] for r in parallel.map_runs(seeded_step, items, n=2)}
+    assert first & second  # the same processes ran both calls: a loop starts its workers once
+    with pytest.raises(RuntimeError, match="run 2 failed"):
+        parallel.map_runs(fails_on, [(s,) for s in range(4)], n=2)
+    third = {r[0] for r in parallel.map_runs(seeded_step, items, n=2)}
+    assert not third & (first | second)  # a failed call's pool is gone; the next call starts afresh
+
+
 def test_workers_follow_the_setting():
     with parallel.using(3):
         assert parallel.workers() == 3
@@ -63,6 +74,9 @@ def test_workers_follow_the_setting():
 
 def test_reproduce_gives_the_spare_cores_to_quick_and_standard_only(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setenv(parallel.ENV, "1")  # asked for: one worker, whatever the cores
+    assert topic_workers("standard", jobs=1) == 1
+    monkeypatch.delenv(parallel.ENV)
     assert topic_workers("standard", jobs=1) == 2 and topic_workers("quick", jobs=2) == 1
     assert topic_workers("smoke", jobs=1) == 1 and topic_workers("full", jobs=1) == 1
     monkeypatch.setenv("LOCAL_RANK", "0")

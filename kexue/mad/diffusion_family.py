@@ -18,8 +18,9 @@ seed's first 100 samples, one column per class), so the loss of diversity can be
 Departures: sizes are the `quick` preset of kexue/diffusion (digits 8×8 in about a minute on a CPU)
 unless set (`steps`, `sample_steps`, `n_eval` shrink it further for the reproduce presets, stated on
 the page); a fresh "real" set on digits is a random subset of the 1,797 images (there are no more);
-every row of the batch (one λ, one seed) trains its own network, in turn, except that rows with the
-same training set train one network: G_1 of seed s is fitted on the same real subset for every λ
+every row of the batch (one λ, one seed) trains its own network (the rows' trainings and sample draws
+run side by side on the topic's cores, kexue.parallel, bit-identical to one at a time), except that rows
+with the same training set train one network: G_1 of seed s is fitted on the same real subset for every λ
 (λ only acts when sampling), so generation 1 costs one training per seed and the λ's start paired.
 """
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import Tensor
+
+from kexue.parallel import map_runs
 
 if TYPE_CHECKING:
     from kexue.mad.run import LoopCompute
@@ -108,47 +111,39 @@ class DiffusionFamily:
         return {"x": torch.stack([self.x[i] for i in idx]), "y": torch.stack([self.y[i] for i in idx])}
 
     def synth(self, model: dict[str, Tensor], n: int, rng: np.random.Generator) -> dict[str, Tensor]:
-        xs, ys = [], []
-        for b in range(self.B):
-            y = torch.from_numpy(rng.integers(0, self.num_classes, n))
-            xs.append(self._sample(model, b, y, int(rng.integers(2**31))).clamp(-1, 1))
-            ys.append(y)
-        return {"x": torch.stack(xs), "y": torch.stack(ys)}
+        ys, seeds = [], []
+        for _ in range(self.B):  # the labels and the sampler's seed of every row first, in the rows' order
+            ys.append(torch.from_numpy(rng.integers(0, self.num_classes, n)))
+            seeds.append(int(rng.integers(2**31)))
+        xs = self._samples(model, ys, seeds)
+        return {"x": torch.stack([x.clamp(-1, 1) for x in xs]), "y": torch.stack(ys)}
 
     def pool(self, parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
         parts = [p for p in parts if p["x"].shape[1] > 0]
         return {k: torch.cat([p[k] for p in parts], dim=1) for k in ("x", "y")}
 
     def fit(self, data: dict[str, Tensor]) -> dict[str, Tensor]:
-        from kexue.diffusion.train import train
-        from kexue.train import load_model
-
-        out: dict[str, Tensor] = {}
-        trained: list[tuple[Tensor, Tensor, int]] = []  # (x, y, row) of the networks trained in this call
+        """One network per row, each trained by `fit_network` (side by side, kexue.parallel); rows with the
+        same training set (G_1 across λ) share one network."""
+        jobs: list[tuple] = []  # (dcfg, x, y, data, seed) of each network to train
+        network_of: list[int] = []  # row b's network: jobs[network_of[b]]
         for b in range(self.B):
             x, y = data["x"][b], data["y"][b]
-            same = next((r for tx, ty, r in trained if torch.equal(tx, x) and torch.equal(ty, y)), None)
-            if same is not None:  # the same training set (G_1 across λ): the same network
-                out.update({f"row{b}.{k[len(f'row{same}.'):]}": v for k, v in out.items() if k.startswith(f"row{same}.")})
-                continue
-            # a seed that is a function of the data: the fit is deterministic, resumed runs stay exact
-            seed = int((x.double().sum() * 1000).abs()) % 2**31
-            cfg = replace(self.dcfg, sample_every=0, sample_n=10, train=replace(self.dcfg.train, seed=seed))
-            # train() builds the network before the Trainer seeds: seed its initialisation here too
-            with tempfile.TemporaryDirectory() as tmp, torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                train(cfg, tmp, progress=False, data=(x, y, self.cfg.data))
-                net = self._net()
-                load_model(net, Path(tmp), ema=True)
-            out.update({f"row{b}.{k}": v.detach().clone() for k, v in net.state_dict().items()})
-            trained.append((x, y, b))
-        return out
+            same = next((j for j, job in enumerate(jobs) if torch.equal(job[1], x) and torch.equal(job[2], y)), None)
+            if same is None:
+                # a seed that is a function of the data: the fit is deterministic, resumed runs stay exact
+                seed = int((x.double().sum() * 1000).abs()) % 2**31
+                jobs.append((self.dcfg, x, y, self.cfg.data, seed))
+                same = len(jobs) - 1
+            network_of.append(same)
+        nets = map_runs(fit_network, jobs)
+        return {f"row{b}.{k}": v for b, j in enumerate(network_of) for k, v in nets[j].items()}
 
     def measure(self, model: dict[str, Tensor], generation: int) -> dict[str, Tensor]:
+        y = torch.arange(self.cfg.n_eval) % self.num_classes
+        xs = self._samples(model, [y] * self.B, [10**6 + generation * 1000 + b for b in range(self.B)])
         rows = []
-        for b in range(self.B):
-            y = torch.arange(self.cfg.n_eval) % self.num_classes
-            x = self._sample(model, b, y, 10**6 + generation * 1000 + b)
+        for b, x in enumerate(xs):
             m = self.metrics(x, y)
             if self.grid_dir is not None and b % self.seeds == 0:  # the first seed of each λ
                 from kexue.diffusion.images import save_grid
@@ -166,28 +161,48 @@ class DiffusionFamily:
         return {"fd": m[self.metrics.fd_key], "precision": m["precision"], "recall": m["recall"],
                 "class_entropy": m["label_entropy"]}
 
-    def _net(self):
-        from kexue.diffusion.train import build_model
-
-        return build_model(self.dcfg)
-
-    def _sample(self, model: dict[str, Tensor], b: int, y: Tensor, seed: int) -> Tensor:
-        from kexue.diffusion.ddpm import sample
-        from kexue.diffusion.train import build_schedule
-
-        net = self._net()
-        prefix = f"row{b}."
-        net.load_state_dict({k[len(prefix):]: v for k, v in model.items() if k.startswith(prefix)}, strict=True)
+    def _samples(self, model: dict[str, Tensor], ys: list[Tensor], seeds: list[int]) -> list[Tensor]:
+        """Row b's samples of classes ys[b], its sampler seeded with seeds[b] (the rows side by side)."""
         # diffusion.device, else the run's train.device (--device), else cuda when available
         dev = self.cfg.device if self.cfg.device != "auto" else self.dcfg.train.device
         dev = ("cuda" if torch.cuda.is_available() else "cpu") if dev == "auto" else dev
-        net.to(dev).eval()
-        # λ = 1/(1 + w)  ⇒  w = 1/λ − 1
-        w = 1.0 / float(self.lam[b]) - 1.0
-        shape = (len(y), self.dcfg.unet_su.in_channels, self.dcfg.size, self.dcfg.size)
-        g = torch.Generator().manual_seed(seed)
-        return sample(net, build_schedule(self.dcfg), shape, steps=self.cfg.sample_steps, y=y.to(dev), guidance_w=w,
-                      generator=g, sigma=self.dcfg.sample_sigma).cpu()
+        jobs = []
+        for b in range(self.B):
+            prefix = f"row{b}."
+            net = {k[len(prefix):]: v for k, v in model.items() if k.startswith(prefix)}
+            # λ = 1/(1 + w)  ⇒  w = 1/λ − 1
+            w = 1.0 / float(self.lam[b]) - 1.0
+            jobs.append((self.dcfg, net, w, ys[b], seeds[b], self.cfg.sample_steps, dev))
+        return map_runs(draw, jobs)
+
+
+def fit_network(dcfg, x: Tensor, y: Tensor, data: str, seed: int) -> dict[str, Tensor]:
+    """One class-conditional DDPM trained on (x, y) from `seed`: its EMA weights."""
+    from kexue.diffusion.train import build_model, train
+    from kexue.train import load_model
+
+    cfg = replace(dcfg, sample_every=0, sample_n=10, train=replace(dcfg.train, seed=seed))
+    # train() builds the network before the Trainer seeds: seed its initialisation here too
+    with tempfile.TemporaryDirectory() as tmp, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        train(cfg, tmp, progress=False, data=(x, y, data))
+        net = build_model(dcfg)
+        load_model(net, Path(tmp), ema=True)
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def draw(dcfg, state: dict[str, Tensor], w: float, y: Tensor, seed: int, sample_steps: int, device: str) -> Tensor:
+    """Samples of classes y from the network with weights `state`, guidance weight w, the sampler seeded with `seed`."""
+    from kexue.diffusion.ddpm import sample
+    from kexue.diffusion.train import build_model, build_schedule
+
+    net = build_model(dcfg)
+    net.load_state_dict(state, strict=True)
+    net.to(device).eval()
+    shape = (len(y), dcfg.unet_su.in_channels, dcfg.size, dcfg.size)
+    g = torch.Generator().manual_seed(seed)
+    return sample(net, build_schedule(dcfg), shape, steps=sample_steps, y=y.to(device), guidance_w=w,
+                  generator=g, sigma=dcfg.sample_sigma).cpu()
 
 
 def grid_name(generation: int, lam: float) -> str:

@@ -1,9 +1,10 @@
 """The measurements behind post 9687's page: the loops each group of claims reads, and the statistics
 read off them.
 
-kexue.fm/archives/9687. Every function runs `run.run` (which writes `<out>/<name>/curves.png`) and returns
-the LoopResults; the rules in `claims.py` decide, the page modules (`page_gaussian`, `page_generative`)
-word the claims.
+kexue.fm/archives/9687. Every loop runs `run.run` (which writes `<out>/<name>/curves.png`); the Gaussian
+and mixture loops (and the ESS map) are independent and run side by side (`page_loops`, kexue.parallel),
+the diffusion loop after them, its rows side by side. The rules in `claims.py` decide, the page modules
+(`page_gaussian`, `page_generative`) word the claims.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kexue.mad.gaussian import GaussianConfig
 from kexue.mad.loops import LoopConfig, LoopResult
 from kexue.mad.presets import MADPreset
 from kexue.mad.run import RunSettings, run
+from kexue.parallel import map_runs
 
 NEVER = 10**9  # a checkpoint or W2 period longer than any run
 
@@ -27,40 +29,45 @@ def gauss_settings(loop: str, lams, generations: int, seeds: int, d: int, n_ini:
                        GaussianConfig(d=d, w2_every=w2_every), checkpoint_every=NEVER)
 
 
-def exact_loops(cfg: MADPreset, out: Path) -> dict[str, LoopResult]:
-    """The three loops at λ ∈ {1, 0.8}, d = exact_d, n_ini = n_r = n_s = exact_n (no W2: moments only)."""
-    n = cfg.exact_n
-    return {loop: run(gauss_settings(loop, (1.0, 0.8), cfg.exact_generations, cfg.exact_seeds, cfg.exact_d, n, n, n),
-                      out / f"exact_{loop}")[0] for loop in ("synthetic", "augment", "fresh")}
-
-
-def collapse_loops(cfg: MADPreset, out: Path) -> LoopResult:
-    """The fully synthetic loop at λ = 1 in small d, long and with many loops (the a.s. collapse)."""
-    d, n, G, S = cfg.collapse
-    return run(gauss_settings("synthetic", (1.0,), G, S, d, n, n, n), out / "collapse")[0]
-
-
-def paper_loops(cfg: MADPreset, out: Path) -> dict[str, LoopResult]:
-    """The paper's scale, d = 100: fully synthetic and augment (n_real + n_s), the fresh loop from both
-    n_ini, and the fresh loop with its real points only (context)."""
+def loop_settings(cfg: MADPreset) -> dict[str, RunSettings]:
+    """Every Gaussian and mixture loop of the page by its folder, the longest (the mixture) first:
+    exact_<loop>: the three loops at λ ∈ {1, 0.8}, d = exact_d, n_ini = n_r = n_s = exact_n (no W2: moments
+    only); collapse: the fully synthetic loop at λ = 1 in small d, long and with many loops (the a.s.
+    collapse); the paper's scale, d = 100: fully synthetic and augment (n_real + n_s), the fresh loop from
+    both n_ini (fresh_ini<n>), and the fresh loop with its real points only (context); gmm: the 25-mode
+    mixture refitted by EM, fully synthetic, λ ∈ {1, 0.8}."""
+    n, (cd, cn, cG, cS) = cfg.exact_n, cfg.collapse
     G, S, d, n0, w = cfg.generations, cfg.seeds, cfg.d, cfg.n_real, cfg.w2_every
     n_r, n_s = cfg.fresh
-    res = {name: run(gauss_settings(name, (1.0, 0.8), G, S, d, n0, n0, cfg.n_s, w), out / name)[0]
-           for name in ("synthetic", "augment")}
-    for n_ini in cfg.fresh_n_ini:
-        res[f"fresh_ini{n_ini}"] = run(gauss_settings("fresh", (1.0, 0.8), G, S, d, n_ini, n_r, n_s, w),
-                                       out / f"fresh_ini{n_ini}")[0]
-    res["fresh_real_only"] = run(gauss_settings("fresh", (1.0,), G, S, d, n_r, n_r, 0, w), out / "fresh_real_only")[0]
-    return res
+    gmm = RunSettings("gmm", LoopConfig(loop="synthetic", lams=(1.0, 0.8), generations=cfg.gmm_generations,
+                                        seeds=cfg.gmm_seeds, n_ini=cfg.gmm_n, n_r=cfg.gmm_n, n_s=cfg.gmm_n),
+                      gmm=cfg.gmm, checkpoint_every=NEVER)
+    return {"gmm": gmm,
+            **{f"exact_{loop}": gauss_settings(loop, (1.0, 0.8), cfg.exact_generations, cfg.exact_seeds, cfg.exact_d,
+                                               n, n, n) for loop in ("synthetic", "augment", "fresh")},
+            "collapse": gauss_settings("synthetic", (1.0,), cG, cS, cd, cn, cn, cn),
+            **{name: gauss_settings(name, (1.0, 0.8), G, S, d, n0, n0, cfg.n_s, w) for name in ("synthetic", "augment")},
+            **{f"fresh_ini{n_ini}": gauss_settings("fresh", (1.0, 0.8), G, S, d, n_ini, n_r, n_s, w)
+               for n_ini in cfg.fresh_n_ini},
+            "fresh_real_only": gauss_settings("fresh", (1.0,), G, S, d, n_r, n_r, 0, w)}
 
 
-def gmm_loop(cfg: MADPreset, out: Path) -> tuple[LoopResult, dict]:
-    """The 25-mode mixture refitted by EM, fully synthetic, λ ∈ {1, 0.8}; (result, data-vs-data values)."""
-    s = RunSettings("gmm", LoopConfig(loop="synthetic", lams=(1.0, 0.8), generations=cfg.gmm_generations,
-                                      seeds=cfg.gmm_seeds, n_ini=cfg.gmm_n, n_r=cfg.gmm_n, n_s=cfg.gmm_n),
-                    gmm=cfg.gmm, checkpoint_every=NEVER)
-    res, info = run(s, out / "gmm")
-    return res, info["floor"]
+def page_loops(cfg: MADPreset, out: Path) -> dict[str, tuple[LoopResult, dict]]:
+    """{folder: (result, info)} of every loop of `loop_settings`, and "ess": (the ESS map's table, {}) when
+    the preset asks for it; independent runs, side by side on the cores the topic has (kexue.parallel)."""
+    loops = list(loop_settings(cfg))
+    names = loops[:1] + (["ess"] if cfg.ess else []) + loops[1:]  # the two longest first
+    return dict(zip(names, map_runs(page_run, [(name, cfg, out) for name in names])))
+
+
+def page_run(name: str, cfg: MADPreset, out: Path) -> tuple[LoopResult | dict, dict]:
+    """One of `page_loops`' runs: the loop `name` of `loop_settings` into out/name, or the ESS map."""
+    if name == "ess":
+        from kexue.mad.ess import ESSConfig, ess_map
+
+        return ess_map(ESSConfig(n_s=(0, 100, 900, 2700), n_r=(100, 250), seeds=cfg.ess_seeds,
+                                 generations=cfg.generations)), {}
+    return run(loop_settings(cfg)[name], out / name)
 
 
 def diffusion_loop(cfg: MADPreset, out: Path) -> tuple[LoopResult, dict]:

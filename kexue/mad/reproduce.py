@@ -55,21 +55,22 @@ def reproduce(preset_name: str, out_dir: Path, cfg: MADPreset | None = None) -> 
         torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     page = Page()
-    _exact_section(cfg, out_dir, page)
-    _paper_scale_section(cfg, out_dir, page)
-    _gmm_section(cfg, out_dir, page)
+    runs = measure.page_loops(cfg, out_dir)  # the Gaussian and mixture loops and the ESS map, side by side
+    _exact_section(cfg, runs, page)
+    _paper_scale_section(cfg, runs, page)
+    _gmm_section(cfg, runs, page)
     _diffusion_section(cfg, out_dir, page)
     if cfg.ess:
-        page.metrics["ess"] = _ess(cfg, out_dir, page)
+        page.metrics["ess"] = _ess(runs["ess"][0], out_dir, page)
     page.metrics["seconds"] = round(time.perf_counter() - t0, 1)
     return TopicResult(topic="mad", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=page.claims,
                        checks=page.checks, metrics=page.metrics, figures=page.figures, related_posts=[9119, 9257])
 
 
-def _exact_section(cfg: MADPreset, out: Path, page: Page) -> None:
+def _exact_section(cfg: MADPreset, runs: dict, page: Page) -> None:
     """Small d, many loops: Eq. 2, the shrink rate, the a.s. collapse, and the exact moments as checks."""
-    res = measure.exact_loops(cfg, out)
-    col = measure.collapse_loops(cfg, out)
+    res = {loop: runs[f"exact_{loop}"][0] for loop in ("synthetic", "augment", "fresh")}
+    col = runs["collapse"][0]
     page.figures += [f"exact_{loop}/curves.png" for loop in res] + ["collapse/curves.png"]
     syn = res["synthetic"]
     page.claims += [gauss.mean_walk_claim(syn, cfg), gauss.shrink_claim(syn, cfg), gauss.collapse_claim(col, cfg)]
@@ -84,9 +85,10 @@ def _exact_section(cfg: MADPreset, out: Path, page: Page) -> None:
                                 "mean_tr_last": float(tr[-1].mean())}
 
 
-def _paper_scale_section(cfg: MADPreset, out: Path, page: Page) -> None:
+def _paper_scale_section(cfg: MADPreset, runs: dict, page: Page) -> None:
     """d = 100: the distance to P_r of the fully synthetic, augment and fresh loops."""
-    res = measure.paper_loops(cfg, out)
+    paper = ("synthetic", "augment", *(f"fresh_ini{n}" for n in cfg.fresh_n_ini), "fresh_real_only")
+    res = {name: runs[name][0] for name in paper}
     page.figures += [f"{name}/curves.png" for name in res]
     page.claims += [gauss.w2_grows_claim(res["synthetic"], cfg),
                     gauss.augment_claim(res["synthetic"], res["augment"], cfg), gauss.fresh_claim(res, cfg)]
@@ -96,8 +98,8 @@ def _paper_scale_section(cfg: MADPreset, out: Path, page: Page) -> None:
         for i, which in ((0, "first"), (measure.last_measured(r.history["w2"]), "last"))}
 
 
-def _gmm_section(cfg: MADPreset, out: Path, page: Page) -> None:
-    res, floor = measure.gmm_loop(cfg, out)
+def _gmm_section(cfg: MADPreset, runs: dict, page: Page) -> None:
+    res, floor = runs["gmm"][0], runs["gmm"][1]["floor"]
     page.figures.append("gmm/curves.png")
     page.claims += [gen.gmm_unbiased_claim(res, floor, cfg), gen.gmm_biased_claim(res, floor, cfg),
                     gen.modal_total_claim(res, floor, cfg)]
@@ -132,10 +134,9 @@ def _diffusion_section(cfg: MADPreset, out: Path, page: Page) -> None:
            for i, w in ((0, "first"), (-1, "last"))}}
 
 
-def _ess(cfg: MADPreset, out: Path, page: Page) -> dict:
-    from kexue.mad.ess import ESSConfig, ess_map, plot_ess
+def _ess(table: dict, out: Path, page: Page) -> dict:
+    from kexue.mad.ess import plot_ess
 
-    table = ess_map(ESSConfig(n_s=(0, 100, 900, 2700), n_r=(100, 250), seeds=cfg.ess_seeds, generations=cfg.generations))
     plot_ess(table, out / "ess.png")
     page.figures.append("ess.png")
     return {f"n_r={c['n_r']},n_s={c['n_s']},lam={c['lam']:g}": round(c["ratio"], 3) for c in table["cells"]}

@@ -147,3 +147,36 @@ def test_run_takes_the_shared_device_precision_and_log(tmp_path):
         r = runner.invoke(app, [*args, flag, value, "--out", str(tmp_path / flag)])
         assert r.exit_code == 2, r.output
         assert f"{flag} (train.device" in r.stderr and "closed form" in r.stderr and "Traceback" not in r.output
+
+
+def test_page_loops_side_by_side_equal_the_loop(tmp_path):
+    """The Gaussian and mixture loops and the ESS map of the page in workers (kexue.parallel): each run's
+    numbers are the in-process loop's, bit for bit, under its own name."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from kexue import parallel
+    from kexue.mad import measure
+    from kexue.mad.presets import preset
+
+    import torch
+
+    cfg = replace(preset("smoke"), ess=True)
+    before = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)  # as reproduce runs them (threads = 1) and as every worker does
+    try:  # the main process computes nothing here with two workers, but keep it as reproduce has it
+        with parallel.using(1):
+            here = measure.page_loops(cfg, tmp_path / "one")
+        with parallel.using(2):
+            side = measure.page_loops(cfg, tmp_path / "two")
+    finally:
+        torch.set_num_threads(before)
+    assert list(side) == list(here) and "ess" in here and "gmm" in here
+    assert side["ess"][0] == here["ess"][0]
+    for name in set(here) - {"ess"}:
+        (a, info_a), (b, info_b) = here[name], side[name]
+        assert a.cfg == b.cfg and info_a["floor"] == info_b["floor"], name
+        for k in a.history:
+            np.testing.assert_array_equal(b.history[k], a.history[k], err_msg=f"{name} {k}")
+    assert not np.array_equal(here["synthetic"][0].history["w2"], here["augment"][0].history["w2"], equal_nan=True)

@@ -75,3 +75,27 @@ def test_the_runs_device_and_precision_reach_the_ddpms_trainer(monkeypatch):
     monkeypatch.setattr(diffusion_family, "DiffusionFamily", lambda *a, **k: built.append(k["compute"]) or "family")
     loop = LoopConfig(loop="synthetic", lams=(1.0,), generations=1, seeds=1, n_ini=20, n_r=20, n_s=20)
     assert make_family(RunSettings("diffusion", loop, train=compute)) == "family" and built == [compute]
+
+
+def test_rows_side_by_side_equal_the_loop_and_resume_exactly(tmp_path):
+    """Each row's network and samples in a worker (kexue.parallel), in the rows' order: the numbers of the
+    in-process loop, bit for bit, and a run stopped after generation 1 and resumed ends the same."""
+    from kexue import parallel
+
+    loop = LoopConfig(loop="synthetic", lams=(1.0, 0.5), generations=2, seeds=2, n_ini=30, n_r=30, n_s=30)
+    family = lambda: DiffusionFamily(_cfg(tmp_path), loop.lam_rows(), seeds=2)  # noqa: E731
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as reproduce runs it (MADPreset.threads = 1) and as every worker does
+    try:  # the metrics are computed here either way: on one thread too
+        with parallel.using(1):
+            here = run_loop(family(), loop, tmp_path / "one")
+        with parallel.using(2):
+            run_loop(family(), LoopConfig(**{**loop.__dict__, "generations": 1}), tmp_path / "two")
+            side = run_loop(family(), loop, tmp_path / "two", resume=True)
+    finally:
+        torch.set_num_threads(before)
+    assert set(side.history) == set(here.history)
+    for k in here.history:
+        np.testing.assert_array_equal(side.history[k], here.history[k], err_msg=k)
+    assert all(torch.equal(side.models[-1][k], here.models[-1][k]) for k in here.models[-1])
+    assert len(set(here.history["fd"][-1])) == 4  # four rows, four different networks at generation 2
