@@ -12,6 +12,7 @@ progress bars) goes where the caller's does.
 """
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -54,6 +55,14 @@ def using(n: int) -> Iterator[None]:
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}  # n → the pool of n workers, kept for the next call
+
+
+@atexit.register
+def _close_pools() -> None:
+    """The kept workers end with the program, before the interpreter takes its modules down (a pool
+    collected after that prints an ignored exception)."""
+    while _pools:
+        _pools.popitem()[1].shutdown(wait=True)
 
 
 def map_runs(fn: Callable[..., R], items: Iterable[tuple[Any, ...]], n: int | None = None) -> list[R]:

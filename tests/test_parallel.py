@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,9 +14,17 @@ from kexue import parallel
 from kexue.reproduce import topic_workers
 
 
-def seeded_step(seed: int, n: int) -> tuple[int, list[float], int, str]:
+def seeded_step(seed: int, n: int, meet: str | None = None) -> tuple[int, list[float], int, str]:
     """A run that seeds itself: a few SGD steps of a linear model on its own random data; also the
-    worker's pid, torch threads and $KEXUE_WORKERS, to see where it ran."""
+    worker's pid, torch threads and $KEXUE_WORKERS, to see where it ran. With `meet`, runs 0 and 1 each
+    wait (up to a minute) until the other has started: only two processes at once get past it."""
+    if meet is not None and seed < 2:
+        (Path(meet) / str(seed)).touch()
+        deadline = time.monotonic() + 60
+        while not (Path(meet) / str(1 - seed)).exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {seed}: run {1 - seed} never started beside it")
+            time.sleep(0.01)
     torch.manual_seed(seed)
     w = torch.zeros(n, requires_grad=True)
     x, y = torch.randn(64, n), torch.randn(64)
@@ -31,15 +43,23 @@ def fails_on(seed: int) -> int:
     return seed
 
 
-def test_map_runs_equals_the_loop_in_order():
-    items = [(seed, 7) for seed in range(5)]
-    here = parallel.map_runs(seeded_step, items, n=1)
-    side = parallel.map_runs(seeded_step, items, n=2)
+def test_map_runs_equals_the_loop_in_order(tmp_path):
+    here = parallel.map_runs(seeded_step, [(seed, 7) for seed in range(5)], n=1)
+    side = parallel.map_runs(seeded_step, [(seed, 7, str(tmp_path)) for seed in range(5)], n=2)
     assert [r[1] for r in side] == [r[1] for r in here]  # bit for bit, in the items' order
     assert {r[0] for r in here} == {os.getpid()}
     pids = {r[0] for r in side}
-    assert os.getpid() not in pids and len(pids) == 2  # two worker processes did the work
+    assert os.getpid() not in pids and len(pids) == 2  # two worker processes did the work, at once (meet)
     assert {r[2] for r in side} == {1} and {r[3] for r in side} == {"1"}  # one thread; no nested pools
+
+
+def test_the_kept_workers_end_quietly_with_the_program():
+    """A program that used map_runs and exits: its workers end with it, and nothing is printed."""
+    code = ("from kexue import parallel; from tests.test_parallel import seeded_step; "
+            "print(len(parallel.map_runs(seeded_step, [(s, 3) for s in range(3)], n=2)))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       cwd=Path(__file__).parents[1])
+    assert r.returncode == 0 and r.stdout == "3\n" and r.stderr == "", r.stderr
 
 
 def test_a_failed_run_is_raised():
