@@ -137,6 +137,10 @@ def _train_command(task: str):
         if how != "resume":
             C.say(plan_line(task, cfg, d, encoder))
         g.data = d.data if how != "resume" else (g.data or d.data)
+        cut = g.cut_record(d.rows)  # the posts drop these silently; config.json records the count (fit)
+        if cut["labels"] and C.is_main():
+            C.warn(f"{cut['labels']} labels in {cut['sentences']} sentences end past max_len={cut['max_len']}; they "
+                   "are not trained: raise --set max_len or split the texts")
         summary = g.fit(d.rows, d.dev, run.out, progress=opts.progress, resume=run.resume)
         if not C.is_main():
             return

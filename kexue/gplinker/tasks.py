@@ -27,7 +27,7 @@ from torch import Tensor
 from kexue.data.bio import read_tag_names
 from kexue.gplinker import fixture
 from kexue.gplinker.caps import DecodeCount
-from kexue.gplinker.data import (EventSample, EventSchema, NERSample, Problems, RelationSample,
+from kexue.gplinker.data import (TRIGGER, EventSample, EventSchema, NERSample, Problems, RelationSample,
                                  RelationSchema, read_duee, read_duie, read_ner)
 from kexue.gplinker.events import decode_events, drop_subset_events, encode_events
 from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf, spo_key
@@ -55,6 +55,10 @@ class Task:
     # (scores.py): the one JSON form of predict, the service and Extractor
     to_json: Callable[..., dict]
     has_labels: Callable[[Any], bool]  # whether a sample carries any label of the task
+    # one character end (exclusive) per label of a sample, for the labels training codes: an entity's end, an
+    # event argument's (an enum value's is its trigger's), a triple's later end of subject and object
+    # (Linker.beyond_max_len); a keyword field, last, so that fields added before it keep their places
+    label_ends: Callable[[Any], list[int]] | None = None
 
     def read(self, path: str | Path, schema: str | Path | None = None, skip_bad: bool = False,
              problems: Problems | None = None) -> tuple[list, list]:
@@ -71,6 +75,17 @@ class Task:
 
 
 # --- events ---
+
+def _event_ends(sample: EventSample) -> list[int]:
+    """The end of each argument training codes (encode_events): an enum value's is its trigger's; an unplaced
+    argument (not at its index, data.py) is coded nowhere."""
+    ends = []
+    for event in sample.events:
+        placed = [(r, s + len(a)) for _, r, a, s in event if s >= 0 and sample.text[s:s + len(a)] == a]
+        trigger = next((end for r, end in placed if r == TRIGGER), None)
+        ends += [end for _, end in placed] + [trigger for _, _, _, s in event if s < 0 and trigger is not None]
+    return ends
+
 
 def _read_duee(path, schema_path, skip_bad, problems):
     return read_duee(path, EventSchema.read(schema_path), skip_bad, problems)
@@ -97,6 +112,11 @@ def _events_json(out: Sequence[Tensor], text: str, offsets: list, labels: list, 
 
 
 # --- relations ---
+
+def _triple_ends(sample: RelationSample) -> list[int]:
+    """The later end of subject and object of each placed triple (encode_relations codes no other)."""
+    return [max(ss + len(sub), os + len(obj)) for sub, ss, _, obj, os in sample.triples if min(ss, os) >= 0]
+
 
 def _read_duie(path, schema_path, skip_bad, problems):
     return read_duie(path, RelationSchema.read(schema_path), skip_bad, problems)
@@ -135,20 +155,22 @@ TASKS: dict[str, Task] = {
     "events": Task(
         "events", 8926, EventSample, "event_list", "event_level/f1", "duee_event_schema.json", EventModel,
         _read_duee, lambda schema, rows: EventSchema.read(schema).labels(), _event_outputs, _decode_events,
-        _score_events, _events_json, lambda s: bool(s.events)),
+        _score_events, _events_json, lambda s: bool(s.events), label_ends=_event_ends),
     "relations": Task(
         "relations", 8888, RelationSample, "spo_list", "spo/f1", "duie_schema.json", RelationModel,
         _read_duie, lambda schema, rows: RelationSchema.read(schema).predicates,
         lambda s, labels, offsets: list(encode_relations(s, labels, offsets)),
         lambda out, text, offsets, labels, count=None, **_: decode_relations(out[0], out[1], out[2], text, offsets,
                                                                              labels, count=count),
-        _score_relations, _relations_json, lambda s: bool(s.triples)),
+        _score_relations, _relations_json, lambda s: bool(s.triples),
+        label_ends=_triple_ends),
     "ner": Task(
         "ner", 8373, NERSample, "entities", "entity/f1", "", NERModel,
         _read_ner, lambda schema, rows: sorted({e[2] for r in rows for e in r.entities}),
         lambda s, labels, offsets: [encode_entities(s, labels, offsets)],
         lambda out, text, offsets, labels, count=None, **_: decode_entities(out[0], offsets, labels, count=count),
-        _score_entities, _entities_json, lambda s: bool(s.entities)),
+        _score_entities, _entities_json, lambda s: bool(s.entities),
+        label_ends=lambda s: [end for _, end, _ in s.entities]),
 }
 
 
