@@ -270,10 +270,10 @@ def serve(
                          "and runs on onnxruntime's CPU (export with --last for the last step's weights)")
     if onnx is not None:
         from kexue.gplinker.onnx_runtime import OnnxExtractor
-        ex = OnnxExtractor(onnx, threads=cfg.threads)
+        ex = OnnxExtractor(onnx, batch_size=cfg.max_batch, threads=cfg.threads)
     else:
         from kexue.gplinker.extractor import Extractor
-        ex = Extractor.from_pretrained(model, device=device, last=last)
+        ex = Extractor.from_pretrained(model, device=device, last=last, batch_size=cfg.max_batch)
     batching = f"on ({cfg.max_batch} texts, {cfg.max_wait_ms:g} ms)" if cfg.batching else "off"
     console.print(f"serving task {ex.task} ({len(ex.labels)} labels, {ex.weights}) on {ex.device} at "
                   f"http://{cfg.host}:{cfg.port}/extract (docs: /docs); micro-batching {batching}; Ctrl-C or "
