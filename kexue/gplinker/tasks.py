@@ -193,5 +193,5 @@ def builtin_data(name: str, n: int) -> tuple[list, list, list]:
             fixture("duie_schema.json")).predicates
     from kexue.data import load_msra
     get_task(name)
-    return ([NERSample(t, s) for t, s in load_msra("train")[:n]],
-            [NERSample(t, s) for t, s in load_msra("test")[:max(n // 10, 1)]], ["LOC", "ORG", "PER"])
+    return ([NERSample(t, s) for t, s in load_msra("train", limit=n)],
+            [NERSample(t, s) for t, s in load_msra("test", limit=max(n // 10, 1))], ["LOC", "ORG", "PER"])
