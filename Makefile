@@ -15,8 +15,9 @@ demo: install data fonts
 	$(BIN)/kexue reproduce --preset quick --out $(OUT)
 	@echo "open $(OUT)/index.html"
 
+# on every core (pytest-xdist); a file's tests stay on one worker, in order (module fixtures, the README's steps)
 test: install data fonts test-deps oracle
-	$(BIN)/python -m pytest -rs
+	$(BIN)/python -m pytest -rs -n auto --dist loadfile
 
 # every README Python block and kexue command, run in README order (tests/test_readme.py; minutes of CPU)
 test-readme: install data fonts test-deps

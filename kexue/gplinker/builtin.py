@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 MSRA_TYPES = ["LOC", "ORG", "PER"]  # MSRA's entity types
 
 
-def _msra(split: str) -> list:
+def _msra(split: str, limit: int | None = None) -> list:
     from kexue.data import load_msra
     from kexue.gplinker.data import NERSample
-    return [NERSample(t, s) for t, s in load_msra(split)]
+    return [NERSample(t, s) for t, s in load_msra(split, limit=limit)]  # limit: the first sentences only
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class MSRA:
         return list(MSRA_TYPES)
 
     def sample(self, n: int) -> tuple[list, list, list]:
-        return _msra("train")[:n], _msra("test")[:max(n // 10, 1)], self.labels()
+        return _msra("train", limit=n), _msra("test", limit=max(n // 10, 1)), self.labels()
 
     def split(self, recipe: Recipe, n: int | None = None) -> tuple[list, list, list, dict[str, str]]:
         rows = _msra("train")

@@ -137,6 +137,10 @@ def _train_command(task: str):
         if how != "resume":
             C.say(plan_line(task, cfg, d, encoder))
         g.data = d.data if how != "resume" else (g.data or d.data)
+        cut = g.cut_record(d.rows)  # the posts drop these silently; config.json records the count (fit)
+        if cut["labels"] and C.is_main():
+            C.warn(f"{cut['labels']} labels in {cut['sentences']} sentences end past max_len={cut['max_len']}; they "
+                   "are not trained: raise --set max_len or split the texts")
         summary = g.fit(d.rows, d.dev, run.out, progress=opts.progress, resume=run.resume)
         if not C.is_main():
             return
@@ -266,10 +270,10 @@ def serve(
                          "and runs on onnxruntime's CPU (export with --last for the last step's weights)")
     if onnx is not None:
         from kexue.gplinker.onnx_runtime import OnnxExtractor
-        ex = OnnxExtractor(onnx, threads=cfg.threads)
+        ex = OnnxExtractor(onnx, batch_size=cfg.max_batch, threads=cfg.threads)
     else:
         from kexue.gplinker.extractor import Extractor
-        ex = Extractor.from_pretrained(model, device=device, last=last)
+        ex = Extractor.from_pretrained(model, device=device, last=last, batch_size=cfg.max_batch)
     batching = f"on ({cfg.max_batch} texts, {cfg.max_wait_ms:g} ms)" if cfg.batching else "off"
     console.print(f"serving task {ex.task} ({len(ex.labels)} labels, {ex.weights}) on {ex.device} at "
                   f"http://{cfg.host}:{cfg.port}/extract (docs: /docs); micro-batching {batching}; Ctrl-C or "

@@ -80,9 +80,10 @@ class Extractor:
     @torch.no_grad()
     def extract_batch(self, texts: list[str]) -> list[dict[str, Any]]:
         """`texts` as one batch (the server's micro-batches), decoded and scored, in order: run as forward
-        passes over texts of similar length (length_buckets), each padded to its own longest text."""
+        passes of at most batch_size windows over texts of similar length (length_buckets), each padded to its
+        own longest text."""
         # a text longer than the model's window is read as overlapping windows (windows.py), merged back
-        return read_in_windows(texts, self._windows, self.g.encode, self._forward, self.slack)
+        return read_in_windows(texts, self._windows, self.g.encode, self._forward, self.slack, self.batch_size)
 
     def _windows(self, text: str) -> list[Window]:
         """The windows of max_len − 2 tokens (overlapping by a quarter) that `text` is read in; one if it fits."""

@@ -83,6 +83,24 @@ class Linker:
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         return self.tokenizer.encode_with_offsets(text, max_len=self.cfg.max_len)
 
+    def beyond_max_len(self, samples: list) -> tuple[int, int]:
+        """(labels, sentences): the labels that end past the characters max_len tokens cover, which `encode`
+        cuts and training therefore never sees (the posts drop them silently), and the sentences they are in."""
+        if self.task.label_ends is None:
+            raise ValueError(f"task {self.task.name}: no label_ends to count the labels past max_len with")
+        labels = sentences = 0
+        width = self.cfg.max_len - 2  # [CLS] and [SEP] take the rest
+        for s in samples:
+            if len(s.text) <= width:  # every token covers a character at least: nothing is cut
+                continue
+            _, offsets = self.tokenizer.encode_with_offsets(s.text, add_special=False)
+            if len(offsets) <= width:
+                continue
+            covered = offsets[width - 1][1]  # the characters [0, covered) are read; encode cuts the rest
+            cut = sum(end > covered for end in self.task.label_ends(s))
+            labels, sentences = labels + cut, sentences + (cut > 0)
+        return labels, sentences
+
     def label_sets(self, sample: Any, offsets: list[tuple[int, int]]) -> list[list[set]]:
         """Per output, per head, the set of (i, j) cells."""
         return self.task.label_sets(sample, self.labels, offsets)

@@ -90,7 +90,9 @@ class OnnxExtractor:
     def extract_batch(self, texts: list[str]) -> list[dict[str, Any]]:
         """`texts` as one batch, as Extractor.extract_batch: windows, length buckets, decode, merge."""
         # a text longer than the model's window is read as overlapping windows (windows.py), merged back
-        return read_in_windows(texts, self._windows, lambda c: self.tokenizer.encode_with_offsets(c, max_len=self.meta["max_len"]), self._forward, self.slack)
+        return read_in_windows(texts, self._windows,
+                               lambda c: self.tokenizer.encode_with_offsets(c, max_len=self.meta["max_len"]),
+                               self._forward, self.slack, self.batch_size)
 
     def _windows(self, text: str) -> list[Window]:
         _, offsets = self.tokenizer.encode_with_offsets(text, add_special=False)

@@ -10,7 +10,10 @@ kexue.fm/archives/8926 and 8888 give the models; serving them is ours. Routes (O
 - `GET /health` (the process answers), `GET /ready` (model loaded, batcher running; 503 otherwise),
   `GET /info` (task, labels, weights file, limits, batching counters).
 Concurrent requests are run as one micro-batch (batcher.py: `max_batch` texts, `max_wait_ms`; no wait
-when the batch already holds every request in flight), in length buckets (extractor.py). What batching
+when the batch already holds every request in flight), in length buckets (extractor.py) of at most
+`max_batch` windows per forward pass, so that a large request is run in bounded passes: one of 64 texts of
+510 characters (320 windows in one pass) peaked 440–470 MB over the idle process and left RSS 58–66 MB
+higher; in passes of 32 windows, about 60 MB and 20 MB (tests/gplinker/test_serve_memory.py). What batching
 buys on a CPU is bounded: benchmarks/serve.py measured 2.4× less server CPU per request at concurrency
 32 (2.5 ms against 6.0 ms unbatched), since a batched forward pass costs about half a single one per text
 and the HTTP and event-loop work of a request is not shared; by Little's law, p99 at concurrency 32
@@ -28,7 +31,8 @@ Limits (limits.py), each answered with {"error": reason} and the process still s
   `max_body`; a body that stops short of its Content-Length → 408 at `timeout_s`; bytes past it are
   read as the next request (→ 400 when they are none); a body that is not JSON → 400, a field of the
   wrong type or both / neither of text and texts → 422;
-- a text over `max_chars` characters or more than `max_texts` texts → 413 (texts are refused, never cut);
+- a text over `max_chars` characters, more than `max_texts` texts, or more than `max_request_chars` characters
+  in all → 413 (texts are refused, never cut);
 - more than `max_concurrent` requests on /extract at once → 503 with Retry-After;
 - a request not answered within `timeout_s` of its arrival (the model is behind) → 503 with
   Retry-After (a server-side wait, hence 5xx; 408 is kept for a client that is slow to send);
@@ -65,6 +69,9 @@ class ServeConfig:
     port: int = 8000
     max_chars: int = 510  # per text; longer texts are refused, not cut (the posts' maxlen 512 − [CLS], [SEP])
     max_texts: int = 64  # per request
+    # per request, all its texts together: with max_body and max_batch (windows per forward pass) what bounds
+    # the memory one request holds; the default is max_texts texts of max_chars
+    max_request_chars: int = 64 * 510
     max_body: int = 1 << 20  # bytes
     max_batch: int = 32  # texts in one forward pass
     max_wait_ms: float = 5.0  # how long a request waits for others to share its forward pass
@@ -77,7 +84,8 @@ class ServeConfig:
     threads: int = 0  # intra-op threads of the forward pass (torch, or onnxruntime with --onnx); 0: the default
 
     def __post_init__(self) -> None:
-        for name in ("max_chars", "max_texts", "max_body", "max_batch", "max_concurrent", "retry_after_s"):
+        for name in ("max_chars", "max_texts", "max_request_chars", "max_body", "max_batch", "max_concurrent",
+                     "retry_after_s"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"ServeConfig.{name}={getattr(self, name)!r}: must be an integer ≥ 1")
         for name in ("max_wait_ms", "timeout_s", "idle_timeout_s"):
@@ -213,6 +221,10 @@ def _refusal(texts: list[str], single: bool, cfg: ServeConfig) -> JSONResponse |
     """The 413 / 400 for a request whose texts the limits refuse, or None."""
     if len(texts) > cfg.max_texts:
         return _json(413, f"{len(texts)} texts is over the limit of {cfg.max_texts} per request")
+    total = sum(len(t) for t in texts)
+    if total > cfg.max_request_chars:
+        return _json(413, f"{'text' if single else 'texts'}: {total} characters in all, over max_request_chars="
+                          f"{cfg.max_request_chars} per request; send them in several requests")
     for k, t in enumerate(texts):
         field = "text" if single else f"texts[{k}]"
         bad = _lone_surrogate(t)

@@ -32,7 +32,7 @@ from kexue.data.bio import read_tag_names
 from kexue.gplinker import fixture
 from kexue.gplinker.builtin import MSRA, Generated
 from kexue.gplinker.caps import DecodeCount
-from kexue.gplinker.data import (EventSample, EventSchema, NERSample, Problems, RelationSample,
+from kexue.gplinker.data import (TRIGGER, EventSample, EventSchema, NERSample, Problems, RelationSample,
                                  RelationSchema, read_duee, read_duie, read_ner)
 from kexue.gplinker.events import decode_events, drop_subset_events, encode_events
 from kexue.gplinker.generate import generate_events, generate_relations
@@ -76,6 +76,10 @@ class Task:
     recipes: dict[str, Recipe]  # its from-scratch recipes by name (recipes.py)
     default_recipe: str  # the one `train` runs on the built-in data without --preset
     fine_tune: FineTune  # the post's recipe on a pretrained encoder (--encoder)
+    # one character end (exclusive) per label of a sample, for the labels training codes: an entity's end, an
+    # event argument's (an enum value's is its trigger's), a triple's later end of subject and object
+    # (Linker.beyond_max_len); a keyword field, last, so that fields added before it keep their places
+    label_ends: Callable[[Any], list[int]] | None = None
 
     def read(self, path: str | Path, schema: str | Path | None = None, skip_bad: bool = False,
              problems: Problems | None = None) -> tuple[list, list]:
@@ -121,6 +125,17 @@ class Task:
 
 # --- events ---
 
+def _event_ends(sample: EventSample) -> list[int]:
+    """The end of each argument training codes (encode_events): an enum value's is its trigger's; an unplaced
+    argument (not at its index, data.py) is coded nowhere."""
+    ends = []
+    for event in sample.events:
+        placed = [(r, s + len(a)) for _, r, a, s in event if s >= 0 and sample.text[s:s + len(a)] == a]
+        trigger = next((end for r, end in placed if r == TRIGGER), None)
+        ends += [end for _, end in placed] + [trigger for _, _, _, s in event if s < 0 and trigger is not None]
+    return ends
+
+
 def _read_duee(path, schema_path, skip_bad, problems):
     return read_duee(path, EventSchema.read(schema_path), skip_bad, problems)
 
@@ -142,6 +157,11 @@ def _score_events(pred: list, samples: list[EventSample]) -> dict[str, float]:
 
 
 # --- relations ---
+
+def _triple_ends(sample: RelationSample) -> list[int]:
+    """The later end of subject and object of each placed triple (encode_relations codes no other)."""
+    return [max(ss + len(sub), os + len(obj)) for sub, ss, _, obj, os in sample.triples if min(ss, os) >= 0]
+
 
 def _read_duie(path, schema_path, skip_bad, problems):
     return read_duie(path, RelationSchema.read(schema_path), skip_bad, problems)
@@ -183,7 +203,8 @@ TASKS: dict[str, Task] = {
         _score_events, events_json, lambda s: bool(s.events),
         article="an", outputs=("argu", "head", "tail"), builtin=Generated(generate_events, _event_labels, "DuEE"),
         recipes={"generated": GENERATED_EVENTS, "quick": QUICK}, default_recipe="generated",
-        fine_tune=FineTune(32, 200, "duee_v1.py")),
+        fine_tune=FineTune(32, 200, "duee_v1.py"),
+        label_ends=_event_ends),
     "relations": Task(
         "relations", 8888, RelationSample, "spo_list", "spo/f1", "duie_schema.json", RelationModel,
         _read_duie, lambda schema, rows: RelationSchema.read(schema).predicates,
@@ -194,7 +215,8 @@ TASKS: dict[str, Task] = {
         article="a", outputs=("entity", "head", "tail"),
         builtin=Generated(generate_relations, _relation_labels, "DuIE"),
         recipes={"generated": GENERATED_RELATIONS, "quick": QUICK}, default_recipe="generated",
-        fine_tune=FineTune(64, 20, "duie_v1.py")),
+        fine_tune=FineTune(64, 20, "duie_v1.py"),
+        label_ends=_triple_ends),
     "ner": Task(
         "ner", 8373, NERSample, "entities", "entity/f1", "", NERModel,
         _read_ner, lambda schema, rows: sorted({e[2] for r in rows for e in r.entities}),
@@ -203,7 +225,8 @@ TASKS: dict[str, Task] = {
         _score_entities, entities_json, lambda s: bool(s.entities),
         article="an", outputs=("spans",), builtin=MSRA(),
         recipes={"msra": MSRA_SCRATCH, "msra-pretrained": MSRA_PRETRAINED, "quick": QUICK}, default_recipe="msra",
-        fine_tune=FineTune(16, 10, "bert4keras task_sequence_labeling_ner_global_pointer.py")),
+        fine_tune=FineTune(16, 10, "bert4keras task_sequence_labeling_ner_global_pointer.py"),
+        label_ends=lambda s: [end for _, end, _ in s.entities]),
 }
 
 

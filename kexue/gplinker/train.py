@@ -48,6 +48,7 @@ class GPLinker(Linker):
     run's settings so that evaluate and predict take the task, schema, labels and dev file from the run."""
 
     data: dict[str, str] = {}
+    cut: dict[str, int] | None = None  # fit's count of the training labels past max_len (cut_record)
 
     @classmethod
     def pretrained(cls, cfg: GPLinkerConfig, labels: list, path: str | Path) -> "GPLinker":
@@ -68,9 +69,11 @@ class GPLinker(Linker):
         SELECT[task] F1 in best.safetensors (a tie goes to the later step, as their `>=`) with best.json,
         and end holding them (the scripts load best_model.weights to predict). The summary's `weights`
         says which weights the model holds, `best` the best evaluation (None without one), `dev` the dev
-        metrics of the weights it ends with (best.json's, else one evaluation; None without dev)."""
+        metrics of the weights it ends with (best.json's, else one evaluation; None without dev),
+        `beyond_max_len` the training labels past max_len tokens, which it never sees (`cut_record`)."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
+        self.cut = self.cut_record(train)  # config.json records it
         self.save_meta(out_dir)
         keep = bool(dev) and self.cfg.keep_best
         tcfg = self.cfg.train
@@ -114,11 +117,20 @@ class GPLinker(Linker):
         elif dev:
             dev_metrics = self.evaluate(dev)
         self.weights = describe_weights(out_dir, best)
-        return {**summary, "weights": self.weights, "best": best, "dev": dev_metrics}
+        return {**summary, "weights": self.weights, "best": best, "dev": dev_metrics, "beyond_max_len": self.cut}
+
+    def cut_record(self, train: list) -> dict[str, int]:
+        """{"labels", "sentences", "max_len"}: the labels of `train` that end past what max_len tokens cover
+        (Linker.beyond_max_len) and the sentences they are in; the posts drop them silently."""
+        labels, sentences = self.beyond_max_len(train)
+        return {"labels": labels, "sentences": sentences, "max_len": self.cfg.max_len}
 
     def settings(self) -> dict[str, Any]:
-        """The run's settings (config.json's `run` section, kexue/gplinker/run_folder.py)."""
+        """The run's settings (config.json's `run` section, kexue/gplinker/run_folder.py), and once `fit`
+        counted them the training labels past max_len (`beyond_max_len`)."""
         settings = {SECTION: to_dict(self.cfg), "labels": self.labels, "data": dict(self.data)}
+        if self.cut is not None:
+            settings["beyond_max_len"] = self.cut
         return json.loads(json.dumps(settings, ensure_ascii=False))  # as config.json holds them: labels as lists
 
     def save_meta(self, out_dir: Path) -> None:

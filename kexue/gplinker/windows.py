@@ -120,19 +120,23 @@ def _without_scores(item: dict[str, Any]) -> dict[str, Any]:
 
 def read_in_windows(texts: list[str], windows_of: Callable[[str], list[Window]],
                     encode: Callable[[str], tuple[list[int], list[tuple[int, int]]]],
-                    forward: Callable[[list[str], list], list[dict]], slack: float) -> list[dict[str, Any]]:
+                    forward: Callable[[list[str], list], list[dict]], slack: float,
+                    max_windows: int | None = None) -> list[dict[str, Any]]:
     """An extractor's batch: every text cut into its windows (`windows_of`), the windows encoded and run
-    (`forward`) in passes of similar lengths (buckets.length_buckets), and each text's windows merged back
-    into its offsets. Shared by the torch Extractor and the ONNX runtime."""
+    (`forward`) in passes of similar lengths (buckets.length_buckets) of at most `max_windows` windows (a
+    pass's outputs, windows × labels × n², are what a batch holds at its peak), and each text's windows
+    merged back into its offsets. Shared by the torch Extractor and the ONNX runtime."""
     if not texts:
         return []
     pieces = [(k, w) for k, text in enumerate(texts) for w in windows_of(text)]
     chunks = [texts[k][w.start:w.end] for k, w in pieces]
     encoded = [encode(c) for c in chunks]
     decoded: list[Any] = [None] * len(pieces)
+    step = max_windows or len(pieces)
     for bucket in length_buckets([len(ids) for ids, _ in encoded], slack):
-        for j, result in zip(bucket, forward([chunks[j] for j in bucket], [encoded[j] for j in bucket])):
-            decoded[j] = result
+        for part in (bucket[at:at + step] for at in range(0, len(bucket), step)):
+            for j, result in zip(part, forward([chunks[j] for j in part], [encoded[j] for j in part])):
+                decoded[j] = result
     parts: list[list] = [[] for _ in texts]
     for (k, w), result in zip(pieces, decoded):
         parts[k].append((w, result))

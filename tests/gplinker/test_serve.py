@@ -22,8 +22,9 @@ import pytest
 from tests.gplinker._tiny import fresh_run
 
 ROOT = Path(__file__).resolve().parents[2]
-LIMITS = {"max_body": 2000, "max_chars": 40, "max_texts": 4, "max_concurrent": 3, "timeout_s": 1.5,
-          "idle_timeout_s": 1.0, "max_wait_ms": 100, "max_batch": 16, "retry_after_s": 2, "threads": 2}
+LIMITS = {"max_body": 2000, "max_chars": 40, "max_texts": 4, "max_request_chars": 100, "max_concurrent": 3,
+          "timeout_s": 1.5, "idle_timeout_s": 1.0, "max_wait_ms": 100, "max_batch": 16, "retry_after_s": 2,
+          "threads": 2}
 
 
 def free_port() -> int:
@@ -201,6 +202,9 @@ BAD = {  # name: (request parts, expected status, a word of the reason)
     "neither": ([post("/extract", b'{"txt": "a"}')], 422, "txt"),
     "too many texts": ([post("/extract", json.dumps({"texts": ["a"] * 5}).encode())], 413, "5 texts"),
     "text too long": ([post("/extract", json.dumps({"text": "长" * 41}).encode())], 413, "41 characters"),
+    # 3 texts of 35 characters: each under max_chars, 105 in all over max_request_chars
+    "too many characters in all": ([post("/extract", json.dumps({"texts": ["长" * 35] * 3}).encode())], 413,
+                                   "texts: 105 characters in all, over max_request_chars=100"),
     "Content-Length over the limit": ([post("/extract", b"", length=10**9)], 413, "1000000000 bytes"),
     "no Content-Length": ([b"POST /extract HTTP/1.1\r\nHost: x\r\n\r\n"], 411, "Content-Length"),
     "negative Content-Length": ([b"POST /extract HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n{}"], 400,

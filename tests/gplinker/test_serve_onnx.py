@@ -82,7 +82,8 @@ def test_the_onnx_service_gives_the_extractors_json(server, onnx_folder):
     same_json(want, served)
 
 
-@pytest.mark.parametrize("name", ["not JSON", "too many texts", "text too long", "Content-Length over the limit",
+@pytest.mark.parametrize("name", ["not JSON", "too many texts", "text too long", "too many characters in all",
+                                  "Content-Length over the limit",
                                   "no such route", "lone surrogate in text"])
 def test_the_limits_hold_for_the_onnx_service(server, name):
     _, port = server

@@ -1,0 +1,81 @@
+"""What one large request costs the service's memory (issue 24 §6): a real `kexue gplinker serve` process.
+
+A request of 64 texts × 510 characters (the default limits' largest) is 320 windows of 126 characters.
+Run as one forward pass, its outputs (windows × labels × n² floats, and the encoder's activations) took
+the process 440–470 MB over its idle RSS at the peak, and glibc kept 58–66 MB of it afterwards. Run in passes of
+at most `max_batch` windows, the peak is about 60 MB over the idle RSS and about 20 MB stays (the
+allocator's free lists, reused by the next request: it does not grow with more requests). The bounds
+below sit between the two, with room for the noise of a shared machine.
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+from tests.gplinker._tiny import fresh_run
+from tests.gplinker.test_serve import ROOT, exchange, free_port, get, post
+
+PEAK_MB = 150  # VmHWM over the idle RSS: 440–470 MB in one pass, ~60 MB in passes of 32 windows
+KEPT_MB = 40  # VmRSS after the requests over the idle RSS: 58–66 MB in one pass, ~20 MB in passes
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (the peak) of a process, in MB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+
+
+def test_a_request_of_the_largest_size_is_run_in_bounded_passes_and_its_memory_goes_back(tmp_path):
+    run = fresh_run("relations", tmp_path / "run", seed=1, shift=-0.5)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "kexue.cli", "gplinker", "serve", "--model", str(run),
+                             "--port", str(port), "--set", "threads=1", "--set", "timeout_s=300"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(1200):  # up to 120 s for torch to import on a loaded machine
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                if get(port, "/ready")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not get ready within 120 s")
+        rng = random.Random(0)
+        chars = [chr(c) for c in range(0x4E00, 0x4E00 + 300)]
+
+        def extract(n: int, length: int) -> None:
+            texts = ["".join(rng.choice(chars) for _ in range(length)) for _ in range(n)]
+            code, _, body = exchange(port, post("/extract", json.dumps({"texts": texts}).encode()), timeout=300)
+            assert code == 200, body
+            assert [r["text"] for r in json.loads(body)["results"]] == texts
+
+        extract(1, 510)  # one long text: the window-sized kernels and buffers exist before the idle level
+        idle = memory_mb(proc.pid)["VmRSS"]
+        for _ in range(2):
+            extract(64, 510)
+        after = memory_mb(proc.pid)
+        assert after["VmHWM"] - idle < PEAK_MB, (idle, after)
+        assert after["VmRSS"] - idle < KEPT_MB, (idle, after)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_an_extractor_batch_runs_in_passes_of_at_most_batch_size_windows(tmp_path):
+    """extract_batch (a server's micro-batch) cuts its windows into passes of ≤ batch_size; the results are
+    those of one pass."""
+    from kexue.gplinker.extractor import Extractor
+    run = fresh_run("relations", tmp_path / "run", seed=1, shift=-0.5)
+    texts = ["马云创办了阿里巴巴。" * 30, "周恩来出生于淮安。", "一句话" * 60]  # 300 + 9 + 180 characters
+    whole, small = Extractor.from_pretrained(run, device="cpu", batch_size=64), Extractor.from_pretrained(
+        run, device="cpu", batch_size=2)
+    passes = []
+    forward = small._forward
+    small._forward = lambda chunks, encoded: passes.append(len(chunks)) or forward(chunks, encoded)
+    assert small.extract_batch(texts) == whole.extract_batch(texts)
+    assert max(passes) == 2 and sum(passes) == sum(len(small._windows(t)) for t in texts) > 4, passes
