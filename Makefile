@@ -15,11 +15,12 @@ demo: install data fonts
 	$(BIN)/kexue reproduce --preset quick --out $(OUT)
 	@echo "open $(OUT)/index.html"
 
-# on every core (pytest-xdist); a file's tests stay on one worker, in order (module fixtures, the README's steps)
+# on every core (pytest-xdist); a file's tests stay on one worker, in order (module fixtures, the README's steps);
+# -m selects every test, the README's steps too (about 2 CPU minutes; a plain `pytest` leaves them out)
 test: install data fonts test-deps oracle
-	$(BIN)/python -m pytest -rs -n auto --dist loadfile
+	$(BIN)/python -m pytest -rs -n auto --dist loadfile -m "readme or not readme"
 
-# every README Python block and kexue command, run in README order (tests/test_readme.py; minutes of CPU)
+# only the README's Python blocks and kexue commands, in README order (tests/test_readme.py; about 2 CPU minutes)
 test-readme: install data fonts test-deps
 	$(BIN)/python -m pytest -rs -m readme tests/test_readme.py
 

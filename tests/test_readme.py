@@ -310,7 +310,7 @@ def _params():
     return out
 
 
-@pytest.mark.readme  # 11 CPU minutes in all: `make test-readme`, not in `make test` until it is cut to fit
+@pytest.mark.readme  # about 2 CPU minutes in all: in `make test` (its -m) and `make test-readme`; a plain pytest leaves them out
 @pytest.mark.parametrize("kind,text", _params())
 def test_readme_step(kind, text, work, monkeypatch):
     monkeypatch.chdir(work)
