@@ -42,3 +42,15 @@ def pytest_configure(config):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test, as `kexue reproduce` runs a topic (quick and standard) and as every
+    kexue.parallel worker does: tests that compare the loop with its workers bit for bit use it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -3,7 +3,6 @@
 The loop runs here on one torch thread, as `reproduce` runs it (quick and standard: measure.threads = 1)
 and as every worker runs: another thread count changes a reduction's rounding, not the schedule."""
 import pytest
-import torch
 
 from kexue import parallel
 from kexue.attention.model import TinyConfig
@@ -13,12 +12,7 @@ from kexue.train import TrainConfig
 KEYS = ("seed", "task", "attention", "eval_loss", "train_loss", "curve", "params")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_compare_side_by_side_equals_the_loop(tmp_path):

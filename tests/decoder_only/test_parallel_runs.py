@@ -4,7 +4,6 @@ in its order.
 The loop runs here on one torch thread, as `reproduce` runs it (quick and standard: threads = 1) and as
 every worker runs: another thread count changes a reduction's rounding, not the schedule."""
 import pytest
-import torch
 
 from kexue import parallel
 from kexue.decoder_only import ModelConfig, RunConfig, TaskConfig, compare
@@ -16,12 +15,7 @@ KEYS = ("arch", "hidden", "test_loss", "train_loss", "exact_match", "token_acc",
 MLM_KEYS = ("test_loss", "test_acc", "final_loss", "params", "steps")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _train() -> TrainConfig:

@@ -92,11 +92,13 @@ def served_run(tmp_path_factory):
 
 
 @contextmanager
-def serving(args: list[str], path: tuple[Path, ...] = ()) -> Iterator[tuple[subprocess.Popen, int]]:
+def serving(args: list[str], path: tuple[Path, ...] = (), limits: dict | None = None
+            ) -> Iterator[tuple[subprocess.Popen, int]]:
     """`kexue gplinker serve ARGS --port P --set LIMITS` as a process, once /ready answers 200: (process, P).
-    `path`: folders put before the project on its PYTHONPATH (test_serve_onnx.py: one where torch fails)."""
+    `path`: folders put before the project on its PYTHONPATH (test_serve_onnx.py: one where torch fails);
+    `limits`: the settings instead of LIMITS ({}: the service's defaults, test_serve_memory.py)."""
     port = free_port()
-    sets = [x for k, v in LIMITS.items() for x in ("--set", f"{k}={v}")]
+    sets = [x for k, v in (LIMITS if limits is None else limits).items() for x in ("--set", f"{k}={v}")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, [*path, ROOT])), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "kexue.cli", "gplinker", "serve", *args, "--port", str(port),
                              *sets], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

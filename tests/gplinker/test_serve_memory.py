@@ -8,14 +8,10 @@ allocator's free lists, reused by the next request: it does not grow with more r
 below sit between the two, with room for the noise of a shared machine.
 """
 import json
-import os
 import random
-import subprocess
-import sys
-import time
 
 from tests.gplinker._tiny import fresh_run
-from tests.gplinker.test_serve import ROOT, exchange, free_port, get, post
+from tests.gplinker.test_serve import exchange, post, serving
 
 PEAK_MB = 150  # VmHWM over the idle RSS: 440–470 MB in one pass, ~60 MB in passes of 32 windows
 KEPT_MB = 40  # VmRSS after the requests over the idle RSS: 58–66 MB in one pass, ~20 MB in passes
@@ -30,21 +26,7 @@ def memory_mb(pid: int) -> dict[str, float]:
 
 def test_a_request_of_the_largest_size_is_run_in_bounded_passes_and_its_memory_goes_back(tmp_path):
     run = fresh_run("relations", tmp_path / "run", seed=1, shift=-0.5)
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "kexue.cli", "gplinker", "serve", "--model", str(run),
-                             "--port", str(port), "--set", "threads=1", "--set", "timeout_s=300"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(1200):  # up to 120 s for torch to import on a loaded machine
-            assert proc.poll() is None, proc.stdout.read().decode()
-            try:
-                if get(port, "/ready")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not get ready within 120 s")
+    with serving(["--model", str(run), "--set", "threads=1", "--set", "timeout_s=300"], limits={}) as (proc, port):
         rng = random.Random(0)
         chars = [chr(c) for c in range(0x4E00, 0x4E00 + 300)]
 
@@ -61,9 +43,6 @@ def test_a_request_of_the_largest_size_is_run_in_bounded_passes_and_its_memory_g
         after = memory_mb(proc.pid)
         assert after["VmHWM"] - idle < PEAK_MB, (idle, after)
         assert after["VmRSS"] - idle < KEPT_MB, (idle, after)
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
 
 
 def test_an_extractor_batch_runs_in_passes_of_at_most_batch_size_windows(tmp_path):

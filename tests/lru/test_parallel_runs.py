@@ -1,7 +1,6 @@
 """The LRU topic's trained runs side by side (kexue.parallel) are the in-process loop's, bit for bit, in
 its order: the ablation's model × seed runs (`_runs`) and the LM's length × seed × mixer runs."""
 import pytest
-import torch
 
 from kexue import parallel
 from kexue.lru.lm import compare as lm_compare
@@ -10,12 +9,7 @@ from kexue.lru.reproduce import _runs, preset
 LM_KEYS = ("length", "seed", "mixer", "eval_loss", "params", "curve")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # as reproduce runs them (threads = 1) and as every worker does
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py: as reproduce and every worker run
 
 
 def test_model_seed_runs_side_by_side_equal_the_loop(tmp_path):
