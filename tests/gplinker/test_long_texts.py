@@ -109,3 +109,26 @@ def test_a_text_that_fits_is_one_window(length):
     from kexue.gplinker.windows import windows
 
     assert len(windows([(i, i + 1) for i in range(length)], 62, length)) == (1 if length <= 62 else 4 if length == 200 else 2)
+
+
+def test_predict_writes_the_entity_at_character_1000_at_its_offsets(tmp_path, monkeypatch):
+    """`kexue gplinker ner predict` on a 1,500-character line: the old command said "wrote 1 lines" and kept
+    the first 126 characters' entities alone. The run folder's model is replaced by the oracle (the same
+    Extractor the command builds), so what is written depends only on the windows."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from kexue.gplinker.cli import app
+    from tests.gplinker._tiny import fresh_run
+
+    run = fresh_run("ner", tmp_path / "run")
+    monkeypatch.setattr(Extractor, "from_pretrained", classmethod(lambda cls, *a, **k: _extractor()))
+    positions = [3, 61, 1000, 1497]
+    (tmp_path / "in.txt").write_text(_text(positions, 1500) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["ner", "predict", "--model", str(run), "--input", str(tmp_path / "in.txt"),
+                                 "--output", str(tmp_path / "out.jsonl")])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 1 and len(rows[0]["text"]) == 1500
+    assert [(e["start"], e["end"], e["text"]) for e in rows[0]["entities"]] == [(p, p + 2, "北京") for p in positions]
