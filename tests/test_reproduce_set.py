@@ -123,3 +123,19 @@ def test_one_topic_into_a_page_keeps_the_others(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="holds a --preset smoke page"):
         rp.run_topics(["fake_b"], "quick", tmp_path)
     assert calls == ["fake_a", "fake_b", "fake_a"]  # the refused run ran nothing
+
+
+def test_the_command_into_a_folder_of_other_topics_keeps_them(tmp_path, monkeypatch):
+    """`kexue reproduce fake_b --out DIR` into the page of `kexue reproduce fake_a --out DIR` (every topic's
+    default --out is the same runs/reproduce): both topics in results.json and on the page, not fake_b alone."""
+    from kexue.result import load_results
+
+    calls: list = []
+    _fake_topics(monkeypatch, calls)
+    for topic in ("fake_a", "fake_b"):
+        r = runner.invoke(app, ["reproduce", topic, "--preset", "smoke", "--out", str(tmp_path)])
+        assert r.exit_code == 0, r.output
+    _, page = load_results(tmp_path / "results.json")
+    assert [r.topic for r in page] == ["fake_a", "fake_b"]
+    html = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "fake_a 1" in html and "fake_b 2" in html

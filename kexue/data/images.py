@@ -63,7 +63,7 @@ def load_image_folder(path: str | Path, size: int, channels: int = 3) -> tuple[t
     """Every image under `path` (recursive, sorted by path), centre-cropped and resized to size×size.
 
     Files whose suffix is not an image suffix (.png, .jpg, ...) are skipped; an image file that
-    cannot be decoded is an error naming it.
+    cannot be decoded, or is over Pillow's pixel limit (a decompression bomb), is an error naming it.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -84,6 +84,9 @@ def load_image_folder(path: str | Path, size: int, channels: int = 3) -> tuple[t
                 pixels = np.asarray(image, dtype=np.float32).reshape(size, size, channels)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
             raise ValueError(f"{file}: cannot be read as an image ({err}); fix or remove it") from None
+        except Image.DecompressionBombError as err:  # not an OSError: Pillow's guard on the pixel count
+            raise ValueError(f"{file}: {err.args[0].split(', could be')[0]}; too large to read safely — shrink it "
+                             "or remove it") from None
         x[i] = torch.from_numpy(pixels).permute(2, 0, 1)
     return _scale(x, 255.0), None
 

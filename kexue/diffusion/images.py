@@ -94,7 +94,7 @@ def read_image(path: str | Path, size: int, channels: int) -> Tensor:
     except UnidentifiedImageError:
         raise ValueError(f"{path}: not an image Pillow can read") from None
     except Image.DecompressionBombError as e:
-        raise ValueError(f"{path}: {e.args[0].split('(')[0].strip()}; too large to read safely — shrink it first")\
+        raise ValueError(f"{path}: {e.args[0].split(', could be')[0]}; too large to read safely — shrink it first")\
             from None
     side = min(img.size)
     left, top = (img.width - side) // 2, (img.height - side) // 2

@@ -228,7 +228,8 @@ def _predict_command(task: str):
         except (ValueError, TypeError, FileNotFoundError, FileExistsError) as e:
             C.fail(str(e))
         kept = f" after the {summary.kept} kept from before" if summary.kept else ""
-        console.print(f"wrote {summary.written} lines to {output}{kept} in {summary.seconds:.1f} s "
+        said = err if str(output) == "-" else console  # stdout holds the JSON lines alone: `| jq` reads them all
+        said.print(f"wrote {summary.written} lines to {output}{kept} in {summary.seconds:.1f} s "
                       f"({summary.lines_per_s:.1f} lines/s; weights: {ex.weights})")
 
     return predict

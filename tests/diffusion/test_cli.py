@@ -104,11 +104,35 @@ def test_interpolate_says_what_reading_an_rgb_image_changed(run_dir, tmp_path):
     assert "b.png" not in said
 
 
-def test_a_decompression_bomb_names_its_file(tmp_path, monkeypatch):
-    Image.fromarray(np.zeros((64, 64), dtype=np.uint8)).save(tmp_path / "big.png")
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # as a 30000×30000 PNG would be
-    with pytest.raises(ValueError, match=r"big.png: .*too large to read safely"):
-        read_image(tmp_path / "big.png", 8, 1)
+def bomb_png(path):
+    """A PNG whose header says 30000×30000 grey (9·10⁸ pixels, over Pillow's limit of 2 × 89,478,485), in
+    a few bytes: Pillow refuses it when it opens it, before reading any pixel."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_names_its_file(run_dir, tmp_path):
+    """A 30000×30000 PNG gave `DecompressionBombError` without the file's name, exit 1, in `interpolate`
+    and in `train --data FOLDER`: now one line naming the file, exit 2."""
+    big = bomb_png(tmp_path / "imgs" / "big.png")
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "a.png")
+    r = runner.invoke(app, ["interpolate", "--checkpoint", str(run_dir), "--a", str(tmp_path / "a.png"), "--b",
+                            str(big), "--t0", "5", "--k", "2", "--out", str(tmp_path / "i.png"), "--device", "cpu"])
+    r2 = runner.invoke(app, ["train", "--data", str(big.parent), "--size", "8", "--preset", "smoke", "--out",
+                             str(tmp_path / "run"), "--set", "train.steps=1"])
+    for r in (r, r2):
+        assert r.exit_code == 2, r.output
+        line = r.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"error: {big}: Image size (900000000 pixels) exceeds limit") and \
+            "too large to read safely" in line and "Traceback" not in r.output, r.output
 
 
 def test_evaluate_prints_fd_precision_recall(run_dir):
