@@ -15,7 +15,8 @@ from kexue.train import TrainingInterrupted
 from kexue.train.checkpoint import checkpoint_step
 
 
-def test_the_grids_default_to_ddim_50_and_the_run_says_their_cost_first(tmp_path):
+def test_the_grids_default_to_ddim_50_and_the_run_says_their_cost_first_and_shows_their_progress(tmp_path,
+                                                                                                 monkeypatch):
     su = DiffusionConfig.preset("su")
     assert (su.sample_steps, su.sample_ddim) == (50, True)
     assert grid_cost(su) == ("sample grids at the end: 2 × 64 images × 50 steps of DDIM (σ = 0) = 100 U-Net passes "
@@ -23,6 +24,7 @@ def test_the_grids_default_to_ddim_50_and_the_run_says_their_cost_first(tmp_path
                              "--set sample_steps=0")
     post = replace(su, sample_ddim=False, sample_steps=0)
     assert "× 1000 steps of the post's chain (σ = beta) = 2000 U-Net passes" in grid_cost(post)
+    monkeypatch.setenv("KEXUE_PROGRESS_SECONDS", "0")  # a log's progress line at every step, not every 30 s
     result = CliRunner().invoke(app, ["diffusion", "train", "--preset", "smoke", "--set", "train.steps=1",
                                       "--set", "T=20", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
@@ -30,6 +32,9 @@ def test_the_grids_default_to_ddim_50_and_the_run_says_their_cost_first(tmp_path
     assert any("sample grids every 2 steps and at the end: 2 × 8 images × 20 steps of DDIM" in line
                for line in first[:3]), first[:3]
     assert (tmp_path / "run" / "samples" / "step-000001-ema.png").is_file()
+    for grid in ("ema", "raw"):  # the grids' own progress, after the last training step's
+        for done in ("1/20 (5 %)", "20/20 (100 %)"):
+            assert any(line.startswith(f"grid {grid} {done} ") for line in first), (grid, done, first)
 
 
 def test_sigterm_during_the_last_grids_stops_between_two_steps(tmp_path, monkeypatch):
