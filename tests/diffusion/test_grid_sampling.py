@@ -75,3 +75,29 @@ def test_a_gpu_recipe_on_a_cpu_says_its_time_and_warns_past_a_day(tmp_path, monk
     assert "estimated time: 3d00h for 3 more steps (8.64e+04 s/step over steps 2–2, cpu)" in lines
     assert ("warning: this run would take more than a day on cpu; it is sized for a GPU (--device cuda), or "
             "shorten it with --set train.steps=N") in lines
+
+
+@pytest.mark.slow  # ~10 s: a process that imports torch, reads the digits and builds the U-Net first
+def test_sigterm_to_a_real_process_in_its_last_grids_exits_143_with_the_checkpoint(tmp_path):
+    """`kexue diffusion train` as a process, its last grids on the post's 1000-step chain: a SIGTERM at their
+    first progress line ends the process with 143 and the step's checkpoint, before the grids' end (e9de7cb
+    drew both grids to their end, said nothing and exited 0)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    env = {**os.environ, "KEXUE_PROGRESS_SECONDS": "0", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "kexue", "diffusion", "train", "--preset", "smoke", "--set",
+                             "train.steps=1", "--set", "T=1000", "--set", "sample_every=0", "--set", "sample_ddim=false",
+                             "--set", "sample_steps=0", "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("grid ema 1/1000 "):
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 143, "".join(seen) + rest
+    assert "SIGTERM: stopping after this step" in "".join(seen) + rest
+    assert "grid ema 1000/1000" not in rest and checkpoint_step(out) == 1 and not (out / "samples").exists()
