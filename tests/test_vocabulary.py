@@ -4,8 +4,9 @@ is a key the settings take, every group's help has an example that parses, compl
 GPLinker's data formats are in its help and in the README.
 
 Before (e9de7cb): gplinker took `--recipe` and decoder-only `--size` for what other topics call
-`--preset`; diffusion read its run with `--checkpoint`; `kexue reproduce decoder-only` was an unknown
-topic; `--set lr` answered "e.g. --set lr=3e-4", itself refused; no group's help had an example."""
+`--preset`; diffusion read its run with `--checkpoint`, and the exports took it as a positional argument;
+`kexue reproduce decoder-only` was an unknown topic; `--set lr` answered "e.g. --set lr=3e-4", itself
+refused; no group's help had an example."""
 import re
 import shlex
 from pathlib import Path
@@ -53,7 +54,8 @@ def test_a_recipe_is_chosen_with_preset_and_the_old_spellings_are_hidden_aliases
 def test_a_run_to_read_is_given_with_model(tmp_path):
     absent = tmp_path / "absent"
     for args in (["diffusion", "sample", "--out", str(tmp_path / "s.png")], ["lru", "evaluate"],
-                 ["gplinker", "ner", "evaluate"]):
+                 ["gplinker", "ner", "evaluate"], ["diffusion", "export", str(tmp_path / "onnx")],
+                 ["gplinker", "export", str(tmp_path / "onnx")]):
         r = runner.invoke(app, [*args, "--model", str(absent)])
         assert r.exit_code == 2 and "No such option" not in r.output and str(absent) in r.stderr, r.output
     for path, cmd in leaves():  # the old --checkpoint still works, hidden
