@@ -40,6 +40,8 @@ console = Console(stderr=True)
 for _topic in TOPICS:
     _cli = importlib.import_module(f"kexue.{_topic}.cli")
     app.add_typer(_cli.app, name=_topic.replace("_", "-"))  # decoder_only → kexue decoder-only
+    if "_" in _topic:  # the package's spelling, as `kexue reproduce` and --set take it, works too (hidden)
+        app.add_typer(_cli.app, name=_topic, hidden=True)
 app.add_typer(importlib.import_module("kexue.report.cli").app, name="report")
 
 

@@ -10,7 +10,7 @@ imports `kexue.cli_common as C`. docs/ARCHITECTURE.md, "The command-line convent
 """
 from kexue.cli_errors import (EXTRAS, USER_ERRORS, adopt, click_exceptions, debug, extra_of, fail, guard,  # noqa: F401
                               is_main, say, set_debug, warn)
-from kexue.cli_options import OPTIONS, RunOptions, alias, either, option, train_options  # noqa: F401
+from kexue.cli_options import OPTIONS, RunOptions, alias, either, option, run_and_out, train_options  # noqa: F401
 from kexue.cli_run import given, rank_zero_first, run_folder, start_run, with_device  # noqa: F401
 from kexue.cli_settings import print_config, read_config_file, settings, settings_rows  # noqa: F401
 from kexue.config import merge  # noqa: F401

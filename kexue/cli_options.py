@@ -51,6 +51,18 @@ def either(value: Any, old: Any, flag: str, old_flag: str, default: Any = None) 
     return value if value is not None else old if old is not None else default
 
 
+def run_and_out(model: Path | None, folders: list[Path] | None, command: str) -> tuple[Path, Path]:
+    """An export's run folder and the folder it writes: `--model RUN OUT`, or the old positional `RUN OUT`."""
+    folders = list(folders or [])
+    if model is not None and len(folders) == 1:
+        return model, folders[0]
+    if model is None and len(folders) == 2:
+        return folders[0], folders[1]
+    given = " ".join(["--model", str(model)] if model is not None else []) + "".join(f" {f}" for f in folders)
+    raise ValueError(f"{command} {given.strip()}: give the run with --model and one folder to write, e.g. "
+                     f"{command} --model runs/run runs/run-onnx")
+
+
 def option(name: str, topic: str = "TOPIC", example: str = "train.steps=800"):
     """The typer.Option of one shared option (a key of OPTIONS), for a command that takes only some."""
     default, flag, text = OPTIONS[name]

@@ -86,3 +86,35 @@ def test_a_runs_own_config_json_is_a_config_file(command, files, tmp_path):
                                 "--print-config"])
     assert shown.exit_code == 0, shown.output
     assert "train.log_every = 3" in shown.output
+
+
+def test_the_refusals_of_a_plain_run_and_of_resume_never_send_one_to_the_other(tmp_path, monkeypatch):
+    """Issue 24 §7: on a folder that is not a run, and on a run stopped before its first checkpoint, a
+    plain run said "continue it with --resume" and `--resume` said "drop --resume": a loop. Each now names
+    a way out: --overwrite (or --auto-resume) for the cut run, another --out for the user's own folder."""
+    import os
+    import signal
+
+    from kexue.train.loop import Trainer
+
+    args = ["lru", "train", "--task", "copy", "--preset", "smoke", "--set", "train.steps=2", "--no-progress"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's own file")
+    built = Trainer.__init__
+
+    def build_then_sigint(self, *a, **kw):  # Ctrl-C while the model is built, before any step
+        os.kill(os.getpid(), signal.SIGINT)
+        built(self, *a, **kw)
+
+    monkeypatch.setattr(Trainer, "__init__", build_then_sigint)
+    cut = runner.invoke(app, [*args, "--out", str(tmp_path / "cut")])
+    assert cut.exit_code == 130 and not checkpointed(tmp_path / "cut"), cut.output
+    monkeypatch.setattr(Trainer, "__init__", built)
+    for out, way_out in ((mine, "another --out"), (tmp_path / "cut", "--overwrite")):
+        plain = runner.invoke(app, [*args, "--out", str(out)])
+        resume = runner.invoke(app, [*args, "--out", str(out), "--resume"])
+        for r in (plain, resume):
+            assert r.exit_code == 2 and r.stderr.count("\n") == 1 and way_out in r.stderr, r.stderr
+        assert "with --resume" not in plain.stderr and "drop --resume" not in resume.stderr
+    assert (mine / "notes.txt").read_text() == "the user's own file"

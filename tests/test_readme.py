@@ -107,13 +107,13 @@ COMMANDS: dict[str, Plan] = {
     "kexue gplinker events predict --model runs/ee --input corpus.jsonl --output out.jsonl --resume": Plan(
         setup=_write("corpus.jsonl", '{"text": "3月5日，北京队击败上海队。"}\n{"text": "他在北京工作。"}\n')),
     "kexue gplinker serve --model runs/ee --port 8000 --set max_batch=32 --set max_wait_ms=5": Plan(),
-    "kexue gplinker export --format onnx runs/ee runs/ee-onnx": Plan(),
+    "kexue gplinker export --format onnx --model runs/ee runs/ee-onnx": Plan(),
     "kexue gplinker serve --onnx runs/ee-onnx --port 8000": Plan(),
     "kexue diffusion train --data digits --preset su --out runs/ddpm": Plan(
         add=(*TRAIN2, "--set", "train.batch_size=4", "--set", "sample_every=0", "--set", "sample_n=2",
              "--set", "T=20")),
     "kexue diffusion sample --model runs/ddpm --n 64 --sigma posterior": Plan(replace=(("--n 64", "--n 2"),)),
-    "kexue diffusion export --format onnx runs/ddpm runs/ddpm-onnx": Plan(),
+    "kexue diffusion export --format onnx --model runs/ddpm runs/ddpm-onnx": Plan(),
     "kexue lru train --task listops --model lru": Plan(add=SMOKE),
     ("kexue decoder-only rank --n 64,256,1024 --d 16,64 --temperature 0.5,1,4 "
      "--kinds bidirectional,causal,prefix"): Plan(replace=(("64,256,1024", "16"), ("16,64", "4"))),

@@ -101,14 +101,16 @@ def train_cmd(
 
 @app.command("export")
 def export_cmd(
-    checkpoint: Path = typer.Argument(..., help="a run directory of `kexue diffusion train`"),
-    out: Path = typer.Argument(..., help="the folder to write: unet.onnx and diffusion-onnx.json (the schedule)"),
+    folders: Optional[list[Path]] = typer.Argument(None, metavar="OUT", help="the folder to write: unet.onnx, "
+                                                   "diffusion-onnx.json (the schedule); the old form RUN OUT works too"),
+    model: Optional[Path] = typer.Option(None, "--model", help="a run folder of `kexue diffusion train`"),
     format_: str = typer.Option("onnx", "--format", help="onnx (the one format)"),
     raw: bool = typer.Option(False, help="export the raw weights instead of the EMA weights"),
     dynamo: bool = typer.Option(False, "--dynamo", help="torch.export's ONNX exporter (needs onnxscript)"),
 ) -> None:
     """The run's U-Net as ONNX, ε_θ(x_t, t[, y]) with a dynamic batch, its schedule beside it; onnxruntime's ε
     is checked against torch's and the largest difference printed."""
+    checkpoint, out = C.run_and_out(model, folders, "kexue diffusion export")
     import onnxruntime  # noqa: F401  (the check below runs the graph: a missing extra is said before any work)
     from kexue.diffusion.onnx_export import MODEL_FILE, check_parity, export_run
     from kexue.runs import check_command

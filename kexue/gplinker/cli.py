@@ -284,8 +284,9 @@ def serve(
 
 @app.command()
 def export(
-    run: Path = typer.Argument(..., help="a run folder from train"),
-    out: Path = typer.Argument(..., help="the folder to write: model.onnx, gplinker-onnx.json, the tokenizer"),
+    folders: Optional[list[Path]] = typer.Argument(None, metavar="OUT", help="the folder to write: model.onnx, "
+                                                   "gplinker-onnx.json, the tokenizer; the old form RUN OUT works too"),
+    model: Optional[Path] = typer.Option(None, "--model", help="a run folder from train"),
     format_: str = typer.Option("onnx", "--format", help="onnx (the one format)"),
     last: bool = typer.Option(False, "--last", help=LAST_HELP),
     dynamo: bool = typer.Option(False, "--dynamo", help="torch.export's ONNX exporter (needs onnxscript) instead of "
@@ -296,6 +297,7 @@ def export(
     against torch's at three lengths with padding, and the largest difference printed."""
     if format_ != "onnx":
         raise ValueError(f"--format {format_}: GPLinker exports to onnx only")
+    run, out = C.run_and_out(model, folders, "kexue gplinker export")
     import onnxruntime  # noqa: F401  (the check below runs the graph: a missing extra is said before any work)
     from kexue.gplinker.onnx_export import MODEL_FILE, check_parity, export_onnx
     from kexue.gplinker.train import load_run

@@ -20,7 +20,9 @@ from rich.markup import escape
 from kexue.cli_common import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="The HTML page of `kexue reproduce`: render it, check it in a browser.")
+                  help="The HTML page of `kexue reproduce`: render it, merge runs, check it in a browser.\n\n"
+                       "\b\nExample:\n  kexue report merge runs/a runs/b --out runs/page\n"
+                       "  kexue report check runs/page/index.html")
 console = Console(stderr=True)
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -190,8 +191,8 @@ class Trainer:
                     self.step = t + 1
                     for fn in step_callbacks(self.callbacks):
                         fn(self, self.step, loss)
-                    for line in eta.tick(self.step):
-                        bar.note(line)
+                    for line in eta.tick(self.step):  # said with or without a bar (--no-progress)
+                        bar.note(line) if bar.enabled else self.is_main and print(line, file=sys.stderr, flush=True)
                     self._after_step(lr, bar, log)
         finally:
             bar.close()

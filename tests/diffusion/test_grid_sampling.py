@@ -15,7 +15,8 @@ from kexue.train import TrainingInterrupted
 from kexue.train.checkpoint import checkpoint_step
 
 
-def test_the_grids_default_to_ddim_50_and_the_run_says_their_cost_first(tmp_path):
+def test_the_grids_default_to_ddim_50_and_the_run_says_their_cost_first_and_shows_their_progress(tmp_path,
+                                                                                                 monkeypatch):
     su = DiffusionConfig.preset("su")
     assert (su.sample_steps, su.sample_ddim) == (50, True)
     assert grid_cost(su) == ("sample grids at the end: 2 × 64 images × 50 steps of DDIM (σ = 0) = 100 U-Net passes "
@@ -23,6 +24,7 @@ def test_the_grids_default_to_ddim_50_and_the_run_says_their_cost_first(tmp_path
                              "--set sample_steps=0")
     post = replace(su, sample_ddim=False, sample_steps=0)
     assert "× 1000 steps of the post's chain (σ = beta) = 2000 U-Net passes" in grid_cost(post)
+    monkeypatch.setenv("KEXUE_PROGRESS_SECONDS", "0")  # a log's progress line at every step, not every 30 s
     result = CliRunner().invoke(app, ["diffusion", "train", "--preset", "smoke", "--set", "train.steps=1",
                                       "--set", "T=20", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
@@ -30,6 +32,9 @@ def test_the_grids_default_to_ddim_50_and_the_run_says_their_cost_first(tmp_path
     assert any("sample grids every 2 steps and at the end: 2 × 8 images × 20 steps of DDIM" in line
                for line in first[:3]), first[:3]
     assert (tmp_path / "run" / "samples" / "step-000001-ema.png").is_file()
+    for grid in ("ema", "raw"):  # the grids' own progress, after the last training step's
+        for done in ("1/20 (5 %)", "20/20 (100 %)"):
+            assert any(line.startswith(f"grid {grid} {done} ") for line in first), (grid, done, first)
 
 
 def test_sigterm_during_the_last_grids_stops_between_two_steps(tmp_path, monkeypatch):
@@ -70,3 +75,29 @@ def test_a_gpu_recipe_on_a_cpu_says_its_time_and_warns_past_a_day(tmp_path, monk
     assert "estimated time: 3d00h for 3 more steps (8.64e+04 s/step over steps 2–2, cpu)" in lines
     assert ("warning: this run would take more than a day on cpu; it is sized for a GPU (--device cuda), or "
             "shorten it with --set train.steps=N") in lines
+
+
+@pytest.mark.slow  # ~10 s: a process that imports torch, reads the digits and builds the U-Net first
+def test_sigterm_to_a_real_process_in_its_last_grids_exits_143_with_the_checkpoint(tmp_path):
+    """`kexue diffusion train` as a process, its last grids on the post's 1000-step chain: a SIGTERM at their
+    first progress line ends the process with 143 and the step's checkpoint, before the grids' end (e9de7cb
+    drew both grids to their end, said nothing and exited 0)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    env = {**os.environ, "KEXUE_PROGRESS_SECONDS": "0", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "kexue", "diffusion", "train", "--preset", "smoke", "--set",
+                             "train.steps=1", "--set", "T=1000", "--set", "sample_every=0", "--set", "sample_ddim=false",
+                             "--set", "sample_steps=0", "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("grid ema 1/1000 "):
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=120) == 143, "".join(seen) + rest
+    assert "SIGTERM: stopping after this step" in "".join(seen) + rest
+    assert "grid ema 1000/1000" not in rest and checkpoint_step(out) == 1 and not (out / "samples").exists()

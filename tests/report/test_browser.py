@@ -129,6 +129,24 @@ def test_the_page_has_a_font_for_its_chinese() -> None:
     assert missing_glyphs("科学\ue000空间") == ["\ue000"]
 
 
+def test_the_page_names_a_cjk_font_stack_and_make_demo_installs_one_of_it(sample_out: Path) -> None:
+    """Issue 24 §7: the page's CSS names CJK families (macOS, Windows, Noto, the WenQuanYi font that
+    `make fonts` installs); `make demo` and `make test` install that font where they run as root."""
+    import re
+
+    page = render_report(sample_out).read_text(encoding="utf-8")
+    sans = re.search(r"--sans:([^;]+);", page).group(1)
+    serif = re.search(r"--serif:([^;]+);", page).group(1)
+    for family in ('"PingFang SC"', '"Microsoft YaHei"', '"Noto Sans CJK SC"', '"WenQuanYi Micro Hei"'):
+        assert family in sans, family
+    assert '"Noto Serif CJK SC"' in serif and "var(--serif)" in page and "var(--sans)" in page
+    make = (Path(__file__).resolve().parents[2] / "Makefile").read_text(encoding="utf-8")
+    targets = {m.group(1): m.group(2).split() for m in re.finditer(r"^([\w-]+):(.*)$", make, re.M)}
+    assert "fonts" in targets["demo"] and "fonts" in targets["test"], targets
+    recipe = make.split("\nfonts:", 1)[1].split("\n\n", 1)[0]
+    assert 'id -u)" = 0' in recipe and "install -y -qq fonts-wqy-microhei" in recipe, recipe
+
+
 @needs_chromium
 def test_check_fails_on_glyphs_no_font_has(tmp_path: Path) -> None:
     page = tmp_path / "tofu.html"

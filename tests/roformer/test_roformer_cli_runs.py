@@ -51,3 +51,25 @@ def test_finetune_refuses_a_missing_pretrained_folder_before_anything(tmp_path):
     assert not (tmp_path / "ft").exists()
     r = runner.invoke(app, ["roformer", "fill-mask", "no mask here", "--model", str(tmp_path)])
     assert r.exit_code == 2 and r.stderr.startswith("error: ") and "[MASK]" in r.stderr  # brackets survive
+
+
+def test_pretrain_post_on_a_cpu_says_its_time_and_warns_past_a_day(tmp_path, monkeypatch):
+    """Issue 24 §4: `roformer pretrain --preset post` (a million LAMB steps of batch 4096) started on a CPU
+    said nothing of its time. The post's recipe at toy sizes, on a fake clock where a step takes a day;
+    said under --no-progress too (a warning, not a bar)."""
+    from types import SimpleNamespace
+
+    days = iter(range(0, 10**9, 86_400))
+    monkeypatch.setattr("kexue.train.estimate.time", SimpleNamespace(perf_counter=lambda: next(days)))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(LINE.format(i) for i in range(30)), encoding="utf-8")
+    toy = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+           "model.vocab_size=800", "max_len=32", "eval_texts=5", "train.steps=5", "train.batch_size=4",
+           "train.grad_accum=1"]
+    r = runner.invoke(app, ["roformer", "pretrain", "--preset", "post", "--corpus", str(corpus), "--device", "cpu",
+                            *[w for kv in toy for w in ("--set", kv)], "--no-progress", "--out", str(tmp_path / "post")])
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    assert "estimated time: 3d00h for 3 more steps (8.64e+04 s/step over steps 2–2, cpu)" in lines, r.output
+    assert ("warning: this run would take more than a day on cpu; it is sized for a GPU (--device cuda), or "
+            "shorten it with --set train.steps=N") in lines

@@ -148,3 +148,30 @@ def test_the_first_signal_is_answered_at_once(capfd):
     assert stop.signum == signal.SIGINT
     err = capfd.readouterr().err
     assert "SIGINT: stopping after this generation and saving a checkpoint" in err
+
+
+def test_the_first_ctrl_c_of_a_real_command_is_answered_within_its_step(tmp_path, capfd, monkeypatch):
+    """Issue 24 §4, through `kexue lru train`: a SIGINT in the middle of step 2 is answered before the step
+    ends (it looked ignored, and the second Ctrl-C then left no checkpoint); the run stops after that step
+    with its checkpoint, exit 130."""
+    from typer.testing import CliRunner
+
+    from kexue.cli import app
+    from kexue.train.checkpoint import checkpoint_step
+
+    real = Trainer._train_step
+
+    def step(self, t):
+        out = real(self, t)
+        if t == 1:  # in step 2: a Ctrl-C, then the rest of a long step
+            os.kill(os.getpid(), signal.SIGINT)
+            os.write(2, b"[the rest of step 2]\n")
+        return out
+
+    monkeypatch.setattr(Trainer, "_train_step", step)
+    r = CliRunner().invoke(app, ["lru", "train", "--task", "copy", "--preset", "smoke", "--set", "train.steps=4",
+                                 "--no-progress", "--out", str(tmp_path / "run")])
+    err = capfd.readouterr().err
+    assert r.exit_code == 130 and checkpoint_step(tmp_path / "run") == 2, r.output
+    said = "SIGINT: stopping after this step and saving a checkpoint"
+    assert said in err and err.index(said) < err.index("[the rest of step 2]"), err
