@@ -77,7 +77,9 @@ def extracts_heldout(f1: float, se: float, seen_f1: float, pretrained: bool, bou
     if not pretrained:
         rule = (f"{name} ≥ {bound:g} is decided on a pretrained encoder only (the posts' BERT / RoBERTa): a "
                 "held-out template says the relation in words that training never showed, which only an "
-                "encoder's prior knowledge can map")
+                "encoder's prior knowledge can map; a briefly pretrained one does not (kexue's msra-encoder, 30 "
+                "CPU minutes of whole-word MLM: benchmarks/results/gplinker-pretrained-heldout.json), a web-scale "
+                "one such as the posts' RoBERTa is needed")
         return Decision("not checkable", rule,
                         f"premise absent: from-scratch encoder; measured {name} = {f1:.3f} ± {se:.3f}, "
                         f"new sentences of the training templates {seen_f1:.3f}")
