@@ -42,7 +42,9 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
     preset, and write `out/results.json`; return their results in the page's order. `jobs` topics run at
     once, each in its own process (None: `default_jobs`). A topic may be named as the command line
     names it (decoder-only) or as its package (decoder_only). When `out` already holds a page of the same
-    preset, its other topics are kept and the topics run now are added or replaced."""
+    preset, its other topics are kept and the topics run now are added or replaced. results.json is
+    saved after each topic finishes (`PageSoFar`: meta "complete": false and the topics "to_run" while
+    any is left), so a run stopped by a topic's error keeps the topics that finished."""
     names = [_topic_name(t) for t in (topics or TOPICS)]
     unknown = [t for t in names if t not in TOPICS]
     if unknown:
@@ -53,26 +55,56 @@ def run_topics(topics: list[str] | None, preset: str, out: Path,
     kept_meta, kept = _earlier_page(out, preset, names)
     out.mkdir(parents=True, exist_ok=True)
     _headless_plots()
-    started, t0 = datetime.now(timezone.utc), time.perf_counter()
     jobs = default_jobs(preset, len(names)) if jobs is None else max(1, jobs)
-    with parallel.using(topic_workers(preset, jobs)):
+    page = PageSoFar(out, preset, names, kept_meta, kept, sets, jobs)
+
+    def finished(name: str, result: TopicResult) -> None:  # the page so far on disk, then the caller told
+        page.add(result)
+        if on_topic:
+            on_topic(name, result)
+
+    with parallel.using(page.workers):
         if jobs == 1:
-            results = [_done(run_topic(name, preset, out, configs.get(name)), on_topic) for name in names]
+            results = [_done(run_topic(name, preset, out, configs.get(name)), finished) for name in names]
         else:
-            results = _side_by_side(names, preset, out, configs, jobs, on_topic)
-    meta = run_meta(preset, started, time.perf_counter() - t0)
-    meta["jobs"] = jobs
-    meta["workers"] = topic_workers(preset, jobs)
-    if sets:
-        meta["sets"] = list(sets)
-    if kept:  # the page's other topics, from the run that made them
-        meta["kept_from"] = {"command": kept_meta.get("command"), "started": kept_meta.get("started"),
-                             "topics": [r.topic for r in kept]}
-        meta["seconds"] = round(meta["seconds"] + sum(r.seconds for r in kept), 1)
-    order = {name: i for i, name in enumerate(TOPICS)}
-    page = sorted([*kept, *results], key=lambda r: order.get(r.topic, len(order)))
-    save_results(page, out / "results.json", meta)
+            results = _side_by_side(names, preset, out, configs, jobs, finished)
+    page.save()  # every topic in: complete, unless an earlier run into `out` left one this run did not redo
     return results
+
+
+class PageSoFar:
+    """`out/results.json` as the run goes: the topics kept from an earlier page and each topic of this run
+    as it finishes, in the page's order, with this run's meta; saved whole after every topic. Its meta
+    "to_run" lists the topics not finished, this run's and those an earlier stopped run left that this
+    one does not redo; "complete" is true when there are none."""
+
+    def __init__(self, out: Path, preset: str, names: list[str], kept_meta: dict[str, Any],
+                 kept: list[TopicResult], sets: list[str] | None, jobs: int):
+        self.out, self.preset, self.names, self.kept_meta, self.kept = out, preset, names, kept_meta, kept
+        self.sets, self.jobs, self.workers = sets, jobs, topic_workers(preset, jobs)
+        self.done: dict[str, TopicResult] = {}
+        self.left_before = [t for t in kept_meta.get("to_run") or [] if t not in names]
+        self.started, self.t0 = datetime.now(timezone.utc), time.perf_counter()
+
+    def add(self, result: TopicResult) -> None:
+        self.done[result.topic] = result
+        self.save()
+
+    def save(self) -> None:
+        meta = run_meta(self.preset, self.started, time.perf_counter() - self.t0)
+        to_run = [*self.left_before, *(n for n in self.names if n not in self.done)]
+        meta.update(jobs=self.jobs, workers=self.workers, complete=not to_run)
+        if to_run:  # not finished yet, or ever (the run stopped)
+            meta["to_run"] = to_run
+        if self.sets:
+            meta["sets"] = list(self.sets)
+        if self.kept:  # the page's other topics, from the run that made them
+            meta["kept_from"] = {"command": self.kept_meta.get("command"), "started": self.kept_meta.get("started"),
+                                 "topics": [r.topic for r in self.kept]}
+            meta["seconds"] = round(meta["seconds"] + sum(r.seconds for r in self.kept), 1)
+        order = {name: i for i, name in enumerate(TOPICS)}
+        page = sorted([*self.kept, *self.done.values()], key=lambda r: order.get(r.topic, len(order)))
+        save_results(page, self.out / "results.json", meta)
 
 
 def default_jobs(preset: str, n_topics: int) -> int:
@@ -138,7 +170,14 @@ def _side_by_side(names: list[str], preset: str, out: Path, configs: dict[str, A
         try:
             for future in as_completed(futures):
                 by_name[futures[future]] = _done(future.result(), on_topic)
-        except BaseException:  # a topic's error stops the run (the topics running finish; none starts)
+        except Exception:  # a topic's error stops the run: none starts, the topics running finish and are kept
+            # cancel() is False for a topic started (or done): those are the ones left to wait for
+            running = [f for f in futures if not f.cancel() and futures[f] not in by_name]
+            for future in as_completed(running):
+                if future.exception() is None:
+                    by_name[futures[future]] = _done(future.result(), on_topic)
+            raise
+        except BaseException:  # Ctrl-C: none starts
             for future in futures:
                 future.cancel()
             raise

@@ -1,15 +1,23 @@
 """What a topic's `reproduce(preset, out_dir)` returns: the post's claims, what we measured, a verdict.
 
 Every topic fills a `TopicResult`; `kexue reproduce` collects them into `results.json` and the report
-turns that file into one HTML page. This module imports nothing from kexue, so topics (middle layer)
+turns that file into one HTML page. Numbers before figures: a topic builds its `TopicResult` first and
+draws through `save_then_draw`, which writes the topic's `result.json` before the first figure, so a
+figure that fails loses no measurement. This module imports nothing from kexue, so topics (middle layer)
 and the report (top layer) can both use it.
 """
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+# a figure: draw(path) writes the image to path
+Draw = Callable[[Path], Any]
+RESULT_FILE = "result.json"  # a topic's own result in its folder, written before its figures
 
 Verdict = Literal["held", "not held", "inconclusive", "not checkable"]
 VERDICTS: tuple[str, ...] = ("held", "not held", "inconclusive", "not checkable")
@@ -84,10 +92,37 @@ class TopicResult:
         return cls(**d)
 
 
+class FigureError(RuntimeError):
+    """A figure that could not be drawn; the message names its file and where the numbers were saved."""
+
+
 def save_results(results: list[TopicResult], path: Path, meta: dict[str, Any]) -> None:
-    """Write `results.json`: the run's metadata and every topic's result."""
+    """Write `results.json`: the run's metadata and every topic's result. The file is replaced whole
+    (written beside, then renamed), so a run saved after each topic never leaves half a page."""
     payload = {"meta": meta, "topics": [r.to_dict() for r in results]}
-    path.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(part, path)
+
+
+def save_then_draw(result: TopicResult, out_dir: Path, figures: dict[str, Draw]) -> TopicResult:
+    """Write `out_dir/result.json` (`result` as `save_results` writes a page of one topic, its paths
+    relative to `out_dir`), then draw each figure, `figures[name](out_dir / name)`, in order. A figure
+    that raises stops the topic with a FigureError naming its file (the cause kept); the numbers are on
+    disk already. Returns `result`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = out_dir / RESULT_FILE
+    save_results([result], saved, {"preset": result.preset, "topic": result.topic})
+    for name, draw in figures.items():
+        path = out_dir / name
+        try:
+            draw(path)
+        except Exception as e:
+            raise FigureError(f"{path}: the figure failed ({type(e).__name__}: {' '.join(str(e).split())}); "
+                              f"the topic's numbers are in {saved}") from e
+    return result
 
 
 def load_results(path: Path) -> tuple[dict[str, Any], list[TopicResult]]:

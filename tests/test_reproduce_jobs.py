@@ -69,9 +69,14 @@ def test_one_job_runs_in_this_process_one_after_the_other(fake_topics):
 
 
 def test_a_topic_that_fails_in_a_worker_stops_the_run(fake_topics):
+    """fake_bad fails at once: no topic starts after it, its error is raised, and fake_a, running beside
+    it, finishes and is kept in results.json, marked incomplete (the old run_topics saved nothing)."""
+    heard: list[str] = []
     with pytest.raises(RuntimeError, match="fake_bad failed"):
-        rp.run_topics(["fake_bad", "fake_a"], "quick", fake_topics, jobs=2)
-    assert not (fake_topics / "results.json").exists()
+        rp.run_topics(["fake_bad", "fake_a"], "quick", fake_topics, jobs=2, on_topic=lambda name, r: heard.append(name))
+    assert heard == ["fake_a"] and (fake_topics / "results.json").is_file()
+    meta, page = load_results(fake_topics / "results.json")
+    assert [r.topic for r in page] == ["fake_a"] and meta["complete"] is False and meta["to_run"] == ["fake_bad"]
 
 
 @pytest.mark.parametrize("preset, cores, expect", [("quick", 2, 2), ("standard", 16, 7), ("smoke", 2, 1),

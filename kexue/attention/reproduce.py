@@ -31,7 +31,7 @@ from kexue.attention import cost, plots
 from kexue.attention.measure import MeasureConfig, counted_mults, measure_blocks, measure_cores, seconds
 from kexue.attention.model import TinyConfig
 from kexue.attention.quality import QualityConfig, compare, losses_by_side, unigram_loss
-from kexue.result import Check, Claim, TopicResult
+from kexue.result import Check, Claim, TopicResult, save_then_draw
 from kexue.train import TrainConfig
 
 TITLE = "线性Transformer应该不是你要等的那个模型"
@@ -89,7 +89,7 @@ def preset(name: str) -> AttentionPreset:
 
 def reproduce(preset_name: str, out_dir: Path, cfg: AttentionPreset | None = None,
               progress: bool = False) -> TopicResult:
-    """The check and the five claims; details.json is written before the figures that draw it."""
+    """The check and the five claims; details.json and result.json are written before the figures."""
     cfg = cfg or preset(preset_name)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,15 +111,16 @@ def reproduce(preset_name: str, out_dir: Path, cfg: AttentionPreset | None = Non
               mlm_worse_claim(by, unigram, cfg.quality, details)]
     details["quality"] = [{k: v for k, v in r.items() if k != "curve"} for r in rows]
     (out_dir / "details.json").write_text(json.dumps(details, indent=1), encoding="utf-8")
-    plots.plot_count(s, out_dir / "count.png")
-    plots.plot_blocks(blocks, s, details["crossover_sa_ffn"]["measured"], details["layer_fit"]["abc_s"],
-                      out_dir / "blocks.png")
-    plots.plot_cores(cores, cost.crossover_linear(s, cfg.measure.key_mult),
-                     details["crossover_linear"]["measured"], out_dir / "cores.png")
-    plots.plot_quality(by, rows, unigram, out_dir / "quality.png")
-    return TopicResult(topic="attention", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
-                       checks=[check], metrics=_headline(details, by, unigram),
-                       figures=["count.png", "blocks.png", "cores.png", "quality.png"], related_posts=RELATED)
+    result = TopicResult(topic="attention", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
+                         checks=[check], metrics=_headline(details, by, unigram),
+                         figures=["count.png", "blocks.png", "cores.png", "quality.png"], related_posts=RELATED)
+    return save_then_draw(result, out_dir, {
+        "count.png": lambda path: plots.plot_count(s, path),
+        "blocks.png": lambda path: plots.plot_blocks(blocks, s, details["crossover_sa_ffn"]["measured"],
+                                                     details["layer_fit"]["abc_s"], path),
+        "cores.png": lambda path: plots.plot_cores(cores, cost.crossover_linear(s, cfg.measure.key_mult),
+                                                   details["crossover_linear"]["measured"], path),
+        "quality.png": lambda path: plots.plot_quality(by, rows, unigram, path)})
 
 
 def count_check(s: cost.LayerShape, details: dict) -> Check:

@@ -31,7 +31,7 @@ from kexue.decoder_only.plots import plot_compare, plot_mlm, plot_ranks
 from kexue.decoder_only.rank import RankConfig, mixed_direction, rank_table
 from kexue.decoder_only.tasks import TaskConfig, build_task, unigram_loss
 from kexue.decoder_only.train import LABELS, RunConfig, compare
-from kexue.result import Check, Claim, TopicResult
+from kexue.result import Check, Claim, TopicResult, save_then_draw
 from kexue.train import TrainConfig
 from kexue.verdicts import spread
 
@@ -138,13 +138,13 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
     mixed = metrics["mixed"] = [mixed_direction(*cfg.mixed, seed=s) for s in range(cfg.rank.seeds)]
     checks = [_check_full_rank(cfg, table), _check_linear_rank(table), _check_mixed(cfg, mixed)]
     claims = [_claim_softmax_rank(table), _claim_scale_sweep(taus)]
-    figures = ["rank.png", "compare.png"]
+    figures = ["rank.png", "compare.png"]  # the page's order; draws: each figure's drawing, after result.json
 
     data = build_task(cfg.compare.task)
     unigram = metrics["unigram_loss"] = unigram_loss(*data[:2], data[2].n_output)
     runs = compare(cfg.compare, cfg.archs, cfg.seeds, out_dir / "runs", data=data, progress=progress, resume=False)
     metrics["compare"] = {name: [_row(s) for s in rows] for name, rows in runs.items()}
-    plot_compare(runs, unigram, out_dir / "compare.png")
+    draws = {"compare.png": lambda path: plot_compare(runs, unigram, path)}
     checks.append(_check_parameters(cfg, runs, len(data[2])))
     claims.append(_claim_prefix(cfg.compare, runs, unigram, "sentence → pinyin", "compare.png"))
     claims.append(_claim_encdec(cfg, runs, unigram, len(data[2])))
@@ -156,7 +156,7 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
                            progress=progress, resume=False)
         metrics["reverse"] = {"unigram_loss": rev_unigram,
                               "runs": {name: [_row(s) for s in rows] for name, rows in rev_runs.items()}}
-        plot_compare(rev_runs, rev_unigram, out_dir / "compare_reverse.png")
+        draws["compare_reverse.png"] = lambda path: plot_compare(rev_runs, rev_unigram, path)
         figures.append("compare_reverse.png")
         claims.append(_claim_prefix(cfg.reverse, rev_runs, rev_unigram, "sentence → its words in reverse order",
                                     "compare_reverse.png"))
@@ -167,16 +167,18 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DecoderOnlyPreset | None = N
         mlm_runs = compare_mlm(cfg.mlm, cfg.mlm_directions, cfg.mlm_seeds, out_dir / "mlm", data=mlm_data,
                                progress=progress, resume=False)
         metrics["mlm"] = {"unigram_loss": mlm_data[3], "runs": mlm_runs}
-        plot_mlm(mlm_runs, mlm_data[3], out_dir / "mlm.png")
+        draws["mlm.png"] = lambda path: plot_mlm(mlm_runs, mlm_data[3], path)
         figures.append("mlm.png")
         if "bidirectional" in mlm_runs:
             trained = metrics["trained_rank"] = _trained_ranks(cfg, mlm_runs, mlm_data)
             claims.append(_claim_trained_rank(trained, cfg.trained_n_over_d))
         claims += [_claim_mlm(cfg, mlm_runs, mlm_data[3], d) for d in cfg.mlm_directions if d != "bidirectional"
                    and "bidirectional" in mlm_runs]
-    plot_ranks(table, taus, out_dir / "rank.png", trained if trained and trained["causal"] else None)
-    return TopicResult(topic="decoder_only", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
-                       checks=checks, metrics=metrics, figures=figures, related_posts=RELATED)
+    shown = trained if trained and trained["causal"] else None
+    draws["rank.png"] = lambda path: plot_ranks(table, taus, path, shown)
+    result = TopicResult(topic="decoder_only", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
+                         checks=checks, metrics=metrics, figures=figures, related_posts=RELATED)
+    return save_then_draw(result, out_dir, draws)
 
 
 # --- the checks ---

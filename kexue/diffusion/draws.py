@@ -23,7 +23,6 @@ import torch
 from torch import Tensor
 
 from kexue.diffusion.ddpm import sample
-from kexue.diffusion.images import save_grid
 from kexue.diffusion.metrics import ClassifierConfig, ImageMetrics, load_or_fit_classifier
 from kexue.diffusion.train import DiffusionConfig, load_data, load_run, train
 from kexue.parallel import map_runs
@@ -47,6 +46,7 @@ class Draws:
     train: dict = field(default_factory=dict)
     classifier: dict = field(default_factory=dict)
     diverged: str = ""
+    grids: dict[str, Tensor] = field(default_factory=dict)  # the figures' images by file name, for the caller to draw
 
     def values(self, label: str, key: str | None = None) -> list[float]:
         """Per-draw values of `key` (default FD) for a row, or for "data" (the held-out real images)."""
@@ -65,7 +65,8 @@ class Draws:
 def train_and_draw(run: DiffusionConfig, out_dir: Path, n: int, draws: int, sample_steps: int,
                    classifier: ClassifierConfig, seed: int, device: str, progress: bool = False) -> Draws:
     """Train `run` into out_dir/run, then measure `draws` paired sets of n samples per row of ROWS and
-    `draws` sets of n held-out real images (grids: out_dir/samples.png, out_dir/data.png)."""
+    `draws` sets of n held-out real images. The figures' images are returned, not drawn (`Draws.grids`:
+    samples.png, the first row's first 64, and data.png, 64 real images), so the caller saves the numbers first."""
     if draws < 1:
         raise ValueError(f"DiffusionPreset.draws={draws}: must be ≥ 1 (≥ 2 for an interval, 3 or more to decide)")
     x, y, name = load_data(run)
@@ -85,7 +86,7 @@ def train_and_draw(run: DiffusionConfig, out_dir: Path, n: int, draws: int, samp
         out.data.append(measure(x_held[held[:n]]))
     noise = torch.randn((n, *x.shape[1:]), generator=torch.Generator().manual_seed(seed + 99))
     out.noise = measure(noise.clamp(-1, 1))
-    save_grid(x[:64], out_dir / "data.png", nrow=8)
+    out.grids["data.png"] = x[:64]
     shape = (draws * n, *x.shape[1:])
     # the rows side by side (kexue.parallel), each from the same seed: the same x_T and z for every row
     jobs = [(run_dir, ema, sigma, shape, sample_steps, seed + 1, device, progress) for _, ema, sigma in ROWS]
@@ -99,7 +100,7 @@ def train_and_draw(run: DiffusionConfig, out_dir: Path, n: int, draws: int, samp
         xs = xs.clamp(-1, 1)
         out.rows[label] = [measure(xs[i * n:(i + 1) * n]) for i in range(draws)]
         if label == ROWS[0][0]:
-            save_grid(xs[:64], out_dir / "samples.png", nrow=8)
+            out.grids["samples.png"] = xs[:64]
     return out
 
 

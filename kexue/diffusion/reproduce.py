@@ -24,6 +24,7 @@ trained model (not over training seeds). `full` trains Su's recipe on Fashion-MN
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -31,10 +32,11 @@ import torch
 from kexue.diffusion import claims as rules
 from kexue.diffusion import identities as exact
 from kexue.diffusion.draws import Draws, train_and_draw
+from kexue.diffusion.images import save_grid
 from kexue.diffusion.metrics import ClassifierConfig
 from kexue.diffusion.schedule import Schedule
 from kexue.diffusion.train import DiffusionConfig
-from kexue.result import Check, Claim, TopicResult
+from kexue.result import Check, Claim, TopicResult, save_then_draw
 
 TITLE = "生成扩散模型漫谈（一）：DDPM = 拆楼 + 建楼"
 DATE = "2022-06-13"
@@ -98,8 +100,9 @@ def reproduce(preset_name: str, out_dir: Path, cfg: DiffusionPreset | None = Non
     # 9119/9152 never compare the two), so it is kept out of the claims and their tally
     ema = claim_ema(d, cfg.run.train.ema)
     metrics["ema_vs_raw"] = {"measured": ema.measured, "verdict": ema.verdict, "rule": ema.rule}
-    return TopicResult(topic="diffusion", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
-                       checks=checks, metrics=metrics, figures=["samples.png", "data.png"], related_posts=RELATED)
+    result = TopicResult(topic="diffusion", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
+                         checks=checks, metrics=metrics, figures=["samples.png", "data.png"], related_posts=RELATED)
+    return save_then_draw(result, out_dir, {name: partial(save_grid, x, nrow=8) for name, x in d.grids.items()})
 
 
 # --- checks ---

@@ -39,7 +39,7 @@ from kexue.gplinker.measure import (cliques_agree, connected_components, fixture
 from kexue.gplinker.model import EncoderConfig, HeadConfig
 from kexue.gplinker.published import missing_paths, resolve_paths, run_recipe
 from kexue.gplinker.tasks import get_task
-from kexue.result import Check, Claim, TopicResult
+from kexue.result import Check, Claim, TopicResult, save_then_draw
 from kexue.train import TrainConfig
 from kexue.verdicts import not_checkable
 
@@ -160,10 +160,10 @@ def reproduce(preset_name: str, out_dir: Path, cfg: GPLinkerPreset | None = None
     metrics["loss_speed"] = timing(cfg)
     claims += [claim_sparse_faster(cfg, metrics["loss_speed"]), claim_sparse_on_3090(cfg, metrics["loss_speed"])]
     claims += published_claims(cfg, paths, runs, metrics, progress)
-    _plot(metrics, out_dir / "gplinker_f1.png", preset_name)
-    return TopicResult(topic="gplinker", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
-                       checks=checks, metrics=metrics, figures=["gplinker_f1.png"],
-                       seconds=time.perf_counter() - t0, related_posts=RELATED)
+    result = TopicResult(topic="gplinker", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
+                         checks=checks, metrics=metrics, figures=["gplinker_f1.png"],
+                         seconds=time.perf_counter() - t0, related_posts=RELATED)
+    return save_then_draw(result, out_dir, {"gplinker_f1.png": lambda path: _plot(metrics, path, preset_name)})
 
 
 # --- claims ---

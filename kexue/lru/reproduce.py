@@ -35,7 +35,7 @@ from kexue.lru.presets import ABLATION, COMPARE, TABLE1, LRUPreset, preset
 from kexue.lru.tasks import IGNORE, TaskConfig
 from kexue.lru.train import RunConfig, run
 from kexue.parallel import map_runs
-from kexue.result import Check, Claim, TopicResult
+from kexue.result import Check, Claim, Draw, TopicResult, save_then_draw
 
 __all__ = ["reproduce", "preset", "LRUPreset", "ablation_config", "ABLATION", "COMPARE"]
 
@@ -54,34 +54,37 @@ def reproduce(preset_name: str, out_dir: Path, cfg: LRUPreset | None = None, pro
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     m: dict = {}
-    checks = [*_init_checks(cfg, out_dir, m), _gamma_check(cfg, out_dir, m), *_recurrence_checks(m),
+    draws: dict[str, Draw] = {}  # each figure's drawing, done after result.json (save_then_draw)
+    checks = [*_init_checks(cfg, m, draws), _gamma_check(cfg, m, draws), *_recurrence_checks(m),
               _depth_check(cfg, m), _streaming_check(m)]
-    claims = [_speed_claim(cfg, out_dir, m)]
+    claims = [_speed_claim(cfg, m, draws)]
     runs = out_dir / "runs"
     m["ablation"], majority = _runs(cfg.ablation, cfg.ablation_models, cfg.seeds, runs / "ablation", progress,
                                     seeds_for={k: cfg.table1_seeds for k in TABLE1})
-    plot_bars(m["ablation"], [ABLATION_LABELS.get(k, k) for k in m["ablation"]], out_dir / "ablation.png",
-              f"{cfg.ablation.task.task}, L = {_length(cfg.ablation.task)}: test accuracy per seed")
+    draws["ablation.png"] = lambda path: plot_bars(
+        m["ablation"], [ABLATION_LABELS.get(k, k) for k in m["ablation"]], path,
+        f"{cfg.ablation.task.task}, L = {_length(cfg.ablation.task)}: test accuracy per seed")
     claims += [_table2_claim(m["ablation"], majority, len(cfg.seeds)), _table1_claim(m["ablation"], majority)]
     m["copy"], copy_majority = _runs(cfg.copy, cfg.copy_models, cfg.seeds, runs / "copy", progress)
     m["listops"], listops_majority = ({}, 0.0) if not cfg.listops_seeds else _runs(
         cfg.listops, cfg.compare_models, cfg.listops_seeds, runs / "listops", progress)
-    plot_compare(m["copy"], m["listops"], out_dir / "compare.png")
+    draws["compare.png"] = lambda path: plot_compare(m["copy"], m["listops"], path)
     claims += [_copy_claim(m["copy"], copy_majority), _listops_claim(cfg, m["listops"], listops_majority)]
     lm = m["lm"] = lm_compare(cfg.lm, runs / "lm", progress)
-    plot_lm(lm, out_dir / "lm.png")
+    draws["lm.png"] = lambda path: plot_lm(lm, path)
     claims += [_complex_claim(cfg, lm), _ranking_claim(cfg, lm), _length_claim(cfg, lm)]
-    return TopicResult(topic="lru", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
-                       checks=checks, metrics=m, figures=FIGURES, related_posts=RELATED)
+    result = TopicResult(topic="lru", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
+                         checks=checks, metrics=m, figures=FIGURES, related_posts=RELATED)
+    return save_then_draw(result, out_dir, draws)
 
 
 # --- checks ---
 
-def _init_checks(cfg: LRUPreset, out_dir: Path, m: dict) -> list[Check]:
+def _init_checks(cfg: LRUPreset, m: dict, draws: dict[str, Draw]) -> list[Check]:
     r_min, r_max, max_phase = cfg.ring
     init, lam, eig = measure.ring_and_disk(cfg.init_n, r_min, r_max, max_phase)
     m["init"] = init
-    plot_init(eig, lam, cfg.ring, out_dir / "init.png")
+    draws["init.png"] = lambda path: plot_init(eig, lam, cfg.ring, path)
     n = init["n"]
     ring = rules.ks_uniform(max(init["ks_modulus2"], init["ks_phase"]), n, "|λ|² and arg λ")
     ring_control = rules.ks_uniform(init["control_ks_modulus2_uniform_radius"], n, "|λ|²")
@@ -103,10 +106,10 @@ def _init_checks(cfg: LRUPreset, out_dir: Path, m: dict) -> list[Check]:
             figure="init.png")]
 
 
-def _gamma_check(cfg: LRUPreset, out_dir: Path, m: dict) -> Check:
+def _gamma_check(cfg: LRUPreset, m: dict, draws: dict[str, Draw]) -> Check:
     gam, curves = measure.gamma_effect(cfg.ring[0], cfg.ring[1], *cfg.gamma)
     m["gamma"] = gam
-    plot_gamma(curves, out_dir / "gamma.png")
+    draws["gamma.png"] = lambda path: plot_gamma(curves, path)
     control = rules.gamma_power(gam["with_gamma_mean"], gam["control_without_vs_1_over_1_minus_r_rel_error"])
     return rules.gamma_power(gam["with_gamma_mean"], gam["without_vs_prediction_rel_error"]).to_check(
         identity="Under white noise E|x|² = E|Bu|² / (1 − |λ|²) per channel (Prop. 3); γ = √(1 − |λ|²) "
@@ -168,10 +171,10 @@ def _streaming_check(m: dict) -> Check:
 
 # --- claims ---
 
-def _speed_claim(cfg: LRUPreset, out_dir: Path, m: dict) -> Claim:
+def _speed_claim(cfg: LRUPreset, m: dict, draws: dict[str, Draw]) -> Claim:
     L, batches, width = cfg.scan
     cells = m["scan_speed"] = measure.scan_cells(L, batches, width, cfg.scan_repeats, cfg.device)
-    plot_scan(m["scan_depth"], m["scan_time_vs_length"], cells, out_dir / "scan.png")
+    draws["scan.png"] = lambda path: plot_scan(m["scan_depth"], m["scan_time_vs_length"], cells, path)
     d = rules.training_speedup({k: (c["sequential"], c["parallel"]) for k, c in cells.items()}, cfg.device)
     ratio = lambda c, k: np.median(c["sequential"]) / np.median(c[k])  # noqa: E731
     return d.to_claim(

@@ -1,7 +1,8 @@
 """The measurements behind post 9687's page: the loops each group of claims reads, and the statistics
 read off them.
 
-kexue.fm/archives/9687. Every loop runs `run.run` (which writes `<out>/<name>/curves.png`); the Gaussian
+kexue.fm/archives/9687. Every loop runs `run.run` into `<out>/<name>` (its curves.png is drawn by the page,
+`run.draw_curves`, after the topic's numbers are saved); the Gaussian
 and mixture loops (and the ESS map) are independent and run side by side (`page_loops`, kexue.parallel),
 the diffusion loop after them, its rows side by side. The rules in `claims.py` decide, the page modules
 (`page_gaussian`, `page_generative`) word the claims.
@@ -67,13 +68,18 @@ def page_run(name: str, cfg: MADPreset, out: Path) -> tuple[LoopResult | dict, d
 
         return ess_map(ESSConfig(n_s=(0, 100, 900, 2700), n_r=(100, 250), seeds=cfg.ess_seeds,
                                  generations=cfg.generations)), {}
-    return run(loop_settings(cfg)[name], out / name)
+    return run(loop_settings(cfg)[name], out / name, plot=False)
+
+
+def diffusion_settings(cfg: MADPreset, out: Path) -> RunSettings:
+    """The class-conditional DDPM loop's settings, its classifier cached in out/diffusion-cache."""
+    fam = replace(cfg.diffusion_family, cache_dir=str(out / "diffusion-cache"))
+    return RunSettings("diffusion", cfg.diffusion_loop, diffusion=fam, checkpoint_every=1)
 
 
 def diffusion_loop(cfg: MADPreset, out: Path) -> tuple[LoopResult, dict]:
     """The class-conditional DDPM loop (each generation trains one model per λ and seed); (result, floor)."""
-    fam = replace(cfg.diffusion_family, cache_dir=str(out / "diffusion-cache"))
-    res, info = run(RunSettings("diffusion", cfg.diffusion_loop, diffusion=fam, checkpoint_every=1), out / "diffusion")
+    res, info = run(diffusion_settings(cfg, out), out / "diffusion", plot=False)
     return res, info["floor"]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,9 @@ from kexue.mad import measure
 from kexue.mad import page_gaussian as gauss
 from kexue.mad import page_generative as gen
 from kexue.mad.presets import MADPreset, preset
-from kexue.result import Check, Claim, TopicResult
+from kexue.mad.loops import LoopResult
+from kexue.mad.run import RunSettings, draw_curves
+from kexue.result import Check, Claim, Draw, TopicResult, save_then_draw
 from kexue.verdicts import not_checkable
 
 __all__ = ["MADPreset", "preset", "reproduce"]
@@ -39,12 +42,19 @@ POST = 9687
 
 @dataclass
 class Page:
-    """What the sections add up: claims, checks, metrics and figures (relative to the output folder)."""
+    """What the sections add up: claims, checks, metrics and figures (relative to the output folder), and
+    each figure's drawing, done after result.json is written (kexue.result.save_then_draw)."""
 
     claims: list[Claim] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
+    draws: dict[str, Draw] = field(default_factory=dict)
+
+    def curves(self, name: str, settings: RunSettings, run: tuple[LoopResult, dict]) -> None:
+        """The loop `name`'s curves.png (the loop ran into out/name) on the page, drawn after the numbers."""
+        self.figures.append(f"{name}/curves.png")
+        self.draws[f"{name}/curves.png"] = partial(draw_curves, settings, run[0], run[1]["floor"])
 
 
 def reproduce(preset_name: str, out_dir: Path, cfg: MADPreset | None = None) -> TopicResult:
@@ -61,17 +71,20 @@ def reproduce(preset_name: str, out_dir: Path, cfg: MADPreset | None = None) -> 
     _gmm_section(cfg, runs, page)
     _diffusion_section(cfg, out_dir, page)
     if cfg.ess:
-        page.metrics["ess"] = _ess(runs["ess"][0], out_dir, page)
+        page.metrics["ess"] = _ess(runs["ess"][0], page)
     page.metrics["seconds"] = round(time.perf_counter() - t0, 1)
-    return TopicResult(topic="mad", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=page.claims,
-                       checks=page.checks, metrics=page.metrics, figures=page.figures, related_posts=[9119, 9257])
+    result = TopicResult(topic="mad", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=page.claims,
+                         checks=page.checks, metrics=page.metrics, figures=page.figures, related_posts=[9119, 9257])
+    return save_then_draw(result, out_dir, page.draws)
 
 
 def _exact_section(cfg: MADPreset, runs: dict, page: Page) -> None:
     """Small d, many loops: Eq. 2, the shrink rate, the a.s. collapse, and the exact moments as checks."""
     res = {loop: runs[f"exact_{loop}"][0] for loop in ("synthetic", "augment", "fresh")}
     col = runs["collapse"][0]
-    page.figures += [f"exact_{loop}/curves.png" for loop in res] + ["collapse/curves.png"]
+    settings = measure.loop_settings(cfg)
+    for name in [f"exact_{loop}" for loop in res] + ["collapse"]:
+        page.curves(name, settings[name], runs[name])
     syn = res["synthetic"]
     page.claims += [gauss.mean_walk_claim(syn, cfg), gauss.shrink_claim(syn, cfg), gauss.collapse_claim(col, cfg)]
     page.checks += [gauss.level_check(syn, cfg), gauss.maps_check(res, cfg), gauss.log_det_check(col, cfg)]
@@ -89,7 +102,9 @@ def _paper_scale_section(cfg: MADPreset, runs: dict, page: Page) -> None:
     """d = 100: the distance to P_r of the fully synthetic, augment and fresh loops."""
     paper = ("synthetic", "augment", *(f"fresh_ini{n}" for n in cfg.fresh_n_ini), "fresh_real_only")
     res = {name: runs[name][0] for name in paper}
-    page.figures += [f"{name}/curves.png" for name in res]
+    settings = measure.loop_settings(cfg)
+    for name in res:
+        page.curves(name, settings[name], runs[name])
     page.claims += [gauss.w2_grows_claim(res["synthetic"], cfg),
                     gauss.augment_claim(res["synthetic"], res["augment"], cfg), gauss.fresh_claim(res, cfg)]
     page.metrics["gaussian_d100"] = {
@@ -100,7 +115,7 @@ def _paper_scale_section(cfg: MADPreset, runs: dict, page: Page) -> None:
 
 def _gmm_section(cfg: MADPreset, runs: dict, page: Page) -> None:
     res, floor = runs["gmm"][0], runs["gmm"][1]["floor"]
-    page.figures.append("gmm/curves.png")
+    page.curves("gmm", measure.loop_settings(cfg)["gmm"], runs["gmm"])
     page.claims += [gen.gmm_unbiased_claim(res, floor, cfg), gen.gmm_biased_claim(res, floor, cfg),
                     gen.modal_total_claim(res, floor, cfg)]
     T = measure.last_measured(res.history["recall"])
@@ -122,7 +137,7 @@ def _diffusion_section(cfg: MADPreset, out: Path, page: Page) -> None:
     t0 = time.perf_counter()
     res, floor = measure.diffusion_loop(cfg, out)
     loop, fam = cfg.diffusion_loop, cfg.diffusion_family
-    page.figures.append("diffusion/curves.png")
+    page.curves("diffusion", measure.diffusion_settings(cfg, out), (res, {"floor": floor}))
     page.figures += [f"diffusion/{grid_name(t, la)}" for la in loop.lams for t in (1, loop.generations)]
     page.claims.append(gen.diffusion_claim(res, floor, cfg))
     page.metrics["diffusion"] = {
@@ -134,10 +149,10 @@ def _diffusion_section(cfg: MADPreset, out: Path, page: Page) -> None:
            for i, w in ((0, "first"), (-1, "last"))}}
 
 
-def _ess(table: dict, out: Path, page: Page) -> dict:
+def _ess(table: dict, page: Page) -> dict:
     from kexue.mad.ess import plot_ess
 
-    plot_ess(table, out / "ess.png")
     page.figures.append("ess.png")
+    page.draws["ess.png"] = partial(plot_ess, table)
     return {f"n_r={c['n_r']},n_s={c['n_s']},lam={c['lam']:g}": round(c["ratio"], 3) for c in table["cells"]}
 

@@ -130,13 +130,19 @@ def run(settings: RunSettings, out: str | Path | None, resume: bool = False,
     floor = family.truth_values()
     info = {"floor": floor, "figure": None}
     if plot and out is not None:
-        ex = gaussian_predictions(settings) if kind.exact else None
-        loop = settings.loop
-        title = f"{settings.family}, {loop.loop} loop" + (f", n_r={loop.n_r}" if loop.kind.fresh_real else "") + \
-            f", n_s={loop.n_s}, {loop.seeds} seeds"
-        info["figure"] = str(plot_history(result, list(kind.metrics), Path(out) / "curves.png", title,
-                                          floor=floor, exact=ex))
+        info["figure"] = str(draw_curves(settings, result, floor, Path(out) / "curves.png"))
     return result, info
+
+
+def draw_curves(settings: RunSettings, result: LoopResult, floor: dict, path: Path) -> Path:
+    """The loop's metrics against the generation (with the exact predictions where a closed form exists)
+    into `path`; `run` draws it as curves.png, the page (kexue.mad.reproduce) after its numbers are saved."""
+    kind = get_family(settings.family)
+    ex = gaussian_predictions(settings) if kind.exact else None
+    loop = settings.loop
+    title = f"{settings.family}, {loop.loop} loop" + (f", n_r={loop.n_r}" if loop.kind.fresh_real else "") + \
+        f", n_s={loop.n_s}, {loop.seeds} seeds"
+    return plot_history(result, list(kind.metrics), path, title, floor=floor, exact=ex)
 
 
 def gaussian_predictions(settings: RunSettings) -> dict[str, dict[float, np.ndarray]] | None:

@@ -97,6 +97,11 @@ def _summary(meta: dict[str, Any], results: list[TopicResult]) -> str:
     if meta.get("preset") == "smoke":
         smoke = ('<p class="smoke"><b>smoke preset: a wiring test at toy sizes.</b> Its verdicts mean nothing; '
                  'run <code>--preset quick</code> or <code>--preset standard</code> for the claims.</p>\n')
+    if meta.get("complete") is False:  # kexue reproduce saves the page after each topic, complete at the end
+        left = ", ".join(str(t) for t in meta.get("to_run") or []) or "—"
+        smoke += (f'<p class="smoke"><b>incomplete: not finished when this page was saved: {_e(left)}.</b> '
+                  'A run that stopped keeps the topics that finished; run the others with the same '
+                  '<code>--out</code> to add them.</p>\n')
     return f"""<section class="summary" id="summary">
 <h2>Summary · 总览 <span class="byline">preset {preset} · {len(results)} posts</span></h2>
 {smoke}<ul class="counts">{"".join(items)}</ul>

@@ -4,7 +4,9 @@ A reader who runs the topics one at a time (each alone on the machine, so that i
 or on different machines) still wants one page. `merge_runs(sources, out)` checks that every source is a
 run of the same preset, that no topic appears twice, copies each topic's folder of figures, and writes
 `out/results.json` and `out/index.html` as `kexue reproduce` would have. The page's time is the sum of
-the topics' own times (they did not run one after the other); the colophon names the merged folders.
+the topics' own times (they did not run one after the other); the colophon names the merged folders; a
+source that did not finish (meta "complete": false) leaves the merged page incomplete while a topic it
+did not finish is in no source.
 """
 from __future__ import annotations
 
@@ -55,4 +57,11 @@ def _meta(runs: list[tuple[Path, dict[str, Any], list[TopicResult]]]) -> dict[st
     meta["command"] = "kexue report merge " + " ".join(str(src) for src, _, _ in runs)
     meta["merged_from"] = [{"folder": str(src), "command": m.get("command"), "started": m.get("started"),
                             "seconds": m.get("seconds")} for src, m, _ in runs]
+    # a source saved before its run finished ("complete": false) leaves its topics "to_run" that no source has
+    merged = {r.topic for _, _, results in runs for r in results}
+    to_run = [t for _, m, _ in runs for t in m.get("to_run") or [] if t not in merged]
+    meta.pop("to_run", None)
+    meta["complete"] = not to_run
+    if to_run:
+        meta["to_run"] = to_run
     return meta

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kexue.result import Check, Claim, TopicResult
+from kexue.result import Check, Claim, TopicResult, save_then_draw
 from kexue.roformer import claims as rules
 from kexue.roformer.compare import Curves, majority_label, residual_runs, variant_runs
 from kexue.roformer.config import PARAMS, SIZES, RoFormerV2Config, bert_variant, count_params
@@ -129,10 +129,10 @@ def reproduce(preset_name: str, out_dir: Path, cfg: RoFormerPreset | None = None
     claims = [claim_as_good(runs, unigram, majority)]
     claims.append(claim_alpha_ramp(cfg, runs["roformer_v2"]["mlm_loss"], unigram, out_dir, curves, metrics, progress))
     claims.append(claim_faster(cfg, metrics))
-    figures = [plot_curves(curves, out_dir)]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    return TopicResult(topic="roformer", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
-                       checks=checks, metrics=metrics, figures=figures, related_posts=RELATED)
+    result = TopicResult(topic="roformer", post=POST, title=TITLE, date=DATE, preset=preset_name, claims=claims,
+                         checks=checks, metrics=metrics, figures=["mlm_curves.png"], related_posts=RELATED)
+    return save_then_draw(result, out_dir, {"mlm_curves.png": lambda path: plot_curves(curves, path)})
 
 
 def check_params() -> Check:
@@ -238,8 +238,8 @@ def _counts(config_of) -> tuple[dict[str, int], list[str]]:
     return {s: m.num_params() for s, m in built.items()}, named
 
 
-def plot_curves(curves: Curves, out_dir: Path) -> str:
-    """Every run's training loss against step, one colour per variant or scheme: mlm_curves.png."""
+def plot_curves(curves: Curves, path: Path) -> None:
+    """Every run's training loss against step, one colour per variant or scheme, into `path`."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -257,6 +257,5 @@ def plot_curves(curves: Curves, out_dir: Path) -> str:
     ax.set_title("whole-word MLM on People's Daily, same steps, every seed")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_dir / "mlm_curves.png", dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return "mlm_curves.png"

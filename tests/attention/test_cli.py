@@ -53,6 +53,9 @@ def test_reproduce_smoke_writes_results_and_page(tmp_path):
     assert all(len(r["sa_s"]) == 3 for r in details["blocks"])  # every round kept
     for f in topic.figures:
         assert (out / f).is_file()
+    _, (saved,) = load_results(out / "attention" / "result.json")  # the numbers, saved before the figures
+    assert [(c.claim, c.measured, c.verdict) for c in saved.claims] == [(c.claim, c.measured, c.verdict)
+                                                                        for c in topic.claims]
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "kexue.fm/archives/8610" in html
     assert (out / "attention" / "runs" / "lm-softmax-seed0" / "model.safetensors").is_file()

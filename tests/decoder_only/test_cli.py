@@ -6,7 +6,7 @@ from kexue.cli import app as kexue_app
 from kexue.decoder_only import cli
 from kexue.decoder_only.cli import app
 from kexue.decoder_only.reproduce import reproduce
-from kexue.result import TopicResult
+from kexue.result import TopicResult, load_results
 
 runner = CliRunner()
 
@@ -80,6 +80,8 @@ def test_reproduce_smoke(tmp_path):
         assert c.rule and c.measured and c.source == 9529 and c.quote
         assert c.needs or c.verdict not in ("inconclusive", "not checkable")
     assert all((tmp_path / f).is_file() for f in result.figures)
+    _, (saved,) = load_results(tmp_path / "result.json")  # the numbers, saved before the figures
+    assert [(c.claim, c.measured) for c in saved.claims] == [(c.claim, c.measured) for c in result.claims]
     assert set(result.metrics["compare"]) == {"decoder", "prefix", "encdec@params", "encdec@flops",
                                               "encdec@params_total"}
     assert set(result.metrics["mlm"]["runs"]) == {"bidirectional", "mixed", "alternate"}

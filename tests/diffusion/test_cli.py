@@ -11,6 +11,7 @@ from kexue.data import load_digits
 from kexue.diffusion.cli import app
 from kexue.diffusion.images import read_image, save_grid, to_uint8
 from kexue.diffusion.reproduce import preset, reproduce
+from kexue.result import load_results
 
 runner = CliRunner()
 
@@ -166,6 +167,8 @@ def test_reproduce_smoke(tmp_path):
     assert res.claims[1].evidence["σ=β"]["n"] == 3 and len(res.metrics["data_vs_data"]) == 3
     for f in res.figures:
         assert (tmp_path / f).is_file()
+    _, (saved,) = load_results(tmp_path / "result.json")  # the numbers, saved before the figures
+    assert [(c.claim, c.measured) for c in saved.claims] == [(c.claim, c.measured) for c in res.claims]
     assert "FD-digits" in res.metrics["samples"]["ema, σ=β"][0]
 
 

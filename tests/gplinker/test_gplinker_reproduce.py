@@ -5,6 +5,7 @@ from kexue.gplinker import claims as rules
 from kexue.gplinker import reproduce as module
 from kexue.gplinker.measure import time_losses
 from kexue.gplinker.reproduce import reproduce
+from kexue.result import load_results
 
 
 def test_reproduce_smoke(tmp_path, monkeypatch):
@@ -25,6 +26,8 @@ def test_reproduce_smoke(tmp_path, monkeypatch):
     assert [c.verdict for c in r.claims[-2:]] == ["not checkable"] * 2
     for f in r.figures:
         assert (tmp_path / f).is_file()
+    _, (saved,) = load_results(tmp_path / "result.json")  # the numbers, saved before the figures
+    assert [(c.claim, c.measured) for c in saved.claims] == [(c.claim, c.measured) for c in r.claims]
     assert {"event_level/f1", "argument_level/f1", "soft_argument/f1", "f1_se"} <= r.metrics["events"].keys()
     assert (tmp_path / "gplinker" / "runs" / "events" / "model.safetensors").is_file()
     # every training run picked its best dev weights, as the posts' Evaluator does

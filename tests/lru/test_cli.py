@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from kexue.lru.cli import app
 from kexue.lru.reproduce import reproduce
-from kexue.result import TopicResult
+from kexue.result import TopicResult, load_results
 
 runner = CliRunner()
 
@@ -44,6 +44,8 @@ def test_scan_command_times_every_scan():
 def test_reproduce_smoke_writes_claims_and_figures(tmp_path):
     result = reproduce("smoke", tmp_path)
     assert isinstance(result, TopicResult) and result.post == 9554 and result.topic == "lru"
+    _, (saved,) = load_results(tmp_path / "result.json")  # the numbers, saved before the figures
+    assert [(c.claim, c.measured) for c in saved.claims] == [(c.claim, c.measured) for c in result.claims]
     # the identities are checks, apart from the claims, each held with its control rejected
     assert len(result.checks) == 7 and len(result.claims) == 8
     for check in result.checks:

@@ -49,6 +49,8 @@ def test_reproduce_smoke_puts_mad_on_the_page(tmp_path):
     assert all(c.needs for c in mad.claims if c.verdict in ("inconclusive", "not checkable"))
     for f in mad.figures:
         assert (tmp_path / f).is_file(), f
+    _, (saved,) = load_results(tmp_path / "mad" / "result.json")  # the numbers, saved before the figures
+    assert [(c.claim, c.measured) for c in saved.claims] == [(c.claim, c.measured) for c in mad.claims]
 
 
 def test_print_config_lists_every_setting_with_its_type_and_exits():

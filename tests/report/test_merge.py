@@ -62,3 +62,20 @@ def test_merge_command_one_line_error_exit_2(two_runs: tuple[Path, Path], tmp_pa
     bad = CliRunner().invoke(app, ["merge", str(a), str(tmp_path / "nothing"), "--out", str(tmp_path / "m3")])
     assert bad.exit_code == 2
     assert "results.json: no such file" in bad.output and "Traceback" not in bad.output
+
+
+def test_merge_of_a_stopped_run_stays_incomplete_until_a_source_has_its_topic(tmp_path: Path) -> None:
+    """A source saved before its run finished (meta "complete": false, "to_run": [lru]) leaves the merged
+    page incomplete while no source has lru; merged with a folder that has it, the page is complete."""
+    attention, lru = sample_topics()
+    stopped = make_out(tmp_path / "a", [attention])
+    payload = json.loads((stopped / "results.json").read_text())
+    payload["meta"] = {**META, "complete": False, "to_run": ["lru"]}
+    (stopped / "results.json").write_text(json.dumps(payload))
+    page = merge_runs([stopped], tmp_path / "m1")
+    meta, _ = read_results(tmp_path / "m1")
+    assert meta["complete"] is False and meta["to_run"] == ["lru"]
+    assert "incomplete: not finished when this page was saved: lru" in page.read_text(encoding="utf-8")
+    merge_runs([stopped, make_out(tmp_path / "b", [lru])], tmp_path / "m2")
+    meta, _ = read_results(tmp_path / "m2")
+    assert meta["complete"] is True and "to_run" not in meta

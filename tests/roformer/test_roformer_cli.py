@@ -3,6 +3,7 @@ import json
 
 from typer.testing import CliRunner
 
+from kexue.result import load_results
 from kexue.roformer.cli import app
 from kexue.roformer.reproduce import reproduce
 
@@ -59,4 +60,6 @@ def test_reproduce_smoke(tmp_path):
     assert [c.verdict for c in result.checks] == ["held"]  # the parameter count: exact at any preset (issue 20)
     for f in result.figures:
         assert (tmp_path / f).is_file()
+    _, (saved,) = load_results(tmp_path / "result.json")  # the numbers, saved before the figures
+    assert [(c.claim, c.measured) for c in saved.claims] == [(c.claim, c.measured) for c in result.claims]
     assert set(result.metrics["runs"]) == {"roformer_v2", "bert"}
