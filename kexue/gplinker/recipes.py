@@ -185,6 +185,10 @@ class EarlyStopping:
         self.best_step, self.since, self.reason = 0, 0, ""
         self.curve: list[tuple[int, float, float]] = []  # (step, minutes, value) of every dev evaluation
 
+    def seconds_left(self) -> float:
+        """Seconds until the time cap (inf without one)."""
+        return 60.0 * self.max_minutes - (self.clock() - self.t0) if self.max_minutes else float("inf")
+
     def on_eval(self, trainer: Any, metrics: dict[str, float]) -> dict[str, Any]:
         out = dict(self.keep(trainer, metrics) or {}) if self.keep is not None else {}
         if not any(k in metrics for k in (f"eval_ema/{self.metric}", f"eval/{self.metric}")):

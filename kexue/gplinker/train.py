@@ -91,7 +91,8 @@ class GPLinker(Linker):
                           param_groups=encoder_head_groups(self.cfg.encoder_lr_scale, tcfg.weight_decay),
                           eval_fn=eval_fn, on_eval=stopper.on_eval if dev else None, run_config=self.settings(),
                           progress=progress, device=device,
-                          on_step=stopper.on_step if stopper.patience or stopper.max_minutes else None)
+                          on_step=stopper.on_step if stopper.patience or stopper.max_minutes else None,
+                          time_left=stopper.seconds_left)
         if trainer.is_main and not continuing:  # a new run: an earlier run's best is not this run's
             for name in (BEST_FILE, BEST_RECORD):
                 (out_dir / name).unlink(missing_ok=True)

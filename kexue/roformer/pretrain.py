@@ -146,7 +146,8 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, progress: bool = True,
                       collate_fn=lambda b: collate(b, tokenizer.pad_id), eval_fn=eval_fn,
                       param_groups=lambda m: decay_groups(m, cfg.train.weight_decay),
                       run_config=cfg, progress=progress, on_step=on_step, device=device,
-                      count_tokens=lambda b: int(b["mask"].sum()), may_change=("max_minutes",))
+                      count_tokens=lambda b: int(b["mask"].sum()), may_change=("max_minutes",),
+                      time_left=clock.seconds_left)
     try:
         summary = {**trainer.fit(resume=resume), "stopped": ""}
     except ClockStop as stop:
@@ -173,6 +174,10 @@ class Clock:
 
     def due(self) -> bool:
         return bool(self.max_minutes) and time.perf_counter() - self.t0 >= 60.0 * self.max_minutes
+
+    def seconds_left(self) -> float:
+        """Seconds until the cap (inf without one)."""
+        return 60.0 * self.max_minutes - (time.perf_counter() - self.t0) if self.max_minutes else float("inf")
 
 
 def _mlm_eval(batches):

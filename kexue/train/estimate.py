@@ -9,7 +9,9 @@ when that is over REPORT_SECONDS, and adds a warning when it is over a day:
     warning: this run would take more than a day on cpu; it is sized for a GPU (--device cuda), or
     shorten it with --set train.steps=N
 Evaluations, checkpoints and hooks (sample grids) inside the timed steps count: they are part of the
-run's cost.
+run's cost. A run with a clock cap (`roformer pretrain --preset msra-encoder`, GPLinker's recipes) gives
+`time_left`, the seconds until its cap stops it; the estimate is then the shorter of the two, and says so:
+    estimated time: 30m00s, its clock cap (198,151 more steps would take 1d20h at 0.811 s/step, cpu)
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ DAY = 86_400.0
 class RunEstimate:
     """tick(step) after each optimizer step; it returns the lines to show (once, then nothing)."""
 
-    def __init__(self, total: int, start: int, device: str, clock: Callable[[], float] | None = None):
-        self.total, self.start, self.device = total, start, device
+    def __init__(self, total: int, start: int, device: str, clock: Callable[[], float] | None = None,
+                 time_left: Callable[[], float] | None = None):
+        self.total, self.start, self.device, self.time_left = total, start, device, time_left
         self._clock = clock or time.perf_counter
         self._t1: float | None = None  # the clock when the first step of this session ended
         self._done = False
@@ -45,7 +48,15 @@ class RunEstimate:
         self._done = True
         per_step = (now - self._t1) / timed
         left = (self.total - step) * per_step
-        return self.lines(left, per_step, step)
+        cap = self.time_left() if self.time_left else float("inf")
+        return self.lines(left, per_step, step) if left <= cap else self.capped(cap, left, per_step, step)
+
+    def capped(self, cap: float, left: float, per_step: float, step: int) -> list[str]:
+        """The line of a run whose clock cap, `cap` seconds away, stops it before its steps would."""
+        if cap <= REPORT_SECONDS:
+            return []
+        return [f"estimated time: {clock(cap)}, its clock cap ({self.total - step:,} more steps would take "
+                f"{clock(left)} at {per_step:.3g} s/step, {self.device})"]
 
     def lines(self, left: float, per_step: float, step: int) -> list[str]:
         """The estimate's lines for `left` seconds to go at `per_step` seconds a step, after `step`."""

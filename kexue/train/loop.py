@@ -83,7 +83,8 @@ class Trainer:
     (the EMA shadow when EMA is on) still in trainer.model, e.g. to keep the best of them; a dict it
     returns is added to that step's record. find_unused_parameters is passed to DDP (for models whose
     forward leaves some parameters out). may_change names run_config fields (dotted, e.g. "sample_every")
-    that a resume may change besides TrainConfig's MAY_CHANGE_ON_RESUME.
+    that a resume may change besides TrainConfig's MAY_CHANGE_ON_RESUME. time_left() -> seconds until a
+    clock cap of the caller's stops the run (the run's estimated time is then the shorter one).
     """
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, train_data: Dataset | Iterable, loss_fn: LossFn,
@@ -95,7 +96,8 @@ class Trainer:
                  on_step: Callable[[Trainer, int], None] | None = None,
                  on_eval: Callable[[Trainer, dict[str, float]], dict[str, Any] | None] | None = None,
                  callbacks: Iterable[StepCallback] = (),
-                 find_unused_parameters: bool = False, may_change: tuple[str, ...] = ()):
+                 find_unused_parameters: bool = False, may_change: tuple[str, ...] = (),
+                 time_left: Callable[[], float] | None = None):
         cfg.check()
         self.cfg = cfg
         # the device: the argument, else TrainConfig.device, else cuda:LOCAL_RANK or cpu
@@ -128,7 +130,7 @@ class Trainer:
         self.ema = EMA(self._model, cfg.ema) if cfg.ema is not None else None
         # fp16: the loss is scaled by S before backward and the gradients by 1/S before the update
         self.scaler = torch.amp.GradScaler(self.device.type) if self._autocast is torch.float16 else None
-        self.may_change = allowed_on_resume(may_change)
+        self.may_change, self.time_left = allowed_on_resume(may_change), time_left
         self.step = 0
         self._stream: MicroBatches | None = None
         self._window = MetricWindow(self.device)
@@ -179,7 +181,7 @@ class Trainer:
                                     start=start, data_position=position, collate_fn=self.collate_fn,
                                     num_workers=cfg.num_workers, pin_memory=self.device.type == "cuda")
         bar = StepProgress(cfg.steps, start, self.is_main and self.progress)
-        eta = RunEstimate(cfg.steps, start, self.device.type)
+        eta = RunEstimate(cfg.steps, start, self.device.type, time_left=self.time_left)
         self._t0 = self._last_save = time.perf_counter()
         tokens = 0
         self._model.train()

@@ -73,3 +73,24 @@ def test_pretrain_post_on_a_cpu_says_its_time_and_warns_past_a_day(tmp_path, mon
     assert "estimated time: 3d00h for 3 more steps (8.64e+04 s/step over steps 2–2, cpu)" in lines, r.output
     assert ("warning: this run would take more than a day on cpu; it is sized for a GPU (--device cuda), or "
             "shorten it with --set train.steps=N") in lines
+
+
+def test_a_clock_capped_pretraining_says_its_cap_not_a_day(tmp_path, monkeypatch):
+    """`roformer pretrain --preset msra-encoder` asks for 200,000 steps and is stopped by its 30-minute clock
+    cap: its estimate is the cap, and it gives no warning past a day (it said "more than a day … sized for
+    a GPU" on the README's path). A fake clock where a step takes a day; the cap's clock is the real one."""
+    from types import SimpleNamespace
+
+    days = iter(range(0, 10**9, 86_400))
+    monkeypatch.setattr("kexue.train.estimate.time", SimpleNamespace(perf_counter=lambda: next(days)))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(LINE.format(i) for i in range(30)), encoding="utf-8")
+    toy = ["model.hidden_size=32", "model.num_layers=1", "model.num_heads=2", "model.intermediate_size=64",
+           "max_len=32", "eval_texts=5", "train.steps=5", "train.batch_size=4"]
+    r = runner.invoke(app, ["roformer", "pretrain", "--preset", "msra-encoder", "--corpus", str(corpus),
+                            *[w for kv in toy for w in ("--set", kv)], "--no-progress", "--out", str(tmp_path / "enc")])
+    assert r.exit_code == 0, r.output
+    said = [line for line in r.stderr.splitlines() if line.startswith(("estimated time", "warning: this run"))]
+    cap = ", its clock cap (3 more steps would take 3d00h at 8.64e+04 s/step, cpu)"
+    assert len(said) == 1 and said[0].endswith(cap), said
+    assert said[0].startswith(("estimated time: 30m00s", "estimated time: 29m5")), said
