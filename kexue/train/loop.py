@@ -80,10 +80,10 @@ class Trainer:
     before its record (callbacks.py). on_step(trainer, step) runs once its record and checkpoint are
     written. on_eval(trainer, metrics) is called on rank 0 right after each eval_fn, with the metrics as
     logged (`eval/...` or `eval_ema/...`) and the evaluated weights (the EMA shadow when EMA is on) still
-    in trainer.model, e.g. to keep the best of them; a dict it returns is added to that step's record. find_unused_parameters is passed to DDP (for models whose
-    forward leaves some parameters out). may_change names run_config fields (dotted, e.g. "sample_every")
-    that a resume may change besides TrainConfig's MAY_CHANGE_ON_RESUME. time_left(): seconds until the
-    caller's clock cap stops the run (estimate.py).
+    in trainer.model, e.g. to keep the best of them; a dict it returns is added to that step's record.
+    find_unused_parameters is passed to DDP (for models whose forward leaves some parameters out).
+    may_change names run_config fields (dotted, e.g. "sample_every") that a resume may change besides
+    TrainConfig's MAY_CHANGE_ON_RESUME. time_left(): seconds until the caller's clock cap stops the run.
     """
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, train_data: Dataset | Iterable, loss_fn: LossFn,
