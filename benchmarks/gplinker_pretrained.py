@@ -23,6 +23,14 @@ time, each in its own process.
     python benchmarks/gplinker_pretrained.py --scale reduced --jobs 3   # CPU minutes, a subset of MSRA, one seed
     python benchmarks/gplinker_pretrained.py --sizes           # the step time that chose the encoder's size
     python benchmarks/gplinker_pretrained.py --heldout         # events, relations on held-out templates on that encoder
+    python benchmarks/gplinker_pretrained.py --longer 60,120   # that encoder pretrained on to 60, 120 CPU min, each fine-tuned
+
+`--longer` answers "do longer runs pay?" (issue 22 §2): it resumes the pretraining the full run left in --work
+(`kexue roformer pretrain --resume` with a later clock cap, as a user with a night would) stage by stage, keeps
+a copy of the encoder at the end of each stage (encoder-M, M = CPU minutes of pretraining in all), and
+fine-tunes each copy with the same msra-pretrained recipe, seed and 25-minute budget as the full run's
+pretrained arm, beside the next stage (→ results/gplinker-pretrained-longer.json, with the full run's
+30-minute point from results/gplinker-pretrained.json).
 """
 from __future__ import annotations
 
@@ -77,16 +85,23 @@ def _cpu_clocks() -> None:
     gtrain.EarlyStopping = functools.partial(gtrain.EarlyStopping, clock=time.process_time)
 
 
-def pretrain(scale: Scale, out: Path) -> dict:
-    import torch
-
-    from kexue.roformer.pretrain import msra_encoder, pretrain as run
-    torch.set_num_threads(1)
-    _cpu_clocks()
-    cfg = replace(msra_encoder(), max_minutes=scale.pretrain_minutes, max_texts=scale.max_texts)
+def encoder_cfg(scale: Scale):
+    """The msra-encoder preset at `scale` (smoke: a tiny model on a few texts)."""
+    from kexue.roformer.pretrain import msra_encoder
+    cfg = replace(msra_encoder(), max_texts=scale.max_texts)
     if scale.name == "smoke":
         cfg = replace(cfg, model=replace(cfg.model, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32),
                       eval_texts=20, train=replace(cfg.train, batch_size=8, eval_every=5, log_every=5))
+    return cfg
+
+
+def pretrain(scale: Scale, out: Path) -> dict:
+    import torch
+
+    from kexue.roformer.pretrain import pretrain as run
+    torch.set_num_threads(1)
+    _cpu_clocks()
+    cfg = replace(encoder_cfg(scale), max_minutes=scale.pretrain_minutes)
     w0, c0 = time.perf_counter(), time.process_time()
     summary = run(cfg, out, progress=False)
     return {"steps": summary["steps"], "stopped": summary.get("stopped", ""), "wall_s": time.perf_counter() - w0,
@@ -113,8 +128,10 @@ def random_like(encoder: Path, out: Path, seed: int) -> Path:
     return out
 
 
-def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: float, out: Path) -> dict:
-    """One arm × seed: train with its recipe and CPU budget, keep the best dev weights, score MSRA test."""
+def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: float, out: Path,
+             epochs: float | None = None) -> dict:
+    """One arm × seed: train with its recipe and CPU budget, keep the best dev weights, score MSRA test
+    (`epochs`: the recipe's epochs replaced, a trial of the schedule; None keeps the recipe's)."""
     import torch
 
     from kexue.gplinker.linker import GPLinkerConfig
@@ -129,6 +146,8 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
     if arm == "scratch":  # the whole budget: its schedule stretched by budget / fine-tuning budget (the reduced
         # run of 2026-12-07 ended all arms at 3 epochs, the scratch arm after 0.7 of its 3.5 CPU minutes)
         recipe = replace(recipe, epochs=recipe.epochs * minutes / scale.finetune_minutes)
+    if epochs is not None:
+        recipe = replace(recipe, epochs=epochs)
     train, dev, labels, data = ner.recipe_data(recipe)
     cfg = apply_recipe(GPLinkerConfig(task="ner"), recipe, len(train))
     cfg = replace(cfg, train=replace(cfg.train, seed=seed, log_every=50))
@@ -153,12 +172,32 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
     test = ner.recipe_test(recipe)[:scale.n_test or None]
     m = evaluate(test)
     keep = ("precision", "recall", "f1", "predicted", "gold", "correct")
-    return {"arm": arm, "seed": seed, "steps": summary["steps"], "stopped": summary["stopped"], **seconds,
+    return {"arm": arm, "seed": seed, "folder": out.name, "steps": summary["steps"], "stopped": summary["stopped"], **seconds,
             "budget_cpu_min": minutes, "weights": g.weights, "curve": curve, "test_sentences": len(test),
             "test": {k: m[f"entity/{k}"] for k in keep},
             "test_by_type": {t: {k: m[f"entity/{t}/{k}"] for k in ("precision", "recall", "f1")}
                              for t in ("LOC", "ORG", "PER") if f"entity/{t}/f1" in m},
-            "decode_capped": m["decode/capped"], "encoder_lr_scale": cfg.encoder_lr_scale, "recipe": recipe.name}
+            "decode_capped": m["decode/capped"], "encoder_lr_scale": cfg.encoder_lr_scale, "recipe": recipe.name,
+            "epochs": recipe.epochs, "test_parts": test_parts(evaluate, test)}
+
+
+def name_lists(test: list) -> tuple[list, list]:
+    """MSRA test cut in two: the sentences with ≥ 8 person names (29 of 5000; most are lists of names run
+    together with no separator, e.g. 江泽民委员：李鹏乔石李瑞环彭真…, 677 of its 2075 PER) and the rest."""
+    lists = [row for row in test if sum(1 for span in row.entities if span[2] == "PER") >= 8]
+    chosen = {id(row) for row in lists}
+    return lists, [row for row in test if id(row) not in chosen]
+
+
+def test_parts(evaluate, test: list) -> dict:
+    """Entity P/R/F1 (and PER recall) on each part of `name_lists(test)`: where the errors are."""
+    out = {}
+    for name, part in zip(("name_lists", "other"), name_lists(test)):
+        if part:
+            m = evaluate(part)
+            out[name] = {"sentences": len(part), **{k: m[f"entity/{k}"] for k in ("precision", "recall", "f1", "gold")},
+                         "per_recall": m.get("entity/PER/recall")}
+    return out
 
 
 def step_seconds(sizes=((128, 4, 512), (256, 4, 1024), (256, 6, 1024)), repeats: int = 4) -> list[dict]:
@@ -216,6 +255,98 @@ def heldout_runs(encoder: Path, work: Path, preset_name: str = "standard") -> li
     return out
 
 
+def pretrain_more(scale: Scale, encoder: Path, out: Path, minutes: float) -> dict:
+    """A copy of `encoder` (a pretraining run folder) in `out`, pretrained `minutes` more CPU minutes by
+    `pretrain(resume=True)`; the clock cap counts the earlier session's seconds as its trainer_state has them."""
+    import shutil
+
+    import torch
+
+    from kexue.roformer.pretrain import _resumed_seconds, pretrain as run
+    torch.set_num_threads(1)
+    _cpu_clocks()
+    part = out.with_name(out.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    shutil.copytree(encoder, part)
+    cfg = replace(encoder_cfg(scale), max_minutes=_resumed_seconds(part) / 60.0 + minutes)
+    w0, c0 = time.perf_counter(), time.process_time()
+    summary = run(cfg, part, progress=False, resume=True)
+    stage = {"steps": summary["steps"], "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0,
+             "mlm_loss": summary.get("eval/mlm_loss"), "mlm_acc": summary.get("eval/mlm_acc")}
+    (part / "stage.json").write_text(json.dumps(stage, indent=1) + "\n", encoding="utf-8")
+    part.rename(out)
+    return stage
+
+
+def longer(scale: Scale, work: Path, stages: list[float], result: Path, seed: int = 0) -> dict:
+    """Pretraining past the full run's 30 CPU minutes: stage by stage to each M in `stages`, every stage's
+    encoder fine-tuned (seed `seed`, 25 CPU min) in a second process while the next stage pretrains. A stage
+    whose folder is there (encoder-M with its stage.json) is not pretrained again."""
+    import multiprocessing
+    full = json.loads(result.read_text(encoding="utf-8"))
+    pre = full["pretrain"]
+    start = next(r for r in full["runs"] if r["arm"] == "pretrained" and r["seed"] == seed)
+    rows = [{"pretrain_cpu_min": pre["cpu_s"] / 60, "steps": pre["steps"], "mlm_acc": pre["mlm_acc"],
+             "mlm_loss": pre["mlm_loss"], "run": start, "from": result.name}]
+    out = {"seed": seed, "finetune_cpu_min": scale.finetune_minutes, "rows": rows}
+    file = result.with_name(result.stem + "-longer.json")
+
+    def write() -> None:
+        out.update(load_average=os.getloadavg()[0])
+        file.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def harvest(wait: bool) -> None:  # the finished fine-tunings written as they end: a cut run keeps them
+        while tuned and (wait or tuned[0][1].done()):
+            row, f = tuned.pop(0)
+            rows.append({**row, "run": f.result()})
+            write()
+            print(f"{row['pretrain_cpu_min']:.0f} CPU min of pretraining: test F1 {rows[-1]['run']['test']['f1']:.4f}",
+                  flush=True)
+
+    encoder, cpu_min, tuned = work / "encoder", pre["cpu_s"] / 60, []
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for m in stages:
+            harvest(wait=False)
+            nxt = work / f"encoder-{m:g}"
+            if not (nxt / "stage.json").exists():
+                pool.submit(pretrain_more, scale, encoder, nxt, m - cpu_min).result()
+            stage = json.loads((nxt / "stage.json").read_text(encoding="utf-8"))
+            cpu_min += stage["cpu_s"] / 60
+            print(f"pretrained to {cpu_min:.1f} CPU min, step {stage['steps']}: MLM acc {stage['mlm_acc']:.4f}", flush=True)
+            row = {"pretrain_cpu_min": cpu_min, **{k: stage[k] for k in ("steps", "mlm_acc", "mlm_loss")}}
+            tuned.append((row, pool.submit(_job, ("pretrained", seed, scale, nxt, scale.finetune_minutes,
+                                                  work / f"pretrained-{m:g}m-{seed}"))))
+            encoder = nxt
+        harvest(wait=True)
+    out["complete"] = True
+    write()
+    return out
+
+
+def parts_of_runs(work: Path, result: Path) -> None:
+    """`test_parts` added to every run of `result` (and of its -longer file) that lacks them, from the best
+    dev weights its folder in `work` kept (a run's folder is named as finetune's and longer's name it)."""
+    import torch
+
+    from kexue.gplinker.tasks import get_task
+    from kexue.gplinker.train import load_run
+    torch.set_num_threads(1)
+    ner = get_task("ner")
+    test = ner.recipe_test(ner.recipe("msra"))
+    for file in (result, result.with_name(result.stem + "-longer.json")):
+        if not file.exists():
+            continue
+        data = json.loads(file.read_text(encoding="utf-8"))
+        runs = data.get("runs") or [row["run"] for row in data.get("rows", [])]
+        for r in runs:
+            if "test_parts" in r:
+                continue
+            name = r.get("folder", f"{r['arm']}-{r['seed']}")
+            r["test_parts"] = test_parts(load_run(work / name).evaluate, test)
+            print(name, json.dumps(r["test_parts"]), flush=True)
+        file.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def _job(args: tuple) -> dict:
     return finetune(*args)
 
@@ -248,7 +379,17 @@ def main() -> None:
                     "(→ results/gplinker-pretrained-sizes.json)")
     ap.add_argument("--heldout", action="store_true", help="only events and relations on held-out templates on "
                     "the encoder the pretraining left in --work (→ results/gplinker-pretrained-heldout.json)")
+    ap.add_argument("--longer", help="CPU minutes of pretraining in all, comma-separated (e.g. 60,120): the full "
+                    "run's encoder pretrained on to each, each fine-tuned (→ results/gplinker-pretrained-longer.json)")
+    ap.add_argument("--parts", action="store_true", help="only the test F1 on name lists and on the rest, added to "
+                    "the runs of --result (and its -longer file) from their folders in --work")
     args = ap.parse_args()
+    if args.parts:
+        parts_of_runs(args.work / args.scale, args.result)
+        return
+    if args.longer:
+        longer(SCALES[args.scale], args.work / args.scale, [float(m) for m in args.longer.split(",")], args.result)
+        return
     if args.heldout:
         work = args.work / args.scale
         preset_name = "smoke" if args.scale == "smoke" else "standard"
