@@ -74,14 +74,7 @@ def _cpu_clocks() -> None:
     import kexue.gplinker.train as gtrain
     import kexue.roformer.pretrain as rpre
 
-    class CPUClock(rpre.Clock):
-        def __init__(self, max_minutes: float, seconds_before: float = 0.0):
-            self.max_minutes, self.t0 = max_minutes, time.process_time() - seconds_before
-
-        def due(self) -> bool:
-            return bool(self.max_minutes) and time.process_time() - self.t0 >= 60.0 * self.max_minutes
-
-    rpre.Clock = CPUClock
+    rpre.TimeCap = functools.partial(rpre.TimeCap, clock=time.process_time)
     gtrain.EarlyStopping = functools.partial(gtrain.EarlyStopping, clock=time.process_time)
 
 

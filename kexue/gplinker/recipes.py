@@ -50,6 +50,9 @@ from typing import Any
 
 from torch.utils.data import IterableDataset
 
+from kexue.train.timecap import TimeCap
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A from-scratch training recipe; `steps` = ⌈epochs · |train| / batch⌉ unless `fixed_steps` is set."""
@@ -180,14 +183,14 @@ class EarlyStopping:
     def __init__(self, keep: Callable[[Any, dict], dict | None] | None, metric: str, patience: int = 0,
                  max_minutes: float = 0.0, min_delta: float = 0.0, clock: Callable[[], float] = time.perf_counter):
         self.keep, self.metric, self.patience, self.max_minutes = keep, metric, patience, max_minutes
-        self.min_delta, self.clock, self.t0 = min_delta, clock, clock()
+        self.min_delta, self.cap = min_delta, TimeCap(max_minutes, clock=clock)
         self.best: float | None = None
         self.best_step, self.since, self.reason = 0, 0, ""
         self.curve: list[tuple[int, float, float]] = []  # (step, minutes, value) of every dev evaluation
 
     def seconds_left(self) -> float:
         """Seconds until the time cap (inf without one)."""
-        return 60.0 * self.max_minutes - (self.clock() - self.t0) if self.max_minutes else float("inf")
+        return self.cap.seconds_left()
 
     def on_eval(self, trainer: Any, metrics: dict[str, float]) -> dict[str, Any]:
         out = dict(self.keep(trainer, metrics) or {}) if self.keep is not None else {}
@@ -203,12 +206,12 @@ class EarlyStopping:
         """Continue a run where its checkpoint left it: replay the dev evaluations among its metrics.jsonl
         `records` (those up to the checkpoint) through the same rule, and count the `seconds` of training
         it had done toward max_minutes. A run that had already stopped has `reason` set again."""
-        self.t0 = self.clock() - seconds
+        self.cap.restart(seconds)
         for r in records:
             value = self._value(r)
             if value is not None:
                 self._count(r["step"], r.get("seconds", 0.0) / 60.0, value)
-        if not self.reason and self.max_minutes and self.minutes() >= self.max_minutes:
+        if not self.reason and self.cap.due():
             self.reason = f"{self.max_minutes:g} minutes of training passed"
 
     def _value(self, metrics: dict[str, Any]) -> float | None:
@@ -226,11 +229,11 @@ class EarlyStopping:
                                f"{self.since} evaluations")
 
     def on_step(self, trainer: Any, step: int) -> None:
-        if not self.reason and self.max_minutes and self.minutes() >= self.max_minutes:
+        if not self.reason and self.cap.due():
             self.reason = f"{self.max_minutes:g} minutes of training passed"
         if self.reason and step < trainer.cfg.steps:
             trainer.save()
             raise StopTraining(step, self.reason)
 
     def minutes(self) -> float:
-        return (self.clock() - self.t0) / 60.0
+        return self.cap.minutes()

@@ -15,7 +15,6 @@ released one has 12000 entries) unless `vocab` names a vocab.txt.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from kexue.roformer.init import residual_alpha
 from kexue.roformer.mlm import MaskingConfig, MLMDataset, collate, encode_words, mlm_loss, segment
 from kexue.roformer.model import RoFormerV2
 from kexue.train import TrainConfig, Trainer, decay_groups
+from kexue.train.timecap import TimeCap
 
 POST_LR_SCHEDULE = {0: 0.0, 32_000: 1.0, 320_000: 0.5, 1_280_000: 0.1, 2_560_000: 0.01}
 
@@ -132,7 +132,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, progress: bool = True,
     ramp = cfg.alpha_ramp
     model.set_alpha(residual_alpha(_resumed_step(out_dir) if resume else 0, ramp))
 
-    clock = Clock(cfg.max_minutes, _resumed_seconds(out_dir) if resume else 0.0)
+    clock = TimeCap(cfg.max_minutes, _resumed_seconds(out_dir) if resume else 0.0)
 
     def on_step(trainer: Trainer, step: int) -> None:
         # α_t = min(1, t / ramp) for the update that makes step t + 1
@@ -164,20 +164,6 @@ class ClockStop(Exception):
     def __init__(self, step: int):
         super().__init__(f"clock cap at step {step}")
         self.step = step
-
-
-class Clock:
-    """Training time against a cap in minutes, counting the seconds of the sessions before a resume."""
-
-    def __init__(self, max_minutes: float, seconds_before: float = 0.0):
-        self.max_minutes, self.t0 = max_minutes, time.perf_counter() - seconds_before
-
-    def due(self) -> bool:
-        return bool(self.max_minutes) and time.perf_counter() - self.t0 >= 60.0 * self.max_minutes
-
-    def seconds_left(self) -> float:
-        """Seconds until the cap (inf without one)."""
-        return 60.0 * self.max_minutes - (time.perf_counter() - self.t0) if self.max_minutes else float("inf")
 
 
 def _mlm_eval(batches):

@@ -44,7 +44,7 @@ def test_the_clock_cap_checkpoints_stops_and_resumes_for_longer(tmp_path, monkey
     corpus.write_text("北京 下雪 了 。\n上海 天晴 。\n天津 有 雨 。\n广州 很 热 。\n" * 3, encoding="utf-8")
     monkeypatch.setattr(P, "segment", lambda t: t.split())  # words given by spaces: no jieba here
 
-    class Steps(P.Clock):  # 15 s more "training" at every step: a minute is 4 steps (or fewer on a slow machine)
+    class Steps(P.TimeCap):  # 15 s more "training" at every step: a minute is 4 steps (or fewer on a slow machine)
         def due(self):
             self.t0 -= 15.0
             return super().due()
@@ -53,7 +53,7 @@ def test_the_clock_cap_checkpoints_stops_and_resumes_for_longer(tmp_path, monkey
                            corpus=str(corpus), max_len=16, eval_texts=2, max_minutes=1.0)
     out = tmp_path / "run"
     with monkeypatch.context() as m:
-        m.setattr(P, "Clock", Steps)
+        m.setattr(P, "TimeCap", Steps)
         s = P.pretrain(cfg, out, progress=False)
     assert 0 < s["steps"] <= 4 and "1 minutes of training passed" in s["stopped"] and "eval/mlm_loss" in s
     state = torch.load(out / "trainer_state.pt", weights_only=True)
