@@ -51,7 +51,7 @@ class GPLinkerConfig:
     recipe: str = "quick"  # the named recipe these settings came from (recipes.py; a record only)
     patience: int = 0  # with dev data: stop after this many dev evaluations without a gain (0 = never)
     max_minutes: float = 0.0  # stop training after this many minutes (0 = no cap)
-    sort_by_length: bool = False  # batches of similar lengths (recipes.LengthBuckets): less padding on a CPU
+    sort_by_length: bool = False  # batches of similar lengths (train/length_batches.py): less padding on a CPU
     encoder_lr_scale: float = 1.0  # the encoder's learning rate over the heads' (1: one rate, as the posts)
 
     def __post_init__(self) -> None:

@@ -42,13 +42,10 @@ so that a CPU run ends on its own near its plateau.
 from __future__ import annotations
 
 import math
-import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
-
-from torch.utils.data import IterableDataset
 
 from kexue.train.timecap import TimeCap
 
@@ -131,40 +128,6 @@ def describe(task: str, cfg: Any, n_train: int, n_dev: int, encoder: Any = None)
     return (f"recipe {task}/{cfg.recipe}: {what}, {rate} {sched}, batch {t.batch_size}{' sorted by length' if cfg.sort_by_length else ''}, "
             f"{t.steps} steps ≈ {epochs:.1f} epochs of {n_train} sentences ({n_dev} dev){stop} "
             f"(--recipe quick: the short demo run; --set key=value overrides)")
-
-
-class LengthBuckets(IterableDataset):
-    """The training rows in sort-by-length batches: each epoch shuffles them (seed + epoch), sorts each pool
-    of `pool` batches by text length, cuts it into batches and shuffles the batches, so a batch pads to
-    nearly its own length (less padding: more sentences per second on a CPU) and the order is random
-    across batches. Deterministic given the epoch, so a resumed run continues where it stopped."""
-
-    def __init__(self, rows: Sequence, batch_size: int, seed: int = 0, pool: int = 50):
-        if batch_size > len(rows):
-            raise ValueError(f"TrainConfig.batch_size={batch_size} exceeds the {len(rows)} training sentences; "
-                             "--set train.batch_size=N with N ≤ that")
-        self.rows, self.batch_size, self.seed, self.pool, self.epoch = rows, batch_size, seed, pool, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def batches(self) -> list[list[int]]:
-        rng = random.Random(self.seed * 100_003 + self.epoch)
-        order = list(range(len(self.rows)))
-        rng.shuffle(order)
-        size, out = self.batch_size * self.pool, []
-        for at in range(0, len(order), size):
-            chunk = sorted(order[at:at + size], key=lambda i: len(self.rows[i].text))
-            out += [chunk[k:k + self.batch_size] for k in range(0, len(chunk) - self.batch_size + 1, self.batch_size)]
-        rng.shuffle(out)
-        return out
-
-    def __iter__(self) -> Iterator:
-        for batch in self.batches():
-            yield from (self.rows[i] for i in batch)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 class StopTraining(Exception):

@@ -78,7 +78,7 @@ class GPLinkerPreset:
     ner_max_chars: int = 60  # MSRA sentences up to this length (shorter steps on CPU)
     ner: TrainConfig = field(default_factory=lambda: TrainConfig(steps=300, batch_size=32, lr=2e-3, log_every=50))
     seeds: tuple[int, ...] = (0, 1, 2)  # NER runs per head (claim 1)
-    sort_by_length: bool = False  # NER batches of similar lengths (recipes.LengthBuckets)
+    sort_by_length: bool = False  # NER batches of similar lengths (train/length_batches.py)
     gen_train: int = 1200  # generated sentences (train templates and names), events and relations each
     gen_dev: int = 200  # dev (new sentences of the training templates) and test (held-out templates and names) each
     extract: TrainConfig = field(default_factory=lambda: TrainConfig(steps=400, batch_size=32, lr=2e-3, log_every=50))

@@ -27,10 +27,11 @@ from kexue.data import CharTokenizer
 from kexue.gplinker.encoders import load_encoder, load_tokenizer
 from kexue.gplinker.linker import GPLinkerConfig, Linker, TaskName
 from kexue.gplinker.model import EncoderConfig
-from kexue.gplinker.recipes import EarlyStopping, LengthBuckets, StopTraining
+from kexue.gplinker.recipes import EarlyStopping, StopTraining
 from kexue.gplinker.tasks import TASKS
 from kexue.train import Trainer, read_metrics
 from kexue.train.best import BEST_FILE, BEST_RECORD, BestWeights, read_best
+from kexue.train.length_batches import LengthBuckets
 from kexue.gplinker.run_folder import SECTION, read_linker_run
 from kexue.runs import check_unchanged, write_settings
 from kexue.train.checkpoint import METRICS_FILE, MODEL_FILE, checkpoint_step, has_checkpoint, load_model
@@ -86,7 +87,8 @@ class GPLinker(Linker):
         # early stopping on the dev curve and the time cap (recipes.py), around the keep-the-best hook
         stopper = EarlyStopping(keeper if keep else None, SELECT[self.cfg.task], self.cfg.patience if dev else 0,
                                 self.cfg.max_minutes)
-        data = LengthBuckets(train, tcfg.batch_size, tcfg.seed) if self.cfg.sort_by_length else train
+        data = (LengthBuckets(train, tcfg.batch_size, [len(r.text) for r in train], tcfg.seed)
+                if self.cfg.sort_by_length else train)
         trainer = Trainer(self.model, tcfg, data, lambda m, b: self.loss(m, b), out_dir, collate_fn=self.collate,
                           param_groups=encoder_head_groups(self.cfg.encoder_lr_scale, tcfg.weight_decay),
                           eval_fn=eval_fn, on_eval=stopper.on_eval if dev else None, run_config=self.settings(),

@@ -51,6 +51,10 @@ class MLMDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def lengths(self) -> list[int]:
+        """Tokens of each sequence, [CLS] and [SEP] included (what a batch pads to), without masking it."""
+        return [2 + sum(len(w) for w in ws) for ws in self.items]
+
     def __getitem__(self, i: int) -> dict[str, list[int]]:
         tok = self.tokenizer
         ids, labels, _ = whole_word_mask(self.items[i], mask_id=tok.mask_id, vocab_size=tok.vocab_size,

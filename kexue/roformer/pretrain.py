@@ -28,6 +28,7 @@ from kexue.roformer.init import residual_alpha
 from kexue.roformer.mlm import MaskingConfig, MLMDataset, collate, encode_words, mlm_loss, segment
 from kexue.roformer.model import RoFormerV2
 from kexue.train import TrainConfig, Trainer, decay_groups
+from kexue.train.length_batches import LengthBuckets
 from kexue.train.timecap import TimeCap
 
 POST_LR_SCHEDULE = {0: 0.0, 32_000: 1.0, 320_000: 0.5, 1_280_000: 0.1, 2_560_000: 0.01}
@@ -50,6 +51,7 @@ class PretrainConfig:
     alpha_ramp: int = 0                             # steps of the α warm-up; 0 = α = 1 throughout
     max_minutes: float = 0.0                        # stop (after a checkpoint) once this much training time
                                                     # passed, resumed sessions counted; 0 = no clock cap
+    sort_by_length: bool = False                    # batches of like lengths (train/length_batches.py)
 
 
 def msra_encoder() -> PretrainConfig:
@@ -61,12 +63,15 @@ def msra_encoder() -> PretrainConfig:
     4 × 256 (FFN 1024) 1.6 s: in 30 minutes the smaller one reads ~2.4 epochs of the corpus, the larger
     under one, and fine-tuning the larger for 3 MSRA epochs alone would take an hour. AdamW 1e-3 after 300
     warm-up steps, constant after them (so that a resumed, longer run continues the same schedule),
-    batch 64, weight decay 0.01, clip 1; a checkpoint every 5 minutes. Where we depart from the post's
-    recipe (LAMB 1.76e-3 at batch 512 for 1M steps, the piecewise decay): a batch and a run that fit a
-    laptop; at batch 64 AdamW is what kexue's other small runs use."""
+    batch 64, weight decay 0.01, clip 1; a checkpoint every 5 minutes. Batches of like lengths: a random
+    batch of 64 pads to ~121 tokens for 44 real ones a text (39 % real), one cut from a length-sorted pool is
+    97 % real, and a step of 4 × 128 then takes 0.35–0.39 CPU-s instead of 1.12 (one thread, measured on
+    this corpus's lengths). Where we depart from the post's recipe (LAMB 1.76e-3 at batch 512 for 1M steps,
+    the piecewise decay, fixed-length sequences): a batch and a run that fit a laptop; at batch 64 AdamW
+    is what kexue's other small runs use."""
     model = RoFormerV2Config(vocab_size=8000, hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512)
     return PretrainConfig(
-        model=model, corpus=ENCODER_CORPUS, max_len=128, eval_texts=500, max_minutes=30.0,
+        model=model, corpus=ENCODER_CORPUS, max_len=128, eval_texts=500, max_minutes=30.0, sort_by_length=True,
         train=TrainConfig(steps=200_000, batch_size=64, lr=1e-3, optimizer="adamw", weight_decay=0.01,
                           schedule="constant", warmup=300, clip=1.0, log_every=50, eval_every=500,
                           ckpt_minutes=5.0))
@@ -142,7 +147,9 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, progress: bool = True,
             raise ClockStop(step)
 
     eval_fn = _mlm_eval(eval_batches)
-    trainer = Trainer(model, cfg.train, train, mlm_loss, out_dir,
+    # a batch pads to its longest text: sorted pools cut the padding (39 % → 97 % real tokens on msra-encoder's)
+    data = LengthBuckets(train, cfg.train.batch_size, train.lengths(), cfg.train.seed) if cfg.sort_by_length else train
+    trainer = Trainer(model, cfg.train, data, mlm_loss, out_dir,
                       collate_fn=lambda b: collate(b, tokenizer.pad_id), eval_fn=eval_fn,
                       param_groups=lambda m: decay_groups(m, cfg.train.weight_decay),
                       run_config=cfg, progress=progress, on_step=on_step, device=device,

@@ -6,7 +6,9 @@ takes the global batch perm[s·B : (s+1)·B] and cuts it into world_size × grad
 rank r at micro-step a gets chunk a·world_size + r. Every rank and every accumulation step therefore
 sees a disjoint part of the same global batch, and the union is what one process with grad_accum=1
 would see. The tail of an epoch shorter than B is dropped. The order depends only on (seed, epoch,
-step), so resuming mid-epoch needs nothing but the step.
+step), so resuming mid-epoch needs nothing but the step. A dataset with `epoch_order(epoch)` (every index
+once, e.g. train/length_batches.py's batches of like lengths one after another) gives that order instead
+of the permutation; the cutting and the resume are the same.
 
 Iterables (an `IterableDataset` or any re-iterable object): each rank is expected to yield its own
 shard (the Trainer does not split an iterable between ranks); they are cut into micro-batches of
@@ -17,7 +19,7 @@ continues exactly where the run stopped when the iterable is deterministic given
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -28,7 +30,7 @@ class ShardedBatchSampler(Sampler[list[int]]):
     """Index lists of one rank's micro-batches, from optimizer step `start` to step `steps`."""
 
     def __init__(self, n: int, batch_size: int, world_size: int, rank: int, grad_accum: int, seed: int,
-                 start: int = 0, steps: int | None = None):
+                 start: int = 0, steps: int | None = None, order: Callable[[int], Sequence[int]] | None = None):
         if batch_size > n:
             raise ValueError(f"TrainConfig.batch_size={batch_size} exceeds the {n} examples of the dataset")
         chunks = world_size * grad_accum
@@ -36,7 +38,7 @@ class ShardedBatchSampler(Sampler[list[int]]):
             raise ValueError(f"TrainConfig.batch_size={batch_size} is not divisible by world_size × grad_accum"
                              f" = {world_size} × {grad_accum}; pick a multiple of {chunks}")
         self.n, self.batch_size, self.world_size, self.rank = n, batch_size, world_size, rank
-        self.grad_accum, self.seed, self.start, self.steps = grad_accum, seed, start, steps
+        self.grad_accum, self.seed, self.start, self.steps, self.order = grad_accum, seed, start, steps, order
         self.micro = batch_size // chunks
         self.steps_per_epoch = n // batch_size
 
@@ -45,6 +47,8 @@ class ShardedBatchSampler(Sampler[list[int]]):
         return divmod(step, self.steps_per_epoch)
 
     def permutation(self, epoch: int) -> torch.Tensor:
+        if self.order is not None:  # the dataset's own order (LengthBuckets: batches of like lengths)
+            return torch.as_tensor(self.order(epoch), dtype=torch.long)
         g = torch.Generator().manual_seed(self.seed + epoch)
         return torch.randperm(self.n, generator=g)
 
@@ -84,7 +88,7 @@ class MicroBatches:
         self.sampler: ShardedBatchSampler | None = None
         if is_map_style(data):
             self.sampler = ShardedBatchSampler(len(data), batch_size, world_size, rank, grad_accum, seed,
-                                               start, steps)
+                                               start, steps, order=getattr(data, "epoch_order", None))
             loader = DataLoader(data, batch_sampler=self.sampler, collate_fn=collate,
                                 num_workers=num_workers, pin_memory=pin_memory, generator=gen)
             self._it: Iterator = iter(loader)

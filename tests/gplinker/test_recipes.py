@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from kexue.gplinker.cli import app
 from kexue.gplinker.linker import GPLinkerConfig
-from kexue.gplinker.recipes import QUICK, EarlyStopping, LengthBuckets, StopTraining, apply_recipe, describe
+from kexue.gplinker.recipes import QUICK, EarlyStopping, StopTraining, apply_recipe, describe
 from kexue.gplinker.tasks import TASKS, get_task
 from kexue.gplinker.train import BEST_FILE, read_best
 from kexue.train import read_metrics
@@ -111,24 +111,6 @@ def test_time_cap_stops_the_run():
     trainer.step = 6
     with pytest.raises(StopTraining, match="2 minutes"):
         stop.on_step(trainer, 6)
-
-
-def test_length_buckets_visit_every_row_once_in_batches_of_like_lengths():
-    rows = [SimpleNamespace(text="字" * (1 + (k * 37) % 97)) for k in range(640)]
-    data = LengthBuckets(rows, 8, seed=0, pool=10)
-    first = data.batches()
-    assert sorted(i for b in first for i in b) == list(range(640))  # 640 = 80 batches of 8: nothing dropped
-    spread = sum(max(len(rows[i].text) for i in b) - min(len(rows[i].text) for i in b) for b in first) / len(first)
-    shuffled = torch.randperm(640, generator=torch.Generator().manual_seed(0)).tolist()
-    random_spread = sum(max(len(rows[i].text) for i in shuffled[k:k + 8]) - min(len(rows[i].text)
-                        for i in shuffled[k:k + 8]) for k in range(0, 640, 8)) / 80
-    assert spread < random_spread / 4
-    assert data.batches() == first  # deterministic given the epoch
-    data.set_epoch(1)
-    assert data.batches() != first
-    assert [r.text for r in data] == [rows[i].text for b in data.batches() for i in b]
-    with pytest.raises(ValueError, match="batch_size=8 exceeds the 5"):
-        LengthBuckets(rows[:5], 8)
 
 
 def test_quick_recipe_is_the_old_default_run():

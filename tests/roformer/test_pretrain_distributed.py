@@ -60,12 +60,16 @@ def strip(records: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
 
 
+BATCHES = pytest.mark.parametrize("batches", [[], ["--set", "sort_by_length=true"]], ids=["random", "by-length"])
+
+
 @pytest.mark.slow
-def test_killed_and_resumed_pretraining_equals_an_unbroken_run(tmp_path):
+@BATCHES
+def test_killed_and_resumed_pretraining_equals_an_unbroken_run(tmp_path, batches):
     # dropout on, dynamic whole-word masks drawn anew each step, and the residual α ramping over the kill:
     # all of them must continue exactly (RNG, data position, α restored from the checkpoint of step 4)
     corpus = write_corpus(tmp_path / "corpus.txt")
-    args = ["--set", "train.steps=8", "--set", "train.grad_accum=2", "--set", "alpha_ramp=6"]
+    args = ["--set", "train.steps=8", "--set", "train.grad_accum=2", "--set", "alpha_ramp=6", *batches]
     whole = launch(tmp_path / "whole", corpus, *args)
     killed = launch(tmp_path / "split", corpus, *args, kill_at=5)
     assert finish(whole) == 0
@@ -85,13 +89,14 @@ def test_killed_and_resumed_pretraining_equals_an_unbroken_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_path):
+@BATCHES
+def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_path, batches):
     # 1 process × 2 accumulation micro-batches and 2 ranks × 1 see the same two halves of each batch of 4
     # (batches.py) and both average their two gradients. Dropout is off and the masks are deterministic
     # (every word selected and every selected token [MASK]), since every rank draws from its own generator.
     corpus = write_corpus(tmp_path / "corpus.txt")
     args = ["--set", "train.steps=6", "--set", "model.dropout=0", "--set", "model.attention_dropout=0",
-            "--set", "masking.word_rate=1", "--set", "masking.mask_rate=1", "--set", "masking.keep_rate=0"]
+            "--set", "masking.word_rate=1", "--set", "masking.mask_rate=1", "--set", "masking.keep_rate=0", *batches]
     alone = launch(tmp_path / "one", corpus, *args, "--set", "train.grad_accum=2")
     ddp = launch(tmp_path / "two", corpus, *args, "--set", "train.grad_accum=1", ranks=2)
     assert finish(alone) == 0 and finish(ddp) == 0

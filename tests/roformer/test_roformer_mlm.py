@@ -67,3 +67,10 @@ def test_dataset_collate_and_loss_on_selected_only():
     logits = model.mlm_logits(model(batch["ids"], mask=batch["mask"]))
     expected = torch.nn.functional.cross_entropy(logits[sel], batch["labels"][sel])
     assert torch.allclose(loss, expected, atol=1e-6) and 0 <= metrics["mlm_acc"] <= 1
+
+
+def test_lengths_are_what_a_batch_pads_to_without_reading_a_row():
+    words = [[[5 + k] * (1 + (k + j) % 3) for j in range(k % 7 + 1)] for k in range(30)]
+    data = MLMDataset(words, _Tok(), max_len=12)
+    assert data.lengths() == [len(data[i]["ids"]) for i in range(len(data))]
+    assert max(data.lengths()) <= 12
