@@ -22,6 +22,7 @@ time, each in its own process.
     python benchmarks/gplinker_pretrained.py                   # the issue's scale: 30 + 25 min, 3 seeds
     python benchmarks/gplinker_pretrained.py --scale reduced --jobs 3   # CPU minutes, a subset of MSRA, one seed
     python benchmarks/gplinker_pretrained.py --sizes           # the step time that chose the encoder's size
+    python benchmarks/gplinker_pretrained.py --padding         # what the preset's batches of like lengths bring
     python benchmarks/gplinker_pretrained.py --heldout         # events, relations on held-out templates on that encoder
     python benchmarks/gplinker_pretrained.py --longer 60,120   # that encoder pretrained on to 60, 120 CPU min, each fine-tuned
 
@@ -223,6 +224,51 @@ def step_seconds(sizes=((128, 4, 512), (256, 4, 1024), (256, 6, 1024)), repeats:
     return out
 
 
+def padding(batch: int = 64, repeats: int = 24) -> dict:
+    """What the msra-encoder preset's batches of like lengths bring: the share of real tokens among the padded
+    positions of random and of length-sorted batches of 64 over one epoch of its corpus (lengths in characters
+    + [CLS]/[SEP], at most 128, as its char tokenizer reads them), and the CPU seconds of one MLM step of the
+    4 × 128 encoder (forward, backward, AdamW; one thread) on batches drawn from each, interleaved."""
+    import statistics
+
+    import torch
+
+    from kexue.roformer import RoFormerV2, RoFormerV2Config
+    from kexue.roformer.corpus import corpus_sources
+    from kexue.roformer.mlm import mlm_loss
+    from kexue.train.length_batches import LengthBuckets
+    torch.set_num_threads(1)
+    pd, msra, _ = corpus_sources()
+    lengths = [min(len("".join(t)), 126) + 2 for t in pd + msra]
+    n = len(lengths) // batch * batch
+    random_batches = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0))[:n].view(-1, batch).tolist()
+    orders = {"random": random_batches, "by_length": LengthBuckets(lengths, batch, lengths).batches(0)}
+    real = {k: sum(lengths[i] for b in bs for i in b) / sum(batch * max(lengths[i] for i in b) for b in bs)
+            for k, bs in orders.items()}
+    model = RoFormerV2(RoFormerV2Config(vocab_size=5136, hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512))
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    g = torch.Generator().manual_seed(0)
+    times: dict[str, list[float]] = {k: [] for k in orders}
+    for r in range(repeats + 1):
+        for k, bs in orders.items():
+            lens = torch.tensor([lengths[i] for i in bs[r]])
+            width = int(lens.max())
+            mask = torch.arange(width)[None, :] < lens[:, None]
+            ids = torch.randint(5, 5136, (batch, width), generator=g)
+            labels = torch.where(mask & (torch.rand(batch, width, generator=g) < 0.15), ids, torch.full_like(ids, -100))
+            t = time.process_time()
+            loss, _ = mlm_loss(model, {"ids": ids, "labels": labels, "mask": mask})
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            if r:  # the first of each warms the allocator
+                times[k].append(time.process_time() - t)
+    return {"batch": batch, "texts": len(lengths), "mean_length": sum(lengths) / len(lengths),
+            "real_token_share": real,
+            "cpu_s_per_step": {k: {"min": min(v), "median": statistics.median(v)} for k, v in times.items()},
+            "speedup_median": statistics.median(times["random"]) / statistics.median(times["by_length"])}
+
+
 def heldout_runs(encoder: Path, work: Path, preset_name: str = "standard") -> list[dict]:
     """Events and relations on held-out templates and names (GPLinker's reproduce claims 1 and 2, at
     `preset_name`) on the pretrained encoder, at two fine-tuning rates: the posts' Adam 2e-5 (what reproduce
@@ -376,7 +422,15 @@ def main() -> None:
                     "run's encoder pretrained on to each, each fine-tuned (→ results/gplinker-pretrained-longer.json)")
     ap.add_argument("--parts", action="store_true", help="only the test F1 on name lists and on the rest, added to "
                     "the runs of --result (and its -longer file) from their folders in --work")
+    ap.add_argument("--padding", action="store_true", help="only the real-token share and the MLM step time of "
+                    "random and length-sorted batches (→ results/gplinker-pretrained-padding.json)")
     args = ap.parse_args()
+    if args.padding:
+        out = padding()
+        file = ROOT / "benchmarks" / "results" / "gplinker-pretrained-padding.json"
+        file.write_text(json.dumps({"load_average": os.getloadavg()[0], **out}, indent=1) + "\n", encoding="utf-8")
+        print(json.dumps(out, indent=1))
+        return
     if args.parts:
         parts_of_runs(args.work / args.scale, args.result)
         return

@@ -64,9 +64,9 @@ def msra_encoder() -> PretrainConfig:
     under one, and fine-tuning the larger for 3 MSRA epochs alone would take an hour. AdamW 1e-3 after 300
     warm-up steps, constant after them (so that a resumed, longer run continues the same schedule),
     batch 64, weight decay 0.01, clip 1; a checkpoint every 5 minutes. Batches of like lengths: a random
-    batch of 64 pads to ~121 tokens for 44 real ones a text (39 % real), one cut from a length-sorted pool is
-    97 % real, and a step of 4 × 128 then takes 0.35–0.39 CPU-s instead of 1.12 (one thread, measured on
-    this corpus's lengths). Where we depart from the post's recipe (LAMB 1.76e-3 at batch 512 for 1M steps,
+    batch of 64 of this corpus is 38 % real tokens (44 a text), one cut from a length-sorted pool 97 %, and a
+    step of 4 × 128 takes a median 0.38 CPU-s instead of 1.08 (one thread; `benchmarks/gplinker_pretrained.py
+    --padding`): 30 CPU minutes made 4,372 steps instead of 1,845. Where we depart from the post's recipe (LAMB 1.76e-3 at batch 512 for 1M steps,
     the piecewise decay, fixed-length sequences): a batch and a run that fit a laptop; at batch 64 AdamW
     is what kexue's other small runs use."""
     model = RoFormerV2Config(vocab_size=8000, hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512)
@@ -147,7 +147,7 @@ def pretrain(cfg: PretrainConfig, out_dir: str | Path, *, progress: bool = True,
             raise ClockStop(step)
 
     eval_fn = _mlm_eval(eval_batches)
-    # a batch pads to its longest text: sorted pools cut the padding (39 % → 97 % real tokens on msra-encoder's)
+    # a batch pads to its longest text: sorted pools cut the padding (38 % → 97 % real tokens on msra-encoder's)
     data = LengthBuckets(train, cfg.train.batch_size, train.lengths(), cfg.train.seed) if cfg.sort_by_length else train
     trainer = Trainer(model, cfg.train, data, mlm_loss, out_dir,
                       collate_fn=lambda b: collate(b, tokenizer.pad_id), eval_fn=eval_fn,
