@@ -145,11 +145,15 @@ class EarlyStopping:
 
     def __init__(self, keep: Callable[[Any, dict], dict | None] | None, metric: str, patience: int = 0,
                  max_minutes: float = 0.0, min_delta: float = 0.0, clock: Callable[[], float] = time.perf_counter):
-        self.keep, self.metric, self.patience, self.max_minutes = keep, metric, patience, max_minutes
+        self.keep, self.metric, self.patience = keep, metric, patience
         self.min_delta, self.cap = min_delta, TimeCap(max_minutes, clock=clock)
         self.best: float | None = None
         self.best_step, self.since, self.reason = 0, 0, ""
         self.curve: list[tuple[int, float, float]] = []  # (step, minutes, value) of every dev evaluation
+
+    @property
+    def max_minutes(self) -> float:
+        return self.cap.max_minutes
 
     def seconds_left(self) -> float:
         """Seconds until the time cap (inf without one)."""
