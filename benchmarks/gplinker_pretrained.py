@@ -122,10 +122,8 @@ def random_like(encoder: Path, out: Path, seed: int) -> Path:
     return out
 
 
-def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: float, out: Path,
-             epochs: float | None = None) -> dict:
-    """One arm × seed: train with its recipe and CPU budget, keep the best dev weights, score MSRA test
-    (`epochs`: the recipe's epochs replaced, a trial of the schedule; None keeps the recipe's)."""
+def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: float, out: Path) -> dict:
+    """One arm × seed: train with its recipe and CPU budget, keep the best dev weights, score MSRA test."""
     import torch
 
     from kexue.gplinker.linker import GPLinkerConfig
@@ -140,8 +138,6 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
     if arm == "scratch":  # the whole budget: its schedule stretched by budget / fine-tuning budget (the reduced
         # run of 2026-12-07 ended all arms at 3 epochs, the scratch arm after 0.7 of its 3.5 CPU minutes)
         recipe = replace(recipe, epochs=recipe.epochs * minutes / scale.finetune_minutes)
-    if epochs is not None:
-        recipe = replace(recipe, epochs=epochs)
     train, dev, labels, data = ner.recipe_data(recipe)
     cfg = apply_recipe(GPLinkerConfig(task="ner"), recipe, len(train))
     cfg = replace(cfg, train=replace(cfg.train, seed=seed, log_every=50))
