@@ -122,8 +122,10 @@ def random_like(encoder: Path, out: Path, seed: int) -> Path:
     return out
 
 
-def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: float, out: Path) -> dict:
-    """One arm × seed: train with its recipe and CPU budget, keep the best dev weights, score MSRA test."""
+def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: float, out: Path,
+             lexicon: str = "") -> dict:
+    """One arm × seed: train with its recipe and CPU budget, keep the best dev weights, score MSRA test.
+    `lexicon`: with the lexicon features of that source (recipe msra-lexicon; the scratch arm: msra with them)."""
     import torch
 
     from kexue.gplinker.linker import GPLinkerConfig
@@ -133,8 +135,9 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
     torch.set_num_threads(1)
     _cpu_clocks()
     ner = get_task("ner")
-    recipe = replace(ner.recipe("msra" if arm == "scratch" else "msra-pretrained"), n_train=scale.n_train,
-                     n_dev=scale.n_dev, max_minutes=minutes, eval_every=scale.eval_every)
+    name = "msra" if arm == "scratch" else "msra-lexicon" if lexicon else "msra-pretrained"
+    recipe = replace(ner.recipe(name), n_train=scale.n_train, n_dev=scale.n_dev, max_minutes=minutes,
+                     eval_every=scale.eval_every, lexicon=lexicon)
     if arm == "scratch":  # the whole budget: its schedule stretched by budget / fine-tuning budget (the reduced
         # run of 2026-12-07 ended all arms at 3 epochs, the scratch arm after 0.7 of its 3.5 CPU minutes)
         recipe = replace(recipe, epochs=recipe.epochs * minutes / scale.finetune_minutes)
@@ -168,7 +171,7 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
             "test_by_type": {t: {k: m[f"entity/{t}/{k}"] for k in ("precision", "recall", "f1")}
                              for t in ("LOC", "ORG", "PER") if f"entity/{t}/f1" in m},
             "decode_capped": m["decode/capped"], "encoder_lr_scale": cfg.encoder_lr_scale, "recipe": recipe.name,
-            "epochs": recipe.epochs, "test_parts": test_parts(evaluate, test)}
+            "epochs": recipe.epochs, "lexicon": lexicon, "test_parts": test_parts(evaluate, test)}
 
 
 def name_lists(test: list) -> tuple[list, list]:
@@ -307,6 +310,16 @@ def parts_of_runs(work: Path, result: Path) -> None:
         file.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def reused_pretraining(folder: Path) -> dict:
+    """What `pretrain` reports, read from a finished pretraining's folder (its own clock: wall seconds)."""
+    from kexue.train import read_metrics
+    records = read_metrics(folder)
+    evals = [r for r in records if "eval/mlm_acc" in r]
+    return {"folder": str(folder), "reused": True, "steps": records[-1]["step"], "clock_s": records[-1]["seconds"],
+            "mlm_loss": evals[-1]["eval/mlm_loss"] if evals else None,
+            "mlm_acc": evals[-1]["eval/mlm_acc"] if evals else None}
+
+
 def _job(args: tuple) -> dict:
     return finetune(*args)
 
@@ -334,7 +347,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, help="fine-tuning seeds of the pretrained and random arms (default: the scale's)")
     ap.add_argument("--scratch-seeds", type=int, help="seeds of the from-scratch arm, which costs pretraining + "
                     "fine-tuning per seed (default: --seeds)")
-    ap.add_argument("--result", type=Path, default=ROOT / "benchmarks" / "results" / "gplinker-pretrained.json")
+    ap.add_argument("--result", type=Path, help="default: results/gplinker-pretrained.json, "
+                    "gplinker-pretrained-lexicon.json with --lexicon")
+    ap.add_argument("--lexicon", default="", help="every arm with the lexicon features of this source "
+                    "(jieba+peoples-daily): recipe msra-lexicon, the scratch arm msra with them")
+    ap.add_argument("--encoder", type=Path, help="a finished msra-encoder pretraining to use instead of pretraining "
+                    "again (its steps, clock and MLM accuracy are read from its metrics.jsonl)")
     ap.add_argument("--sizes", action="store_true", help="only the step time of three encoder sizes "
                     "(→ results/gplinker-pretrained-sizes.json)")
     ap.add_argument("--heldout", action="store_true", help="only events and relations on held-out templates on "
@@ -346,6 +364,8 @@ def main() -> None:
     ap.add_argument("--padding", action="store_true", help="only the real-token share and the MLM step time of "
                     "random and length-sorted batches (→ results/gplinker-pretrained-padding.json)")
     args = ap.parse_args()
+    name = "gplinker-pretrained" + ("-lexicon" if args.lexicon else "")
+    args.result = args.result or ROOT / "benchmarks" / "results" / f"{name}.json"
     if not side_mode(args):
         full_run(args)
 
@@ -390,7 +410,8 @@ def full_run(args: argparse.Namespace) -> None:
     t0 = time.time()
     encoder = work / "encoder"
     scratch_minutes = scale.pretrain_minutes + scale.finetune_minutes
-    jobs = [("scratch", s, scale, None, scratch_minutes, work / f"scratch-{s}") for s in range(scratch_seeds)]
+    lex = args.lexicon
+    jobs = [("scratch", s, scale, None, scratch_minutes, work / f"scratch-{s}", lex) for s in range(scratch_seeds)]
     import multiprocessing
     from concurrent.futures import as_completed
     result = {"scale": asdict(scale), "scratch_seeds": scratch_seeds, "reduced": scale.name != "full",
@@ -413,15 +434,20 @@ def full_run(args: argparse.Namespace) -> None:
     with ProcessPoolExecutor(max(args.jobs, 1), mp_context=multiprocessing.get_context("spawn")) as pool:
         # the from-scratch arms need no encoder: they start beside the pretraining
         scratch = [pool.submit(_job, j) for j in jobs]
-        pre = result["pretrain"] = pool.submit(pretrain, scale, encoder).result()
+        if args.encoder:
+            encoder = args.encoder
+            pre = result["pretrain"] = reused_pretraining(encoder)
+        else:
+            pre = result["pretrain"] = pool.submit(pretrain, scale, encoder).result()
         write()
-        print(f"pretrained {pre['steps']} steps in {pre['cpu_s'] / 60:.1f} CPU min: MLM acc {pre['mlm_acc']}", flush=True)
+        print(f"pretrained {pre['steps']} steps in {pre.get('cpu_s', pre.get('clock_s', 0)) / 60:.1f} min: MLM acc "
+              f"{pre['mlm_acc']}", flush=True)
         tuned = []
         for s in range(scale.seeds):  # seed by seed, both arms: a run cut short still has paired seeds
             tuned.append(pool.submit(_job, ("pretrained", s, scale, encoder, scale.finetune_minutes,
-                                            work / f"pretrained-{s}")))
+                                            work / f"pretrained-{s}", lex)))
             tuned.append(pool.submit(_job, ("random", s, scale, random_like(encoder, work / f"random-encoder-{s}", s),
-                                            scale.finetune_minutes, work / f"random-{s}")))
+                                            scale.finetune_minutes, work / f"random-{s}", lex)))
         for f in as_completed(scratch + tuned):
             done(f.result())
     result["complete"] = True

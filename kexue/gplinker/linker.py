@@ -19,6 +19,7 @@ from torch import Tensor
 from kexue.gplinker.caps import DecodeCount
 from kexue.gplinker.encoders import Tokenizer, build_encoder
 from kexue.gplinker.cells import Span
+from kexue.gplinker.lexicon import attach_lexicon, build_lexicon
 from kexue.gplinker.model import EncoderConfig, HeadConfig
 from kexue.gplinker.tasks import get_task
 from kexue.nn.losses import global_pointer_crossentropy
@@ -70,11 +71,16 @@ class Linker:
     """A model with its tokenizer and label space: encode batches, compute the loss, decode, evaluate."""
 
     def __init__(self, cfg: GPLinkerConfig, labels: list, tokenizer: Tokenizer, model: torch.nn.Module | None = None,
-                 encoder: torch.nn.Module | None = None):
+                 encoder: torch.nn.Module | None = None, lexicon: dict[str, set[str]] | None = None):
+        """`lexicon`: the words of cfg.encoder.lexicon (a run's lexicon.txt); None builds them from its source."""
         self.cfg, self.labels, self.tokenizer = cfg, labels, tokenizer
         self.task = get_task(cfg.task)
+        self.lexicon = None
         if model is None:
             enc = encoder if encoder is not None else build_encoder(cfg.encoder, tokenizer.vocab_size)
+            if cfg.encoder.lexicon:
+                self.lexicon = lexicon if lexicon is not None else build_lexicon(cfg.encoder.lexicon)
+                attach_lexicon(enc, self.lexicon, tokenizer)
             model = self.task.model(enc, len(labels), cfg.head)
         self.model = model
         self.weights = "fresh"  # which weights the model holds (set by fit and load_run)

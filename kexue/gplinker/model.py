@@ -46,6 +46,9 @@ class EncoderConfig:
     tokenizer: Literal["char", "wordpiece", "hf"] = "char"  # hf: the checkpoint's own tokenizer.json
     lowercase: bool = True  # wordpiece only
     nfkc: bool = True  # wordpiece only
+    # lexicon features added to the token embedding (lexicon.py): "" = none, else the lexicon's source
+    # (jieba+peoples-daily); a run keeps the lexicon itself as lexicon.txt
+    lexicon: str = ""
 
 
 @dataclass

@@ -28,6 +28,11 @@ data they read is kexue/gplinker/builtin.py's:
   RUN`, e.g. `kexue roformer pretrain --preset msra-encoder`): AdamW 2e-3 on the GlobalPointer head and a
   quarter of it (5e-4) on the encoder, the split of a pretrained encoder under new layers (Su fine-tunes
   the whole model at one small rate, 2e-5, on a BERT-base; our encoder is small and briefly pretrained).
+- ner `msra-lexicon`: `msra-pretrained` with lexicon features on the encoder's input (lexicon.py: each
+  character's B/M/E/S roles in the words of jieba's dictionary and People's Daily's names that match,
+  per category word/PER/LOC/ORG). Not in the posts: a pretrained BERT knows the names; an encoder
+  pretrained on 4M characters in 30 minutes does not, and a lexicon brings them. `--set
+  encoder.lexicon=jieba+peoples-daily` adds the same features to any recipe.
 - `quick` (every task): the short run kept for tests and demos (GPLinkerConfig's defaults: 300 steps,
   constant AdamW 1e-3, 1200 sentences, dev = the built-in dev set as before).
 
@@ -74,6 +79,7 @@ class Recipe:
     layers: int = 2
     pretrained: bool = False  # fine-tunes `--encoder RUN` (its size is the encoder's; hidden/heads/layers unused)
     encoder_lr_scale: float = 1.0  # the encoder's rate over the heads' (a pretrained recipe's split)
+    lexicon: str = ""  # lexicon features on the encoder's input (lexicon.py): "" = none, else their source
 
 
 QUICK = Recipe("quick", "builtin", n_train=1200, fixed_steps=300, lr=1e-3, warmup=0, schedule="constant",
@@ -82,6 +88,7 @@ MSRA_SCRATCH = Recipe("msra", "msra")
 # a pretrained encoder (`kexue roformer pretrain --preset msra-encoder`) fine-tuned on the msra split: the heads
 # at AdamW 2e-3, the encoder at a quarter of it (the split of pretrained encoder vs new heads), 3 epochs
 MSRA_PRETRAINED = Recipe("msra-pretrained", "msra", lr=2e-3, encoder_lr_scale=0.25, pretrained=True)
+MSRA_LEXICON = replace(MSRA_PRETRAINED, name="msra-lexicon", lexicon="jieba+peoples-daily")
 GENERATED_EVENTS = Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=20, warmup=100,
                           eval_every=200, patience=5, max_minutes=10.0)
 GENERATED_RELATIONS = Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=10, warmup=100,
@@ -92,7 +99,7 @@ def check_encoder(recipe: Recipe, name: str | None, encoder: Any, resume: bool =
     """A from-scratch recipe named with --encoder, or a pretrained one without it (and not resuming), is an error."""
     if encoder is not None and name is not None and not recipe.pretrained:
         raise ValueError(f"--recipe {name} is a from-scratch recipe; --encoder brings the post's fine-tuning "
-                         "recipe, or name a pretrained recipe (ner: msra-pretrained): drop one of them")
+                         "recipe, or name a pretrained recipe (ner: msra-pretrained, msra-lexicon): drop one of them")
     if encoder is None and recipe.pretrained and not resume:
         raise ValueError(f"--recipe {recipe.name} fine-tunes a pretrained encoder: give --encoder RUN (a `kexue roformer "
                          "pretrain --preset msra-encoder` folder, or an HF checkpoint folder)")
@@ -105,6 +112,7 @@ def apply_recipe(cfg: Any, recipe: Recipe, n_train: int) -> Any:
                     schedule=recipe.schedule, min_lr_ratio=recipe.min_lr_ratio)
     encoder = cfg.encoder if recipe.pretrained else replace(cfg.encoder, hidden=recipe.hidden, heads=recipe.heads,
                                                             layers=recipe.layers)
+    encoder = replace(encoder, lexicon=recipe.lexicon)
     return replace(cfg, train=train, encoder=encoder, recipe=recipe.name, eval_every=recipe.eval_every,
                    patience=recipe.patience, max_minutes=recipe.max_minutes, sort_by_length=recipe.sort_by_length,
                    encoder_lr_scale=recipe.encoder_lr_scale)
@@ -125,6 +133,8 @@ def describe(task: str, cfg: Any, n_train: int, n_dev: int, encoder: Any = None)
             if cfg.encoder_lr_scale != 1.0 else f"AdamW lr {t.lr:g}")
     what = (f"the pretrained encoder of --encoder {encoder}" if encoder is not None
             else f"TinyEncoder {e.hidden}×{e.layers} layers from scratch")
+    if e.lexicon:
+        what += f" with lexicon features ({e.lexicon})"
     return (f"recipe {task}/{cfg.recipe}: {what}, {rate} {sched}, batch {t.batch_size}{' sorted by length' if cfg.sort_by_length else ''}, "
             f"{t.steps} steps ≈ {epochs:.1f} epochs of {n_train} sentences ({n_dev} dev){stop} "
             f"(--recipe quick: the short demo run; --set key=value overrides)")

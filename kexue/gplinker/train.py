@@ -26,6 +26,7 @@ from kexue.config import to_dict
 from kexue.data import CharTokenizer
 from kexue.gplinker.encoders import load_encoder, load_tokenizer
 from kexue.gplinker.linker import GPLinkerConfig, Linker, TaskName
+from kexue.gplinker.lexicon import LEXICON_FILE, read_lexicon, save_lexicon
 from kexue.gplinker.model import EncoderConfig
 from kexue.gplinker.recipes import EarlyStopping, StopTraining
 from kexue.gplinker.tasks import TASKS
@@ -139,6 +140,8 @@ class GPLinker(Linker):
     def save_meta(self, out_dir: Path) -> None:
         """vocab.txt and the run's settings: what `load_run` needs beside the weights."""
         self.tokenizer.save(out_dir / "vocab.txt")
+        if self.lexicon is not None:
+            save_lexicon(self.lexicon, out_dir / LEXICON_FILE)
         write_settings(out_dir, self.settings())
 
 
@@ -240,7 +243,13 @@ def rebuild_run(run_dir: str | Path) -> GPLinker:
     reads it), with fresh weights: what a resume continues, whatever --encoder was."""
     run_dir = Path(run_dir)
     run = read_linker_run(run_dir)
-    g = GPLinker(run.cfg, run.labels, load_tokenizer(run.cfg.encoder, run_dir / "vocab.txt"))
+    lexicon = None
+    if run.cfg.encoder.lexicon:
+        if not (run_dir / LEXICON_FILE).is_file():
+            raise FileNotFoundError(f"{run_dir / LEXICON_FILE}: missing; the run was trained with encoder.lexicon="
+                                    f"{run.cfg.encoder.lexicon} and keeps its lexicon there")
+        lexicon = read_lexicon(run_dir / LEXICON_FILE)
+    g = GPLinker(run.cfg, run.labels, load_tokenizer(run.cfg.encoder, run_dir / "vocab.txt"), lexicon=lexicon)
     g.data = run.data
     return g
 

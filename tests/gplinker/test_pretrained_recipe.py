@@ -63,3 +63,18 @@ def test_a_recipe_and_an_encoder_that_do_not_go_together_are_one_line(tmp_path):
     r = runner.invoke(app, ["ner", "train", "--train", str(data), "--recipe", "msra", "--encoder", str(tmp_path),
                             "--out", str(tmp_path / "b"), *TINY])
     assert r.exit_code == 2 and "from-scratch recipe" in r.output
+
+
+def test_the_lexicon_recipe_is_the_pretrained_one_with_lexicon_features(tmp_path):
+    encoder, data = _pretrained(tmp_path), _data(tmp_path)
+    run = tmp_path / "run"
+    r = runner.invoke(app, ["ner", "train", "--train", str(data), "--dev", str(data), "--recipe", "msra-lexicon",
+                            "--encoder", str(encoder), "--out", str(run), *TINY])
+    assert r.exit_code == 0, r.output
+    assert "recipe ner/msra-lexicon: the pretrained encoder of --encoder" in r.output
+    assert "with lexicon features (jieba+peoples-daily)" in r.output and "0.0005 on the encoder" in r.output
+    cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))["run"]["gplinker"]
+    assert cfg["encoder"]["lexicon"] == "jieba+peoples-daily" and cfg["encoder"]["kind"] == "roformer"
+    assert (run / "lexicon.txt").is_file()
+    r = runner.invoke(app, ["ner", "evaluate", "--model", str(run)])  # the run folder alone rebuilds it
+    assert r.exit_code == 0 and "entity/PER" in r.output, r.output
