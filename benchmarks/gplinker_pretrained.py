@@ -25,6 +25,13 @@ time, each in its own process.
     python benchmarks/gplinker_pretrained.py --padding         # what the preset's batches of like lengths bring
     python benchmarks/gplinker_pretrained.py --heldout         # events, relations on held-out templates on that encoder
     python benchmarks/gplinker_pretrained.py --longer 60,120   # that encoder pretrained on to 60, 120 CPU min, each fine-tuned
+    python benchmarks/gplinker_pretrained.py --lexicon jieba+peoples-daily --encoder runs/msra-encoder --jobs 2
+                                                               # the three arms with lexicon features, on a finished pretraining
+
+`--lexicon SOURCE` gives every arm the lexicon features of kexue/gplinker/lexicon.py (the pretrained and
+random arms recipe msra-lexicon, the scratch arm msra with them) → results/gplinker-pretrained-lexicon.json;
+`--encoder RUN` fine-tunes a finished msra-encoder pretraining instead of pretraining again. A finished
+fine-tuning leaves result.json in its folder and is read, not redone, when the benchmark runs again.
 
 `--longer` answers "do longer runs pay?" (issue 22 §2): it resumes the pretraining the full run left in --work
 (`kexue roformer pretrain --resume` with a later clock cap, as a user with a night would) stage by stage, keeps
@@ -218,74 +225,6 @@ def heldout_runs(encoder: Path, work: Path, preset_name: str = "standard") -> li
     return out
 
 
-def pretrain_more(scale: Scale, encoder: Path, out: Path, minutes: float) -> dict:
-    """A copy of `encoder` (a pretraining run folder) in `out`, pretrained `minutes` more CPU minutes by
-    `pretrain(resume=True)`; the clock cap counts the earlier session's seconds as its trainer_state has them."""
-    import shutil
-
-    import torch
-
-    from kexue.roformer.pretrain import _resumed_seconds, pretrain as run
-    torch.set_num_threads(1)
-    _cpu_clocks()
-    part = out.with_name(out.name + ".part")
-    shutil.rmtree(part, ignore_errors=True)
-    shutil.copytree(encoder, part)
-    cfg = replace(encoder_cfg(scale), max_minutes=_resumed_seconds(part) / 60.0 + minutes)
-    w0, c0 = time.perf_counter(), time.process_time()
-    summary = run(cfg, part, progress=False, resume=True)
-    stage = {"steps": summary["steps"], "cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0,
-             "mlm_loss": summary.get("eval/mlm_loss"), "mlm_acc": summary.get("eval/mlm_acc")}
-    (part / "stage.json").write_text(json.dumps(stage, indent=1) + "\n", encoding="utf-8")
-    part.rename(out)
-    return stage
-
-
-def longer(scale: Scale, work: Path, stages: list[float], result: Path, seed: int = 0) -> dict:
-    """Pretraining past the full run's 30 CPU minutes: stage by stage to each M in `stages`, every stage's
-    encoder fine-tuned (seed `seed`, 25 CPU min) in a second process while the next stage pretrains. A stage
-    whose folder is there (encoder-M with its stage.json) is not pretrained again."""
-    import multiprocessing
-    full = json.loads(result.read_text(encoding="utf-8"))
-    pre = full["pretrain"]
-    start = next(r for r in full["runs"] if r["arm"] == "pretrained" and r["seed"] == seed)
-    rows = [{"pretrain_cpu_min": pre["cpu_s"] / 60, "steps": pre["steps"], "mlm_acc": pre["mlm_acc"],
-             "mlm_loss": pre["mlm_loss"], "run": start, "from": result.name}]
-    out = {"seed": seed, "finetune_cpu_min": scale.finetune_minutes, "rows": rows}
-    file = result.with_name(result.stem + "-longer.json")
-
-    def write() -> None:
-        out.update(load_average=os.getloadavg()[0])
-        file.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-
-    def harvest(wait: bool) -> None:  # the finished fine-tunings written as they end: a cut run keeps them
-        while tuned and (wait or tuned[0][1].done()):
-            row, f = tuned.pop(0)
-            rows.append({**row, "run": f.result()})
-            write()
-            print(f"{row['pretrain_cpu_min']:.0f} CPU min of pretraining: test F1 {rows[-1]['run']['test']['f1']:.4f}",
-                  flush=True)
-
-    encoder, cpu_min, tuned = work / "encoder", pre["cpu_s"] / 60, []
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for m in stages:
-            harvest(wait=False)
-            nxt = work / f"encoder-{m:g}"
-            if not (nxt / "stage.json").exists():
-                pool.submit(pretrain_more, scale, encoder, nxt, m - cpu_min).result()
-            stage = json.loads((nxt / "stage.json").read_text(encoding="utf-8"))
-            cpu_min += stage["cpu_s"] / 60
-            print(f"pretrained to {cpu_min:.1f} CPU min, step {stage['steps']}: MLM acc {stage['mlm_acc']:.4f}", flush=True)
-            row = {"pretrain_cpu_min": cpu_min, **{k: stage[k] for k in ("steps", "mlm_acc", "mlm_loss")}}
-            tuned.append((row, pool.submit(_job, ("pretrained", seed, scale, nxt, scale.finetune_minutes,
-                                                  work / f"pretrained-{m:g}m-{seed}"))))
-            encoder = nxt
-        harvest(wait=True)
-    out["complete"] = True
-    write()
-    return out
-
-
 def parts_of_runs(work: Path, result: Path) -> None:
     """`test_parts` added to every run of `result` (and of its -longer file) that lacks them, from the best
     dev weights its folder in `work` kept (a run's folder is named as finetune's and longer's name it)."""
@@ -321,7 +260,13 @@ def reused_pretraining(folder: Path) -> dict:
 
 
 def _job(args: tuple) -> dict:
-    return finetune(*args)
+    """finetune(*args), or the result a finished run left in its folder (a cut benchmark goes on where it was)."""
+    done = Path(args[5]) / "result.json"
+    if done.is_file():
+        return json.loads(done.read_text(encoding="utf-8"))
+    result = finetune(*args)
+    done.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return result
 
 
 def verdicts(runs: list[dict]) -> dict:
@@ -336,6 +281,27 @@ def verdicts(runs: list[dict]) -> dict:
             continue
         d = better(a, b, interval=paired_interval([x - y for x, y in zip(a, b)]), names=("pretrained", other))
         out[f"pretrained_vs_{other}"] = {**asdict(d), "seeds": seeds, "mean_difference": sum(a) / len(a) - sum(b) / len(b)}
+    return out
+
+
+def against_plain(runs: list[dict], plain: Path) -> dict:
+    """Lexicon runs against the runs without lexicon in `plain` (the same arm and fine-tuning seed), per arm."""
+    from kexue.verdicts import better, paired_interval
+    if not plain.is_file():
+        return {}
+    data = json.loads(plain.read_text(encoding="utf-8"))
+    before = {(r["arm"], r["seed"]): r["test"]["f1"] for r in data["runs"]}
+    out = {}
+    for arm in ("pretrained", "random", "scratch"):
+        pairs = sorted((r["seed"], r["test"]["f1"], before[arm, r["seed"]]) for r in runs
+                       if r["arm"] == arm and (arm, r["seed"]) in before)
+        if pairs:
+            a, b = [p[1] for p in pairs], [p[2] for p in pairs]
+            d = better(a, b, interval=paired_interval([x - y for x, y in zip(a, b)]), names=("lexicon", "none"))
+            out[arm] = {**asdict(d), "seeds": [p[0] for p in pairs], "mean_difference": sum(a) / len(a) - sum(b) / len(b),
+                        "from": plain.name}
+            if arm == "pretrained":  # a pretraining of its own on each side: the encoders differ
+                out[arm]["plain_pretrain_steps"] = data["pretrain"]["steps"]
     return out
 
 
@@ -381,6 +347,7 @@ def side_mode(args: argparse.Namespace) -> bool:
     elif args.parts:
         parts_of_runs(args.work / args.scale, args.result)
     elif args.longer:
+        from gplinker_pretrained_longer import longer
         longer(SCALES[args.scale], args.work / args.scale, [float(m) for m in args.longer.split(",")], args.result)
     elif args.heldout:
         work = args.work / args.scale
@@ -422,6 +389,8 @@ def full_run(args: argparse.Namespace) -> None:
     def write() -> None:  # after every finished piece: a cut run still leaves what it measured
         result.update(machine={"load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()},
                       wall_s=time.time() - t0, verdicts=verdicts(result["runs"]))
+        if lex:  # each arm against itself without the lexicon, from the plain result file
+            result["lexicon_vs_none"] = against_plain(result["runs"], args.result.with_name("gplinker-pretrained.json"))
         args.result.parent.mkdir(parents=True, exist_ok=True)
         args.result.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -432,8 +401,9 @@ def full_run(args: argparse.Namespace) -> None:
               f"R {r['test']['recall']:.4f}) after {r['steps']} steps, {r['cpu_s'] / 60:.1f} CPU min", flush=True)
 
     with ProcessPoolExecutor(max(args.jobs, 1), mp_context=multiprocessing.get_context("spawn")) as pool:
-        # the from-scratch arms need no encoder: they start beside the pretraining
-        scratch = [pool.submit(_job, j) for j in jobs]
+        # the from-scratch arms need no encoder: they start beside the pretraining (after the others, when the
+        # pretraining is reused)
+        scratch = [] if args.encoder else [pool.submit(_job, j) for j in jobs]
         if args.encoder:
             encoder = args.encoder
             pre = result["pretrain"] = reused_pretraining(encoder)
@@ -448,6 +418,8 @@ def full_run(args: argparse.Namespace) -> None:
                                             work / f"pretrained-{s}", lex)))
             tuned.append(pool.submit(_job, ("random", s, scale, random_like(encoder, work / f"random-encoder-{s}", s),
                                             scale.finetune_minutes, work / f"random-{s}", lex)))
+        if args.encoder:
+            scratch = [pool.submit(_job, j) for j in jobs]
         for f in as_completed(scratch + tuned):
             done(f.result())
     result["complete"] = True

@@ -26,7 +26,7 @@ from kexue.config import to_dict
 from kexue.data import CharTokenizer
 from kexue.gplinker.encoders import load_encoder, load_tokenizer
 from kexue.gplinker.linker import GPLinkerConfig, Linker, TaskName
-from kexue.gplinker.lexicon import LEXICON_FILE, read_lexicon, save_lexicon
+from kexue.gplinker.lexicon import LEXICON_FILE, LexiconEmbedding, read_lexicon, save_lexicon
 from kexue.gplinker.model import EncoderConfig
 from kexue.gplinker.recipes import EarlyStopping, StopTraining
 from kexue.gplinker.tasks import TASKS
@@ -183,12 +183,14 @@ def has_run(folder: Path) -> bool:
 def encoder_head_groups(scale: float, weight_decay: float = 0.0):
     """The Trainer's param_groups with the encoder at lr · scale and the heads at lr (None for scale 1:
     one group, as the posts train). As Su's fine-tuning of a pretrained encoder under new layers, the new
-    heads learn faster than the pretrained encoder they read."""
+    layers learn faster than the pretrained encoder they read: the heads, and the lexicon features'
+    projection P (lexicon.py), which is new too though it sits in the encoder."""
     if scale == 1.0:
         return None
 
     def groups(model: Any) -> list[dict]:
-        encoder = {id(p) for p in model.encoder.parameters()}
+        new = {id(p) for m in model.encoder.modules() if isinstance(m, LexiconEmbedding) for p in m.lexicon.parameters()}
+        encoder = {id(p) for p in model.encoder.parameters()} - new
         params = [p for p in model.parameters() if p.requires_grad]
         # lr_encoder = lr · scale, lr_heads = lr
         return [{"params": [p for p in params if id(p) in encoder], "lr_scale": scale, "weight_decay": weight_decay},

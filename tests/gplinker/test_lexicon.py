@@ -12,7 +12,7 @@ from kexue.gplinker.cli import app
 from kexue.gplinker.lexicon import (CATEGORIES, LEXICON_FILE, ROLES, LexiconEmbedding, Matcher, attach_lexicon,
                                     build_lexicon, read_lexicon, save_lexicon)
 from kexue.gplinker.onnx_export import export_onnx
-from kexue.gplinker.train import load_run
+from kexue.gplinker.train import encoder_head_groups, load_run
 
 from ._tiny import tiny_linker
 
@@ -126,3 +126,14 @@ def test_a_run_keeps_its_lexicon_and_loads_to_the_same_logits(tmp_path):
     (run / LEXICON_FILE).unlink()
     with pytest.raises(FileNotFoundError, match="lexicon.txt: missing"):
         load_run(run)
+
+
+def test_the_new_projection_learns_at_the_heads_rate():
+    # P is a new layer inside a pretrained encoder: the encoder's quarter rate would slow what is not pretrained
+    g, _ = tiny_linker("ner")
+    attach_lexicon(g.model.encoder, WORDS, g.tokenizer)
+    encoder, heads = encoder_head_groups(0.25)(g.model)
+    p = g.model.encoder.embed.lexicon.weight
+    assert encoder["lr_scale"] == 0.25 and heads["lr_scale"] == 1.0
+    assert any(q is p for q in heads["params"]) and not any(q is p for q in encoder["params"])
+    assert any(q is g.model.encoder.embed.weight for q in encoder["params"])  # E stays pretrained

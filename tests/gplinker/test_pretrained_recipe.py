@@ -3,6 +3,7 @@ the encoder learns at a quarter of the heads' rate, dev and best weights as the 
 default with --encoder stays the post's fine-tuning."""
 import json
 
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -38,17 +39,26 @@ def _data(tmp_path):
     return data
 
 
-def test_the_named_recipe_on_a_kexue_encoder(tmp_path):
+@pytest.mark.parametrize("recipe", ["msra-pretrained", "msra-lexicon"])
+def test_the_named_recipe_on_a_kexue_encoder(tmp_path, recipe):
     encoder, data = _pretrained(tmp_path), _data(tmp_path)
     run = tmp_path / "run"
-    r = runner.invoke(app, ["ner", "train", "--train", str(data), "--dev", str(data), "--recipe", "msra-pretrained",
+    r = runner.invoke(app, ["ner", "train", "--train", str(data), "--dev", str(data), "--recipe", recipe,
                             "--encoder", str(encoder), "--out", str(run), *TINY])
     assert r.exit_code == 0, r.output
-    assert "recipe ner/msra-pretrained: the pretrained encoder of --encoder" in r.output
+    assert f"recipe ner/{recipe}: the pretrained encoder of --encoder" in r.output
     assert "0.002 on the heads and 0.0005 on the encoder" in r.output
     cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))["run"]["gplinker"]
-    assert cfg["recipe"] == "msra-pretrained" and cfg["encoder_lr_scale"] == 0.25 and cfg["encoder"]["kind"] == "roformer"
+    assert cfg["recipe"] == recipe and cfg["encoder_lr_scale"] == 0.25 and cfg["encoder"]["kind"] == "roformer"
     assert (run / "best.safetensors").is_file() and "entity/PER" in r.output
+    # msra-lexicon: msra-pretrained with lexicon features, its lexicon kept in the run folder
+    lexicon = "jieba+peoples-daily" if recipe == "msra-lexicon" else ""
+    assert cfg["encoder"]["lexicon"] == lexicon and (run / "lexicon.txt").is_file() == bool(lexicon)
+    assert ("with lexicon features (jieba+peoples-daily)" in r.output) == bool(lexicon)
+    r = runner.invoke(app, ["ner", "evaluate", "--model", str(run)])  # the run folder alone rebuilds it
+    assert r.exit_code == 0 and "entity/PER" in r.output, r.output
+    if lexicon:
+        return
     # without --recipe, --encoder keeps the post's fine-tuning (one rate, Adam 2e-5)
     r = runner.invoke(app, ["ner", "train", "--train", str(data), "--encoder", str(encoder), "--out",
                             str(tmp_path / "post"), *TINY])
@@ -64,17 +74,3 @@ def test_a_recipe_and_an_encoder_that_do_not_go_together_are_one_line(tmp_path):
                             "--out", str(tmp_path / "b"), *TINY])
     assert r.exit_code == 2 and "from-scratch recipe" in r.output
 
-
-def test_the_lexicon_recipe_is_the_pretrained_one_with_lexicon_features(tmp_path):
-    encoder, data = _pretrained(tmp_path), _data(tmp_path)
-    run = tmp_path / "run"
-    r = runner.invoke(app, ["ner", "train", "--train", str(data), "--dev", str(data), "--recipe", "msra-lexicon",
-                            "--encoder", str(encoder), "--out", str(run), *TINY])
-    assert r.exit_code == 0, r.output
-    assert "recipe ner/msra-lexicon: the pretrained encoder of --encoder" in r.output
-    assert "with lexicon features (jieba+peoples-daily)" in r.output and "0.0005 on the encoder" in r.output
-    cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))["run"]["gplinker"]
-    assert cfg["encoder"]["lexicon"] == "jieba+peoples-daily" and cfg["encoder"]["kind"] == "roformer"
-    assert (run / "lexicon.txt").is_file()
-    r = runner.invoke(app, ["ner", "evaluate", "--model", str(run)])  # the run folder alone rebuilds it
-    assert r.exit_code == 0 and "entity/PER" in r.output, r.output

@@ -3,9 +3,10 @@
 A request of 64 texts × 510 characters (the default limits' largest) is 320 windows of 126 characters.
 Run as one forward pass, its outputs (windows × labels × n² floats, and the encoder's activations) took
 the process 440–470 MB over its idle RSS at the peak, and glibc kept 58–66 MB of it afterwards. Run in passes of
-at most `max_batch` windows, the peak is about 60 MB over the idle RSS and about 20 MB stays (the
-allocator's free lists, reused by the next request: it does not grow with more requests). The bounds
-below sit between the two, with room for the noise of a shared machine.
+at most `max_batch` windows, the peak is about 60 MB over the idle RSS and 20–46 MB stays (20 on the
+machine of issue 24, 46 on an AMD EPYC with AVX-512): the allocator's free lists, reused by the next
+request. The peak bound sits between the two ways of running; what stays is checked not to grow with two
+more requests of the same size, which holds on both machines where a bound on its size did not.
 """
 import json
 import random
@@ -14,7 +15,7 @@ from tests.gplinker._tiny import fresh_run
 from tests.gplinker.test_serve import exchange, post, serving
 
 PEAK_MB = 150  # VmHWM over the idle RSS: 440–470 MB in one pass, ~60 MB in passes of 32 windows
-KEPT_MB = 40  # VmRSS after the requests over the idle RSS: 58–66 MB in one pass, ~20 MB in passes
+GROWTH_MB = 10  # VmRSS after two more of those requests over the VmRSS after the first two
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -42,7 +43,10 @@ def test_a_request_of_the_largest_size_is_run_in_bounded_passes_and_its_memory_g
             extract(64, 510)
         after = memory_mb(proc.pid)
         assert after["VmHWM"] - idle < PEAK_MB, (idle, after)
-        assert after["VmRSS"] - idle < KEPT_MB, (idle, after)
+        for _ in range(2):
+            extract(64, 510)
+        again = memory_mb(proc.pid)
+        assert again["VmRSS"] - after["VmRSS"] < GROWTH_MB, (idle, after, again)
 
 
 def test_an_extractor_batch_runs_in_passes_of_at_most_batch_size_windows(tmp_path):
