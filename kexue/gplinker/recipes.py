@@ -32,7 +32,9 @@ data they read is kexue/gplinker/builtin.py's:
   character's B/M/E/S roles in the words of jieba's dictionary and People's Daily's names that match,
   per category word/PER/LOC/ORG). Not in the posts: a pretrained BERT knows the names; an encoder
   pretrained on 4M characters in 30 minutes does not, and a lexicon brings them. `--set
-  encoder.lexicon=jieba+peoples-daily` adds the same features to any recipe.
+  encoder.lexicon=jieba+peoples-daily` adds the same features to any recipe. Measured
+  (benchmarks/gplinker_pretrained.py --lexicon, 3 seeds): MSRA test F1 0.881 (P 0.911, R 0.853) against
+  0.854 for msra-pretrained; from scratch with the lexicon 0.851 against 0.808.
 - `quick` (every task): the short run kept for tests and demos (GPLinkerConfig's defaults: 300 steps,
   constant AdamW 1e-3, 1200 sentences, dev = the built-in dev set as before).
 
