@@ -263,7 +263,11 @@ def _job(args: tuple) -> dict:
     """finetune(*args), or the result a finished run left in its folder (a cut benchmark goes on where it was)."""
     done = Path(args[5]) / "result.json"
     if done.is_file():
-        return json.loads(done.read_text(encoding="utf-8"))
+        kept = json.loads(done.read_text(encoding="utf-8"))
+        if (kept["arm"], kept["seed"], kept.get("lexicon", "")) != (args[0], args[1], args[6] if len(args) > 6 else ""):
+            raise SystemExit(f"{done}: a finished run of arm {kept['arm']}, seed {kept['seed']}, lexicon "
+                             f"{kept.get('lexicon', '')!r}, not this one; give another --work")
+        return kept
     result = finetune(*args)
     done.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return result

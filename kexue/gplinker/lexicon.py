@@ -34,6 +34,8 @@ LEXICON_FILE = "lexicon.txt"
 JIEBA_KINDS = {"nr": "PER", "nrt": "PER", "ns": "LOC", "nt": "ORG"}
 PEOPLES_DAILY_KINDS = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 MAX_WORD = 20  # characters; longer entries are dropped
+# the categories g set in a word's bits, for each value of the bits
+_SET = [[g for g in range(len(CATEGORIES)) if bits >> g & 1] for bits in range(1 << len(CATEGORIES))]
 
 
 def build_lexicon(source: str) -> dict[str, set[str]]:
@@ -111,13 +113,12 @@ class Matcher:
         """f [b, n, 16] float: f[b, c, 4g + r] = 1 iff a word of category g covers token c with role r."""
         b, n = ids.shape
         G, R = len(CATEGORIES), len(ROLES)
-        cats = [[g for g in range(G) if bits >> g & 1] for bits in range(1 << G)]
         hot = []  # flat indices ((row·n + c)·G + g)·R + r of the ones
         for row, tokens in enumerate(ids.tolist()):
             for i, j, bits in self.spans(tokens):
                 # (token, role) pairs of the word: S alone, else B, M…, E
                 roles = [(i, 3)] if j - i == 1 else [(i, 0), *((c, 1) for c in range(i + 1, j - 1)), (j - 1, 2)]
-                hot.extend(((row * n + c) * G + g) * R + r for c, r in roles for g in cats[bits])
+                hot.extend(((row * n + c) * G + g) * R + r for c, r in roles for g in _SET[bits])
         f = torch.zeros(b * n * G * R)
         f[torch.tensor(hot, dtype=torch.long)] = 1
         return f.view(b, n, FEATURES).to(ids.device)
