@@ -27,9 +27,13 @@ time, each in its own process.
     python benchmarks/gplinker_pretrained.py --longer 60,120   # that encoder pretrained on to 60, 120 CPU min, each fine-tuned
     python benchmarks/gplinker_pretrained.py --lexicon jieba+peoples-daily --encoder runs/msra-encoder --jobs 2
                                                                # the three arms with lexicon features, on a finished pretraining
+    python benchmarks/gplinker_pretrained.py --lexicon jieba+peoples-daily --bigrams 32 --encoder runs/msra-encoder \
+        --jobs 2 --scratch-seeds 0                             # and bigram embeddings (recipe msra-bigrams)
 
 `--lexicon SOURCE` gives every arm the lexicon features of kexue/gplinker/lexicon.py (the pretrained and
 random arms recipe msra-lexicon, the scratch arm msra with them) → results/gplinker-pretrained-lexicon.json;
+`--bigrams D` adds bigram embeddings of size D (kexue/gplinker/bigrams.py; with the lexicon, recipe msra-bigrams)
+→ results/gplinker-pretrained-lexicon-bigrams.json, each arm against itself without them (`bigrams_vs_none`);
 `--encoder RUN` fine-tunes a finished msra-encoder pretraining instead of pretraining again. A finished
 fine-tuning leaves result.json in its folder and is read, not redone, when the benchmark runs again.
 
@@ -130,9 +134,10 @@ def random_like(encoder: Path, out: Path, seed: int) -> Path:
 
 
 def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: float, out: Path,
-             lexicon: str = "") -> dict:
+             lexicon: str = "", bigrams: int = 0) -> dict:
     """One arm × seed: train with its recipe and CPU budget, keep the best dev weights, score MSRA test.
-    `lexicon`: with the lexicon features of that source (recipe msra-lexicon; the scratch arm: msra with them)."""
+    `lexicon`: with the lexicon features of that source (recipe msra-lexicon; the scratch arm: msra with them);
+    `bigrams`: with bigram embeddings of that size (with the lexicon: recipe msra-bigrams)."""
     import torch
 
     from kexue.gplinker.linker import GPLinkerConfig
@@ -142,9 +147,10 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
     torch.set_num_threads(1)
     _cpu_clocks()
     ner = get_task("ner")
-    name = "msra" if arm == "scratch" else "msra-lexicon" if lexicon else "msra-pretrained"
+    name = ("msra" if arm == "scratch" else "msra-bigrams" if lexicon and bigrams else "msra-lexicon" if lexicon
+            else "msra-pretrained")
     recipe = replace(ner.recipe(name), n_train=scale.n_train, n_dev=scale.n_dev, max_minutes=minutes,
-                     eval_every=scale.eval_every, lexicon=lexicon)
+                     eval_every=scale.eval_every, lexicon=lexicon, bigrams=bigrams)
     if arm == "scratch":  # the whole budget: its schedule stretched by budget / fine-tuning budget (the reduced
         # run of 2026-12-07 ended all arms at 3 epochs, the scratch arm after 0.7 of its 3.5 CPU minutes)
         recipe = replace(recipe, epochs=recipe.epochs * minutes / scale.finetune_minutes)
@@ -153,7 +159,8 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
     cfg = replace(cfg, train=replace(cfg.train, seed=seed, log_every=50))
     if scale.name == "smoke":
         cfg = replace(cfg, encoder=replace(cfg.encoder, hidden=16, heads=2, layers=1), train=replace(cfg.train, batch_size=8))
-    g, _ = build_linker(cfg, labels, ner.vocab_texts(recipe, train, dev), out, encoder=encoder)
+    g, _ = build_linker(cfg, labels, ner.vocab_texts(recipe, train, dev), out, encoder=encoder,
+                        train_texts=[r.text for r in train])
     g.data = data
     curve: list[dict] = []
     w0, c0 = time.perf_counter(), time.process_time()
@@ -178,7 +185,7 @@ def finetune(arm: str, seed: int, scale: Scale, encoder: Path | None, minutes: f
             "test_by_type": {t: {k: m[f"entity/{t}/{k}"] for k in ("precision", "recall", "f1")}
                              for t in ("LOC", "ORG", "PER") if f"entity/{t}/f1" in m},
             "decode_capped": m["decode/capped"], "encoder_lr_scale": cfg.encoder_lr_scale, "recipe": recipe.name,
-            "epochs": recipe.epochs, "lexicon": lexicon, "test_parts": test_parts(evaluate, test)}
+            "epochs": recipe.epochs, "lexicon": lexicon, "bigrams": bigrams, "test_parts": test_parts(evaluate, test)}
 
 
 def name_lists(test: list) -> tuple[list, list]:
@@ -264,9 +271,11 @@ def _job(args: tuple) -> dict:
     done = Path(args[5]) / "result.json"
     if done.is_file():
         kept = json.loads(done.read_text(encoding="utf-8"))
-        if (kept["arm"], kept["seed"], kept.get("lexicon", "")) != (args[0], args[1], args[6] if len(args) > 6 else ""):
+        features = (args[6] if len(args) > 6 else "", args[7] if len(args) > 7 else 0)  # lexicon, bigrams
+        if (kept["arm"], kept["seed"], kept.get("lexicon", ""), kept.get("bigrams", 0)) != (args[0], args[1], *features):
             raise SystemExit(f"{done}: a finished run of arm {kept['arm']}, seed {kept['seed']}, lexicon "
-                             f"{kept.get('lexicon', '')!r}, not this one; give another --work")
+                             f"{kept.get('lexicon', '')!r}, bigrams {kept.get('bigrams', 0)}, not this one; give "
+                             "another --work")
         return kept
     result = finetune(*args)
     done.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -288,8 +297,9 @@ def verdicts(runs: list[dict]) -> dict:
     return out
 
 
-def against_plain(runs: list[dict], plain: Path) -> dict:
-    """Lexicon runs against the runs without lexicon in `plain` (the same arm and fine-tuning seed), per arm."""
+def against_plain(runs: list[dict], plain: Path, names: tuple[str, str] = ("lexicon", "none")) -> dict:
+    """Runs with a feature (names[0]) against the runs without it in `plain` (the same arm and fine-tuning
+    seed), per arm."""
     from kexue.verdicts import better, paired_interval
     if not plain.is_file():
         return {}
@@ -301,11 +311,12 @@ def against_plain(runs: list[dict], plain: Path) -> dict:
                        if r["arm"] == arm and (arm, r["seed"]) in before)
         if pairs:
             a, b = [p[1] for p in pairs], [p[2] for p in pairs]
-            d = better(a, b, interval=paired_interval([x - y for x, y in zip(a, b)]), names=("lexicon", "none"))
+            d = better(a, b, interval=paired_interval([x - y for x, y in zip(a, b)]), names=names)
             out[arm] = {**asdict(d), "seeds": [p[0] for p in pairs], "mean_difference": sum(a) / len(a) - sum(b) / len(b),
                         "from": plain.name}
-            if arm == "pretrained":  # a pretraining of its own on each side: the encoders differ
+            if arm == "pretrained":  # the encoder each side fine-tuned (they differ unless --encoder was the same)
                 out[arm]["plain_pretrain_steps"] = data["pretrain"]["steps"]
+                out[arm]["plain_encoder"] = data["pretrain"].get("folder", "")
     return out
 
 
@@ -321,6 +332,8 @@ def main() -> None:
                     "gplinker-pretrained-lexicon.json with --lexicon")
     ap.add_argument("--lexicon", default="", help="every arm with the lexicon features of this source "
                     "(jieba+peoples-daily): recipe msra-lexicon, the scratch arm msra with them")
+    ap.add_argument("--bigrams", type=int, default=0, help="every arm with bigram embeddings of this size "
+                    "(bigrams.py; with --lexicon the pretrained and random arms' recipe is msra-bigrams)")
     ap.add_argument("--encoder", type=Path, help="a finished msra-encoder pretraining to use instead of pretraining "
                     "again (its steps, clock and MLM accuracy are read from its metrics.jsonl)")
     ap.add_argument("--sizes", action="store_true", help="only the step time of three encoder sizes "
@@ -334,7 +347,7 @@ def main() -> None:
     ap.add_argument("--padding", action="store_true", help="only the real-token share and the MLM step time of "
                     "random and length-sorted batches (→ results/gplinker-pretrained-padding.json)")
     args = ap.parse_args()
-    name = "gplinker-pretrained" + ("-lexicon" if args.lexicon else "")
+    name = "gplinker-pretrained" + ("-lexicon" if args.lexicon else "") + ("-bigrams" if args.bigrams else "")
     args.result = args.result or ROOT / "benchmarks" / "results" / f"{name}.json"
     if not side_mode(args):
         full_run(args)
@@ -376,13 +389,13 @@ def full_run(args: argparse.Namespace) -> None:
     scale = SCALES[args.scale]
     if args.seeds:
         scale = replace(scale, seeds=args.seeds)
-    scratch_seeds = args.scratch_seeds or scale.seeds
+    scratch_seeds = scale.seeds if args.scratch_seeds is None else args.scratch_seeds
     work = args.work / scale.name
     t0 = time.time()
     encoder = work / "encoder"
     scratch_minutes = scale.pretrain_minutes + scale.finetune_minutes
-    lex = args.lexicon
-    jobs = [("scratch", s, scale, None, scratch_minutes, work / f"scratch-{s}", lex) for s in range(scratch_seeds)]
+    features = (args.lexicon, args.bigrams)
+    jobs = [("scratch", s, scale, None, scratch_minutes, work / f"scratch-{s}", *features) for s in range(scratch_seeds)]
     import multiprocessing
     from concurrent.futures import as_completed
     result = {"scale": asdict(scale), "scratch_seeds": scratch_seeds, "reduced": scale.name != "full",
@@ -393,7 +406,10 @@ def full_run(args: argparse.Namespace) -> None:
     def write() -> None:  # after every finished piece: a cut run still leaves what it measured
         result.update(machine={"load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()},
                       wall_s=time.time() - t0, verdicts=verdicts(result["runs"]))
-        if lex:  # each arm against itself without the lexicon, from the plain result file
+        if args.bigrams:  # each arm against itself without bigrams, from the result file without them
+            without = "gplinker-pretrained" + ("-lexicon" if args.lexicon else "") + ".json"
+            result["bigrams_vs_none"] = against_plain(result["runs"], args.result.with_name(without), ("bigrams", "none"))
+        elif args.lexicon:  # each arm against itself without the lexicon, from the plain result file
             result["lexicon_vs_none"] = against_plain(result["runs"], args.result.with_name("gplinker-pretrained.json"))
         args.result.parent.mkdir(parents=True, exist_ok=True)
         args.result.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -419,9 +435,9 @@ def full_run(args: argparse.Namespace) -> None:
         tuned = []
         for s in range(scale.seeds):  # seed by seed, both arms: a run cut short still has paired seeds
             tuned.append(pool.submit(_job, ("pretrained", s, scale, encoder, scale.finetune_minutes,
-                                            work / f"pretrained-{s}", lex)))
+                                            work / f"pretrained-{s}", *features)))
             tuned.append(pool.submit(_job, ("random", s, scale, random_like(encoder, work / f"random-encoder-{s}", s),
-                                            scale.finetune_minutes, work / f"random-{s}", lex)))
+                                            scale.finetune_minutes, work / f"random-{s}", *features)))
         if args.encoder:
             scratch = [pool.submit(_job, j) for j in jobs]
         for f in as_completed(scratch + tuned):

@@ -133,7 +133,8 @@ def _train_command(task: str):
             C.warn(line)
         cfg, run = C.start_run(opts, f"kexue gplinker {task} train", f"gplinker-{task}", preset_of(task, d, encoder),
                                GPLinkerConfig, options={"encoder": str(encoder) if encoder else None}, section=SECTION)
-        g, how = build_linker(cfg, d.labels, d.texts, run.out, resume=run.resume, encoder=encoder)
+        g, how = build_linker(cfg, d.labels, d.texts, run.out, resume=run.resume, encoder=encoder,
+                              train_texts=[r.text for r in d.rows])
         if how != "resume":
             C.say(plan_line(task, cfg, d, encoder))
         g.data = d.data if how != "resume" else (g.data or d.data)

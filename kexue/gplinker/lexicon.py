@@ -26,6 +26,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from kexue.gplinker.bigrams import BigramEmbedding, BigramTable
+
 CATEGORIES = ("word", "PER", "LOC", "ORG")
 ROLES = ("B", "M", "E", "S")
 FEATURES = len(CATEGORIES) * len(ROLES)
@@ -125,19 +127,31 @@ class Matcher:
 
 
 class LexiconEmbedding(nn.Embedding):
-    """E[ids] + P f(ids): the token embedding it replaces (same weight, same state-dict key) plus the
-    projected lexicon features. P starts at zero."""
+    """E[ids] + P f(ids) + W [B(c_{i-1} c_i) ; B(c_i c_{i+1})]: the token embedding it replaces (same weight,
+    same state-dict key) plus the projected lexicon features (when given a matcher) and the bigram
+    embeddings of bigrams.py (when given them). P and W start at zero."""
 
-    def __init__(self, embedding: nn.Embedding, matcher: Matcher):
+    def __init__(self, embedding: nn.Embedding, matcher: Matcher | None = None,
+                 bigram: BigramEmbedding | None = None):
         super().__init__(embedding.num_embeddings, embedding.embedding_dim, padding_idx=embedding.padding_idx,
                          _weight=embedding.weight.data, _freeze=not embedding.weight.requires_grad)
         self.matcher = matcher
-        self.lexicon = nn.Linear(FEATURES, embedding.embedding_dim, bias=False)
-        nn.init.zeros_(self.lexicon.weight)
+        if matcher is not None:
+            self.lexicon = nn.Linear(FEATURES, embedding.embedding_dim, bias=False)
+            nn.init.zeros_(self.lexicon.weight)
+        self.bigram = bigram
+
+    def new_parameters(self) -> list[nn.Parameter]:
+        """The parameters it adds to the embedding it replaced (P, B, W)."""
+        return [p for name, p in self.named_parameters() if name != "weight"]
 
     def forward(self, ids: Tensor) -> Tensor:
-        # e = E[ids] + P f(ids)
-        return super().forward(ids) + self.lexicon(self.matcher.features(ids).to(self.weight.dtype))
+        e = super().forward(ids)  # E[ids]
+        if self.matcher is not None:
+            e = e + self.lexicon(self.matcher.features(ids).to(self.weight.dtype))  # + P f(ids)
+        if self.bigram is not None:
+            e = e + self.bigram(ids)  # + W [B(c_{i-1} c_i) ; B(c_i c_{i+1})]
+        return e
 
 
 def token_embedding(encoder: nn.Module) -> tuple[nn.Module, str]:
@@ -155,22 +169,35 @@ def token_embedding(encoder: nn.Module) -> tuple[nn.Module, str]:
     raise ValueError(f"encoder.lexicon: no token embedding found in {type(encoder).__name__}")
 
 
-def attach_lexicon(encoder: nn.Module, words: dict[str, set[str]], tokenizer) -> nn.Module:
-    """`encoder` with its token embedding replaced by a LexiconEmbedding over `words` (in place)."""
+def require_char_tokenizer(tokenizer, setting: str) -> None:
     if not hasattr(tokenizer, "char_id"):
-        raise ValueError(f"encoder.lexicon needs a character tokenizer (one token a character); the encoder's is "
-                         f"{type(tokenizer).__name__}: drop encoder.lexicon")
+        raise ValueError(f"{setting} needs a character tokenizer (one token a character); the encoder's is "
+                         f"{type(tokenizer).__name__}: drop {setting}")
+
+
+def attach_features(encoder: nn.Module, tokenizer, words: dict[str, set[str]] | None = None,
+                    bigrams: BigramTable | None = None, bigram_dim: int = 0) -> nn.Module:
+    """`encoder` with its token embedding replaced by a LexiconEmbedding over the lexicon `words` and/or
+    bigram embeddings of size `bigram_dim` over the table `bigrams` (in place)."""
+    require_char_tokenizer(tokenizer, "encoder.lexicon" if words is not None else "encoder.bigrams")
     owner, name = token_embedding(encoder)
     emb = getattr(owner, name)
     if isinstance(emb, LexiconEmbedding):
         raise ValueError("encoder.lexicon: the encoder already has lexicon features")
-    setattr(owner, name, LexiconEmbedding(emb, Matcher(words, tokenizer.char_id, tokenizer.unk_id)))
+    matcher = Matcher(words, tokenizer.char_id, tokenizer.unk_id) if words is not None else None
+    bigram = BigramEmbedding(bigrams, bigram_dim, emb.embedding_dim) if bigrams is not None else None
+    setattr(owner, name, LexiconEmbedding(emb, matcher, bigram))
     return encoder
+
+
+def attach_lexicon(encoder: nn.Module, words: dict[str, set[str]], tokenizer) -> nn.Module:
+    """`encoder` with its token embedding replaced by a LexiconEmbedding over `words` (in place)."""
+    return attach_features(encoder, tokenizer, words)
 
 
 def has_lexicon(model: nn.Module) -> bool:
     return any(isinstance(m, LexiconEmbedding) for m in model.modules())
 
 
-__all__ = ["CATEGORIES", "LEXICON_FILE", "LexiconEmbedding", "Matcher", "attach_lexicon", "build_lexicon",
-           "has_lexicon", "read_lexicon", "save_lexicon"]
+__all__ = ["CATEGORIES", "LEXICON_FILE", "LexiconEmbedding", "Matcher", "attach_features", "attach_lexicon",
+           "build_lexicon", "has_lexicon", "read_lexicon", "require_char_tokenizer", "save_lexicon"]

@@ -19,7 +19,8 @@ from torch import Tensor
 from kexue.gplinker.caps import DecodeCount
 from kexue.gplinker.encoders import Tokenizer, build_encoder
 from kexue.gplinker.cells import Span
-from kexue.gplinker.lexicon import attach_lexicon, build_lexicon
+from kexue.gplinker.bigrams import BigramTable, count_bigrams
+from kexue.gplinker.lexicon import attach_features, build_lexicon, require_char_tokenizer
 from kexue.gplinker.model import EncoderConfig, HeadConfig
 from kexue.gplinker.tasks import get_task
 from kexue.nn.losses import global_pointer_crossentropy
@@ -71,19 +72,35 @@ class Linker:
     """A model with its tokenizer and label space: encode batches, compute the loss, decode, evaluate."""
 
     def __init__(self, cfg: GPLinkerConfig, labels: list, tokenizer: Tokenizer, model: torch.nn.Module | None = None,
-                 encoder: torch.nn.Module | None = None, lexicon: dict[str, set[str]] | None = None):
-        """`lexicon`: the words of cfg.encoder.lexicon (a run's lexicon.txt); None builds them from its source."""
+                 encoder: torch.nn.Module | None = None, lexicon: dict[str, set[str]] | None = None,
+                 bigrams: list[tuple[int, int]] | None = None, texts: list[str] | None = None):
+        """`lexicon`: the words of cfg.encoder.lexicon (a run's lexicon.txt); None builds them from its source.
+        `bigrams`: the token-id pairs of cfg.encoder.bigrams' table (a run's bigrams.txt); None counts them in
+        `texts`, the training texts."""
         self.cfg, self.labels, self.tokenizer = cfg, labels, tokenizer
         self.task = get_task(cfg.task)
-        self.lexicon = None
+        self.lexicon = self.bigrams = None
         if model is None:
             enc = encoder if encoder is not None else build_encoder(cfg.encoder, tokenizer.vocab_size)
-            if cfg.encoder.lexicon:
-                self.lexicon = lexicon if lexicon is not None else build_lexicon(cfg.encoder.lexicon)
-                attach_lexicon(enc, self.lexicon, tokenizer)
+            self._attach_features(enc, lexicon, bigrams, texts)
             model = self.task.model(enc, len(labels), cfg.head)
         self.model = model
         self.weights = "fresh"  # which weights the model holds (set by fit and load_run)
+
+    def _attach_features(self, enc: torch.nn.Module, lexicon: dict[str, set[str]] | None,
+                         bigrams: list[tuple[int, int]] | None, texts: list[str] | None) -> None:
+        """Lexicon features and bigram embeddings on the encoder's input, as cfg.encoder asks."""
+        e = self.cfg.encoder
+        if e.lexicon:
+            self.lexicon = lexicon if lexicon is not None else build_lexicon(e.lexicon)
+        if e.bigrams:
+            require_char_tokenizer(self.tokenizer, "encoder.bigrams")
+            if bigrams is None and texts is None:
+                raise ValueError("encoder.bigrams: no training texts to count the bigrams in, and no bigrams.txt")
+            self.bigrams = BigramTable(count_bigrams(texts, self.tokenizer) if bigrams is None else bigrams,
+                                       self.tokenizer.vocab_size)
+        if e.lexicon or e.bigrams:
+            attach_features(enc, self.tokenizer, self.lexicon, self.bigrams, e.bigrams)
 
     # -- batches -----------------------------------------------------------------------------------
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:

@@ -49,6 +49,9 @@ class EncoderConfig:
     # lexicon features added to the token embedding (lexicon.py): "" = none, else the lexicon's source
     # (jieba+peoples-daily); a run keeps the lexicon itself as lexicon.txt
     lexicon: str = ""
+    # bigram embeddings of this size added to the token embedding (bigrams.py): 0 = none; counted on the
+    # training texts, a run keeps its table as bigrams.txt
+    bigrams: int = 0
 
 
 @dataclass

@@ -86,10 +86,11 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, last: bool = False, dy
     """The run folder `run_dir` (its best dev weights, or the last step's with `last`) as the ONNX folder
     `out_dir` (see the module docstring); returns the manifest written."""
     g = load_run(run_dir, device="cpu", last=last)
-    if g.cfg.encoder.lexicon:
-        raise ValueError(f"{run_dir}: the run reads lexicon features (encoder.lexicon={g.cfg.encoder.lexicon}), "
-                         "matched in Python, which an ONNX graph cannot hold; serve it with `kexue gplinker "
-                         f"{g.cfg.task} serve` instead")
+    e = g.cfg.encoder
+    if e.lexicon or e.bigrams:
+        what = f"lexicon features (encoder.lexicon={e.lexicon})" if e.lexicon else f"bigram embeddings (encoder.bigrams={e.bigrams})"
+        raise ValueError(f"{run_dir}: the run reads {what}, looked up in Python, which an ONNX graph cannot hold; "
+                         f"serve it with `kexue gplinker {g.cfg.task} serve` instead")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     outputs = list(g.task.outputs)  # the task's outputs in order (kexue/gplinker/tasks.py)

@@ -35,6 +35,9 @@ data they read is kexue/gplinker/builtin.py's:
   encoder.lexicon=jieba+peoples-daily` adds the same features to any recipe. Measured
   (benchmarks/gplinker_pretrained.py --lexicon, 3 seeds): MSRA test F1 0.881 (P 0.911, R 0.853) against
   0.854 for msra-pretrained; from scratch with the lexicon 0.851 against 0.808.
+- ner `msra-bigrams`: `msra-lexicon` with 32-dim bigram embeddings (bigrams.py: each character also reads
+  the bigrams c_{i-1}c_i and c_i c_{i+1}, counted on the training texts, as every character-level Chinese NER
+  baseline since Zhang & Yang 2018). `--set encoder.bigrams=D` adds them to any recipe.
 - `quick` (every task): the short run kept for tests and demos (GPLinkerConfig's defaults: 300 steps,
   constant AdamW 1e-3, 1200 sentences, dev = the built-in dev set as before).
 
@@ -82,6 +85,7 @@ class Recipe:
     pretrained: bool = False  # fine-tunes `--encoder RUN` (its size is the encoder's; hidden/heads/layers unused)
     encoder_lr_scale: float = 1.0  # the encoder's rate over the heads' (a pretrained recipe's split)
     lexicon: str = ""  # lexicon features on the encoder's input (lexicon.py): "" = none, else their source
+    bigrams: int = 0  # bigram embeddings of this size on the encoder's input (bigrams.py): 0 = none
 
 
 QUICK = Recipe("quick", "builtin", n_train=1200, fixed_steps=300, lr=1e-3, warmup=0, schedule="constant",
@@ -91,6 +95,7 @@ MSRA_SCRATCH = Recipe("msra", "msra")
 # at AdamW 2e-3, the encoder at a quarter of it (the split of pretrained encoder vs new heads), 3 epochs
 MSRA_PRETRAINED = Recipe("msra-pretrained", "msra", lr=2e-3, encoder_lr_scale=0.25, pretrained=True)
 MSRA_LEXICON = replace(MSRA_PRETRAINED, name="msra-lexicon", lexicon="jieba+peoples-daily")
+MSRA_BIGRAMS = replace(MSRA_LEXICON, name="msra-bigrams", bigrams=32)
 GENERATED_EVENTS = Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=20, warmup=100,
                           eval_every=200, patience=5, max_minutes=10.0)
 GENERATED_RELATIONS = Recipe("generated", "generated", n_train=3000, n_dev=300, n_test=1000, epochs=10, warmup=100,
@@ -101,7 +106,7 @@ def check_encoder(recipe: Recipe, name: str | None, encoder: Any, resume: bool =
     """A from-scratch recipe named with --encoder, or a pretrained one without it (and not resuming), is an error."""
     if encoder is not None and name is not None and not recipe.pretrained:
         raise ValueError(f"--recipe {name} is a from-scratch recipe; --encoder brings the post's fine-tuning "
-                         "recipe, or name a pretrained recipe (ner: msra-pretrained, msra-lexicon): drop one of them")
+                         "recipe, or name a pretrained recipe (ner: msra-pretrained, msra-lexicon, msra-bigrams): drop one of them")
     if encoder is None and recipe.pretrained and not resume:
         raise ValueError(f"--recipe {recipe.name} fine-tunes a pretrained encoder: give --encoder RUN (a `kexue roformer "
                          "pretrain --preset msra-encoder` folder, or an HF checkpoint folder)")
@@ -114,7 +119,7 @@ def apply_recipe(cfg: Any, recipe: Recipe, n_train: int) -> Any:
                     schedule=recipe.schedule, min_lr_ratio=recipe.min_lr_ratio)
     encoder = cfg.encoder if recipe.pretrained else replace(cfg.encoder, hidden=recipe.hidden, heads=recipe.heads,
                                                             layers=recipe.layers)
-    encoder = replace(encoder, lexicon=recipe.lexicon)
+    encoder = replace(encoder, lexicon=recipe.lexicon, bigrams=recipe.bigrams)
     return replace(cfg, train=train, encoder=encoder, recipe=recipe.name, eval_every=recipe.eval_every,
                    patience=recipe.patience, max_minutes=recipe.max_minutes, sort_by_length=recipe.sort_by_length,
                    encoder_lr_scale=recipe.encoder_lr_scale)
@@ -135,8 +140,10 @@ def describe(task: str, cfg: Any, n_train: int, n_dev: int, encoder: Any = None)
             if cfg.encoder_lr_scale != 1.0 else f"AdamW lr {t.lr:g}")
     what = (f"the pretrained encoder of --encoder {encoder}" if encoder is not None
             else f"TinyEncoder {e.hidden}×{e.layers} layers from scratch")
-    if e.lexicon:
-        what += f" with lexicon features ({e.lexicon})"
+    features = ([f"lexicon features ({e.lexicon})"] if e.lexicon else []) + (
+        [f"bigram embeddings ({e.bigrams}-dim)"] if e.bigrams else [])
+    if features:
+        what += " with " + " and ".join(features)
     return (f"recipe {task}/{cfg.recipe}: {what}, {rate} {sched}, batch {t.batch_size}{' sorted by length' if cfg.sort_by_length else ''}, "
             f"{t.steps} steps ≈ {epochs:.1f} epochs of {n_train} sentences ({n_dev} dev){stop} "
             f"(--recipe quick: the short demo run; --set key=value overrides)")

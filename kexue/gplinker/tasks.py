@@ -39,7 +39,8 @@ from kexue.gplinker.generate import generate_events, generate_relations
 from kexue.gplinker.metrics import event_prf, set_prf, soft_argument_prf, spo_key
 from kexue.gplinker.model import EventModel, NERModel, RelationModel
 from kexue.gplinker.ner import decode_entities, encode_entities
-from kexue.gplinker.recipes import GENERATED_EVENTS, GENERATED_RELATIONS, MSRA_LEXICON, MSRA_PRETRAINED, MSRA_SCRATCH, QUICK, Recipe
+from kexue.gplinker.recipes import (GENERATED_EVENTS, GENERATED_RELATIONS, MSRA_BIGRAMS, MSRA_LEXICON, MSRA_PRETRAINED,
+                                    MSRA_SCRATCH, QUICK, Recipe)
 from kexue.gplinker.relations import decode_relations, encode_relations
 from kexue.gplinker.scores import entities_json, events_json, relations_json
 
@@ -224,7 +225,8 @@ TASKS: dict[str, Task] = {
         lambda out, text, offsets, labels, count=None, **_: decode_entities(out[0], offsets, labels, count=count),
         _score_entities, entities_json, lambda s: bool(s.entities),
         article="an", outputs=("spans",), builtin=MSRA(),
-        recipes={"msra": MSRA_SCRATCH, "msra-pretrained": MSRA_PRETRAINED, "msra-lexicon": MSRA_LEXICON, "quick": QUICK}, default_recipe="msra",
+        recipes={"msra": MSRA_SCRATCH, "msra-pretrained": MSRA_PRETRAINED, "msra-lexicon": MSRA_LEXICON,
+                 "msra-bigrams": MSRA_BIGRAMS, "quick": QUICK}, default_recipe="msra",
         fine_tune=FineTune(16, 10, "bert4keras task_sequence_labeling_ner_global_pointer.py"),
         label_ends=lambda s: [end for _, end, _ in s.entities]),
 }

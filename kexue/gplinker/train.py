@@ -26,6 +26,7 @@ from kexue.config import to_dict
 from kexue.data import CharTokenizer
 from kexue.gplinker.encoders import load_encoder, load_tokenizer
 from kexue.gplinker.linker import GPLinkerConfig, Linker, TaskName
+from kexue.gplinker.bigrams import BIGRAMS_FILE, read_bigrams, save_bigrams
 from kexue.gplinker.lexicon import LEXICON_FILE, LexiconEmbedding, read_lexicon, save_lexicon
 from kexue.gplinker.model import EncoderConfig
 from kexue.gplinker.recipes import EarlyStopping, StopTraining
@@ -53,15 +54,16 @@ class GPLinker(Linker):
     cut: dict[str, int] | None = None  # fit's count of the training labels past max_len (cut_record)
 
     @classmethod
-    def pretrained(cls, cfg: GPLinkerConfig, labels: list, path: str | Path) -> "GPLinker":
-        """GPLinker on the pretrained encoder of the checkpoint folder `path`, with its own tokenizer."""
+    def pretrained(cls, cfg: GPLinkerConfig, labels: list, path: str | Path, texts: list[str] | None = None) -> "GPLinker":
+        """GPLinker on the pretrained encoder of the checkpoint folder `path`, with its own tokenizer
+        (`texts`: the training texts, which encoder.bigrams are counted in)."""
         enc_cfg, encoder, tokenizer = load_encoder(path, cfg.encoder)
         positions = enc_cfg.model.get("max_position_embeddings") if enc_cfg.kind == "hf" else (
             enc_cfg.model.get("max_position") if enc_cfg.model.get("position") == "learned" else None)
         if positions is not None and cfg.max_len > positions:
             raise ValueError(f"--encoder {path}: max_len={cfg.max_len} is over the model's {positions} positions; "
                              f"--set max_len={positions}")
-        return cls(replace(cfg, encoder=enc_cfg), labels, tokenizer, encoder=encoder)
+        return cls(replace(cfg, encoder=enc_cfg), labels, tokenizer, encoder=encoder, texts=texts)
 
     # -- runs --------------------------------------------------------------------------------------
     def fit(self, train: list, dev: list | None, out_dir: str | Path, progress: bool = False,
@@ -142,17 +144,20 @@ class GPLinker(Linker):
         self.tokenizer.save(out_dir / "vocab.txt")
         if self.lexicon is not None:
             save_lexicon(self.lexicon, out_dir / LEXICON_FILE)
+        if self.bigrams is not None:
+            save_bigrams(self.bigrams, self.tokenizer, out_dir / BIGRAMS_FILE)
         write_settings(out_dir, self.settings())
 
 
 def build_linker(cfg: GPLinkerConfig, labels: list, texts: list[str], out_dir: str | Path, resume: bool = False,
-                 encoder: str | Path | None = None) -> tuple[GPLinker, str]:
+                 encoder: str | Path | None = None, train_texts: list[str] | None = None) -> tuple[GPLinker, str]:
     """The decision "resume / pretrained encoder / fresh" and the GPLinker it gives, with one word naming it:
     - resume (and out_dir holds a run): the run as it was saved (its labels, its vocab.txt) under `cfg`,
       which must be the run's own settings but for what a resume may change (kexue.runs.check_unchanged:
       one line naming the setting); the labels must be the run's, and an --encoder must be the run's own;
     - encoder: the checkpoint's encoder and tokenizer under `cfg` (GPLinker.pretrained);
-    - else fresh: a from-scratch encoder on a character vocabulary of `texts`."""
+    - else fresh: a from-scratch encoder on a character vocabulary of `texts`.
+    encoder.bigrams are counted in `train_texts` (default `texts`): the training texts only, never a test's."""
     out_dir = Path(out_dir)
     if resume and has_run(out_dir):
         check_unchanged(out_dir, cfg, SECTION)
@@ -168,9 +173,10 @@ def build_linker(cfg: GPLinkerConfig, labels: list, texts: list[str], out_dir: s
     # the new weights (a fresh encoder, a pretrained encoder's heads) come from train.seed: the same command
     # builds the same model in every process (the Trainer seeds only once the model exists)
     seed_everything(cfg.train.seed)
+    counted = texts if train_texts is None else train_texts
     if encoder is not None:
-        return GPLinker.pretrained(cfg, labels, encoder), "pretrained"
-    return GPLinker(cfg, labels, CharTokenizer.build(texts, max_size=cfg.encoder.vocab)), "fresh"
+        return GPLinker.pretrained(cfg, labels, encoder, counted), "pretrained"
+    return GPLinker(cfg, labels, CharTokenizer.build(texts, max_size=cfg.encoder.vocab), texts=counted), "fresh"
 
 
 def has_run(folder: Path) -> bool:
@@ -184,12 +190,12 @@ def encoder_head_groups(scale: float, weight_decay: float = 0.0):
     """The Trainer's param_groups with the encoder at lr · scale and the heads at lr (None for scale 1:
     one group, as the posts train). As Su's fine-tuning of a pretrained encoder under new layers, the new
     layers learn faster than the pretrained encoder they read: the heads, and the lexicon features'
-    projection P (lexicon.py), which is new too though it sits in the encoder."""
+    projection P (lexicon.py) and the bigram embeddings B, W (bigrams.py), new too though in the encoder."""
     if scale == 1.0:
         return None
 
     def groups(model: Any) -> list[dict]:
-        new = {id(p) for m in model.encoder.modules() if isinstance(m, LexiconEmbedding) for p in m.lexicon.parameters()}
+        new = {id(p) for m in model.encoder.modules() if isinstance(m, LexiconEmbedding) for p in m.new_parameters()}
         encoder = {id(p) for p in model.encoder.parameters()} - new
         params = [p for p in model.parameters() if p.requires_grad]
         # lr_encoder = lr · scale, lr_heads = lr
@@ -245,15 +251,21 @@ def rebuild_run(run_dir: str | Path) -> GPLinker:
     reads it), with fresh weights: what a resume continues, whatever --encoder was."""
     run_dir = Path(run_dir)
     run = read_linker_run(run_dir)
-    lexicon = None
-    if run.cfg.encoder.lexicon:
-        if not (run_dir / LEXICON_FILE).is_file():
-            raise FileNotFoundError(f"{run_dir / LEXICON_FILE}: missing; the run was trained with encoder.lexicon="
-                                    f"{run.cfg.encoder.lexicon} and keeps its lexicon there")
-        lexicon = read_lexicon(run_dir / LEXICON_FILE)
-    g = GPLinker(run.cfg, run.labels, load_tokenizer(run.cfg.encoder, run_dir / "vocab.txt"), lexicon=lexicon)
+    e = run.cfg.encoder
+    tokenizer = load_tokenizer(e, run_dir / "vocab.txt")
+    lexicon = read_lexicon(kept_file(run_dir, LEXICON_FILE, f"encoder.lexicon={e.lexicon}")) if e.lexicon else None
+    bigrams = read_bigrams(kept_file(run_dir, BIGRAMS_FILE, f"encoder.bigrams={e.bigrams}"), tokenizer) \
+        if e.bigrams else None
+    g = GPLinker(run.cfg, run.labels, tokenizer, lexicon=lexicon, bigrams=bigrams)
     g.data = run.data
     return g
+
+
+def kept_file(run_dir: Path, name: str, setting: str) -> Path:
+    """run_dir / name, which a run trained with `setting` keeps; its absence is an error naming it."""
+    if not (run_dir / name).is_file():
+        raise FileNotFoundError(f"{run_dir / name}: missing; the run was trained with {setting} and keeps it there")
+    return run_dir / name
 
 
 def same_encoder(a: EncoderConfig, b: EncoderConfig) -> bool:

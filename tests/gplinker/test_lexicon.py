@@ -122,7 +122,7 @@ def test_a_run_keeps_its_lexicon_and_loads_to_the_same_logits(tmp_path):
     ids = torch.tensor([g.tokenizer.encode("张三去了北京")])
     assert g.model.encoder.embed.lexicon.weight.abs().sum() > 0  # trained, and loaded strictly
     assert torch.equal(g.model(ids, ids != 0)[0], load_run(run).model(ids, ids != 0)[0])
-    with pytest.raises(ValueError, match="matched in Python, which an ONNX graph cannot hold"):
+    with pytest.raises(ValueError, match="looked up in Python, which an ONNX graph cannot hold"):
         export_onnx(run, tmp_path / "onnx")
     (run / LEXICON_FILE).unlink()
     with pytest.raises(FileNotFoundError, match="lexicon.txt: missing"):

@@ -39,7 +39,7 @@ def _data(tmp_path):
     return data
 
 
-@pytest.mark.parametrize("recipe", ["msra-pretrained", "msra-lexicon"])
+@pytest.mark.parametrize("recipe", ["msra-pretrained", "msra-lexicon", "msra-bigrams"])
 def test_the_named_recipe_on_a_kexue_encoder(tmp_path, recipe):
     encoder, data = _pretrained(tmp_path), _data(tmp_path)
     run = tmp_path / "run"
@@ -51,10 +51,14 @@ def test_the_named_recipe_on_a_kexue_encoder(tmp_path, recipe):
     cfg = json.loads((run / "config.json").read_text(encoding="utf-8"))["run"]["gplinker"]
     assert cfg["recipe"] == recipe and cfg["encoder_lr_scale"] == 0.25 and cfg["encoder"]["kind"] == "roformer"
     assert (run / "best.safetensors").is_file() and "entity/PER" in r.output
-    # msra-lexicon: msra-pretrained with lexicon features, its lexicon kept in the run folder
-    lexicon = "jieba+peoples-daily" if recipe == "msra-lexicon" else ""
+    # msra-lexicon: msra-pretrained with lexicon features, its lexicon kept in the run folder; msra-bigrams:
+    # msra-lexicon with bigram embeddings, its bigram table kept there
+    lexicon = "jieba+peoples-daily" if recipe != "msra-pretrained" else ""
+    bigrams = 32 if recipe == "msra-bigrams" else 0
     assert cfg["encoder"]["lexicon"] == lexicon and (run / "lexicon.txt").is_file() == bool(lexicon)
+    assert cfg["encoder"]["bigrams"] == bigrams and (run / "bigrams.txt").is_file() == bool(bigrams)
     assert ("with lexicon features (jieba+peoples-daily)" in r.output) == bool(lexicon)
+    assert ("and bigram embeddings (32-dim)" in r.output) == bool(bigrams)
     r = runner.invoke(app, ["ner", "evaluate", "--model", str(run)])  # the run folder alone rebuilds it
     assert r.exit_code == 0 and "entity/PER" in r.output, r.output
     if lexicon:

@@ -122,7 +122,7 @@ def test_recipes_are_named_and_sized_in_epochs():
     ner, events, relations = get_task("ner"), get_task("events"), get_task("relations")
     assert ner.recipe().name == "msra" and events.recipe().name == relations.recipe().name == "generated"
     assert all(t.recipe("quick") is QUICK for t in TASKS.values())
-    with pytest.raises(ValueError, match="no such ner recipe; choose one of msra, msra-pretrained, msra-lexicon, quick"):
+    with pytest.raises(ValueError, match="no such ner recipe; choose one of msra, msra-pretrained, msra-lexicon, msra-bigrams, quick"):
         ner.recipe("fast")
     r = ner.recipe()
     cfg = apply_recipe(GPLinkerConfig(task="ner"), r, 49289)
