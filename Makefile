@@ -27,7 +27,7 @@ test-readme: install data fonts test-deps
 # the README's pretrain → fine-tune path for MSRA NER (issue 22): ≤ 30 min of pretraining, ≤ 25 of fine-tuning
 ner-pretrained: install data
 	$(BIN)/kexue roformer pretrain --preset msra-encoder --out runs/msra-encoder
-	$(BIN)/kexue gplinker ner train --recipe msra-lexicon --encoder runs/msra-encoder --out runs/ner-pretrained
+	$(BIN)/kexue gplinker ner train --recipe msra-bigrams --encoder runs/msra-encoder --out runs/ner-pretrained
 	$(BIN)/kexue gplinker ner evaluate --model runs/ner-pretrained
 
 bench: install data

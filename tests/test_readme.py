@@ -97,7 +97,7 @@ COMMANDS: dict[str, Plan] = {
     "kexue roformer pretrain --preset msra-encoder --out runs/msra-encoder": Plan(
         add=(*TRAIN2, "--set", "train.batch_size=8", "--set", "max_texts=200", "--set", "eval_texts=20")),
     "kexue roformer pretrain --out runs/msra-encoder --resume --set max_minutes=60": Plan(add=("--set", "train.steps=3")),
-    "kexue gplinker ner train --recipe msra-lexicon --encoder runs/msra-encoder --out runs/ner-pretrained": Plan(
+    "kexue gplinker ner train --recipe msra-bigrams --encoder runs/msra-encoder --out runs/ner-pretrained": Plan(
         add=(*TRAIN2, "--set", "eval_every=0")),
     "kexue gplinker ner evaluate --model runs/ner-pretrained": Plan(),
     "kexue gplinker events train --train duee_train.json --dev duee_dev.json --schema duee_event_schema.json "

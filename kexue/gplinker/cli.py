@@ -156,6 +156,8 @@ def _evaluate_command(task: str):
     def evaluate(
         model: Path = typer.Option(..., help="a run folder from train"),
         data: Optional[Path] = typer.Option(None, help="JSONL with gold labels (default: the run's own dev data)"),
+        split: str = typer.Option("dev", help="without --data: dev (the run's own dev data) or test (the built-in "
+                                  "test set of the data it was trained on: MSRA test, held-out templates)"),
         schema: Optional[Path] = typer.Option(None, "--schema", help="default: the run's schema"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
         last: bool = typer.Option(False, "--last", help=LAST_HELP),
@@ -164,14 +166,17 @@ def _evaluate_command(task: str):
         """The post's metrics on labelled data, each named (event_level/*, argument_level/*, spo/*, entity/*),
         with their counts."""
         from kexue.gplinker.extractor import resolve_device
-        from kexue.gplinker.run_folder import dev_of_run, linker_run_for
+        from kexue.gplinker.run_folder import dev_of_run, linker_run_for, test_of_run
         from kexue.gplinker.tasks import get_task
         from kexue.gplinker.train import load_run
         run = linker_run_for(model, task, "evaluate")
         where = resolve_device(device)
         schema = schema or (Path(run.data["schema"]) if run.data.get("schema") else None)
-        rows = _read(task, data, schema, False)[0] if data else dev_of_run(model, run)
-        get_task(task).check_labelled(rows, data or "the run's dev data")  # another task's file: refused
+        if split not in ("dev", "test") or (data and split != "dev"):
+            raise ValueError(f"--split {split}: choose dev or test, and only without --data")
+        rows = (_read(task, data, schema, False)[0] if data else dev_of_run(model, run) if split == "dev"
+                else test_of_run(model, run))
+        get_task(task).check_labelled(rows, data or f"the run's {split} data")  # another task's file: refused
         g = load_run(model, device=str(where), last=last)
         m = g.evaluate(rows)
         if as_json:

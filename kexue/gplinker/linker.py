@@ -93,6 +93,8 @@ class Linker:
         e = self.cfg.encoder
         if e.lexicon:
             self.lexicon = lexicon if lexicon is not None else build_lexicon(e.lexicon)
+        if not isinstance(e.bigrams, int) or e.bigrams < 0:
+            raise ValueError(f"encoder.bigrams={e.bigrams!r}: the size of the bigram embeddings, an integer ≥ 0 (0 = none)")
         if e.bigrams:
             require_char_tokenizer(self.tokenizer, "encoder.bigrams")
             if bigrams is None and texts is None:

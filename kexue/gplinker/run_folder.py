@@ -81,6 +81,18 @@ def dev_of_run(folder: str | Path, run: LinkerRun) -> list:
     return task.read(Path(dev), schema, False)[0]
 
 
+def test_of_run(folder: str | Path, run: LinkerRun) -> list:
+    """The built-in test set of the data a run was trained on (MSRA test for the ner task; the held-out
+    templates for generated data); a run on the user's own files has none: an error saying --data is needed."""
+    from kexue.gplinker.tasks import get_task
+    task = get_task(run.task)
+    if run.data.get("train") not in BUILTIN:
+        raise ValueError(f"{folder} was trained on your own files, which have no built-in test set; give --data "
+                         "FILE to evaluate it on your test file")
+    recipe = run.cfg.recipe or "quick"
+    return task.recipe_test(task.recipe(None if recipe == "fine-tune" else recipe))
+
+
 @dataclass
 class TrainingInputs:
     """What `kexue gplinker TASK train` is asked to train on (None: not given)."""

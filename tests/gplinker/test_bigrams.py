@@ -7,12 +7,13 @@ import torch
 from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
+from kexue.config import override
 from kexue.data import CharTokenizer
 from kexue.gplinker.bigrams import BIGRAMS_FILE, BigramTable, count_bigrams, read_bigrams, save_bigrams
 from kexue.gplinker.cli import app
 from kexue.gplinker.lexicon import LexiconEmbedding, attach_features
 from kexue.gplinker.onnx_export import export_onnx
-from kexue.gplinker.train import encoder_head_groups, load_run
+from kexue.gplinker.train import GPLinker, encoder_head_groups, load_run
 
 from ._tiny import tiny_linker
 
@@ -77,6 +78,9 @@ def test_bigram_tables_learn_at_the_heads_rate_and_need_a_character_tokenizer():
     encoder, heads = encoder_head_groups(0.25)(g.model)
     new = [g.model.encoder.embed.bigram.B.weight, g.model.encoder.embed.bigram.W.weight]
     assert all(any(q is p for q in heads["params"]) and not any(q is p for q in encoder["params"]) for p in new)
+    g2, _ = tiny_linker("ner")
+    with pytest.raises(ValueError, match=r"encoder.bigrams=-1: the size of the bigram embeddings, an integer ≥ 0"):
+        GPLinker(override(g2.cfg, ["encoder.bigrams=-1"]), g2.labels, g2.tokenizer, texts=["张三"])
     g2, _ = tiny_linker("ner")
     with pytest.raises(ValueError, match="encoder.bigrams needs a character tokenizer"):
         attach_features(g2.model.encoder, object(), bigrams=BigramTable([], 10), bigram_dim=4)

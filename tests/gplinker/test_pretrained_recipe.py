@@ -61,6 +61,8 @@ def test_the_named_recipe_on_a_kexue_encoder(tmp_path, recipe):
     assert ("and bigram embeddings (32-dim)" in r.output) == bool(bigrams)
     r = runner.invoke(app, ["ner", "evaluate", "--model", str(run)])  # the run folder alone rebuilds it
     assert r.exit_code == 0 and "entity/PER" in r.output, r.output
+    r = runner.invoke(app, ["ner", "evaluate", "--model", str(run), "--split", "test"])
+    assert r.exit_code == 2 and "no built-in test set; give --data" in r.output, r.output
     if lexicon:
         return
     # without --recipe, --encoder keeps the post's fine-tuning (one rate, Adam 2e-5)

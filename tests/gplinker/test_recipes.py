@@ -204,3 +204,18 @@ def test_evaluate_without_data_uses_the_dev_set_of_the_runs_recipe():
     assert [r.text for r in dev] != [r.text for r in relations.builtin.sample(40)[1]]
     old = LinkerRun(GPLinkerConfig(task="relations"), [], data)  # a run before recipes
     assert [r.text for r in dev_of_run(Path("run"), old)] == [r.text for r in relations.builtin.sample(40)[1]]
+
+
+def test_evaluate_on_the_test_split_reads_the_built_in_test_set_of_the_runs_data():
+    """`evaluate --split test` scores a run on the built-in test set of what it was trained on: MSRA test for
+    ner (never its dev), the held-out templates for generated data; a run on the user's files has none."""
+    from kexue.gplinker.run_folder import LinkerRun, test_of_run
+    ner, relations = get_task("ner"), get_task("relations")
+    run = LinkerRun(GPLinkerConfig(task="ner", recipe="msra-bigrams"), [], {"train": "msra", "dev": "msra"})
+    test = test_of_run(Path("run"), run)
+    assert len(test) == 5000 and [r.text for r in test] == [r.text for r in ner.recipe_test(ner.recipe())]
+    generated = LinkerRun(GPLinkerConfig(task="relations", recipe="generated"), [], {"train": "generated"})
+    assert [r.text for r in test_of_run(Path("run"), generated)] == [
+        r.text for r in relations.recipe_test(relations.recipe("generated"))]
+    with pytest.raises(ValueError, match="trained on your own files, which have no built-in test set; give --data"):
+        test_of_run(Path("run"), LinkerRun(GPLinkerConfig(task="ner"), [], {"train": "mine.jsonl"}))
