@@ -37,7 +37,9 @@ data they read is kexue/gplinker/builtin.py's:
   0.854 for msra-pretrained; from scratch with the lexicon 0.851 against 0.808.
 - ner `msra-bigrams`: `msra-lexicon` with 32-dim bigram embeddings (bigrams.py: each character also reads
   the bigrams c_{i-1}c_i and c_i c_{i+1}, counted on the training texts, as every character-level Chinese NER
-  baseline since Zhang & Yang 2018). `--set encoder.bigrams=D` adds them to any recipe.
+  baseline since Zhang & Yang 2018). `--set encoder.bigrams=D` adds them to any recipe. Measured
+  (benchmarks/gplinker_pretrained.py --lexicon … --bigrams 32, 3 seeds): MSRA test F1 0.904 (P 0.914, R 0.894),
+  the issue's ≥ 0.90; a random-init encoder of the same shape 0.888.
 - `quick` (every task): the short run kept for tests and demos (GPLinkerConfig's defaults: 300 steps,
   constant AdamW 1e-3, 1200 sentences, dev = the built-in dev set as before).
 
