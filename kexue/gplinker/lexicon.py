@@ -9,7 +9,9 @@ Middle, End or a Single-character word, and we keep only whether each set is emp
     f(c)[g, r] = 1  iff  some word w of category g occurs in the sentence over a span where c has role r
 
 with g ∈ (word, PER, LOC, ORG) and r ∈ (B, M, E, S): 16 bits. `LexiconEmbedding` adds P f(c) to the
-token embedding E[c] (P: 16 → H, zero at the start, so a pretrained encoder begins as it was).
+token embedding E[c] (P: 16 → H, zero at the start, so a pretrained encoder begins as it was); it also
+carries the bigram embeddings of bigrams.py when encoder.bigrams asks for them (one input embedding, so
+that E keeps its state-dict key whichever features are on).
 
 The lexicon `jieba+peoples-daily` is built from files installed packages carry: jieba's dict.txt (349,046
 words; POS nr and nrt → PER, ns → LOC, nt → ORG) and the names People's Daily 1998 tags (a surname and
