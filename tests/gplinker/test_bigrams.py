@@ -113,3 +113,22 @@ def test_a_run_counts_its_training_texts_keeps_the_table_and_loads_to_the_same_l
     (run / BIGRAMS_FILE).unlink()
     with pytest.raises(FileNotFoundError, match="bigrams.txt: missing; the run was trained with encoder.bigrams=8"):
         load_run(run)
+
+
+def test_an_hf_model_gets_the_features_in_its_own_input_embedding():
+    # token_embedding's HF branch: the module transformers reads its input embedding from is replaced
+    import transformers
+
+    from kexue.gplinker.encoders import HFEncoder
+    torch.manual_seed(0)
+    tok = CharTokenizer.build(["北京大学在北京"])
+    cfg = transformers.BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                  intermediate_size=32, max_position_embeddings=32)
+    enc = HFEncoder(transformers.BertModel(cfg)).eval()
+    ids = torch.tensor([tok.encode("北京大学在北京")])
+    h0 = enc(ids, ids != 0).detach()
+    attach_features(enc, tok, bigrams=BigramTable(count_bigrams(["北京"] * 2, tok), tok.vocab_size), bigram_dim=4)
+    assert isinstance(enc.model.get_input_embeddings(), LexiconEmbedding)
+    assert torch.equal(enc(ids, ids != 0), h0)  # W = 0
+    torch.nn.init.normal_(enc.model.get_input_embeddings().bigram.W.weight)
+    assert not torch.allclose(enc(ids, ids != 0), h0)  # the model reads the new embedding
