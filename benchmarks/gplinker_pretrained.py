@@ -28,7 +28,7 @@ time, each in its own process.
     python benchmarks/gplinker_pretrained.py --lexicon jieba+peoples-daily --encoder runs/msra-encoder --jobs 2
                                                                # the three arms with lexicon features, on a finished pretraining
     python benchmarks/gplinker_pretrained.py --lexicon jieba+peoples-daily --bigrams 32 --encoder runs/msra-encoder \
-        --jobs 2 --scratch-seeds 0                             # and bigram embeddings (recipe msra-bigrams)
+        --jobs 2                                               # and bigram embeddings (recipe msra-bigrams)
 
 `--lexicon SOURCE` gives every arm the lexicon features of kexue/gplinker/lexicon.py (the pretrained and
 random arms recipe msra-lexicon, the scratch arm msra with them) → results/gplinker-pretrained-lexicon.json;
