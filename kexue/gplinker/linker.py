@@ -94,7 +94,8 @@ class Linker:
         if e.lexicon:
             self.lexicon = lexicon if lexicon is not None else build_lexicon(e.lexicon)
         if not isinstance(e.bigrams, int) or e.bigrams < 0:
-            raise ValueError(f"encoder.bigrams={e.bigrams!r}: the size of the bigram embeddings, an integer ≥ 0 (0 = none)")
+            raise ValueError(f"encoder.bigrams={e.bigrams!r}: the size of the bigram embeddings, an integer ≥ 0 "
+                             "(0 = none)")
         if e.bigrams:
             require_char_tokenizer(self.tokenizer, "encoder.bigrams")
             if bigrams is None and texts is None:

@@ -88,7 +88,8 @@ def export_onnx(run_dir: str | Path, out_dir: str | Path, last: bool = False, dy
     g = load_run(run_dir, device="cpu", last=last)
     e = g.cfg.encoder
     if e.lexicon or e.bigrams:
-        what = f"lexicon features (encoder.lexicon={e.lexicon})" if e.lexicon else f"bigram embeddings (encoder.bigrams={e.bigrams})"
+        what = (f"lexicon features (encoder.lexicon={e.lexicon})" if e.lexicon
+                else f"bigram embeddings (encoder.bigrams={e.bigrams})")
         raise ValueError(f"{run_dir}: the run reads {what}, looked up in Python, which an ONNX graph cannot hold; "
                          f"serve it with `kexue gplinker {g.cfg.task} serve` instead")
     out = Path(out_dir)

@@ -108,7 +108,8 @@ def check_encoder(recipe: Recipe, name: str | None, encoder: Any, resume: bool =
     """A from-scratch recipe named with --encoder, or a pretrained one without it (and not resuming), is an error."""
     if encoder is not None and name is not None and not recipe.pretrained:
         raise ValueError(f"--recipe {name} is a from-scratch recipe; --encoder brings the post's fine-tuning "
-                         "recipe, or name a pretrained recipe (ner: msra-pretrained, msra-lexicon, msra-bigrams): drop one of them")
+                         "recipe, or name a pretrained recipe (ner: msra-pretrained, msra-lexicon, msra-bigrams): "
+                         "drop one of them")
     if encoder is None and recipe.pretrained and not resume:
         raise ValueError(f"--recipe {recipe.name} fine-tunes a pretrained encoder: give --encoder RUN (a `kexue roformer "
                          "pretrain --preset msra-encoder` folder, or an HF checkpoint folder)")

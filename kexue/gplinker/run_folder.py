@@ -71,10 +71,8 @@ def dev_of_run(folder: str | Path, run: LinkerRun) -> list:
     the recipe it was trained with; else an error saying --data is needed."""
     from kexue.gplinker.tasks import get_task
     task, dev = get_task(run.task), run.data.get("dev")
-    if dev in BUILTIN:  # the dev set of the recipe it was trained with (older runs: quick)
-        recipe = run.cfg.recipe or "quick"  # "fine-tune" (--encoder) read the default recipe's data
-        chosen = task.recipe(None if recipe == "fine-tune" else recipe)
-        return task.recipe_data(chosen, int(run.data.get("n", 1000)))[1]
+    if dev in BUILTIN:  # the dev set of the recipe it was trained with
+        return task.recipe_data(recipe_of_run(task, run), int(run.data.get("n", 1000)))[1]
     if not dev:
         raise ValueError(f"{folder} was trained without a dev file; give --data FILE to evaluate it")
     schema = Path(run.data["schema"]) if run.data.get("schema") else None
@@ -89,8 +87,14 @@ def test_of_run(folder: str | Path, run: LinkerRun) -> list:
     if run.data.get("train") not in BUILTIN:
         raise ValueError(f"{folder} was trained on your own files, which have no built-in test set; give --data "
                          "FILE to evaluate it on your test file")
+    return task.recipe_test(recipe_of_run(task, run))
+
+
+def recipe_of_run(task, run: LinkerRun):
+    """The recipe whose built-in data a run was trained on (older runs: quick; "fine-tune", a run of
+    --encoder without --recipe, read the default recipe's data)."""
     recipe = run.cfg.recipe or "quick"
-    return task.recipe_test(task.recipe(None if recipe == "fine-tune" else recipe))
+    return task.recipe(None if recipe == "fine-tune" else recipe)
 
 
 @dataclass

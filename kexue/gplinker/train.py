@@ -54,7 +54,8 @@ class GPLinker(Linker):
     cut: dict[str, int] | None = None  # fit's count of the training labels past max_len (cut_record)
 
     @classmethod
-    def pretrained(cls, cfg: GPLinkerConfig, labels: list, path: str | Path, texts: list[str] | None = None) -> "GPLinker":
+    def pretrained(cls, cfg: GPLinkerConfig, labels: list, path: str | Path,
+                   texts: list[str] | None = None) -> "GPLinker":
         """GPLinker on the pretrained encoder of the checkpoint folder `path`, with its own tokenizer
         (`texts`: the training texts, which encoder.bigrams are counted in)."""
         enc_cfg, encoder, tokenizer = load_encoder(path, cfg.encoder)
